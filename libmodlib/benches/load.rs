@@ -1,0 +1,3 @@
+//! Load benchmarks (filled in below).
+
+fn main() {}

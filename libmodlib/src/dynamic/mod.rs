@@ -1,0 +1,884 @@
+//! Loading `ET_DYN` shared objects: map the `PT_LOAD` segments into one
+//! reservation, read `PT_DYNAMIC`, bind symbols once each, apply
+//! `DT_RELR`/`DT_RELA`/`DT_REL`/`DT_JMPREL`, run IFUNC resolvers, protect
+//! (W^X, then RELRO), and collect init/fini and dependency information.
+
+mod pages;
+pub(crate) mod symbols;
+mod tags;
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use elf::abi::{PF_W, PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_LOAD, PT_TLS};
+use elf::segment::ProgramHeader;
+
+use crate::call;
+use crate::error::LoadError;
+use crate::header::{file_range, File};
+use crate::image::{DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region};
+use crate::machine::Machine;
+use crate::memory::{align_down, align_up, Held, Memory, Protection};
+use crate::modinfo::ModInfo;
+use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
+use crate::symbol::{Lookup, SymbolKind, SymbolResolver};
+use crate::{Binding, LoadOptions};
+
+use pages::Segment;
+use symbols::{
+    c_str, gnu_hash_count, gnu_hash_len, u32_at, u64_at, DynSymbols, HashKind, Span, View,
+};
+
+/// Largest image span accepted (1 TiB): anything bigger is a corrupt header.
+const MAX_SPAN: u64 = 1 << 40;
+
+/// How a dynamic symbol was bound.
+#[derive(Debug, Clone, Copy)]
+enum Bound {
+    Unknown,
+    Address(u64),
+    /// The object's own IFUNC: its resolver runs after relocation.
+    OwnIfunc(u64),
+}
+
+/// A relocation whose value comes from an IFUNC resolver of this object.
+struct Deferred {
+    place: u64,
+    r_type: u32,
+    resolver: u64,
+    addend: i64,
+    table: &'static str,
+}
+
+/// The object's segments and the file-side view of its tables.
+struct Layout<'a> {
+    bytes: &'a [u8],
+    segments: Vec<Segment>,
+    /// Unbiased address of the reservation start.
+    lo: u64,
+}
+
+impl<'a> Layout<'a> {
+    /// The file bytes at unbiased address `vaddr`, `len` long, if they lie in
+    /// the file-backed part of one segment.
+    fn file(&self, vaddr: u64, len: u64) -> Option<&'a [u8]> {
+        let s = self
+            .segments
+            .iter()
+            .find(|s| s.vaddr <= vaddr && vaddr < s.vaddr + s.filesz)?;
+        if vaddr.checked_add(len)? > s.vaddr + s.filesz {
+            return None;
+        }
+        file_range(self.bytes, s.offset + (vaddr - s.vaddr), len, "").ok()
+    }
+
+    /// The file bytes from `vaddr` to the end of its segment's file data.
+    fn file_tail(&self, vaddr: u64) -> Option<&'a [u8]> {
+        let s = self
+            .segments
+            .iter()
+            .find(|s| s.vaddr <= vaddr && vaddr < s.vaddr + s.filesz)?;
+        self.file(vaddr, s.vaddr + s.filesz - vaddr)
+    }
+
+    /// Index of the segment whose memory holds `vaddr`.
+    fn segment_of(&self, vaddr: u64) -> Option<usize> {
+        self.segments
+            .iter()
+            .position(|s| s.vaddr <= vaddr && vaddr < s.vaddr + s.memsz)
+    }
+}
+
+fn segment_protection(ph: &ProgramHeader) -> Result<Protection, LoadError> {
+    match (ph.p_flags & PF_W != 0, ph.p_flags & PF_X != 0) {
+        (true, true) => Err(LoadError::Unsupported {
+            what: "a writable and executable segment (W^X)",
+        }),
+        (false, true) => Ok(Protection::ReadExecute),
+        (true, false) => Ok(Protection::ReadWrite),
+        (false, false) => Ok(Protection::Read),
+    }
+}
+
+pub(crate) fn load<M: Memory>(
+    file: &File<'_>,
+    options: LoadOptions,
+    memory: M,
+    resolver: &dyn SymbolResolver,
+) -> Result<LoadedImage<M>, LoadError> {
+    let machine = options.machine;
+    let phdrs: Vec<ProgramHeader> = file
+        .elf
+        .segments()
+        .ok_or(LoadError::malformed(
+            "shared object without program headers",
+            0,
+        ))?
+        .iter()
+        .collect();
+    let mut segments = Vec::new();
+    let (mut dynamic, mut relro, mut max_align) = (None, None, 0u64);
+    for ph in &phdrs {
+        match ph.p_type {
+            PT_LOAD => {
+                if ph.p_filesz > ph.p_memsz {
+                    return Err(LoadError::malformed(
+                        "segment file size exceeds memory size",
+                        ph.p_offset,
+                    ));
+                }
+                file_range(
+                    file.data,
+                    ph.p_offset,
+                    ph.p_filesz,
+                    "segment data outside the file",
+                )?;
+                if ph.p_memsz == 0 {
+                    continue;
+                }
+                if ph.p_align.is_power_of_two() {
+                    max_align = max_align.max(ph.p_align);
+                }
+                segments.push(Segment {
+                    vaddr: ph.p_vaddr,
+                    memsz: ph.p_memsz,
+                    filesz: ph.p_filesz,
+                    offset: ph.p_offset,
+                    prot: segment_protection(ph)?,
+                });
+            }
+            PT_DYNAMIC => dynamic = Some(*ph),
+            PT_GNU_RELRO => relro = Some(*ph),
+            PT_TLS => {
+                return Err(LoadError::Unsupported {
+                    what: "thread-local storage (PT_TLS)",
+                })
+            }
+            _ => {}
+        }
+    }
+    segments.sort_by_key(|s| s.vaddr);
+    if segments.is_empty() {
+        return Err(LoadError::malformed("no loadable segment", 0));
+    }
+    for w in segments.windows(2) {
+        if w[0].vaddr + w[0].memsz > w[1].vaddr {
+            return Err(LoadError::malformed("overlapping segments", w[1].offset));
+        }
+    }
+    let page = memory.page_size() as u64;
+    let lo = align_down(segments[0].vaddr, page);
+    let last = segments[segments.len() - 1];
+    let hi = last
+        .vaddr
+        .checked_add(last.memsz)
+        .and_then(|end| align_up(end, page))
+        .filter(|&hi| hi - lo <= MAX_SPAN)
+        .ok_or(LoadError::malformed(
+            "segments span too much address space",
+            last.offset,
+        ))?;
+    let span = (hi - lo) as usize;
+    let ranges = pages::protections(&segments, page)?;
+    let layout = Layout {
+        bytes: file.data,
+        segments,
+        lo,
+    };
+    let tags = match dynamic {
+        Some(ph) => {
+            let raw = file_range(
+                file.data,
+                ph.p_offset,
+                ph.p_filesz,
+                "PT_DYNAMIC outside the file",
+            )?;
+            tags::parse(raw, ph.p_offset)?
+        }
+        None => tags::Tags::default(),
+    };
+    let dynsyms = locate_symbols(&layout, &tags)?;
+    let view =
+        file_view(&layout, &dynsyms).ok_or(LoadError::malformed("dynamic symbol tables", 0))?;
+
+    let res = memory
+        .reserve(span, max_align.max(page) as usize)
+        .map_err(|_| LoadError::OutOfMemory { size: span })?;
+    let mut held = Held {
+        memory,
+        res: Some(res),
+    };
+    let start = held.res().addr();
+    let base = start.wrapping_sub(lo);
+    let mut committed: Option<(u64, u64)> = None;
+    for &(a, b, _) in ranges
+        .iter()
+        .chain(core::iter::once(&(u64::MAX, u64::MAX, Protection::Read)))
+    {
+        match committed {
+            Some((ca, cb)) if cb == a => committed = Some((ca, b)),
+            Some((ca, cb)) => {
+                held.memory
+                    .commit(held.res(), (ca - lo) as usize, (cb - ca) as usize)?;
+                committed = Some((a, b));
+            }
+            None => committed = Some((a, b)),
+        }
+    }
+    for s in &layout.segments {
+        let data = file_range(
+            file.data,
+            s.offset,
+            s.filesz,
+            "segment data outside the file",
+        )?;
+        // SAFETY: the segment's pages were committed read-write above and no
+        // other slice of the reservation is alive.
+        let dst = unsafe {
+            held.res_mut()
+                .bytes_mut((s.vaddr - lo) as usize, data.len())
+        }
+        .ok_or(LoadError::malformed("segment outside the image", s.offset))?;
+        dst.copy_from_slice(data);
+    }
+
+    let strtab = view.strtab;
+    let needs = match tags.verneed {
+        Some((vaddr, count)) => layout
+            .file_tail(vaddr)
+            .map(|b| symbols::version_needs(b, strtab, count as usize))
+            .unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut binder = Binder {
+        view,
+        needs,
+        resolver,
+        machine,
+        base,
+        symbolic: options.binding == Binding::Symbolic || tags.symbolic,
+        bound: vec![Bound::Unknown; dynsyms.count],
+        imports: Vec::new(),
+    };
+    let mut deferred = Vec::new();
+    let mut relocator = Relocator {
+        layout: &layout,
+        held: &mut held,
+        machine,
+        base,
+        last_segment: 0,
+    };
+    if let Some((vaddr, size)) = tags.relr {
+        relocator.relr(vaddr, size)?;
+    }
+    if let Some((vaddr, size)) = tags.rela {
+        relocator.table(vaddr, size, true, ".rela.dyn", &mut binder, &mut deferred)?;
+    }
+    if let Some((vaddr, size)) = tags.rel {
+        relocator.table(vaddr, size, false, ".rel.dyn", &mut binder, &mut deferred)?;
+    }
+    if let Some((vaddr, size)) = tags.jmprel {
+        let (rela, name) = if tags.pltrel_is_rela {
+            (true, ".rela.plt")
+        } else {
+            (false, ".rel.plt")
+        };
+        relocator.table(vaddr, size, rela, name, &mut binder, &mut deferred)?;
+    }
+
+    for &(a, b, prot) in &ranges {
+        let (offset, len) = ((a - lo) as usize, (b - a) as usize);
+        held.memory.protect(held.res(), offset, len, prot)?;
+        if prot == Protection::ReadExecute {
+            held.memory.sync_icache(held.res(), offset, len);
+        }
+    }
+    if !deferred.is_empty() {
+        run_ifunc_resolvers(&layout, &ranges, &mut held, machine, base, &deferred)?;
+    }
+    let mut final_ranges = ranges.clone();
+    if let Some(ph) = relro {
+        let (a, b) = (
+            align_down(ph.p_vaddr, page),
+            align_down(ph.p_vaddr.saturating_add(ph.p_memsz), page),
+        );
+        if a < b && a >= lo && b <= hi {
+            held.memory.protect(
+                held.res(),
+                (a - lo) as usize,
+                (b - a) as usize,
+                Protection::Read,
+            )?;
+            final_ranges = pages::with_read_only(&ranges, a, b);
+        }
+    }
+    let regions = final_ranges
+        .iter()
+        .map(|&(a, b, protection)| Region {
+            addr: base.wrapping_add(a),
+            size: (b - a) as usize,
+            protection,
+        })
+        .collect();
+
+    let (init, fini) = init_fini(&tags, &layout, &held, base)?;
+    let string = |off: u64| c_str(strtab, off as usize).map(String::from);
+    let runpath_source = tags.runpath.or(tags.rpath);
+    let info = DynamicInfo {
+        needed: tags.needed.iter().filter_map(|&o| string(o)).collect(),
+        soname: tags.soname.and_then(string),
+        runpath: runpath_source
+            .and_then(string)
+            .map(|p| {
+                p.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        runpath_is_rpath: tags.runpath.is_none() && tags.rpath.is_some(),
+        program_headers: phdrs,
+    };
+    let entry = (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry));
+    let imports = binder.imports;
+    Ok(LoadedImage {
+        held,
+        machine,
+        kind: ObjectKind::Shared,
+        base,
+        regions,
+        exports: Exports::Dynamic(dynsyms),
+        init,
+        fini,
+        entry,
+        modinfo: modinfo(file),
+        imports,
+        dynamic: Some(info),
+    })
+}
+
+/// Finds and bounds-checks the dynamic symbol, string, hash and version tables.
+fn locate_symbols(layout: &Layout<'_>, tags: &tags::Tags) -> Result<DynSymbols, LoadError> {
+    let strtab = match tags.strtab {
+        Some(a) => {
+            layout.file(a, tags.strsz).ok_or(LoadError::malformed(
+                "DT_STRTAB outside the loaded file data",
+                a,
+            ))?;
+            Span {
+                vaddr: a,
+                len: tags.strsz as usize,
+            }
+        }
+        None => Span {
+            vaddr: layout.lo,
+            len: 0,
+        },
+    };
+    let (hash_kind, hash_vaddr, count, hash_len) = if let Some(a) = tags.gnu_hash {
+        let tail = layout.file_tail(a).ok_or(LoadError::malformed(
+            "DT_GNU_HASH outside the loaded file data",
+            a,
+        ))?;
+        let count = gnu_hash_count(tail).ok_or(LoadError::malformed("DT_GNU_HASH table", a))?;
+        let len = gnu_hash_len(tail, count).filter(|&l| l <= tail.len());
+        (
+            HashKind::Gnu,
+            a,
+            count,
+            len.ok_or(LoadError::malformed("DT_GNU_HASH table", a))?,
+        )
+    } else if let Some(a) = tags.hash {
+        let tail = layout.file_tail(a).ok_or(LoadError::malformed(
+            "DT_HASH outside the loaded file data",
+            a,
+        ))?;
+        let nbucket = u32_at(tail, 0).ok_or(LoadError::malformed("DT_HASH table", a))? as usize;
+        let nchain = u32_at(tail, 4).ok_or(LoadError::malformed("DT_HASH table", a))? as usize;
+        let len = 8 + (nbucket + nchain) * 4;
+        if len > tail.len() {
+            return Err(LoadError::malformed("DT_HASH table", a));
+        }
+        (HashKind::Sysv, a, nchain, len)
+    } else if tags.symtab.is_some() {
+        return Err(LoadError::malformed(
+            "dynamic symbols without DT_GNU_HASH or DT_HASH",
+            0,
+        ));
+    } else {
+        (HashKind::None, layout.lo, 0, 0)
+    };
+    let symtab = match tags.symtab {
+        Some(a) => {
+            let len = count
+                .checked_mul(symbols::SYM_SIZE)
+                .ok_or(LoadError::malformed("DT_SYMTAB", a))?;
+            layout.file(a, len as u64).ok_or(LoadError::malformed(
+                "DT_SYMTAB outside the loaded file data",
+                a,
+            ))?;
+            Span { vaddr: a, len }
+        }
+        None => Span {
+            vaddr: layout.lo,
+            len: 0,
+        },
+    };
+    let versym = match tags.versym {
+        Some(a) if count > 0 => {
+            layout
+                .file(a, count as u64 * 2)
+                .ok_or(LoadError::malformed(
+                    "DT_VERSYM outside the loaded file data",
+                    a,
+                ))?;
+            Some(Span {
+                vaddr: a,
+                len: count * 2,
+            })
+        }
+        _ => None,
+    };
+    let verdef = match tags.verdef {
+        Some(a) => {
+            let tail = layout.file_tail(a).ok_or(LoadError::malformed(
+                "DT_VERDEF outside the loaded file data",
+                a,
+            ))?;
+            Some(Span {
+                vaddr: a,
+                len: tail.len(),
+            })
+        }
+        None => None,
+    };
+    Ok(DynSymbols {
+        symtab,
+        strtab,
+        hash: Span {
+            vaddr: hash_vaddr,
+            len: hash_len,
+        },
+        hash_kind,
+        versym,
+        verdef,
+        count: if tags.symtab.is_some() { count } else { 0 },
+        image_vaddr: layout.lo,
+    })
+}
+
+fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<'a>> {
+    let get = |s: Span| {
+        layout
+            .file(s.vaddr, s.len as u64)
+            .or((s.len == 0).then_some(&[][..]))
+    };
+    Some(View {
+        symtab: get(d.symtab)?,
+        strtab: get(d.strtab)?,
+        hash: get(d.hash)?,
+        hash_kind: d.hash_kind,
+        versym: d.versym.map_or(Some(&[][..]), get)?,
+        verdef: d.verdef.map_or(Some(&[][..]), get)?,
+        count: d.count,
+    })
+}
+
+/// Binds each dynamic symbol once and remembers the answer.
+struct Binder<'a, 'r> {
+    view: View<'a>,
+    needs: Vec<(u16, &'a str)>,
+    resolver: &'r dyn SymbolResolver,
+    machine: Machine,
+    base: u64,
+    symbolic: bool,
+    bound: Vec<Bound>,
+    imports: Vec<Import>,
+}
+
+impl Binder<'_, '_> {
+    fn bind(&mut self, index: usize) -> Result<(Bound, u64), LoadError> {
+        let sym = self.view.sym(index).ok_or(LoadError::malformed(
+            "relocation symbol index out of range",
+            index as u64,
+        ))?;
+        if let Bound::Unknown = self.bound[index] {
+        } else {
+            return Ok((self.bound[index], sym.size));
+        }
+        let name = self.view.name(&sym).ok_or(LoadError::malformed(
+            "dynamic symbol name",
+            u64::from(sym.name),
+        ))?;
+        let own = || {
+            if sym.kind() == SymbolKind::Ifunc {
+                Bound::OwnIfunc(sym.address(self.base))
+            } else {
+                Bound::Address(sym.address(self.base))
+            }
+        };
+        let local = sym.bind() == elf::abi::STB_LOCAL || sym.other & 3 == elf::abi::STV_PROTECTED;
+        let bound = if sym.is_defined() && (self.symbolic || local) {
+            own()
+        } else {
+            let version = self.view.needed_version(index, &self.needs);
+            match self.resolver.resolve(&Lookup::new(name, version)) {
+                Some(found) => {
+                    let address = call::bound_address(found.symbol, self.machine)?;
+                    if !sym.is_defined() {
+                        self.imports.push(Import {
+                            name: String::from(name),
+                            version: version.map(String::from),
+                            address,
+                            provider: Some(found.provider),
+                        });
+                    }
+                    Bound::Address(address)
+                }
+                None if sym.is_defined() => own(),
+                None if sym.bind() == elf::abi::STB_WEAK => {
+                    self.imports.push(Import {
+                        name: String::from(name),
+                        version: version.map(String::from),
+                        address: 0,
+                        provider: None,
+                    });
+                    Bound::Address(0)
+                }
+                None => {
+                    return Err(LoadError::UndefinedSymbol {
+                        name: String::from(name),
+                        version: version.map(String::from),
+                    })
+                }
+            }
+        };
+        self.bound[index] = bound;
+        Ok((bound, sym.size))
+    }
+
+    fn describe(&self, index: usize) -> String {
+        self.view
+            .sym(index)
+            .and_then(|s| self.view.name(&s))
+            .map_or_else(|| alloc::format!("symbol {index}"), String::from)
+    }
+}
+
+/// Applies relocations to the image through per-segment slices.
+struct Relocator<'l, 'a, M: Memory> {
+    layout: &'l Layout<'a>,
+    held: &'l mut Held<M>,
+    machine: Machine,
+    base: u64,
+    last_segment: usize,
+}
+
+impl<M: Memory> Relocator<'_, '_, M> {
+    /// The bytes of the segment holding `place`, and the offset within them.
+    fn place(&mut self, place: u64) -> Option<(&mut [u8], usize)> {
+        let segs = &self.layout.segments;
+        let s = &segs[self.last_segment];
+        let index = if s.vaddr <= place && place < s.vaddr + s.memsz {
+            self.last_segment
+        } else {
+            self.layout.segment_of(place)?
+        };
+        self.last_segment = index;
+        let s = segs[index];
+        // SAFETY: the segment lies inside the reservation and its pages are
+        // committed read-write until protection; this is the only slice.
+        let bytes = unsafe {
+            self.held
+                .res_mut()
+                .bytes_mut((s.vaddr - self.layout.lo) as usize, s.memsz as usize)
+        }?;
+        Some((bytes, (place - s.vaddr) as usize))
+    }
+
+    fn relr(&mut self, vaddr: u64, size: u64) -> Result<(), LoadError> {
+        let table = self.layout.file(vaddr, size).ok_or(LoadError::malformed(
+            "DT_RELR outside the loaded file data",
+            vaddr,
+        ))?;
+        let mut next = 0u64;
+        for chunk in table.chunks_exact(8) {
+            let entry = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            if entry & 1 == 0 {
+                self.relative_in_place(entry, ".relr.dyn")?;
+                next = entry + 8;
+            } else {
+                let mut bits = entry >> 1;
+                let mut at = next;
+                while bits != 0 {
+                    if bits & 1 != 0 {
+                        self.relative_in_place(at, ".relr.dyn")?;
+                    }
+                    bits >>= 1;
+                    at += 8;
+                }
+                next += 63 * 8;
+            }
+        }
+        Ok(())
+    }
+
+    /// `*place += B` for a RELR entry.
+    fn relative_in_place(&mut self, place: u64, table: &'static str) -> Result<(), LoadError> {
+        let base = self.base;
+        let (bytes, off) = self
+            .place(place)
+            .ok_or_else(|| out_of_bounds(table, place))?;
+        let field = bytes
+            .get_mut(off..off + 8)
+            .ok_or_else(|| out_of_bounds(table, place))?;
+        let value = u64::from_le_bytes((&*field).try_into().unwrap_or_default());
+        field.copy_from_slice(&value.wrapping_add(base).to_le_bytes());
+        Ok(())
+    }
+
+    fn table(
+        &mut self,
+        vaddr: u64,
+        size: u64,
+        rela: bool,
+        name: &'static str,
+        binder: &mut Binder<'_, '_>,
+        deferred: &mut Vec<Deferred>,
+    ) -> Result<(), LoadError> {
+        let entry_size = if rela { 24 } else { 16 };
+        let table = self.layout.file(vaddr, size).ok_or(LoadError::malformed(
+            "relocation table outside the loaded file data",
+            vaddr,
+        ))?;
+        for entry in table.chunks_exact(entry_size) {
+            let place = u64_at(entry, 0).unwrap_or_default();
+            let info = u64_at(entry, 8).unwrap_or_default();
+            let (sym, r_type) = ((info >> 32) as usize, info as u32);
+            let addend = if rela {
+                Some(u64_at(entry, 16).unwrap_or_default() as i64)
+            } else {
+                None
+            };
+            self.one(place, r_type, sym, addend, name, binder, deferred)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn one(
+        &mut self,
+        place: u64,
+        r_type: u32,
+        sym: usize,
+        addend: Option<i64>,
+        name: &'static str,
+        binder: &mut Binder<'_, '_>,
+        deferred: &mut Vec<Deferred>,
+    ) -> Result<(), LoadError> {
+        let machine = self.machine;
+        let class = reloc::dynamic_class(machine, r_type);
+        let unsupported = || LoadError::UnsupportedRelocation {
+            machine,
+            r_type,
+            section: String::from(name),
+            offset: place,
+        };
+        match class {
+            DynamicClass::None => return Ok(()),
+            DynamicClass::Tls => {
+                return Err(LoadError::Unsupported {
+                    what: "thread-local storage relocations",
+                })
+            }
+            DynamicClass::Copy => {
+                return Err(LoadError::Unsupported {
+                    what: "COPY relocations (only valid in executables)",
+                })
+            }
+            DynamicClass::Unknown => return Err(unsupported()),
+            DynamicClass::Relative | DynamicClass::IRelative | DynamicClass::Symbolic => {}
+        }
+        let base = self.base;
+        let (bytes, offset) = self
+            .place(place)
+            .ok_or_else(|| out_of_bounds(name, place))?;
+        let addend = match addend {
+            Some(a) => a,
+            None => {
+                reloc::implicit_addend(machine, r_type, bytes, offset).map_err(|_| unsupported())?
+            }
+        };
+        let (symbol, size) = match class {
+            DynamicClass::Relative => (0, 0),
+            DynamicClass::IRelative => {
+                deferred.push(Deferred {
+                    place,
+                    r_type,
+                    resolver: base.wrapping_add(addend as u64),
+                    addend: 0,
+                    table: name,
+                });
+                return Ok(());
+            }
+            _ if sym == 0 => (0, 0),
+            _ => match binder.bind(sym)? {
+                (Bound::Address(a), size) => (a, size),
+                (Bound::OwnIfunc(resolver), _) => {
+                    deferred.push(Deferred {
+                        place,
+                        r_type,
+                        resolver,
+                        addend,
+                        table: name,
+                    });
+                    return Ok(());
+                }
+                (Bound::Unknown, _) => unreachable!("bind never leaves a symbol unknown"),
+            },
+        };
+        let fix = Fixup {
+            r_type,
+            place: base.wrapping_add(place),
+            symbol,
+            size,
+            addend,
+            base,
+            ..Fixup::default()
+        };
+        reloc::apply(machine, &fix, bytes, offset).map_err(|f| match f {
+            RelocFault::Unsupported => unsupported(),
+            RelocFault::Overflow => LoadError::RelocationOverflow {
+                r_type,
+                symbol: binder.describe(sym),
+                offset: place,
+            },
+            RelocFault::OutOfBounds => out_of_bounds(name, place),
+        })
+    }
+}
+
+fn out_of_bounds(table: &str, place: u64) -> LoadError {
+    LoadError::RelocationOutOfBounds {
+        section: String::from(table),
+        offset: place,
+    }
+}
+
+/// Runs the object's IFUNC resolvers (code is executable by now) and stores
+/// what they return; every target must be in writable memory.
+fn run_ifunc_resolvers<M: Memory>(
+    layout: &Layout<'_>,
+    ranges: &[(u64, u64, Protection)],
+    held: &mut Held<M>,
+    machine: Machine,
+    base: u64,
+    deferred: &[Deferred],
+) -> Result<(), LoadError> {
+    if Machine::host() != Some(machine) {
+        return Err(LoadError::Unsupported {
+            what: "IFUNC symbols in objects for another machine",
+        });
+    }
+    for d in deferred {
+        let writable = ranges
+            .iter()
+            .any(|&(a, b, p)| p == Protection::ReadWrite && a <= d.place && d.place + 8 <= b);
+        if !writable {
+            return Err(LoadError::Unsupported {
+                what: "IFUNC relocation in read-only memory",
+            });
+        }
+        // SAFETY: the resolver address lies in this image's code, which is
+        // relocated, executable and of the host machine (checked above).
+        let value = unsafe { call::ifunc_resolver(d.resolver) };
+        let s = layout.segments[layout
+            .segment_of(d.place)
+            .ok_or_else(|| out_of_bounds(d.table, d.place))?];
+        // SAFETY: the place lies in a read-write page of a committed segment
+        // (checked above) and no other slice of the reservation is alive.
+        let bytes = unsafe {
+            held.res_mut()
+                .bytes_mut((s.vaddr - layout.lo) as usize, s.memsz as usize)
+        }
+        .ok_or_else(|| out_of_bounds(d.table, d.place))?;
+        let fix = Fixup {
+            r_type: d.r_type,
+            place: base.wrapping_add(d.place),
+            symbol: value,
+            addend: d.addend,
+            base,
+            ..Fixup::default()
+        };
+        let offset = (d.place - s.vaddr) as usize;
+        let result = if reloc::dynamic_class(machine, d.r_type) == DynamicClass::IRelative {
+            bytes
+                .get_mut(offset..offset + 8)
+                .map(|f| f.copy_from_slice(&value.to_le_bytes()))
+                .ok_or(RelocFault::OutOfBounds)
+        } else {
+            reloc::apply(machine, &fix, bytes, offset)
+        };
+        result.map_err(|_| out_of_bounds(d.table, d.place))?;
+    }
+    Ok(())
+}
+
+/// Init and fini functions in call order, read from the relocated image.
+fn init_fini<M: Memory>(
+    tags: &tags::Tags,
+    layout: &Layout<'_>,
+    held: &Held<M>,
+    base: u64,
+) -> Result<(Vec<u64>, Vec<u64>), LoadError> {
+    let array = |range: Option<(u64, u64)>| -> Result<Vec<u64>, LoadError> {
+        let Some((vaddr, size)) = range else {
+            return Ok(Vec::new());
+        };
+        if size == 0 {
+            return Ok(Vec::new());
+        }
+        let bad = LoadError::malformed("init/fini array outside the image", vaddr);
+        let s = layout.segments[layout.segment_of(vaddr).ok_or(bad.clone())?];
+        if vaddr
+            .checked_add(size)
+            .is_none_or(|end| end > s.vaddr + s.memsz)
+        {
+            return Err(bad);
+        }
+        // SAFETY: the array lies inside a committed segment, readable in its
+        // final protection, and no mutable slice is alive.
+        let bytes = unsafe {
+            held.res()
+                .bytes((vaddr - layout.lo) as usize, size as usize)
+        }
+        .ok_or(bad)?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+            .filter(|&f| f != 0 && f != u64::MAX)
+            .collect())
+    };
+    let mut init: Vec<u64> = tags
+        .init
+        .map(|f| base.wrapping_add(f))
+        .into_iter()
+        .collect();
+    init.extend(array(tags.init_array)?);
+    let mut fini = array(tags.fini_array)?;
+    fini.reverse();
+    fini.extend(tags.fini.map(|f| base.wrapping_add(f)));
+    Ok((init, fini))
+}
+
+/// `.modinfo` from the section headers, if the object keeps them.
+fn modinfo(file: &File<'_>) -> ModInfo {
+    file.elf
+        .section_header_by_name(".modinfo")
+        .ok()
+        .flatten()
+        .and_then(|s| crate::header::section_bytes(file, &s).ok())
+        .map(ModInfo::parse)
+        .unwrap_or_default()
+}

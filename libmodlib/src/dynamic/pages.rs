@@ -1,0 +1,157 @@
+//! Page ranges and final permissions of a shared object's segments: which
+//! pages to commit, and W^X protections where segments share a page.
+
+use alloc::vec::Vec;
+
+use crate::error::LoadError;
+use crate::memory::{align_down, align_up, Protection};
+
+/// A loadable segment in unbiased addresses.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Segment {
+    pub vaddr: u64,
+    pub memsz: u64,
+    pub filesz: u64,
+    pub offset: u64,
+    pub prot: Protection,
+}
+
+fn union(a: Protection, b: Protection) -> Option<Protection> {
+    use Protection::Read;
+    match (a, b) {
+        (x, y) if x == y => Some(x),
+        (Read, x) | (x, Read) => Some(x),
+        _ => None,
+    }
+}
+
+/// Page-aligned `[start, end)` ranges with one protection each, sorted and
+/// non-overlapping, covering every segment. Pages shared by segments get the
+/// union of their permissions; a page that would need write and execute is
+/// refused.
+pub(crate) fn protections(
+    segments: &[Segment],
+    page: u64,
+) -> Result<Vec<(u64, u64, Protection)>, LoadError> {
+    let mut bounds: Vec<u64> = Vec::with_capacity(segments.len() * 2);
+    for s in segments {
+        bounds.push(align_down(s.vaddr, page));
+        bounds.push(
+            align_up(s.vaddr + s.memsz, page)
+                .ok_or(LoadError::malformed("segment too large", s.offset))?,
+        );
+    }
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut out: Vec<(u64, u64, Protection)> = Vec::new();
+    for w in bounds.windows(2) {
+        let (lo, hi) = (w[0], w[1]);
+        let mut prot: Option<Protection> = None;
+        for s in segments {
+            let (slo, shi) = (
+                align_down(s.vaddr, page),
+                align_up(s.vaddr + s.memsz, page).unwrap_or(u64::MAX),
+            );
+            if slo < hi && lo < shi {
+                prot = Some(match prot {
+                    None => s.prot,
+                    Some(p) => union(p, s.prot).ok_or(LoadError::Unsupported {
+                        what: "a page shared by writable and executable segments (W^X)",
+                    })?,
+                });
+            }
+        }
+        let Some(prot) = prot else { continue };
+        match out.last_mut() {
+            Some(last) if last.1 == lo && last.2 == prot => last.1 = hi,
+            _ => out.push((lo, hi, prot)),
+        }
+    }
+    Ok(out)
+}
+
+/// `ranges` with `[lo, hi)` set to read-only (RELRO), split as needed.
+pub(crate) fn with_read_only(
+    ranges: &[(u64, u64, Protection)],
+    lo: u64,
+    hi: u64,
+) -> Vec<(u64, u64, Protection)> {
+    let mut out: Vec<(u64, u64, Protection)> = Vec::with_capacity(ranges.len() + 2);
+    let mut push = |a: u64, b: u64, p: Protection| {
+        if a < b {
+            match out.last_mut() {
+                Some(last) if last.1 == a && last.2 == p => last.1 = b,
+                _ => out.push((a, b, p)),
+            }
+        }
+    };
+    for &(a, b, p) in ranges {
+        if hi <= a || b <= lo || p == Protection::Read {
+            push(a, b, p);
+            continue;
+        }
+        push(a, lo.max(a), p);
+        push(lo.max(a), hi.min(b), Protection::Read);
+        push(hi.min(b), b, p);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(vaddr: u64, memsz: u64, prot: Protection) -> Segment {
+        Segment {
+            vaddr,
+            memsz,
+            filesz: memsz,
+            offset: 0,
+            prot,
+        }
+    }
+
+    #[test]
+    fn shared_pages_take_the_union() {
+        let p = protections(
+            &[
+                seg(0, 0x1800, Protection::Read),
+                seg(0x1800, 0x100, Protection::ReadExecute),
+            ],
+            0x1000,
+        )
+        .unwrap();
+        assert_eq!(
+            p,
+            [
+                (0, 0x1000, Protection::Read),
+                (0x1000, 0x2000, Protection::ReadExecute)
+            ]
+        );
+    }
+
+    #[test]
+    fn write_and_execute_on_one_page_is_refused() {
+        let r = protections(
+            &[
+                seg(0, 0x800, Protection::ReadExecute),
+                seg(0x800, 0x100, Protection::ReadWrite),
+            ],
+            0x1000,
+        );
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn relro_splits_a_writable_range() {
+        let out = with_read_only(&[(0, 0x4000, Protection::ReadWrite)], 0x1000, 0x2000);
+        assert_eq!(
+            out,
+            [
+                (0, 0x1000, Protection::ReadWrite),
+                (0x1000, 0x2000, Protection::Read),
+                (0x2000, 0x4000, Protection::ReadWrite)
+            ]
+        );
+    }
+}

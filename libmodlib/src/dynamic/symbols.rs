@@ -1,0 +1,397 @@
+//! A shared object's dynamic symbol table and its lookup structures
+//! (`DT_GNU_HASH` with its bloom filter, `DT_HASH`), and symbol versions
+//! (`DT_VERSYM`, `DT_VERDEF`, `DT_VERNEED`). The same code reads the tables
+//! from the file while loading and from the image afterwards.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use elf::abi::{SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK};
+
+use crate::hash::sysv_hash;
+use crate::memory::Reservation;
+use crate::symbol::{Lookup, Symbol, SymbolKind};
+
+/// Size of an `Elf64_Sym`.
+pub(crate) const SYM_SIZE: usize = 24;
+const VERSYM_HIDDEN: u16 = 0x8000;
+
+/// An address range of a table, in unbiased (file) addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub vaddr: u64,
+    pub len: usize,
+}
+
+/// Which hash table the object has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HashKind {
+    Gnu,
+    Sysv,
+    None,
+}
+
+/// Where the symbol tables of a loaded shared object are.
+#[derive(Debug, Clone)]
+pub(crate) struct DynSymbols {
+    pub symtab: Span,
+    pub strtab: Span,
+    pub hash: Span,
+    pub hash_kind: HashKind,
+    pub versym: Option<Span>,
+    pub verdef: Option<Span>,
+    pub count: usize,
+    /// Unbiased address of the reservation's first byte.
+    pub image_vaddr: u64,
+}
+
+/// The tables as byte slices.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub symtab: &'a [u8],
+    pub strtab: &'a [u8],
+    pub hash: &'a [u8],
+    pub hash_kind: HashKind,
+    pub versym: &'a [u8],
+    pub verdef: &'a [u8],
+    pub count: usize,
+}
+
+/// One `Elf64_Sym`, decoded.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawSym {
+    pub name: u32,
+    pub info: u8,
+    pub other: u8,
+    pub shndx: u16,
+    pub value: u64,
+    pub size: u64,
+}
+
+impl RawSym {
+    pub fn bind(&self) -> u8 {
+        self.info >> 4
+    }
+    pub fn kind(&self) -> SymbolKind {
+        SymbolKind::from_st_type(self.info & 0xf)
+    }
+    pub fn is_defined(&self) -> bool {
+        self.shndx != SHN_UNDEF
+    }
+    pub fn is_exported(&self) -> bool {
+        self.is_defined()
+            && matches!(self.bind(), STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE)
+            && matches!(
+                self.other & 3,
+                elf::abi::STV_DEFAULT | elf::abi::STV_PROTECTED
+            )
+    }
+    /// Run-time address given the load bias.
+    pub fn address(&self, base: u64) -> u64 {
+        if self.shndx == SHN_ABS {
+            self.value
+        } else {
+            base.wrapping_add(self.value)
+        }
+    }
+}
+
+pub(crate) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_le_bytes(
+        b.get(off..off.checked_add(2)?)?.try_into().ok()?,
+    ))
+}
+pub(crate) fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(
+        b.get(off..off.checked_add(4)?)?.try_into().ok()?,
+    ))
+}
+pub(crate) fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(
+        b.get(off..off.checked_add(8)?)?.try_into().ok()?,
+    ))
+}
+
+/// The NUL-terminated string at `off` of a string table.
+pub(crate) fn c_str(strtab: &[u8], off: usize) -> Option<&str> {
+    let tail = strtab.get(off..)?;
+    let len = tail.iter().position(|&b| b == 0)?;
+    core::str::from_utf8(&tail[..len]).ok()
+}
+
+/// Number of symbols described by a GNU hash table (the table has no count).
+pub(crate) fn gnu_hash_count(hash: &[u8]) -> Option<usize> {
+    let nbuckets = u32_at(hash, 0)? as usize;
+    let symoffset = u32_at(hash, 4)? as usize;
+    let bloom_size = u32_at(hash, 8)? as usize;
+    let buckets = 16usize.checked_add(bloom_size.checked_mul(8)?)?;
+    let chains = buckets.checked_add(nbuckets.checked_mul(4)?)?;
+    let mut last = 0usize;
+    for b in 0..nbuckets {
+        last = last.max(u32_at(hash, buckets + b * 4)? as usize);
+    }
+    if last < symoffset {
+        return Some(symoffset);
+    }
+    loop {
+        let ch = u32_at(hash, chains + (last - symoffset).checked_mul(4)?)?;
+        last += 1;
+        if ch & 1 != 0 {
+            return Some(last);
+        }
+    }
+}
+
+/// Byte length of a GNU hash table for `count` symbols.
+pub(crate) fn gnu_hash_len(hash: &[u8], count: usize) -> Option<usize> {
+    let nbuckets = u32_at(hash, 0)? as usize;
+    let symoffset = u32_at(hash, 4)? as usize;
+    let bloom_size = u32_at(hash, 8)? as usize;
+    16usize
+        .checked_add(bloom_size.checked_mul(8)?)?
+        .checked_add(nbuckets.checked_mul(4)?)?
+        .checked_add(count.saturating_sub(symoffset).checked_mul(4)?)
+}
+
+impl<'a> View<'a> {
+    pub fn sym(&self, index: usize) -> Option<RawSym> {
+        if index >= self.count {
+            return None;
+        }
+        let off = index.checked_mul(SYM_SIZE)?;
+        let e = self.symtab.get(off..off + SYM_SIZE)?;
+        Some(RawSym {
+            name: u32_at(e, 0)?,
+            info: e[4],
+            other: e[5],
+            shndx: u16_at(e, 6)?,
+            value: u64_at(e, 8)?,
+            size: u64_at(e, 16)?,
+        })
+    }
+
+    pub fn name(&self, sym: &RawSym) -> Option<&'a str> {
+        c_str(self.strtab, sym.name as usize)
+    }
+
+    fn versym(&self, index: usize) -> Option<u16> {
+        if self.versym.is_empty() {
+            None
+        } else {
+            u16_at(self.versym, index * 2)
+        }
+    }
+
+    /// The name of version definition `ndx`.
+    fn verdef_name(&self, ndx: u16) -> Option<&'a str> {
+        let mut off = 0usize;
+        for _ in 0..1024 {
+            let vd_ndx = u16_at(self.verdef, off + 4)?;
+            if vd_ndx == ndx {
+                let aux = u32_at(self.verdef, off + 12)? as usize;
+                let name = u32_at(self.verdef, off.checked_add(aux)?)?;
+                return c_str(self.strtab, name as usize);
+            }
+            let next = u32_at(self.verdef, off + 16)? as usize;
+            if next == 0 {
+                return None;
+            }
+            off = off.checked_add(next)?;
+        }
+        None
+    }
+
+    /// Whether symbol `index` satisfies the version part of `lookup`.
+    fn version_matches(&self, index: usize, version: Option<&str>) -> bool {
+        let Some(v) = self.versym(index) else {
+            return true;
+        };
+        let ndx = v & !VERSYM_HIDDEN;
+        match version {
+            // Unversioned reference: the default (non-hidden) definition.
+            None => v & VERSYM_HIDDEN == 0 || ndx <= 1,
+            Some(want) => ndx <= 1 || self.verdef_name(ndx) == Some(want),
+        }
+    }
+
+    fn candidate(&self, index: usize, lookup: &Lookup<'_>) -> Option<RawSym> {
+        let sym = self.sym(index)?;
+        (sym.is_exported()
+            && self.name(&sym) == Some(lookup.name)
+            && self.version_matches(index, lookup.version))
+        .then_some(sym)
+    }
+
+    /// The exported symbol for `lookup`, with its index.
+    pub fn find(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
+        match self.hash_kind {
+            HashKind::Gnu => self.find_gnu(lookup),
+            HashKind::Sysv => self.find_sysv(lookup),
+            HashKind::None => {
+                (1..self.count).find_map(|i| self.candidate(i, lookup).map(|s| (i, s)))
+            }
+        }
+    }
+
+    fn find_gnu(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
+        let h = self.hash;
+        let nbuckets = u32_at(h, 0)?;
+        let symoffset = u32_at(h, 4)? as usize;
+        let bloom_size = u32_at(h, 8)?;
+        let shift = u32_at(h, 12)?;
+        if nbuckets == 0 || bloom_size == 0 {
+            return None;
+        }
+        let hash = lookup.gnu_hash;
+        let word = u64_at(h, 16 + ((hash / 64) % bloom_size) as usize * 8)?;
+        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (shift % 32)) % 64));
+        if word & mask != mask {
+            return None;
+        }
+        let buckets = 16 + bloom_size as usize * 8;
+        let chains = buckets + nbuckets as usize * 4;
+        let mut i = u32_at(h, buckets + (hash % nbuckets) as usize * 4)? as usize;
+        if i < symoffset {
+            return None;
+        }
+        loop {
+            let ch = u32_at(h, chains + (i - symoffset) * 4)?;
+            if (ch | 1) == (hash | 1) {
+                if let Some(sym) = self.candidate(i, lookup) {
+                    return Some((i, sym));
+                }
+            }
+            if ch & 1 != 0 {
+                return None;
+            }
+            i += 1;
+        }
+    }
+
+    fn find_sysv(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
+        let h = self.hash;
+        let nbucket = u32_at(h, 0)?;
+        let nchain = u32_at(h, 4)? as usize;
+        if nbucket == 0 {
+            return None;
+        }
+        let hash = sysv_hash(lookup.name.as_bytes());
+        let mut i = u32_at(h, 8 + (hash % nbucket) as usize * 4)? as usize;
+        let chains = 8 + nbucket as usize * 4;
+        // Bounded walk: a malformed chain cannot loop forever.
+        for _ in 0..nchain {
+            if i == 0 || i >= nchain {
+                return None;
+            }
+            if let Some(sym) = self.candidate(i, lookup) {
+                return Some((i, sym));
+            }
+            i = u32_at(h, chains + i * 4)? as usize;
+        }
+        None
+    }
+
+    /// The version a reference from symbol `index` asks for (`DT_VERNEED`).
+    pub fn needed_version(&self, index: usize, needs: &[(u16, &'a str)]) -> Option<&'a str> {
+        let ndx = self.versym(index)? & !VERSYM_HIDDEN;
+        if ndx <= 1 {
+            return None;
+        }
+        needs.iter().find(|(n, _)| *n == ndx).map(|(_, name)| *name)
+    }
+}
+
+/// The `(vna_other, name)` pairs of a `DT_VERNEED` table.
+pub(crate) fn version_needs<'a>(
+    verneed: &[u8],
+    strtab: &'a [u8],
+    count: usize,
+) -> Vec<(u16, &'a str)> {
+    let mut out = Vec::new();
+    let mut off = 0usize;
+    for _ in 0..count.min(4096) {
+        let (Some(cnt), Some(aux), Some(next)) = (
+            u16_at(verneed, off + 2),
+            u32_at(verneed, off + 8),
+            u32_at(verneed, off + 12),
+        ) else {
+            break;
+        };
+        let mut a = off.saturating_add(aux as usize);
+        for _ in 0..cnt {
+            let (Some(other), Some(name), Some(anext)) = (
+                u16_at(verneed, a + 6),
+                u32_at(verneed, a + 8),
+                u32_at(verneed, a + 12),
+            ) else {
+                break;
+            };
+            if let Some(name) = c_str(strtab, name as usize) {
+                out.push((other, name));
+            }
+            if anext == 0 {
+                break;
+            }
+            a = a.saturating_add(anext as usize);
+        }
+        if next == 0 {
+            break;
+        }
+        off = off.saturating_add(next as usize);
+    }
+    out
+}
+
+impl DynSymbols {
+    /// The tables inside a loaded image.
+    fn view<'a>(&self, res: &'a Reservation) -> Option<View<'a>> {
+        let get = |span: Span| -> Option<&'a [u8]> {
+            let offset = usize::try_from(span.vaddr.checked_sub(self.image_vaddr)?).ok()?;
+            // SAFETY: every span was checked at load time to lie inside the
+            // file-backed part of a loaded segment, which stays committed and
+            // readable for the image's life; nothing writes to it after load.
+            unsafe { res.bytes(offset, span.len) }
+        };
+        Some(View {
+            symtab: get(self.symtab)?,
+            strtab: get(self.strtab)?,
+            hash: get(self.hash)?,
+            hash_kind: self.hash_kind,
+            versym: self.versym.map_or(Some(&[][..]), get)?,
+            verdef: self.verdef.map_or(Some(&[][..]), get)?,
+            count: self.count,
+        })
+    }
+
+    pub fn lookup(&self, res: &Reservation, base: u64, lookup: &Lookup<'_>) -> Option<Symbol> {
+        let view = self.view(res)?;
+        view.find(lookup).map(|(_, s)| Symbol {
+            address: s.address(base),
+            size: s.size,
+            kind: s.kind(),
+        })
+    }
+
+    pub fn all(&self, res: &Reservation, base: u64) -> Vec<(String, Symbol)> {
+        let Some(view) = self.view(res) else {
+            return Vec::new();
+        };
+        (1..view.count)
+            .filter_map(|i| {
+                let s = view.sym(i)?;
+                if !s.is_exported() || !view.version_matches(i, None) {
+                    return None;
+                }
+                let name = view.name(&s)?;
+                Some((
+                    String::from(name),
+                    Symbol {
+                        address: s.address(base),
+                        size: s.size,
+                        kind: s.kind(),
+                    },
+                ))
+            })
+            .collect()
+    }
+}

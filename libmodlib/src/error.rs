@@ -1,0 +1,111 @@
+//! The one error type of the loader core. Every variant names what is wrong
+//! and, where the file is at fault, where.
+
+use alloc::string::String;
+
+use crate::machine::Machine;
+use crate::memory::MemoryError;
+
+/// Why a load failed. Every failed load has already released all memory it took.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes do not start with the ELF magic.
+    #[error("not an ELF file")]
+    NotElf,
+    /// ELF class other than 64-bit.
+    #[error("unsupported ELF class {class} (only 64-bit objects are loaded)")]
+    UnsupportedClass {
+        /// `EI_CLASS` from the identification bytes.
+        class: u8,
+    },
+    /// Big-endian or unknown data encoding.
+    #[error("unsupported ELF data encoding {encoding} (only little-endian objects are loaded)")]
+    UnsupportedEncoding {
+        /// `EI_DATA` from the identification bytes.
+        encoding: u8,
+    },
+    /// The object is for another machine than the loader was asked to load for.
+    #[error("object is for machine {found:#x}, expected {expected}")]
+    WrongMachine {
+        /// The machine the loader was configured for.
+        expected: Machine,
+        /// `e_machine` of the object.
+        found: u16,
+    },
+    /// Neither `ET_REL` nor `ET_DYN`.
+    #[error("unsupported ELF type {e_type} (only ET_REL and ET_DYN are loaded)")]
+    UnsupportedType {
+        /// `e_type` of the object.
+        e_type: u16,
+    },
+    /// A structure of the file is inconsistent or points outside the file.
+    #[error("malformed object: {what} (at offset {offset:#x})")]
+    Malformed {
+        /// What is wrong.
+        what: &'static str,
+        /// File offset (or address, for dynamic objects) of the offending item.
+        offset: u64,
+    },
+    /// A non-weak undefined symbol was not found by any resolver.
+    #[error("undefined symbol `{name}`{}", version.as_ref().map(|v| alloc::format!(" (version {v})")).unwrap_or_default())]
+    UndefinedSymbol {
+        /// Symbol name.
+        name: String,
+        /// Required version, if the reference is versioned.
+        version: Option<String>,
+    },
+    /// A relocation type this machine's table does not know.
+    #[error("unsupported {machine} relocation type {r_type} in {section} at offset {offset:#x}")]
+    UnsupportedRelocation {
+        /// Machine of the object.
+        machine: Machine,
+        /// Relocation type number.
+        r_type: u32,
+        /// Name of the relocation section (or dynamic table) holding it.
+        section: String,
+        /// Offset of the relocated place within its section (or image address).
+        offset: u64,
+    },
+    /// A relocated value does not fit in its field.
+    #[error(
+        "relocation type {r_type} against `{symbol}` at offset {offset:#x} overflows its field"
+    )]
+    RelocationOverflow {
+        /// Relocation type number.
+        r_type: u32,
+        /// Symbol the relocation refers to.
+        symbol: String,
+        /// Offset of the relocated place within its section (or image address).
+        offset: u64,
+    },
+    /// A relocated place lies outside the section or segment it belongs to.
+    #[error("relocation at offset {offset:#x} in {section} lies outside its target")]
+    RelocationOutOfBounds {
+        /// Name of the relocation section.
+        section: String,
+        /// Offset of the relocated place.
+        offset: u64,
+    },
+    /// A feature the object needs that this loader does not provide.
+    #[error("unsupported feature: {what}")]
+    Unsupported {
+        /// What is missing.
+        what: &'static str,
+    },
+    /// The platform could not provide memory.
+    #[error("out of memory reserving {size} bytes")]
+    OutOfMemory {
+        /// Size of the failed request.
+        size: usize,
+    },
+    /// The platform refused a memory operation.
+    #[error("memory operation failed: {0}")]
+    Memory(#[from] MemoryError),
+}
+
+impl LoadError {
+    /// Shorthand for [`LoadError::Malformed`].
+    pub(crate) fn malformed(what: &'static str, offset: u64) -> Self {
+        LoadError::Malformed { what, offset }
+    }
+}

@@ -1,0 +1,81 @@
+//! Checks the ELF identification and header before anything else is read.
+
+use elf::endian::LittleEndian;
+use elf::ElfBytes;
+
+use crate::error::LoadError;
+use crate::image::ObjectKind;
+use crate::machine::Machine;
+
+/// A parsed file: header checked, tables located within the bytes.
+pub(crate) struct File<'a> {
+    /// The parsed header and table locations.
+    pub elf: ElfBytes<'a, LittleEndian>,
+    /// The whole file.
+    pub data: &'a [u8],
+}
+
+/// Checks magic, class, encoding, machine and type, and locates the tables.
+pub(crate) fn parse(bytes: &[u8], machine: Machine) -> Result<(File<'_>, ObjectKind), LoadError> {
+    if bytes.len() < 4 || bytes[..4] != elf::abi::ELFMAGIC {
+        return Err(LoadError::NotElf);
+    }
+    let class = *bytes
+        .get(elf::abi::EI_CLASS)
+        .ok_or(LoadError::malformed("truncated identification", 0))?;
+    if class != elf::abi::ELFCLASS64 {
+        return Err(LoadError::UnsupportedClass { class });
+    }
+    let encoding = *bytes
+        .get(elf::abi::EI_DATA)
+        .ok_or(LoadError::malformed("truncated identification", 0))?;
+    if encoding != elf::abi::ELFDATA2LSB {
+        return Err(LoadError::UnsupportedEncoding { encoding });
+    }
+    let elf = ElfBytes::<LittleEndian>::minimal_parse(bytes)
+        .map_err(|_| LoadError::malformed("ELF header or header tables out of bounds", 0))?;
+    let file = File { elf, data: bytes };
+    if file.elf.ehdr.e_machine != machine.e_machine() {
+        return Err(LoadError::WrongMachine {
+            expected: machine,
+            found: file.elf.ehdr.e_machine,
+        });
+    }
+    let kind = match file.elf.ehdr.e_type {
+        elf::abi::ET_REL => ObjectKind::Relocatable,
+        elf::abi::ET_DYN => ObjectKind::Shared,
+        e_type => return Err(LoadError::UnsupportedType { e_type }),
+    };
+    Ok((file, kind))
+}
+
+/// The file bytes of a section (empty for `SHT_NOBITS`), bounds-checked.
+pub(crate) fn section_bytes<'a>(
+    file: &File<'a>,
+    shdr: &elf::section::SectionHeader,
+) -> Result<&'a [u8], LoadError> {
+    if shdr.sh_type == elf::abi::SHT_NOBITS {
+        return Ok(&[]);
+    }
+    file_range(
+        file.data,
+        shdr.sh_offset,
+        shdr.sh_size,
+        "section data outside the file",
+    )
+}
+
+/// `bytes[offset..offset+size]`, or `Malformed { what }`.
+pub(crate) fn file_range<'a>(
+    bytes: &'a [u8],
+    offset: u64,
+    size: u64,
+    what: &'static str,
+) -> Result<&'a [u8], LoadError> {
+    let start = usize::try_from(offset).map_err(|_| LoadError::malformed(what, offset))?;
+    let len = usize::try_from(size).map_err(|_| LoadError::malformed(what, offset))?;
+    start
+        .checked_add(len)
+        .and_then(|end| bytes.get(start..end))
+        .ok_or(LoadError::malformed(what, offset))
+}

@@ -1,0 +1,264 @@
+//! A loaded image: the reservation it lives in and what callers need to know
+//! about it (regions, exports, init/fini order, entry, metadata, imports).
+//! Dropping it gives its memory back; it never runs code on its own.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::call;
+use crate::dynamic::symbols::DynSymbols;
+use crate::error::LoadError;
+use crate::machine::Machine;
+use crate::memory::{Held, Memory, Protection};
+use crate::modinfo::ModInfo;
+use crate::symbol::{Lookup, ProviderId, Resolved, Symbol, SymbolResolver};
+use crate::table::SymbolTable;
+
+/// The two object types the loader accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectKind {
+    /// `ET_REL`: a relocatable object (`.o`, `.ko`, `ld -r` output).
+    Relocatable,
+    /// `ET_DYN`: a shared object or position-independent executable.
+    Shared,
+}
+
+/// A committed range of the image and its final permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// Run-time start address (page-aligned).
+    pub addr: u64,
+    /// Size in bytes (whole pages).
+    pub size: usize,
+    /// Final permissions.
+    pub protection: Protection,
+}
+
+/// A symbol the image took from outside, and who provided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Import {
+    /// Symbol name.
+    pub name: String,
+    /// Version asked for, if any.
+    pub version: Option<String>,
+    /// Address it was bound to (0 for an unresolved weak reference).
+    pub address: u64,
+    /// The resolver that answered; `None` for an unresolved weak reference.
+    pub provider: Option<ProviderId>,
+}
+
+/// What a shared object says about its place among others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DynamicInfo {
+    /// `DT_NEEDED` names, in order.
+    pub needed: Vec<String>,
+    /// `DT_SONAME`.
+    pub soname: Option<String>,
+    /// `DT_RUNPATH` (or, if absent, `DT_RPATH`) entries, unexpanded.
+    pub runpath: Vec<String>,
+    /// Whether the search path came from `DT_RPATH` rather than `DT_RUNPATH`.
+    pub runpath_is_rpath: bool,
+    /// Program headers, as in the file (addresses unbiased).
+    pub program_headers: Vec<elf::segment::ProgramHeader>,
+}
+
+pub(crate) enum Exports {
+    Table(SymbolTable<'static>),
+    Dynamic(DynSymbols),
+}
+
+/// An object loaded into memory, relocated and protected, with its
+/// initialisers not yet run.
+pub struct LoadedImage<M: Memory> {
+    pub(crate) held: Held<M>,
+    pub(crate) machine: Machine,
+    pub(crate) kind: ObjectKind,
+    pub(crate) base: u64,
+    pub(crate) regions: Vec<Region>,
+    pub(crate) exports: Exports,
+    pub(crate) init: Vec<u64>,
+    pub(crate) fini: Vec<u64>,
+    pub(crate) entry: Option<u64>,
+    pub(crate) modinfo: ModInfo,
+    pub(crate) imports: Vec<Import>,
+    pub(crate) dynamic: Option<DynamicInfo>,
+}
+
+impl<M: Memory> LoadedImage<M> {
+    /// The machine the code is for.
+    pub fn machine(&self) -> Machine {
+        self.machine
+    }
+
+    /// Relocatable or shared.
+    pub fn kind(&self) -> ObjectKind {
+        self.kind
+    }
+
+    /// Run-time address of the first byte of the image's reservation.
+    pub fn start(&self) -> u64 {
+        self.held.res().addr()
+    }
+
+    /// Bytes the image holds (its whole reservation).
+    pub fn size(&self) -> usize {
+        self.held.res().size()
+    }
+
+    /// Load bias: run-time address minus file address (ET_DYN); the image
+    /// start for ET_REL.
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    /// Whether `addr` lies inside the image.
+    pub fn contains(&self, addr: u64) -> bool {
+        addr.wrapping_sub(self.start()) < self.size() as u64
+    }
+
+    /// Committed regions with their final permissions.
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    /// The exported symbol `name` (default version).
+    pub fn symbol(&self, name: &str) -> Option<Symbol> {
+        self.lookup(&Lookup::new(name, None))
+    }
+
+    /// The exported symbol matching `lookup` (name, version).
+    pub fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
+        match &self.exports {
+            Exports::Table(table) => table.get(lookup.name).copied(),
+            Exports::Dynamic(dynsyms) => dynsyms.lookup(self.held.res(), self.base, lookup),
+        }
+    }
+
+    /// Every exported symbol with its name.
+    pub fn exports(&self) -> Vec<(String, Symbol)> {
+        match &self.exports {
+            Exports::Table(table) => table
+                .entries()
+                .iter()
+                .map(|e| (String::from(e.name.as_ref()), e.symbol))
+                .collect(),
+            Exports::Dynamic(dynsyms) => dynsyms.all(self.held.res(), self.base),
+        }
+    }
+
+    /// The exported symbol containing `addr`, if any: for `dladdr`.
+    pub fn symbol_at(&self, addr: u64) -> Option<(String, Symbol)> {
+        self.exports()
+            .into_iter()
+            .filter(|(_, s)| s.address <= addr && addr < s.address + s.size.max(1))
+            .max_by_key(|(_, s)| s.address)
+    }
+
+    /// Initialisers in the order to call them (`DT_INIT`, then the
+    /// `init_array` entries).
+    pub fn init_functions(&self) -> &[u64] {
+        &self.init
+    }
+
+    /// Finalisers in the order to call them (`fini_array` last to first,
+    /// then `DT_FINI`).
+    pub fn fini_functions(&self) -> &[u64] {
+        &self.fini
+    }
+
+    /// The entry point (`e_entry`), if the object has one.
+    pub fn entry(&self) -> Option<u64> {
+        self.entry
+    }
+
+    /// `.modinfo` key=value metadata (empty if the object has none).
+    pub fn modinfo(&self) -> &ModInfo {
+        &self.modinfo
+    }
+
+    /// Every external symbol the image bound, and who provided it.
+    pub fn imports(&self) -> &[Import] {
+        &self.imports
+    }
+
+    /// Dependencies, search paths and program headers of a shared object.
+    pub fn dynamic(&self) -> Option<&DynamicInfo> {
+        self.dynamic.as_ref()
+    }
+
+    /// A resolver over this image's exports that reports `provider`.
+    pub fn resolver(&self, provider: ProviderId) -> ImageResolver<'_, M> {
+        ImageResolver {
+            image: self,
+            provider,
+        }
+    }
+
+    /// Calls every initialiser in order.
+    ///
+    /// # Safety
+    /// Runs code from the image: the caller vouches that the image is
+    /// trusted to run in this context, and that its initialisers take no
+    /// arguments (or ignore them).
+    pub unsafe fn run_init(&self) -> Result<(), LoadError> {
+        self.require_host()?;
+        for &f in &self.init {
+            // SAFETY: the caller vouches for the code; `f` was read from the
+            // image's own init tables and the image is relocated, protected
+            // and alive for the duration of the call.
+            unsafe { call::void_fn(f) };
+        }
+        Ok(())
+    }
+
+    /// Calls every finaliser in order.
+    ///
+    /// # Safety
+    /// As for [`LoadedImage::run_init`]; call at most once, after the
+    /// initialisers.
+    pub unsafe fn run_fini(&self) -> Result<(), LoadError> {
+        self.require_host()?;
+        for &f in &self.fini {
+            // SAFETY: as in `run_init`.
+            unsafe { call::void_fn(f) };
+        }
+        Ok(())
+    }
+
+    fn require_host(&self) -> Result<(), LoadError> {
+        if Machine::host() == Some(self.machine) {
+            Ok(())
+        } else {
+            Err(LoadError::Unsupported {
+                what: "running code built for another machine",
+            })
+        }
+    }
+}
+
+impl<M: Memory> core::fmt::Debug for LoadedImage<M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LoadedImage")
+            .field("machine", &self.machine)
+            .field("kind", &self.kind)
+            .field("start", &format_args!("{:#x}", self.start()))
+            .field("size", &self.size())
+            .field("regions", &self.regions)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A [`SymbolResolver`] over one image's exports.
+pub struct ImageResolver<'a, M: Memory> {
+    image: &'a LoadedImage<M>,
+    provider: ProviderId,
+}
+
+impl<M: Memory> SymbolResolver for ImageResolver<'_, M> {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        self.image.lookup(lookup).map(|symbol| Resolved {
+            symbol,
+            provider: self.provider,
+        })
+    }
+}

@@ -1,0 +1,101 @@
+//! `modlib`: the ELF loader core shared by the kernel's module manager and
+//! user space's `dlopen`.
+//!
+//! It parses an object from bytes, lays it out in memory obtained from a
+//! [`Memory`], binds its undefined symbols through a [`SymbolResolver`],
+//! applies its relocations, sets W^X permissions and hands back a
+//! [`LoadedImage`]. It loads `ET_REL` objects (`.o`, `.ko`) and `ET_DYN`
+//! shared objects; it makes no OS calls of its own.
+//!
+//! ```no_run
+//! # fn demo<M: modlib::Memory>(memory: M, bytes: &[u8]) -> Result<(), modlib::LoadError> {
+//! use modlib::{load, LoadOptions, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
+//! let host = SymbolTable::new(
+//!     vec![SymbolEntry::new("printk", 0x1000, SymbolKind::Function)],
+//!     ProviderId(0),
+//! ).unwrap();
+//! let image = load(bytes, &LoadOptions::default(), memory, &host)?;
+//! let entry = image.symbol("module_main").map(|s| s.address);
+//! # let _ = entry; Ok(()) }
+//! ```
+#![no_std]
+
+extern crate alloc;
+
+mod call;
+mod dynamic;
+mod error;
+mod hash;
+mod header;
+mod image;
+mod machine;
+mod memory;
+mod modinfo;
+mod reloc;
+mod relocatable;
+mod symbol;
+mod table;
+
+pub use error::LoadError;
+pub use hash::{gnu_hash, sysv_hash};
+pub use image::{DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region};
+pub use machine::Machine;
+pub use memory::{Memory, MemoryError, Protection, Reservation};
+pub use modinfo::ModInfo;
+pub use symbol::{
+    Chain, Lookup, NoSymbols, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
+};
+pub use table::{DuplicateSymbol, SymbolEntry, SymbolTable};
+
+/// How a shared object's own definitions bind against the resolver chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Binding {
+    /// ELF default: the resolver chain (the global scope) answers first and
+    /// the object's own definition is the fallback, so it can be interposed.
+    #[default]
+    Global,
+    /// The object's own definitions win (`-Bsymbolic` behaviour).
+    Symbolic,
+}
+
+/// What to load for and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The machine objects must be built for; defaults to the host's.
+    pub machine: Machine,
+    /// Binding of a shared object's references to its own definitions.
+    pub binding: Binding,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            machine: Machine::host().unwrap_or(Machine::Riscv64),
+            binding: Binding::Global,
+        }
+    }
+}
+
+/// What kind of object `bytes` holds, after checking it is one this loader
+/// can load for `machine`.
+pub fn identify(bytes: &[u8], machine: Machine) -> Result<ObjectKind, LoadError> {
+    header::parse(bytes, machine).map(|(_, kind)| kind)
+}
+
+/// Loads, relocates and protects the object in `bytes` into memory from
+/// `memory`, binding undefined symbols through `resolver`. Initialisers are
+/// not run: call [`LoadedImage::run_init`] (or walk
+/// [`LoadedImage::init_functions`]) when ready. On error every byte taken
+/// from `memory` has been given back.
+pub fn load<M: Memory>(
+    bytes: &[u8],
+    options: &LoadOptions,
+    memory: M,
+    resolver: &dyn SymbolResolver,
+) -> Result<LoadedImage<M>, LoadError> {
+    let (file, kind) = header::parse(bytes, options.machine)?;
+    match kind {
+        ObjectKind::Relocatable => relocatable::load(&file, *options, memory, resolver),
+        ObjectKind::Shared => dynamic::load(&file, *options, memory, resolver),
+    }
+}

@@ -1,0 +1,74 @@
+//! Little-endian field access and range checks shared by the machine tables.
+
+use super::RelocFault;
+
+/// Reads the `N` bytes at `offset`.
+pub(crate) fn get<const N: usize>(bytes: &[u8], offset: usize) -> Result<[u8; N], RelocFault> {
+    let end = offset.checked_add(N).ok_or(RelocFault::OutOfBounds)?;
+    let field = bytes.get(offset..end).ok_or(RelocFault::OutOfBounds)?;
+    let mut out = [0u8; N];
+    out.copy_from_slice(field);
+    Ok(out)
+}
+
+/// Writes `value` at `offset`.
+pub(crate) fn put<const N: usize>(
+    bytes: &mut [u8],
+    offset: usize,
+    value: [u8; N],
+) -> Result<(), RelocFault> {
+    let end = offset.checked_add(N).ok_or(RelocFault::OutOfBounds)?;
+    bytes
+        .get_mut(offset..end)
+        .ok_or(RelocFault::OutOfBounds)?
+        .copy_from_slice(&value);
+    Ok(())
+}
+
+/// `value` as a signed 32-bit field, or `Overflow`.
+pub(crate) fn signed32(value: u64) -> Result<[u8; 4], RelocFault> {
+    i32::try_from(value as i64)
+        .map(i32::to_le_bytes)
+        .map_err(|_| RelocFault::Overflow)
+}
+
+/// `value` as an unsigned 32-bit field, or `Overflow`.
+pub(crate) fn unsigned32(value: u64) -> Result<[u8; 4], RelocFault> {
+    u32::try_from(value)
+        .map(u32::to_le_bytes)
+        .map_err(|_| RelocFault::Overflow)
+}
+
+/// `value` as a 16-bit field that may be read signed or unsigned.
+pub(crate) fn any16(value: u64) -> Result<[u8; 2], RelocFault> {
+    let v = value as i64;
+    if (-0x8000..=0xffff).contains(&v) {
+        Ok((v as u16).to_le_bytes())
+    } else {
+        Err(RelocFault::Overflow)
+    }
+}
+
+/// `value` as a signed 16-bit field.
+pub(crate) fn signed16(value: u64) -> Result<[u8; 2], RelocFault> {
+    i16::try_from(value as i64)
+        .map(i16::to_le_bytes)
+        .map_err(|_| RelocFault::Overflow)
+}
+
+/// `value` as an 8-bit field that may be read signed or unsigned.
+pub(crate) fn any8(value: u64) -> Result<[u8; 1], RelocFault> {
+    let v = value as i64;
+    if (-0x80..=0xff).contains(&v) {
+        Ok([v as u8])
+    } else {
+        Err(RelocFault::Overflow)
+    }
+}
+
+/// `value` as a signed 8-bit field.
+pub(crate) fn signed8(value: u64) -> Result<[u8; 1], RelocFault> {
+    i8::try_from(value as i64)
+        .map(|v| [v as u8])
+        .map_err(|_| RelocFault::Overflow)
+}

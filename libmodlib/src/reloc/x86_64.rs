@@ -1,0 +1,199 @@
+//! x86-64 relocations (System V AMD64 psABI, table "Relocation Types").
+//!
+//! Notation: S symbol, A addend, P place, B load bias, GOT table address,
+//! G+GOT the symbol's slot, L the symbol or its stub, Z symbol size.
+//! GOT-indirect loads are never relaxed: the slot always exists, which is
+//! correct at any distance.
+
+use elf::abi::{
+    R_X86_64_16, R_X86_64_32, R_X86_64_32S, R_X86_64_64, R_X86_64_8, R_X86_64_COPY,
+    R_X86_64_DTPMOD64, R_X86_64_DTPOFF32, R_X86_64_DTPOFF64, R_X86_64_GLOB_DAT, R_X86_64_GOT32,
+    R_X86_64_GOT64, R_X86_64_GOTOFF64, R_X86_64_GOTPC32, R_X86_64_GOTPC32_TLSDESC,
+    R_X86_64_GOTPC64, R_X86_64_GOTPCREL, R_X86_64_GOTPCREL64, R_X86_64_GOTPCRELX,
+    R_X86_64_GOTTPOFF, R_X86_64_IRELATIVE, R_X86_64_JUMP_SLOT, R_X86_64_NONE, R_X86_64_PC16,
+    R_X86_64_PC32, R_X86_64_PC64, R_X86_64_PC8, R_X86_64_PLT32, R_X86_64_PLTOFF64,
+    R_X86_64_RELATIVE, R_X86_64_RELATIVE64, R_X86_64_REX_GOTPCRELX, R_X86_64_SIZE32,
+    R_X86_64_SIZE64, R_X86_64_TLSDESC, R_X86_64_TLSDESC_CALL, R_X86_64_TLSGD, R_X86_64_TLSLD,
+    R_X86_64_TPOFF32, R_X86_64_TPOFF64,
+};
+
+use super::field::{any16, any8, get, put, signed16, signed32, signed8, unsigned32};
+use super::{DynamicClass, Fixup, Needs, RelocFault};
+
+/// `jmp *0(%rip)` followed by the 64-bit target, padded with `int3`.
+pub(crate) const STUB_SIZE: usize = 16;
+
+const OPCODE_CALL: u8 = 0xe8;
+const OPCODE_JMP: u8 = 0xe9;
+
+pub(crate) fn needs(r_type: u32) -> Needs {
+    match r_type {
+        R_X86_64_GOTPCREL | R_X86_64_GOTPCRELX | R_X86_64_REX_GOTPCRELX | R_X86_64_GOTPCREL64 => {
+            Needs {
+                got_slot: true,
+                got_base: true,
+                stub: false,
+            }
+        }
+        R_X86_64_GOT32 | R_X86_64_GOT64 => Needs {
+            got_slot: true,
+            got_base: true,
+            stub: false,
+        },
+        R_X86_64_GOTOFF64 | R_X86_64_GOTPC32 | R_X86_64_GOTPC64 | R_X86_64_PLTOFF64 => Needs {
+            got_slot: false,
+            got_base: true,
+            stub: r_type == R_X86_64_PLTOFF64,
+        },
+        R_X86_64_PLT32 | R_X86_64_PC32 => Needs {
+            got_slot: false,
+            got_base: false,
+            stub: true,
+        },
+        _ => Needs::default(),
+    }
+}
+
+fn slot(fix: &Fixup) -> Result<u64, RelocFault> {
+    fix.got_slot.ok_or(RelocFault::Unsupported)
+}
+
+/// A direct branch displacement to the symbol, or through its stub when the
+/// symbol is beyond ±2 GiB.
+fn branch32(fix: &Fixup) -> Result<[u8; 4], RelocFault> {
+    let direct = fix
+        .symbol
+        .wrapping_add(fix.addend as u64)
+        .wrapping_sub(fix.place);
+    match (signed32(direct), fix.stub) {
+        (Ok(field), _) => Ok(field),
+        (Err(_), Some(stub)) => {
+            signed32(stub.wrapping_add(fix.addend as u64).wrapping_sub(fix.place))
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+pub(crate) fn apply(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), RelocFault> {
+    let (s, a, p) = (fix.symbol, fix.addend as u64, fix.place);
+    let sa = s.wrapping_add(a);
+    match fix.r_type {
+        R_X86_64_NONE => Ok(()),
+        R_X86_64_64 => put(bytes, offset, sa.to_le_bytes()),
+        R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT => put(bytes, offset, s.to_le_bytes()),
+        R_X86_64_RELATIVE | R_X86_64_RELATIVE64 => {
+            put(bytes, offset, fix.base.wrapping_add(a).to_le_bytes())
+        }
+        R_X86_64_PC32 => {
+            // A call or jump to a far function may go through a stub; a data
+            // reference cannot, and overflows.
+            let is_branch = offset
+                .checked_sub(1)
+                .and_then(|o| bytes.get(o))
+                .is_some_and(|&op| op == OPCODE_CALL || op == OPCODE_JMP);
+            let field = if is_branch {
+                branch32(fix)?
+            } else {
+                signed32(sa.wrapping_sub(p))?
+            };
+            put(bytes, offset, field)
+        }
+        R_X86_64_PLT32 => put(bytes, offset, branch32(fix)?),
+        R_X86_64_32 => put(bytes, offset, unsigned32(sa)?),
+        R_X86_64_32S => put(bytes, offset, signed32(sa)?),
+        R_X86_64_16 => put(bytes, offset, any16(sa)?),
+        R_X86_64_PC16 => put(bytes, offset, signed16(sa.wrapping_sub(p))?),
+        R_X86_64_8 => put(bytes, offset, any8(sa)?),
+        R_X86_64_PC8 => put(bytes, offset, signed8(sa.wrapping_sub(p))?),
+        R_X86_64_PC64 => put(bytes, offset, sa.wrapping_sub(p).to_le_bytes()),
+        R_X86_64_GOTPCREL | R_X86_64_GOTPCRELX | R_X86_64_REX_GOTPCRELX => put(
+            bytes,
+            offset,
+            signed32(slot(fix)?.wrapping_add(a).wrapping_sub(p))?,
+        ),
+        R_X86_64_GOTPCREL64 => put(
+            bytes,
+            offset,
+            slot(fix)?.wrapping_add(a).wrapping_sub(p).to_le_bytes(),
+        ),
+        R_X86_64_GOT32 => put(
+            bytes,
+            offset,
+            signed32(slot(fix)?.wrapping_sub(fix.got).wrapping_add(a))?,
+        ),
+        R_X86_64_GOT64 => put(
+            bytes,
+            offset,
+            slot(fix)?
+                .wrapping_sub(fix.got)
+                .wrapping_add(a)
+                .to_le_bytes(),
+        ),
+        R_X86_64_GOTOFF64 => put(bytes, offset, sa.wrapping_sub(fix.got).to_le_bytes()),
+        R_X86_64_GOTPC32 => put(
+            bytes,
+            offset,
+            signed32(fix.got.wrapping_add(a).wrapping_sub(p))?,
+        ),
+        R_X86_64_GOTPC64 => put(
+            bytes,
+            offset,
+            fix.got.wrapping_add(a).wrapping_sub(p).to_le_bytes(),
+        ),
+        R_X86_64_PLTOFF64 => {
+            let l = fix.stub.unwrap_or(s);
+            put(
+                bytes,
+                offset,
+                l.wrapping_add(a).wrapping_sub(fix.got).to_le_bytes(),
+            )
+        }
+        R_X86_64_SIZE32 => put(bytes, offset, unsigned32(fix.size.wrapping_add(a))?),
+        R_X86_64_SIZE64 => put(bytes, offset, fix.size.wrapping_add(a).to_le_bytes()),
+        _ => Err(RelocFault::Unsupported),
+    }
+}
+
+pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
+    match r_type {
+        R_X86_64_NONE => DynamicClass::None,
+        R_X86_64_RELATIVE | R_X86_64_RELATIVE64 => DynamicClass::Relative,
+        R_X86_64_IRELATIVE => DynamicClass::IRelative,
+        R_X86_64_64 | R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT | R_X86_64_PC32 | R_X86_64_32
+        | R_X86_64_PC64 | R_X86_64_SIZE32 | R_X86_64_SIZE64 => DynamicClass::Symbolic,
+        R_X86_64_DTPMOD64
+        | R_X86_64_DTPOFF64
+        | R_X86_64_TPOFF64
+        | R_X86_64_TLSGD
+        | R_X86_64_TLSLD
+        | R_X86_64_DTPOFF32
+        | R_X86_64_GOTTPOFF
+        | R_X86_64_TPOFF32
+        | R_X86_64_GOTPC32_TLSDESC
+        | R_X86_64_TLSDESC_CALL
+        | R_X86_64_TLSDESC => DynamicClass::Tls,
+        R_X86_64_COPY => DynamicClass::Copy,
+        _ => DynamicClass::Unknown,
+    }
+}
+
+pub(crate) fn implicit_addend(r_type: u32, bytes: &[u8], offset: usize) -> Result<i64, RelocFault> {
+    match r_type {
+        R_X86_64_64 | R_X86_64_RELATIVE | R_X86_64_RELATIVE64 | R_X86_64_GLOB_DAT
+        | R_X86_64_JUMP_SLOT | R_X86_64_IRELATIVE | R_X86_64_PC64 => {
+            Ok(i64::from_le_bytes(get::<8>(bytes, offset)?))
+        }
+        R_X86_64_PC32 | R_X86_64_PLT32 | R_X86_64_32S => {
+            Ok(i64::from(i32::from_le_bytes(get::<4>(bytes, offset)?)))
+        }
+        R_X86_64_32 => Ok(i64::from(u32::from_le_bytes(get::<4>(bytes, offset)?))),
+        _ => Err(RelocFault::Unsupported),
+    }
+}
+
+pub(crate) fn write_stub(bytes: &mut [u8], _at: u64, target: u64) {
+    let mut stub = [0xcc_u8; STUB_SIZE];
+    stub[..6].copy_from_slice(&[0xff, 0x25, 0, 0, 0, 0]);
+    stub[6..14].copy_from_slice(&target.to_le_bytes());
+    bytes[..STUB_SIZE].copy_from_slice(&stub);
+}

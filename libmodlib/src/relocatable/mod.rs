@@ -1,0 +1,575 @@
+//! Loading `ET_REL` objects: lay out the allocated sections, bind symbols,
+//! synthesise the GOT and stubs, apply `SHT_RELA`/`SHT_REL`, protect.
+
+mod layout;
+
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use elf::abi::{
+    SHF_ALLOC, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_FINI_ARRAY,
+    SHT_INIT_ARRAY, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB, STB_GLOBAL, STB_GNU_UNIQUE,
+    STB_WEAK, STT_SECTION, STV_DEFAULT, STV_PROTECTED,
+};
+use elf::section::SectionHeader;
+use elf::string_table::StringTable;
+use elf::symbol::Symbol as ElfSymbol;
+
+use crate::call;
+use crate::error::LoadError;
+use crate::header::{section_bytes, File};
+use crate::image::{Exports, Import, LoadedImage, ObjectKind, Region};
+use crate::memory::{Held, Memory};
+use crate::modinfo::ModInfo;
+use crate::reloc::{self, Fixup, RelocFault};
+use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
+use crate::table::{SymbolEntry, SymbolTable};
+use crate::LoadOptions;
+
+use layout::{Layout, SymbolNeeds, GROUPS, NONE};
+
+/// The linker-defined name of the GOT, which the loader defines itself.
+const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
+
+/// One relocation, whatever its on-disk form.
+struct Entry {
+    offset: u64,
+    sym: u32,
+    r_type: u32,
+    addend: Option<i64>,
+}
+
+/// The parsed parts of the object the loader works from.
+struct Object<'a> {
+    file: &'a File<'a>,
+    shdrs: Vec<SectionHeader>,
+    names: Option<StringTable<'a>>,
+    symbols: Vec<ElfSymbol>,
+    strtab: StringTable<'a>,
+    symtab_index: usize,
+}
+
+impl<'a> Object<'a> {
+    fn parse(file: &'a File<'a>) -> Result<Self, LoadError> {
+        let (shdrs, names) = file.elf.section_headers_with_strtab().map_err(|_| {
+            LoadError::malformed("section header string table", file.elf.ehdr.e_shoff)
+        })?;
+        let shdrs: Vec<SectionHeader> = match shdrs {
+            Some(table) => table.iter().collect(),
+            None => Vec::new(),
+        };
+        if shdrs.len() >= usize::from(SHN_LORESERVE) {
+            return Err(LoadError::Unsupported {
+                what: "more than 65279 sections",
+            });
+        }
+        let symtab_index = shdrs.iter().position(|s| s.sh_type == SHT_SYMTAB);
+        let (symbols, strtab) = match symtab_index {
+            Some(i) => {
+                let shdr = &shdrs[i];
+                if shdr.sh_entsize != 24 {
+                    return Err(LoadError::malformed(
+                        "symbol table entry size",
+                        shdr.sh_offset,
+                    ));
+                }
+                let table = elf::symbol::SymbolTable::new(
+                    elf::endian::LittleEndian,
+                    elf::file::Class::ELF64,
+                    section_bytes(file, shdr)?,
+                );
+                let strtab_shdr = shdrs
+                    .get(shdr.sh_link as usize)
+                    .ok_or(LoadError::malformed(
+                        "symbol string table index",
+                        shdr.sh_offset,
+                    ))?;
+                let strtab = StringTable::new(section_bytes(file, strtab_shdr)?);
+                (table.iter().collect(), strtab)
+            }
+            None => (Vec::new(), StringTable::default()),
+        };
+        Ok(Object {
+            file,
+            shdrs,
+            names,
+            symbols,
+            strtab,
+            symtab_index: symtab_index.unwrap_or(usize::MAX),
+        })
+    }
+
+    fn section_name(&self, index: usize) -> String {
+        self.shdrs
+            .get(index)
+            .and_then(|s| self.names.as_ref()?.get(s.sh_name as usize).ok())
+            .map_or_else(|| alloc::format!("section {index}"), String::from)
+    }
+
+    fn symbol_name(&self, index: usize) -> Result<&'a str, LoadError> {
+        let sym = &self.symbols[index];
+        self.strtab
+            .get(sym.st_name as usize)
+            .map_err(|_| LoadError::malformed("symbol name", u64::from(sym.st_name)))
+    }
+
+    /// A readable name for errors: the symbol's, or its section's.
+    fn describe_symbol(&self, index: usize) -> String {
+        match self.symbols.get(index) {
+            Some(sym) if sym.st_symtype() == STT_SECTION => {
+                self.section_name(sym.st_shndx as usize)
+            }
+            Some(_) => self
+                .symbol_name(index)
+                .map_or_else(|_| alloc::format!("symbol {index}"), String::from),
+            None => alloc::format!("symbol {index}"),
+        }
+    }
+
+    /// Relocation sections that apply to a loaded section, with their targets.
+    fn relocation_sections(&self) -> impl Iterator<Item = (usize, &SectionHeader, usize)> + '_ {
+        self.shdrs.iter().enumerate().filter_map(|(i, s)| {
+            let target = s.sh_info as usize;
+            ((s.sh_type == SHT_RELA || s.sh_type == SHT_REL)
+                && self
+                    .shdrs
+                    .get(target)
+                    .is_some_and(|t| t.sh_flags & u64::from(SHF_ALLOC) != 0))
+            .then_some((i, s, target))
+        })
+    }
+
+    fn entries(&self, shdr: &SectionHeader) -> Result<Vec<Entry>, LoadError> {
+        if shdr.sh_link as usize != self.symtab_index {
+            return Err(LoadError::malformed(
+                "relocation section not linked to the symbol table",
+                shdr.sh_offset,
+            ));
+        }
+        let bad = || LoadError::malformed("relocation section", shdr.sh_offset);
+        let entries = if shdr.sh_type == SHT_RELA {
+            self.file
+                .elf
+                .section_data_as_relas(shdr)
+                .map_err(|_| bad())?
+                .map(|r| Entry {
+                    offset: r.r_offset,
+                    sym: r.r_sym,
+                    r_type: r.r_type,
+                    addend: Some(r.r_addend),
+                })
+                .collect()
+        } else {
+            self.file
+                .elf
+                .section_data_as_rels(shdr)
+                .map_err(|_| bad())?
+                .map(|r| Entry {
+                    offset: r.r_offset,
+                    sym: r.r_sym,
+                    r_type: r.r_type,
+                    addend: None,
+                })
+                .collect()
+        };
+        Ok(entries)
+    }
+}
+
+pub(crate) fn load<M: Memory>(
+    file: &File<'_>,
+    options: LoadOptions,
+    memory: M,
+    resolver: &dyn SymbolResolver,
+) -> Result<LoadedImage<M>, LoadError> {
+    let machine = options.machine;
+    let obj = Object::parse(file)?;
+
+    // Which symbols need GOT slots and stubs.
+    let mut needs = SymbolNeeds::new(obj.symbols.len());
+    for (_, shdr, _) in obj.relocation_sections() {
+        for e in obj.entries(shdr)? {
+            let sym = e.sym as usize;
+            if sym >= obj.symbols.len().max(1) {
+                return Err(LoadError::malformed(
+                    "relocation symbol index out of range",
+                    e.offset,
+                ));
+            }
+            let need = reloc::needs(machine, e.r_type);
+            needs.got_base |= need.got_base;
+            if sym != 0 {
+                needs.got[sym] |= need.got_slot;
+                needs.stub[sym] |= need.stub;
+            }
+        }
+    }
+    let got_symbol = (1..obj.symbols.len()).find(|&i| {
+        obj.symbols[i].st_shndx == SHN_UNDEF && obj.symbol_name(i).is_ok_and(|n| n == GOT_SYMBOL)
+    });
+    needs.got_base |= got_symbol.is_some();
+    for (i, shdr) in obj.shdrs.iter().enumerate() {
+        if shdr.sh_flags & u64::from(SHF_ALLOC) != 0 && shdr.sh_type != SHT_NOBITS {
+            section_bytes(file, shdr)
+                .map_err(|_| LoadError::malformed("section data outside the file", i as u64))?;
+        }
+    }
+    let page = memory.page_size() as u64;
+    let plan = layout::plan(
+        &obj.shdrs,
+        &obj.symbols,
+        &needs,
+        reloc::stub_size(machine),
+        page,
+    )?;
+
+    let res = memory
+        .reserve(plan.total, page as usize)
+        .map_err(|_| LoadError::OutOfMemory { size: plan.total })?;
+    let mut held = Held {
+        memory,
+        res: Some(res),
+    };
+    held.memory.commit(held.res(), 0, plan.total)?;
+    let start = held.res().addr();
+
+    copy_sections(&obj, &plan, &mut held)?;
+    let (values, imports) = bind_symbols(&obj, &plan, start, machine, resolver)?;
+    write_got_and_stubs(&plan, &values, start, machine, &mut held);
+    apply_relocations(&obj, &plan, &values, start, machine, &mut held)?;
+    let (init, fini) = init_fini(&obj, &plan, &held)?;
+
+    let mut regions = Vec::new();
+    for (g, &(offset, size)) in plan.groups.iter().enumerate() {
+        if size == 0 {
+            continue;
+        }
+        held.memory.protect(held.res(), offset, size, GROUPS[g])?;
+        if g == 0 {
+            held.memory.sync_icache(held.res(), offset, size);
+        }
+        regions.push(Region {
+            addr: start + offset as u64,
+            size,
+            protection: GROUPS[g],
+        });
+    }
+
+    let modinfo = obj
+        .shdrs
+        .iter()
+        .enumerate()
+        .find(|(i, _)| obj.section_name(*i) == ".modinfo")
+        .map(|(_, s)| section_bytes(file, s).map(ModInfo::parse))
+        .transpose()?
+        .unwrap_or_default();
+
+    Ok(LoadedImage {
+        exports: Exports::Table(exports(&obj, &values)?),
+        held,
+        machine,
+        kind: ObjectKind::Relocatable,
+        base: start,
+        regions,
+        init,
+        fini,
+        entry: None,
+        modinfo,
+        imports,
+        dynamic: None,
+    })
+}
+
+fn copy_sections<M: Memory>(
+    obj: &Object<'_>,
+    plan: &Layout,
+    held: &mut Held<M>,
+) -> Result<(), LoadError> {
+    for (shdr, offset) in obj.shdrs.iter().zip(&plan.sections) {
+        let Some(offset) = *offset else { continue };
+        if shdr.sh_type == SHT_NOBITS {
+            continue;
+        }
+        let data = section_bytes(obj.file, shdr)?;
+        // SAFETY: the whole reservation is committed read-write and no other
+        // slice of it exists during this call.
+        let dst = unsafe { held.res_mut().bytes_mut(offset, data.len()) }.ok_or(
+            LoadError::malformed("section outside the image", shdr.sh_offset),
+        )?;
+        dst.copy_from_slice(data);
+    }
+    Ok(())
+}
+
+/// The run-time value of every symbol, and the imports that bound them.
+fn bind_symbols(
+    obj: &Object<'_>,
+    plan: &Layout,
+    start: u64,
+    machine: crate::Machine,
+    resolver: &dyn SymbolResolver,
+) -> Result<(Vec<u64>, Vec<Import>), LoadError> {
+    let mut values = Vec::with_capacity(obj.symbols.len());
+    let mut imports = Vec::new();
+    for (i, sym) in obj.symbols.iter().enumerate() {
+        let value = match sym.st_shndx {
+            SHN_UNDEF if i == 0 => 0,
+            SHN_UNDEF => {
+                let name = obj.symbol_name(i)?;
+                if name.is_empty() {
+                    0
+                } else if name == GOT_SYMBOL && plan.got_needed {
+                    start + plan.got as u64
+                } else {
+                    let lookup = Lookup::new(name, None);
+                    match resolver.resolve(&lookup) {
+                        Some(found) => {
+                            let address = call::bound_address(found.symbol, machine)?;
+                            imports.push(Import {
+                                name: String::from(name),
+                                version: None,
+                                address,
+                                provider: Some(found.provider),
+                            });
+                            address
+                        }
+                        None if sym.st_bind() == STB_WEAK => {
+                            imports.push(Import {
+                                name: String::from(name),
+                                version: None,
+                                address: 0,
+                                provider: None,
+                            });
+                            0
+                        }
+                        None => {
+                            return Err(LoadError::UndefinedSymbol {
+                                name: String::from(name),
+                                version: None,
+                            })
+                        }
+                    }
+                }
+            }
+            SHN_ABS => sym.st_value,
+            SHN_COMMON => {
+                let offset =
+                    plan.commons[i].ok_or(LoadError::malformed("common symbol", i as u64))?;
+                start + offset as u64
+            }
+            SHN_XINDEX => {
+                return Err(LoadError::Unsupported {
+                    what: "extended section indices (SHN_XINDEX)",
+                })
+            }
+            index if index >= SHN_LORESERVE => {
+                return Err(LoadError::malformed(
+                    "symbol in a reserved section index",
+                    i as u64,
+                ))
+            }
+            index => {
+                let shdr = obj
+                    .shdrs
+                    .get(usize::from(index))
+                    .ok_or(LoadError::malformed(
+                        "symbol section index out of range",
+                        i as u64,
+                    ))?;
+                match plan.sections[usize::from(index)] {
+                    Some(offset) if sym.st_value <= shdr.sh_size => {
+                        start + offset as u64 + sym.st_value
+                    }
+                    Some(_) => {
+                        return Err(LoadError::malformed(
+                            "symbol value beyond its section",
+                            i as u64,
+                        ))
+                    }
+                    None => 0,
+                }
+            }
+        };
+        values.push(value);
+    }
+    Ok((values, imports))
+}
+
+fn write_got_and_stubs<M: Memory>(
+    plan: &Layout,
+    values: &[u64],
+    start: u64,
+    machine: crate::Machine,
+    held: &mut Held<M>,
+) {
+    let stub_size = reloc::stub_size(machine);
+    for (i, &value) in values.iter().enumerate() {
+        if plan.got_slot[i] != NONE {
+            let at = plan.got + plan.got_slot[i] as usize * 8;
+            // SAFETY: the GOT lies in the committed, writable reservation
+            // (layout) and no other slice is alive.
+            if let Some(slot) = unsafe { held.res_mut().bytes_mut(at, 8) } {
+                slot.copy_from_slice(&value.to_le_bytes());
+            }
+        }
+        if plan.stub[i] != NONE {
+            let at = plan.stubs + plan.stub[i] as usize * stub_size;
+            // SAFETY: as above, for the stub area of the text group.
+            if let Some(stub) = unsafe { held.res_mut().bytes_mut(at, stub_size) } {
+                reloc::write_stub(machine, stub, start + at as u64, value);
+            }
+        }
+    }
+}
+
+fn apply_relocations<M: Memory>(
+    obj: &Object<'_>,
+    plan: &Layout,
+    values: &[u64],
+    start: u64,
+    machine: crate::Machine,
+    held: &mut Held<M>,
+) -> Result<(), LoadError> {
+    let stub_size = reloc::stub_size(machine) as u64;
+    let got = if plan.got_needed {
+        start + plan.got as u64
+    } else {
+        0
+    };
+    for (rel_index, shdr, target) in obj.relocation_sections() {
+        let Some(target_offset) = plan.sections[target] else {
+            continue;
+        };
+        let target_shdr = &obj.shdrs[target];
+        if target_shdr.sh_type == SHT_NOBITS {
+            return Err(LoadError::malformed(
+                "relocations against a NOBITS section",
+                shdr.sh_offset,
+            ));
+        }
+        let entries = obj.entries(shdr)?;
+        let size = target_shdr.sh_size as usize;
+        // SAFETY: the target section lies in the committed, writable
+        // reservation (layout) and this is the only live slice of it.
+        let bytes = unsafe { held.res_mut().bytes_mut(target_offset, size) }.ok_or(
+            LoadError::malformed("section outside the image", target_shdr.sh_offset),
+        )?;
+        let section_addr = start + target_offset as u64;
+        for e in entries {
+            let sym = e.sym as usize;
+            let fault = |f: RelocFault| match f {
+                RelocFault::Unsupported => LoadError::UnsupportedRelocation {
+                    machine,
+                    r_type: e.r_type,
+                    section: obj.section_name(rel_index),
+                    offset: e.offset,
+                },
+                RelocFault::Overflow => LoadError::RelocationOverflow {
+                    r_type: e.r_type,
+                    symbol: obj.describe_symbol(sym),
+                    offset: e.offset,
+                },
+                RelocFault::OutOfBounds => LoadError::RelocationOutOfBounds {
+                    section: obj.section_name(rel_index),
+                    offset: e.offset,
+                },
+            };
+            let offset = usize::try_from(e.offset)
+                .ok()
+                .filter(|&o| o < size)
+                .ok_or_else(|| fault(RelocFault::OutOfBounds))?;
+            let addend = match e.addend {
+                Some(a) => a,
+                None => reloc::implicit_addend(machine, e.r_type, bytes, offset).map_err(fault)?,
+            };
+            let fix = Fixup {
+                r_type: e.r_type,
+                place: section_addr + e.offset,
+                symbol: values[sym],
+                size: obj.symbols[sym].st_size,
+                addend,
+                base: 0,
+                got,
+                got_slot: (plan.got_slot[sym] != NONE)
+                    .then(|| got + u64::from(plan.got_slot[sym]) * 8),
+                stub: (plan.stub[sym] != NONE)
+                    .then(|| start + plan.stubs as u64 + u64::from(plan.stub[sym]) * stub_size),
+            };
+            reloc::apply(machine, &fix, bytes, offset).map_err(fault)?;
+        }
+    }
+    Ok(())
+}
+
+/// `.init_array`/`.fini_array` contents in call order: sections sorted by
+/// priority suffix (unsuffixed last); init runs forward, fini backward.
+fn init_fini<M: Memory>(
+    obj: &Object<'_>,
+    plan: &Layout,
+    held: &Held<M>,
+) -> Result<(Vec<u64>, Vec<u64>), LoadError> {
+    let collect = |sh_type: u32| -> Result<Vec<u64>, LoadError> {
+        let mut sections: Vec<(u32, usize, usize)> = Vec::new();
+        for (i, shdr) in obj.shdrs.iter().enumerate() {
+            if shdr.sh_type != sh_type {
+                continue;
+            }
+            let Some(offset) = plan.sections[i] else {
+                continue;
+            };
+            let name = obj.section_name(i);
+            let priority = name
+                .rsplit_once('.')
+                .and_then(|(_, p)| p.parse::<u32>().ok())
+                .unwrap_or(u32::MAX);
+            sections.push((priority, offset, shdr.sh_size as usize));
+        }
+        sections.sort_by_key(|&(p, ..)| p);
+        let mut out = Vec::new();
+        for (_, offset, size) in sections {
+            // SAFETY: the array lies in the committed reservation, still
+            // read-write, and no mutable slice is alive.
+            let bytes = unsafe { held.res().bytes(offset, size) }.ok_or(LoadError::malformed(
+                "init/fini array outside the image",
+                offset as u64,
+            ))?;
+            out.extend(
+                bytes
+                    .chunks_exact(8)
+                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
+                    .filter(|&f| f != 0 && f != u64::MAX),
+            );
+        }
+        Ok(out)
+    };
+    let init = collect(SHT_INIT_ARRAY)?;
+    let mut fini = collect(SHT_FINI_ARRAY)?;
+    fini.reverse();
+    Ok((init, fini))
+}
+
+fn exports(obj: &Object<'_>, values: &[u64]) -> Result<SymbolTable<'static>, LoadError> {
+    let mut entries = Vec::new();
+    for (i, sym) in obj.symbols.iter().enumerate() {
+        let global = matches!(sym.st_bind(), STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE);
+        let visible = matches!(sym.st_vis(), STV_DEFAULT | STV_PROTECTED);
+        if !global || !visible || sym.st_shndx == SHN_UNDEF {
+            continue;
+        }
+        let name = obj.symbol_name(i)?;
+        if name.is_empty() {
+            continue;
+        }
+        entries.push(SymbolEntry {
+            name: Cow::Owned(String::from(name)),
+            symbol: Symbol {
+                address: values[i],
+                size: sym.st_size,
+                kind: SymbolKind::from_st_type(sym.st_symtype()),
+            },
+        });
+    }
+    SymbolTable::new(entries, crate::ProviderId(0))
+        .map_err(|_| LoadError::malformed("a global symbol is defined twice", 0))
+}

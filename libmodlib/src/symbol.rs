@@ -1,0 +1,121 @@
+//! Symbols as the loader sees them, and the resolver chain that answers the
+//! undefined ones. Resolvers say who answered, so callers can record
+//! dependencies.
+
+use crate::hash::gnu_hash;
+
+/// What a symbol names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SymbolKind {
+    /// Code (`STT_FUNC`).
+    Function,
+    /// Data (`STT_OBJECT`, `STT_COMMON`).
+    Object,
+    /// A GNU indirect function: the address is a resolver that returns the
+    /// real address (`STT_GNU_IFUNC`).
+    Ifunc,
+    /// Anything else (`STT_NOTYPE`, absolute values).
+    Other,
+}
+
+impl SymbolKind {
+    /// The kind for an ELF `st_info` type field.
+    pub fn from_st_type(st_type: u8) -> Self {
+        match st_type {
+            elf::abi::STT_FUNC => SymbolKind::Function,
+            elf::abi::STT_OBJECT | elf::abi::STT_COMMON | elf::abi::STT_TLS => SymbolKind::Object,
+            elf::abi::STT_GNU_IFUNC => SymbolKind::Ifunc,
+            _ => SymbolKind::Other,
+        }
+    }
+}
+
+/// A resolved symbol: its run-time address, size and kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Symbol {
+    /// Run-time address (for [`SymbolKind::Ifunc`], the resolver's address).
+    pub address: u64,
+    /// Size in bytes, 0 if unknown.
+    pub size: u64,
+    /// What it names.
+    pub kind: SymbolKind,
+}
+
+/// Identifies the resolver (kernel table, a loaded module, the host scope…)
+/// that answered a lookup. The values mean whatever the caller assigns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProviderId(pub u32);
+
+/// A lookup answered by a resolver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolved {
+    /// The symbol found.
+    pub symbol: Symbol,
+    /// Who found it.
+    pub provider: ProviderId,
+}
+
+/// A symbol to look up: its name, the version the reference asks for, and
+/// the name's GNU hash, computed once and shared by every resolver asked.
+#[derive(Debug, Clone, Copy)]
+pub struct Lookup<'a> {
+    /// Symbol name.
+    pub name: &'a str,
+    /// Required version (`GLIBC_2.14`), if the reference is versioned.
+    pub version: Option<&'a str>,
+    /// GNU hash of `name`.
+    pub gnu_hash: u32,
+}
+
+impl<'a> Lookup<'a> {
+    /// A lookup for `name`, optionally at `version`.
+    pub fn new(name: &'a str, version: Option<&'a str>) -> Self {
+        Lookup {
+            name,
+            version,
+            gnu_hash: gnu_hash(name.as_bytes()),
+        }
+    }
+}
+
+/// Answers symbol lookups. Implemented by [`crate::SymbolTable`], by loaded
+/// images, by [`Chain`], and by hosts for their own scopes.
+pub trait SymbolResolver {
+    /// Finds `lookup`, or `None` if this resolver does not define it.
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved>;
+}
+
+impl<T: SymbolResolver + ?Sized> SymbolResolver for &T {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        (**self).resolve(lookup)
+    }
+}
+
+/// Resolvers asked in order; the first answer wins and reports its provider.
+#[derive(Clone, Copy)]
+pub struct Chain<'a> {
+    links: &'a [&'a dyn SymbolResolver],
+}
+
+impl<'a> Chain<'a> {
+    /// A chain over `links`, asked first to last.
+    pub fn new(links: &'a [&'a dyn SymbolResolver]) -> Self {
+        Chain { links }
+    }
+}
+
+impl SymbolResolver for Chain<'_> {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        self.links.iter().find_map(|link| link.resolve(lookup))
+    }
+}
+
+/// A resolver that knows nothing: every undefined symbol stays undefined.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoSymbols;
+
+impl SymbolResolver for NoSymbols {
+    fn resolve(&self, _lookup: &Lookup<'_>) -> Option<Resolved> {
+        None
+    }
+}

@@ -1,0 +1,128 @@
+//! Compiles C fixture sources at test time with gcc or clang and caches the
+//! results under the build directory, keyed by compiler, flags and source.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A C compiler driver.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Compiler {
+    /// The system `gcc`.
+    Gcc,
+    /// The system `clang`.
+    Clang,
+    /// Any other driver by command name (a cross compiler, say).
+    Named(String),
+}
+
+impl Compiler {
+    /// The command to run.
+    pub fn command(&self) -> &str {
+        match self {
+            Compiler::Gcc => "gcc",
+            Compiler::Clang => "clang",
+            Compiler::Named(name) => name,
+        }
+    }
+
+    /// Whether the driver is installed.
+    pub fn available(&self) -> bool {
+        Command::new(self.command())
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    /// gcc, and clang when installed. When `MODLIB_REQUIRE_CLANG` is set (as
+    /// the project's test script does), a missing clang is a test failure,
+    /// not a silent skip.
+    pub fn host_compilers() -> Vec<Compiler> {
+        let mut out = vec![Compiler::Gcc];
+        if Compiler::Clang.available() {
+            out.push(Compiler::Clang);
+        } else if std::env::var_os("MODLIB_REQUIRE_CLANG").is_some() {
+            panic!("clang is required (MODLIB_REQUIRE_CLANG is set) but not installed");
+        } else {
+            eprintln!("note: clang not installed; only gcc fixtures are exercised");
+        }
+        out
+    }
+}
+
+/// A compiled fixture: where it is and its bytes.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    /// Path of the output file.
+    pub path: PathBuf,
+    /// Its contents.
+    pub bytes: Vec<u8>,
+}
+
+/// Directory the fixtures are built into: `target/<profile>/fixtures`.
+pub fn out_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "deps"))
+        .and_then(Path::parent)
+        .map_or_else(std::env::temp_dir, Path::to_path_buf);
+    let dir = profile_dir.join("fixtures");
+    std::fs::create_dir_all(&dir).expect("create fixture directory");
+    dir
+}
+
+/// Compiles `sources` with `flags` (which decide the output kind: pass `-c`
+/// for an object, `-shared` for a shared object) into a cached file with the
+/// given extension.
+pub fn build(compiler: &Compiler, sources: &[&Path], flags: &[&str], ext: &str) -> Fixture {
+    let mut hasher = DefaultHasher::new();
+    compiler.hash(&mut hasher);
+    flags.hash(&mut hasher);
+    for src in sources {
+        std::fs::read(src)
+            .unwrap_or_else(|e| panic!("read {}: {e}", src.display()))
+            .hash(&mut hasher);
+    }
+    let stem = sources[0]
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("fixture");
+    let path = out_dir().join(format!("{stem}-{:016x}.{ext}", hasher.finish()));
+    if !path.exists() {
+        let tmp = path.with_extension(format!("{ext}.tmp{}", std::process::id()));
+        let output = Command::new(compiler.command())
+            .args(flags)
+            .args(sources)
+            .arg("-o")
+            .arg(&tmp)
+            .output()
+            .unwrap_or_else(|e| panic!("run {}: {e}", compiler.command()));
+        assert!(
+            output.status.success(),
+            "{} {:?} {:?} failed:\n{}",
+            compiler.command(),
+            flags,
+            sources,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::rename(&tmp, &path).expect("move fixture into place");
+    }
+    let bytes = std::fs::read(&path).expect("read fixture");
+    Fixture { path, bytes }
+}
+
+/// Compiles one source to a relocatable object (`-c`).
+pub fn object(compiler: &Compiler, source: &Path, flags: &[&str]) -> Fixture {
+    let mut all = vec!["-c"];
+    all.extend_from_slice(flags);
+    build(compiler, &[source], &all, "o")
+}
+
+/// Links sources into a shared object (`-shared`).
+pub fn shared(compiler: &Compiler, sources: &[&Path], flags: &[&str]) -> Fixture {
+    let mut all = vec!["-shared"];
+    all.extend_from_slice(flags);
+    build(compiler, sources, &all, "so")
+}
