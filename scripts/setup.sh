@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what building and testing the project needs, idempotently:
+# Debian packages (C compilers, linkers, binutils) and Rust targets/components.
+# Quick when everything is already present.
+set -euo pipefail
+
+APT_PACKAGES=(gcc clang lld binutils make)
+RUST_TARGETS=(riscv64gc-unknown-none-elf aarch64-unknown-none)
+RUST_COMPONENTS=(rustfmt clippy)
+
+sudo_if_needed() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+else
+    echo "setup: Debian packages present (${APT_PACKAGES[*]})"
+fi
+
+installed_targets="$(rustup target list --installed)"
+for target in "${RUST_TARGETS[@]}"; do
+    if ! grep -qx "$target" <<<"$installed_targets"; then
+        echo "setup: adding Rust target $target"
+        rustup target add "$target"
+    fi
+done
+installed_components="$(rustup component list --installed)"
+for component in "${RUST_COMPONENTS[@]}"; do
+    if ! grep -q "^$component" <<<"$installed_components"; then
+        echo "setup: adding Rust component $component"
+        rustup component add "$component"
+    fi
+done
+echo "setup: Rust targets present (${RUST_TARGETS[*]})"
