@@ -28,6 +28,7 @@ mod error;
 mod hash;
 mod header;
 mod image;
+pub mod inspect;
 mod machine;
 mod memory;
 mod modinfo;

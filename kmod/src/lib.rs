@@ -1,0 +1,30 @@
+//! `kmod`: the kernel-side module manager over `modlib`.
+//!
+//! A kernel creates one [`ModuleManager`] with its [`Memory`](modlib::Memory)
+//! and its exported symbol table ([`export_symbols!`]), and calls
+//! [`insmod`](ModuleManager::insmod), [`rmmod`](ModuleManager::rmmod),
+//! [`modsym`](ModuleManager::modsym), [`modhandle`](ModuleManager::modhandle)
+//! and [`modprobe`](ModuleManager::modprobe) on it. Modules resolve against the
+//! kernel table first, then against exports of loaded modules (first loaded
+//! wins); each provider a module binds to becomes its dependency, and a
+//! provider in use cannot be removed. Module authors include
+//! `kmod/include/module.h`.
+#![no_std]
+
+extern crate alloc;
+
+mod abi;
+mod error;
+mod exports;
+mod info;
+mod ksyms;
+mod manager;
+mod probe;
+mod registry;
+
+pub use abi::{abi_tag, ABI_VERSION};
+pub use error::KmodError;
+pub use info::{KernelSymbolInfo, ModuleInfo, ModuleState};
+pub use ksyms::{KernelSymbol, KernelTable};
+pub use manager::{ModHandle, ModuleManager};
+pub use probe::ModuleStore;

@@ -1,0 +1,441 @@
+//! The module manager: `insmod`, `rmmod`, `modsym`, `modhandle`,
+//! `module_get`/`module_put`, and the `lsmod`/`kallsyms` views.
+//!
+//! Locking: the registry is one `spin::Mutex`. A load reserves its name and
+//! pins the modules it may bind to under the lock, then parses, relocates
+//! and runs init without it, so init may call back into the manager. A
+//! module is visible (to `modhandle`, `modsym` and resolution) only once
+//! `Live`.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use modlib::{
+    inspect, load, Chain, LoadOptions, LoadedImage, Machine, Memory, ModInfo, ProviderId,
+    SymbolEntry, SymbolResolver, SymbolTable,
+};
+
+use crate::abi::abi_tag;
+use crate::error::KmodError;
+use crate::exports;
+use crate::info::{KernelSymbolInfo, ModuleInfo, ModuleState};
+use crate::ksyms::KernelTable;
+use crate::registry::{Module, Registry};
+
+/// Longest module name accepted.
+const MAX_NAME: usize = 64;
+/// Symbol a module's `module_init` aliases.
+const INIT_SYMBOL: &str = "__kmod_init";
+/// Symbol a module's `module_exit` aliases.
+const EXIT_SYMBOL: &str = "__kmod_exit";
+
+/// A live module a load may bind to: its id and its exports.
+type Provider = (u32, Arc<SymbolTable<'static>>);
+
+/// Identifies a loaded module. Handles are never reused, so a stale handle
+/// fails with `NotFound` instead of reaching another module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ModHandle(u32);
+
+/// The kernel's module manager.
+pub struct ModuleManager<M: Memory + Clone> {
+    memory: M,
+    kernel: KernelTable,
+    machine: Machine,
+    abi: String,
+    registry: spin::Mutex<Registry<M>>,
+}
+
+impl<M: Memory + Clone> ModuleManager<M> {
+    /// A manager for modules of this machine, with memory from `memory` and
+    /// the kernel's exports in `kernel`.
+    pub fn new(memory: M, kernel: KernelTable) -> Self {
+        let machine = Machine::host().unwrap_or(Machine::Riscv64);
+        Self::with_abi(memory, kernel, machine, abi_tag(machine))
+    }
+
+    /// As [`ModuleManager::new`] with an explicit machine and ABI tag.
+    pub fn with_abi(memory: M, kernel: KernelTable, machine: Machine, abi: String) -> Self {
+        ModuleManager {
+            memory,
+            kernel,
+            machine,
+            abi,
+            registry: spin::Mutex::new(Registry::new()),
+        }
+    }
+
+    /// The kernel's ABI tag, which modules must carry as `abi=`.
+    pub fn abi(&self) -> &str {
+        &self.abi
+    }
+
+    /// Loads `image` as module `name`, binds it, runs its constructors and
+    /// `module_init`. Any failure, including a non-zero init, undoes all of
+    /// it.
+    pub fn insmod(&self, image: &[u8], name: &str) -> Result<ModHandle, KmodError> {
+        if name.is_empty() || name.len() > MAX_NAME || name.contains(['/', '\0']) {
+            return Err(KmodError::InvalidName {
+                name: String::from(name),
+            });
+        }
+        let load_error = |source| KmodError::Load {
+            module: String::from(name),
+            source,
+        };
+        let modinfo = inspect::modinfo(image, self.machine).map_err(load_error)?;
+        let module_abi = modinfo.get("abi").unwrap_or("none");
+        if module_abi != self.abi {
+            return Err(KmodError::AbiMismatch {
+                module: String::from(module_abi),
+                kernel: self.abi.clone(),
+            });
+        }
+        let export_names = inspect::section(image, self.machine, exports::SECTION)
+            .map_err(load_error)?
+            .map(exports::parse)
+            .unwrap_or_default();
+
+        let (id, providers) = self.reserve(name, modinfo)?;
+        let loaded = self.load_unlocked(image, name, id, &providers, &export_names);
+        let mut reg = self.registry.lock();
+        for p in &providers {
+            if let Some(m) = reg.get_mut(p.0) {
+                m.pins -= 1;
+            }
+        }
+        let (image, exports) = match loaded.and_then(|(image, exports)| {
+            Self::check_duplicates(&reg, &self.kernel, name, id, &exports)?;
+            Ok((image, exports))
+        }) {
+            Ok(done) => done,
+            Err(e) => {
+                let entry = reg.remove(id);
+                drop(reg);
+                drop(entry);
+                return Err(e);
+            }
+        };
+        let uses = dependencies(&image, &providers);
+        let init = image.symbol(INIT_SYMBOL).map(|s| s.address);
+        let image = Arc::new(image);
+        let entry = reg.get_mut(id).expect("a loading module stays registered");
+        entry.uses = uses;
+        entry.exports = Arc::new(exports);
+        entry.image = Some(image.clone());
+        drop(reg);
+
+        // SAFETY: the image is relocated and protected and stays alive
+        // through our `Arc`; its constructors and `module_init` take no
+        // arguments per `module.h`.
+        let outcome = unsafe { image.run_init() }.map(|()| {
+            // SAFETY: as above; `init` is the module's `int init(void)`.
+            init.map_or(0, |f| unsafe { call_init(f) })
+        });
+        drop(image);
+        let mut reg = self.registry.lock();
+        let failure = match outcome {
+            Ok(0) => None,
+            Ok(code) => Some(KmodError::InitFailed {
+                module: String::from(name),
+                code,
+            }),
+            Err(source) => Some(load_error(source)),
+        };
+        if let Some(error) = failure {
+            let entry = reg.remove(id);
+            drop(reg);
+            drop(entry);
+            return Err(error);
+        }
+        reg.get_mut(id)
+            .expect("a loading module stays registered")
+            .state = ModuleState::Live;
+        Ok(ModHandle(id))
+    }
+
+    /// Registers `name` as loading and pins the live modules it may bind to.
+    fn reserve(&self, name: &str, modinfo: ModInfo) -> Result<(u32, Vec<Provider>), KmodError> {
+        let mut reg = self.registry.lock();
+        if reg.by_name(name).is_some() {
+            return Err(KmodError::Exists {
+                name: String::from(name),
+            });
+        }
+        let id = reg.next_id;
+        reg.next_id += 1;
+        let mut providers = Vec::new();
+        for m in reg
+            .modules
+            .iter_mut()
+            .filter(|m| m.state == ModuleState::Live)
+        {
+            m.pins += 1;
+            providers.push((m.id, m.exports.clone()));
+        }
+        reg.modules.push(Module {
+            id,
+            name: String::from(name),
+            state: ModuleState::Loading,
+            image: None,
+            exports: Arc::new(SymbolTable::new(Vec::new(), ProviderId(id)).expect("empty table")),
+            modinfo,
+            uses: Vec::new(),
+            refcount: 0,
+            pins: 0,
+        });
+        Ok((id, providers))
+    }
+
+    /// Loads and relocates without the lock; builds the export table.
+    fn load_unlocked(
+        &self,
+        image: &[u8],
+        name: &str,
+        id: u32,
+        providers: &[Provider],
+        export_names: &[String],
+    ) -> Result<(LoadedImage<M>, SymbolTable<'static>), KmodError> {
+        let mut links: Vec<&dyn SymbolResolver> = Vec::with_capacity(providers.len() + 1);
+        links.push(self.kernel.table());
+        links.extend(providers.iter().map(|(_, t)| &**t as &dyn SymbolResolver));
+        let options = LoadOptions {
+            machine: self.machine,
+            ..LoadOptions::default()
+        };
+        let loaded =
+            load(image, &options, self.memory.clone(), &Chain::new(&links)).map_err(|source| {
+                KmodError::Load {
+                    module: String::from(name),
+                    source,
+                }
+            })?;
+        let mut entries = Vec::with_capacity(export_names.len());
+        for export in export_names {
+            let symbol = loaded
+                .symbol(export)
+                .ok_or_else(|| KmodError::ExportUndefined {
+                    module: String::from(name),
+                    symbol: export.clone(),
+                })?;
+            entries.push(SymbolEntry {
+                name: alloc::borrow::Cow::Owned(export.clone()),
+                symbol,
+            });
+        }
+        let exports =
+            SymbolTable::new(entries, ProviderId(id)).map_err(|d| KmodError::DuplicateExport {
+                module: String::from(name),
+                symbol: d.name,
+                owner: String::from(name),
+            })?;
+        Ok((loaded, exports))
+    }
+
+    fn check_duplicates(
+        reg: &Registry<M>,
+        kernel: &KernelTable,
+        name: &str,
+        id: u32,
+        exports: &SymbolTable<'static>,
+    ) -> Result<(), KmodError> {
+        for e in exports.entries() {
+            let owner = if kernel.table().get(&e.name).is_some() {
+                Some(String::from("kernel"))
+            } else {
+                reg.modules
+                    .iter()
+                    .find(|m| m.id != id && m.exports.get(&e.name).is_some())
+                    .map(|m| m.name.clone())
+            };
+            if let Some(owner) = owner {
+                return Err(KmodError::DuplicateExport {
+                    module: String::from(name),
+                    symbol: String::from(e.name.as_ref()),
+                    owner,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the module's `module_exit` and destructors and frees it; refused
+    /// with `Busy` while another module uses it or references are held.
+    pub fn rmmod(&self, handle: ModHandle) -> Result<(), KmodError> {
+        let mut reg = self.registry.lock();
+        let users = reg.users_of(handle.0);
+        let module = reg
+            .get_mut(handle.0)
+            .filter(|m| m.state != ModuleState::Unloading)
+            .ok_or(KmodError::NotFound { name: None })?;
+        if module.state != ModuleState::Live
+            || !users.is_empty()
+            || module.refcount > 0
+            || module.pins > 0
+        {
+            return Err(KmodError::Busy {
+                module: module.name.clone(),
+                users,
+                refcount: module.refcount,
+            });
+        }
+        module.state = ModuleState::Unloading;
+        let image = module.image.clone().expect("a live module has an image");
+        drop(reg);
+        let exit = image.symbol(EXIT_SYMBOL).map(|s| s.address);
+        if let Some(f) = exit {
+            // SAFETY: the image is alive through our `Arc` and `Unloading`,
+            // so nobody else runs or binds it; `f` is its `void exit(void)`.
+            unsafe { call_exit(f) };
+        }
+        // SAFETY: as above; destructors take no arguments. The image is of
+        // this machine (its init ran), so this cannot fail.
+        let _ = unsafe { image.run_fini() };
+        drop(image);
+        let entry = self.registry.lock().remove(handle.0);
+        drop(entry);
+        Ok(())
+    }
+
+    /// The address of `name` if module `handle` exports it.
+    pub fn modsym(&self, handle: ModHandle, name: &str) -> Result<*const (), KmodError> {
+        let reg = self.registry.lock();
+        let module = reg
+            .get(handle.0)
+            .filter(|m| m.state == ModuleState::Live)
+            .ok_or(KmodError::NotFound { name: None })?;
+        module
+            .exports
+            .get(name)
+            .map(|s| s.address as usize as *const ())
+            .ok_or_else(|| KmodError::SymbolNotExported {
+                module: module.name.clone(),
+                symbol: String::from(name),
+            })
+    }
+
+    /// The handle of the live module called `name`.
+    pub fn modhandle(&self, name: &str) -> Option<ModHandle> {
+        let reg = self.registry.lock();
+        reg.by_name(name)
+            .filter(|m| m.state == ModuleState::Live)
+            .map(|m| ModHandle(m.id))
+    }
+
+    /// Takes a reference on a live module (kernel code holding one of its
+    /// functions); `rmmod` is refused until [`ModuleManager::module_put`].
+    pub fn module_get(&self, handle: ModHandle) -> Result<(), KmodError> {
+        let mut reg = self.registry.lock();
+        let module = reg
+            .get_mut(handle.0)
+            .filter(|m| m.state == ModuleState::Live)
+            .ok_or(KmodError::NotFound { name: None })?;
+        module.refcount += 1;
+        Ok(())
+    }
+
+    /// Drops a reference taken by [`ModuleManager::module_get`].
+    pub fn module_put(&self, handle: ModHandle) -> Result<(), KmodError> {
+        let mut reg = self.registry.lock();
+        let module = reg
+            .get_mut(handle.0)
+            .filter(|m| m.refcount > 0)
+            .ok_or(KmodError::NotFound { name: None })?;
+        module.refcount -= 1;
+        Ok(())
+    }
+
+    /// Every module, as `lsmod` lists them (load order).
+    pub fn modules(&self) -> Vec<ModuleInfo> {
+        let reg = self.registry.lock();
+        reg.modules
+            .iter()
+            .map(|m| {
+                let get = |k: &str| m.modinfo.get(k).map(String::from);
+                ModuleInfo {
+                    name: m.name.clone(),
+                    version: get("version"),
+                    description: get("description"),
+                    license: get("license"),
+                    state: m.state,
+                    regions: m
+                        .image
+                        .as_ref()
+                        .map(|i| i.regions().to_vec())
+                        .unwrap_or_default(),
+                    size: m.image.as_ref().map_or(0, |i| i.size()),
+                    refcount: m.refcount,
+                    uses: m.uses.iter().map(|&u| reg.name_of(u)).collect(),
+                    used_by: reg.users_of(m.id),
+                }
+            })
+            .collect()
+    }
+
+    /// Every exported symbol, kernel first, then live modules in load order.
+    pub fn ksyms(&self) -> Vec<KernelSymbolInfo> {
+        let mut out: Vec<KernelSymbolInfo> = self
+            .kernel
+            .table()
+            .entries()
+            .iter()
+            .map(|e| KernelSymbolInfo {
+                name: String::from(e.name.as_ref()),
+                address: e.symbol.address,
+                kind: e.symbol.kind,
+                owner: None,
+            })
+            .collect();
+        let reg = self.registry.lock();
+        for m in reg.modules.iter().filter(|m| m.state == ModuleState::Live) {
+            out.extend(m.exports.entries().iter().map(|e| KernelSymbolInfo {
+                name: String::from(e.name.as_ref()),
+                address: e.symbol.address,
+                kind: e.symbol.kind,
+                owner: Some(m.name.clone()),
+            }));
+        }
+        out
+    }
+
+    /// The machine modules are loaded for.
+    pub(crate) fn machine(&self) -> Machine {
+        self.machine
+    }
+}
+
+/// Modules (by id) that answered at least one of the image's imports.
+fn dependencies<M: Memory>(image: &LoadedImage<M>, providers: &[Provider]) -> Vec<u32> {
+    let mut uses: Vec<u32> = Vec::new();
+    for import in image.imports() {
+        if let Some(ProviderId(p)) = import.provider {
+            if providers.iter().any(|(id, _)| *id == p) && !uses.contains(&p) {
+                uses.push(p);
+            }
+        }
+    }
+    uses
+}
+
+/// Calls a module's `int init(void)`.
+///
+/// # Safety
+/// `addr` must be the relocated, executable init function of a live image.
+unsafe fn call_init(addr: u64) -> i32 {
+    // SAFETY: per the contract, `addr` is `int (*)(void)` in executable memory.
+    let f: extern "C" fn() -> i32 =
+        unsafe { core::mem::transmute::<usize, extern "C" fn() -> i32>(addr as usize) };
+    f()
+}
+
+/// Calls a module's `void exit(void)`.
+///
+/// # Safety
+/// As for [`call_init`], with `void (*)(void)`.
+unsafe fn call_exit(addr: u64) {
+    // SAFETY: per the contract, `addr` is `void (*)(void)` in executable memory.
+    let f: extern "C" fn() =
+        unsafe { core::mem::transmute::<usize, extern "C" fn()>(addr as usize) };
+    f();
+}
