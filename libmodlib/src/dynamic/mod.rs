@@ -108,96 +108,18 @@ pub(crate) fn load<M: Memory>(
     resolver: &dyn SymbolResolver,
 ) -> Result<LoadedImage<M>, LoadError> {
     let machine = options.machine;
-    let phdrs: Vec<ProgramHeader> = file
-        .elf
-        .segments()
-        .ok_or(LoadError::malformed(
-            "shared object without program headers",
-            0,
-        ))?
-        .iter()
-        .collect();
-    let mut segments = Vec::new();
-    let (mut dynamic, mut relro, mut max_align) = (None, None, 0u64);
-    for ph in &phdrs {
-        match ph.p_type {
-            PT_LOAD => {
-                if ph.p_filesz > ph.p_memsz {
-                    return Err(LoadError::malformed(
-                        "segment file size exceeds memory size",
-                        ph.p_offset,
-                    ));
-                }
-                file_range(
-                    file.data,
-                    ph.p_offset,
-                    ph.p_filesz,
-                    "segment data outside the file",
-                )?;
-                if ph.p_memsz == 0 {
-                    continue;
-                }
-                if ph.p_align.is_power_of_two() {
-                    max_align = max_align.max(ph.p_align);
-                }
-                segments.push(Segment {
-                    vaddr: ph.p_vaddr,
-                    memsz: ph.p_memsz,
-                    filesz: ph.p_filesz,
-                    offset: ph.p_offset,
-                    prot: segment_protection(ph)?,
-                });
-            }
-            PT_DYNAMIC => dynamic = Some(*ph),
-            PT_GNU_RELRO => relro = Some(*ph),
-            PT_TLS => {
-                return Err(LoadError::Unsupported {
-                    what: "thread-local storage (PT_TLS)",
-                })
-            }
-            _ => {}
-        }
-    }
-    segments.sort_by_key(|s| s.vaddr);
-    if segments.is_empty() {
-        return Err(LoadError::malformed("no loadable segment", 0));
-    }
-    for w in segments.windows(2) {
-        if w[0].vaddr + w[0].memsz > w[1].vaddr {
-            return Err(LoadError::malformed("overlapping segments", w[1].offset));
-        }
-    }
     let page = memory.page_size() as u64;
-    let lo = align_down(segments[0].vaddr, page);
-    let last = segments[segments.len() - 1];
-    let hi = last
-        .vaddr
-        .checked_add(last.memsz)
-        .and_then(|end| align_up(end, page))
-        .filter(|&hi| hi - lo <= MAX_SPAN)
-        .ok_or(LoadError::malformed(
-            "segments span too much address space",
-            last.offset,
-        ))?;
+    let Parsed {
+        phdrs,
+        layout,
+        relro,
+        max_align,
+        hi,
+        ranges,
+        tags,
+    } = parse(file, page)?;
+    let lo = layout.lo;
     let span = (hi - lo) as usize;
-    let ranges = pages::protections(&segments, page)?;
-    let layout = Layout {
-        bytes: file.data,
-        segments,
-        lo,
-    };
-    let tags = match dynamic {
-        Some(ph) => {
-            let raw = file_range(
-                file.data,
-                ph.p_offset,
-                ph.p_filesz,
-                "PT_DYNAMIC outside the file",
-            )?;
-            tags::parse(raw, ph.p_offset)?
-        }
-        None => tags::Tags::default(),
-    };
     let dynsyms = locate_symbols(&layout, &tags)?;
     let view =
         file_view(&layout, &dynsyms).ok_or(LoadError::malformed("dynamic symbol tables", 0))?;
@@ -323,23 +245,7 @@ pub(crate) fn load<M: Memory>(
         .collect();
 
     let (init, fini) = init_fini(&tags, &layout, &held, base)?;
-    let string = |off: u64| c_str(strtab, off as usize).map(String::from);
-    let runpath_source = tags.runpath.or(tags.rpath);
-    let info = DynamicInfo {
-        needed: tags.needed.iter().filter_map(|&o| string(o)).collect(),
-        soname: tags.soname.and_then(string),
-        runpath: runpath_source
-            .and_then(string)
-            .map(|p| {
-                p.split(':')
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        runpath_is_rpath: tags.runpath.is_none() && tags.rpath.is_some(),
-        program_headers: phdrs,
-    };
+    let info = dynamic_info(&tags, strtab, phdrs);
     let entry = (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry));
     let imports = binder.imports;
     Ok(LoadedImage {
@@ -356,6 +262,162 @@ pub(crate) fn load<M: Memory>(
         imports,
         dynamic: Some(info),
     })
+}
+
+/// What loading needs from the headers, before any memory is taken.
+struct Parsed<'a> {
+    phdrs: Vec<ProgramHeader>,
+    layout: Layout<'a>,
+    relro: Option<ProgramHeader>,
+    max_align: u64,
+    /// Unbiased end of the image, page-aligned.
+    hi: u64,
+    ranges: Vec<(u64, u64, Protection)>,
+    tags: tags::Tags,
+}
+
+/// Reads and checks the program headers and the dynamic table.
+fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadError> {
+    let phdrs: Vec<ProgramHeader> = file
+        .elf
+        .segments()
+        .ok_or(LoadError::malformed(
+            "shared object without program headers",
+            0,
+        ))?
+        .iter()
+        .collect();
+    let mut segments = Vec::new();
+    let (mut dynamic, mut relro, mut max_align) = (None, None, 0u64);
+    for ph in &phdrs {
+        match ph.p_type {
+            PT_LOAD => {
+                if ph.p_filesz > ph.p_memsz {
+                    return Err(LoadError::malformed(
+                        "segment file size exceeds memory size",
+                        ph.p_offset,
+                    ));
+                }
+                file_range(
+                    file.data,
+                    ph.p_offset,
+                    ph.p_filesz,
+                    "segment data outside the file",
+                )?;
+                if ph.p_memsz == 0 {
+                    continue;
+                }
+                if ph.p_align.is_power_of_two() {
+                    max_align = max_align.max(ph.p_align);
+                }
+                segments.push(Segment {
+                    vaddr: ph.p_vaddr,
+                    memsz: ph.p_memsz,
+                    filesz: ph.p_filesz,
+                    offset: ph.p_offset,
+                    prot: segment_protection(ph)?,
+                });
+            }
+            PT_DYNAMIC => dynamic = Some(*ph),
+            PT_GNU_RELRO => relro = Some(*ph),
+            PT_TLS => {
+                return Err(LoadError::Unsupported {
+                    what: "thread-local storage (PT_TLS)",
+                })
+            }
+            _ => {}
+        }
+    }
+    segments.sort_by_key(|s| s.vaddr);
+    if segments.is_empty() {
+        return Err(LoadError::malformed("no loadable segment", 0));
+    }
+    for w in segments.windows(2) {
+        if w[0]
+            .vaddr
+            .checked_add(w[0].memsz)
+            .is_none_or(|end| end > w[1].vaddr)
+        {
+            return Err(LoadError::malformed("overlapping segments", w[1].offset));
+        }
+    }
+    let lo = align_down(segments[0].vaddr, page);
+    let last = segments[segments.len() - 1];
+    let hi = last
+        .vaddr
+        .checked_add(last.memsz)
+        .and_then(|end| align_up(end, page))
+        .filter(|&hi| hi - lo <= MAX_SPAN)
+        .ok_or(LoadError::malformed(
+            "segments span too much address space",
+            last.offset,
+        ))?;
+    let ranges = pages::protections(&segments, page)?;
+    let layout = Layout {
+        bytes: file.data,
+        segments,
+        lo,
+    };
+    let tags = match dynamic {
+        Some(ph) => {
+            let raw = file_range(
+                file.data,
+                ph.p_offset,
+                ph.p_filesz,
+                "PT_DYNAMIC outside the file",
+            )?;
+            tags::parse(raw, ph.p_offset)?
+        }
+        None => tags::Tags::default(),
+    };
+    Ok(Parsed {
+        phdrs,
+        layout,
+        relro,
+        max_align,
+        hi,
+        ranges,
+        tags,
+    })
+}
+
+/// Dependencies, name and search path of a shared object, read from the
+/// file without loading it.
+pub(crate) fn describe(file: &File<'_>) -> Result<DynamicInfo, LoadError> {
+    let parsed = parse(file, 4096)?;
+    let strtab = match parsed.tags.strtab {
+        Some(a) => parsed
+            .layout
+            .file(a, parsed.tags.strsz)
+            .ok_or(LoadError::malformed(
+                "DT_STRTAB outside the loaded file data",
+                a,
+            ))?,
+        None => &[],
+    };
+    Ok(dynamic_info(&parsed.tags, strtab, parsed.phdrs))
+}
+
+/// The caller-facing summary of the dynamic table.
+fn dynamic_info(tags: &tags::Tags, strtab: &[u8], phdrs: Vec<ProgramHeader>) -> DynamicInfo {
+    let string = |off: u64| c_str(strtab, off as usize).map(String::from);
+    DynamicInfo {
+        needed: tags.needed.iter().filter_map(|&o| string(o)).collect(),
+        soname: tags.soname.and_then(string),
+        runpath: tags
+            .runpath
+            .or(tags.rpath)
+            .and_then(string)
+            .map(|p| {
+                p.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        runpath_is_rpath: tags.runpath.is_none() && tags.rpath.is_some(),
+        program_headers: phdrs,
+    }
 }
 
 /// Finds and bounds-checks the dynamic symbol, string, hash and version tables.
@@ -790,8 +852,21 @@ fn run_ifunc_resolvers<M: Memory>(
                 what: "IFUNC relocation in read-only memory",
             });
         }
-        // SAFETY: the resolver address lies in this image's code, which is
-        // relocated, executable and of the host machine (checked above).
+        // Only code the object itself brought may be called: an address
+        // from a corrupt table would otherwise send the loader anywhere.
+        let code = d.resolver.wrapping_sub(base);
+        let in_code = layout.segments.iter().any(|s| {
+            s.prot == Protection::ReadExecute && s.vaddr <= code && code < s.vaddr + s.filesz
+        });
+        if !in_code {
+            return Err(LoadError::malformed(
+                "IFUNC resolver outside the object's code",
+                d.place,
+            ));
+        }
+        // SAFETY: the resolver address lies in the file-backed part of one of
+        // this image's executable segments, which is relocated, executable
+        // and of the host machine (all checked above).
         let value = unsafe { call::ifunc_resolver(d.resolver) };
         let s = layout.segments[layout
             .segment_of(d.place)
