@@ -35,6 +35,7 @@ mod modinfo;
 mod reloc;
 mod relocatable;
 mod symbol;
+pub mod symtab;
 mod table;
 
 pub use error::LoadError;
