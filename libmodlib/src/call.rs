@@ -7,7 +7,10 @@ use crate::symbol::{Symbol, SymbolKind};
 
 /// The address a reference to `symbol` binds to: its own address, or for an
 /// IFUNC the address its resolver picks (only possible for host code).
-pub(crate) fn bound_address(symbol: Symbol, machine: Machine) -> Result<u64, LoadError> {
+///
+/// A symbol reported by a resolver is relocated code of this machine, so
+/// calling an IFUNC resolver is sound; this is how `dlsym` finishes a lookup.
+pub fn bound_address(symbol: Symbol, machine: Machine) -> Result<u64, LoadError> {
     if symbol.kind != SymbolKind::Ifunc {
         return Ok(symbol.address);
     }

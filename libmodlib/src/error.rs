@@ -92,6 +92,13 @@ pub enum LoadError {
         /// What is missing.
         what: &'static str,
     },
+    /// The object uses thread-local storage (`PT_TLS` or TLS relocations),
+    /// which this loader refuses rather than loading it half-working.
+    #[error("thread-local storage is not supported ({what})")]
+    ThreadLocalStorage {
+        /// What in the object needs it.
+        what: &'static str,
+    },
     /// The platform could not provide memory.
     #[error("out of memory reserving {size} bytes")]
     OutOfMemory {

@@ -134,6 +134,15 @@ impl<M: Memory> LoadedImage<M> {
         }
     }
 
+    /// The dynamic symbol table of a shared object, in the image's memory
+    /// (names stay valid, NUL-terminated, while the image is loaded).
+    pub fn dynamic_symbols(&self) -> Option<crate::symtab::DynamicSymbols<'_>> {
+        match &self.exports {
+            Exports::Table(_) => None,
+            Exports::Dynamic(dynsyms) => dynsyms.public_view(self.held.res()),
+        }
+    }
+
     /// Every exported symbol with its name.
     pub fn exports(&self) -> Vec<(String, Symbol)> {
         match &self.exports {

@@ -38,6 +38,7 @@ mod symbol;
 pub mod symtab;
 mod table;
 
+pub use call::bound_address;
 pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
 pub use image::{DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region};

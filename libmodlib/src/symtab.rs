@@ -70,6 +70,10 @@ impl<'a> DynamicSymbols<'a> {
         })
     }
 
+    pub(crate) fn from_view(view: View<'a>) -> Self {
+        DynamicSymbols { view }
+    }
+
     /// Number of symbols (including the null symbol 0).
     pub fn len(&self) -> usize {
         self.view.count

@@ -321,8 +321,8 @@ fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadError> {
             PT_DYNAMIC => dynamic = Some(*ph),
             PT_GNU_RELRO => relro = Some(*ph),
             PT_TLS => {
-                return Err(LoadError::Unsupported {
-                    what: "thread-local storage (PT_TLS)",
+                return Err(LoadError::ThreadLocalStorage {
+                    what: "PT_TLS segment",
                 })
             }
             _ => {}
@@ -750,8 +750,8 @@ impl<M: Memory> Relocator<'_, '_, M> {
         match class {
             DynamicClass::None => return Ok(()),
             DynamicClass::Tls => {
-                return Err(LoadError::Unsupported {
-                    what: "thread-local storage relocations",
+                return Err(LoadError::ThreadLocalStorage {
+                    what: "TLS relocation",
                 })
             }
             DynamicClass::Copy => {

@@ -363,6 +363,14 @@ impl DynSymbols {
         })
     }
 
+    /// The tables as the public view type.
+    pub fn public_view<'a>(
+        &self,
+        res: &'a Reservation,
+    ) -> Option<crate::symtab::DynamicSymbols<'a>> {
+        self.view(res).map(crate::symtab::DynamicSymbols::from_view)
+    }
+
     pub fn lookup(&self, res: &Reservation, base: u64, lookup: &Lookup<'_>) -> Option<Symbol> {
         let view = self.view(res)?;
         view.find(lookup).map(|(_, s)| Symbol {
