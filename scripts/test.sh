@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs what it needs, then checks formatting and
-# lints, builds the core for the bare-metal targets, and runs every test.
+# lints, builds the no_std crates for the bare-metal targets, and runs every
+# test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,8 +17,10 @@ step "lint: cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 for target in riscv64gc-unknown-none-elf aarch64-unknown-none; do
-    step "bare build: modlib for $target"
-    cargo build -p modlib --target "$target"
+    for crate in modlib kmod; do
+        step "bare build: $crate for $target"
+        cargo build -p "$crate" --target "$target"
+    done
 done
 
 step "tests: cargo test --workspace"

@@ -42,14 +42,14 @@ macro_rules! export_symbols {
         $crate::KernelSymbol {
             name: stringify!($item),
             address: $item as *const (),
-            kind: ::modlib::SymbolKind::Function,
+            kind: $crate::SymbolKind::Function,
         }
     };
     (@entry data $item:ident) => {
         $crate::KernelSymbol {
             name: stringify!($item),
             address: (&raw const $item).cast::<()>(),
-            kind: ::modlib::SymbolKind::Object,
+            kind: $crate::SymbolKind::Object,
         }
     };
 }

@@ -27,4 +27,7 @@ pub use error::KmodError;
 pub use info::{KernelSymbolInfo, ModuleInfo, ModuleState};
 pub use ksyms::{KernelSymbol, KernelTable};
 pub use manager::{ModHandle, ModuleManager};
+/// Whether a symbol names code or data (re-exported so that users of
+/// [`export_symbols!`] need not depend on `modlib`).
+pub use modlib::SymbolKind;
 pub use probe::ModuleStore;

@@ -37,9 +37,15 @@ impl<M: Memory + Clone> ModuleManager<M> {
         };
         self.visit(name, name, store, &mut plan)?;
         let mut loaded: Vec<ModHandle> = Vec::new();
+        let mut target = None;
         for (module, image) in &plan.order {
             match self.insmod(image, module) {
-                Ok(handle) => loaded.push(handle),
+                Ok(handle) => {
+                    if module == name {
+                        target = Some(handle);
+                    }
+                    loaded.push(handle);
+                }
                 Err(e) => {
                     for handle in loaded.into_iter().rev() {
                         let _ = self.rmmod(handle);
@@ -48,9 +54,13 @@ impl<M: Memory + Clone> ModuleManager<M> {
                 }
             }
         }
-        loaded.last().copied().ok_or(KmodError::NotFound {
-            name: Some(String::from(name)),
-        })
+        // `name` is absent from the plan if another caller loaded it after
+        // the check above; the last module loaded is then a dependency.
+        target
+            .or_else(|| self.modhandle(name))
+            .ok_or(KmodError::NotFound {
+                name: Some(String::from(name)),
+            })
     }
 
     fn visit<'s>(

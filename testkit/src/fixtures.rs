@@ -5,6 +5,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A C compiler driver.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -91,7 +92,14 @@ pub fn build(compiler: &Compiler, sources: &[&Path], flags: &[&str], ext: &str) 
         .unwrap_or("fixture");
     let path = out_dir().join(format!("{stem}-{:016x}.{ext}", hasher.finish()));
     if !path.exists() {
-        let tmp = path.with_extension(format!("{ext}.tmp{}", std::process::id()));
+        // Unique per process and per call: tests running in parallel threads
+        // may build the same fixture at once, and each renames its own file.
+        static BUILDS: AtomicUsize = AtomicUsize::new(0);
+        let tmp = path.with_extension(format!(
+            "{ext}.tmp{}-{}",
+            std::process::id(),
+            BUILDS.fetch_add(1, Ordering::Relaxed)
+        ));
         let output = Command::new(compiler.command())
             .args(flags)
             .args(sources)

@@ -1,0 +1,253 @@
+//! insmod refusals: each names what is wrong and leaves the registry and
+//! memory exactly as they were.
+
+mod common;
+
+use common::{module, take_log, Kernel};
+use kmod::{KernelSymbol, KernelTable, KmodError, ModuleManager};
+use modlib::{LoadError, SymbolKind};
+
+/// Runs `attempt`, which must fail, and checks that it changed nothing.
+fn refused(
+    kernel: &Kernel,
+    attempt: impl FnOnce() -> Result<kmod::ModHandle, KmodError>,
+) -> KmodError {
+    take_log();
+    let before = kernel.mgr.modules();
+    let syms = kernel.mgr.ksyms();
+    let held = kernel.held();
+    let err = attempt().expect_err("must be refused");
+    assert_eq!(kernel.mgr.modules(), before, "{err}");
+    assert_eq!(kernel.mgr.ksyms(), syms, "{err}");
+    assert_eq!(kernel.held(), held, "{err}");
+    assert!(take_log().is_empty(), "no init may run: {err}");
+    err
+}
+
+#[test]
+fn missing_symbol_is_named() {
+    let kernel = Kernel::new();
+    let err = refused(&kernel, || kernel.insmod("missing"));
+    match &err {
+        KmodError::Load {
+            module,
+            source: LoadError::UndefinedSymbol { name, version },
+        } => {
+            assert_eq!(module, "missing");
+            assert_eq!(name, "no_such_kernel_function");
+            assert_eq!(*version, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        "module `missing`: undefined symbol `no_such_kernel_function`"
+    );
+    assert_eq!(kernel.mgr.modhandle("missing"), None);
+}
+
+#[test]
+fn consumer_without_chardev_names_the_first_missing_import() {
+    let kernel = Kernel::new();
+    let err = refused(&kernel, || kernel.insmod("consumer"));
+    assert!(
+        matches!(&err, KmodError::Load { source: LoadError::UndefinedSymbol { name, .. }, .. }
+            if name.starts_with("chardev_")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn duplicate_name_exists() {
+    let kernel = Kernel::new();
+    let first = kernel.load("ticker");
+    take_log();
+    let err = refused(&kernel, || kernel.insmod("ticker"));
+    assert_eq!(
+        err,
+        KmodError::Exists {
+            name: "ticker".into()
+        }
+    );
+    assert_eq!(err.to_string(), "module `ticker` already exists");
+    // Another image under a taken name: the name decides.
+    let err = refused(&kernel, || kernel.mgr.insmod(&module("quiet"), "ticker"));
+    assert_eq!(
+        err,
+        KmodError::Exists {
+            name: "ticker".into()
+        }
+    );
+    assert_eq!(kernel.mgr.modhandle("ticker"), Some(first));
+}
+
+#[test]
+fn abi_mismatch_names_both_tags() {
+    let kernel = Kernel::new();
+    assert_eq!(kernel.mgr.abi(), "kmod-1 x86_64");
+    let err = refused(&kernel, || kernel.insmod("badabi"));
+    assert_eq!(
+        err,
+        KmodError::AbiMismatch {
+            module: "kmod-999 x86_64".into(),
+            kernel: "kmod-1 x86_64".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "module ABI `kmod-999 x86_64` does not match kernel ABI `kmod-1 x86_64`"
+    );
+}
+
+#[test]
+fn kernel_with_another_abi_refuses_every_module() {
+    let memory = common::memory();
+    let mgr = ModuleManager::with_abi(
+        memory.clone(),
+        common::kernel_table(),
+        modlib::Machine::X86_64,
+        "kmod-2 x86_64".into(),
+    );
+    let err = mgr.insmod(&module("quiet"), "quiet").unwrap_err();
+    assert_eq!(
+        err,
+        KmodError::AbiMismatch {
+            module: "kmod-1 x86_64".into(),
+            kernel: "kmod-2 x86_64".into(),
+        }
+    );
+    assert!(mgr.modules().is_empty());
+    assert_eq!((memory.live_bytes(), memory.live_reservations()), (0, 0));
+}
+
+#[test]
+fn export_clashing_with_the_kernel_is_refused() {
+    let kernel = Kernel::new();
+    let err = refused(&kernel, || kernel.insmod("dupkernel"));
+    assert_eq!(
+        err,
+        KmodError::DuplicateExport {
+            module: "dupkernel".into(),
+            symbol: "kmalloc".into(),
+            owner: "kernel".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "module `dupkernel` exports `kmalloc`, already exported by kernel"
+    );
+}
+
+#[test]
+fn export_clashing_with_a_module_is_refused_either_way() {
+    let kernel = Kernel::new();
+    let chardev = kernel.load("chardev");
+    let err = refused(&kernel, || kernel.insmod("dupchardev"));
+    assert_eq!(
+        err,
+        KmodError::DuplicateExport {
+            module: "dupchardev".into(),
+            symbol: "chardev_count".into(),
+            owner: "chardev".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "module `dupchardev` exports `chardev_count`, already exported by chardev"
+    );
+    kernel.mgr.rmmod(chardev).unwrap();
+
+    // The other order: the clash is reported against the newcomer.
+    let dup = kernel.load("dupchardev");
+    let err = refused(&kernel, || kernel.insmod("chardev"));
+    assert_eq!(
+        err,
+        KmodError::DuplicateExport {
+            module: "chardev".into(),
+            symbol: "chardev_count".into(),
+            owner: "dupchardev".into(),
+        }
+    );
+    // SAFETY: `int chardev_count(void)` of dupchardev, which stays loaded.
+    let f: extern "C" fn() -> i32 = unsafe { kernel.func(dup, "chardev_count") };
+    assert_eq!(f(), 99);
+}
+
+#[test]
+fn export_of_an_undefined_symbol_is_refused() {
+    let kernel = Kernel::new();
+    let err = refused(&kernel, || kernel.insmod("exportundef"));
+    assert_eq!(
+        err,
+        KmodError::ExportUndefined {
+            module: "exportundef".into(),
+            symbol: "promised".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "module `exportundef` exports `promised` but does not define it"
+    );
+}
+
+#[test]
+fn bad_names_and_bad_images() {
+    let kernel = Kernel::new();
+    let image = module("quiet");
+    for name in ["", "a/b", "nul\0", &"x".repeat(65)] {
+        let err = refused(&kernel, || kernel.mgr.insmod(&image, name));
+        assert_eq!(err, KmodError::InvalidName { name: name.into() });
+    }
+    assert_eq!(
+        KmodError::InvalidName { name: "a/b".into() }.to_string(),
+        "invalid module name `a/b`"
+    );
+    assert!(
+        kernel.mgr.insmod(&image, &"x".repeat(64)).is_ok(),
+        "64 bytes is the limit"
+    );
+
+    let err = refused(&kernel, || kernel.mgr.insmod(b"not an object", "junk"));
+    assert_eq!(
+        err,
+        KmodError::Load {
+            module: "junk".into(),
+            source: LoadError::NotElf,
+        }
+    );
+    assert_eq!(err.to_string(), "module `junk`: not an ELF file");
+    let truncated = &image[..image.len() / 2];
+    let err = refused(&kernel, || kernel.mgr.insmod(truncated, "truncated"));
+    assert!(matches!(err, KmodError::Load { .. }), "{err:?}");
+}
+
+#[test]
+fn kernel_table_rejects_duplicates_and_sorts() {
+    static TWICE: [KernelSymbol; 3] = [
+        KernelSymbol {
+            name: "b",
+            address: std::ptr::null(),
+            kind: SymbolKind::Function,
+        },
+        KernelSymbol {
+            name: "a",
+            address: std::ptr::null(),
+            kind: SymbolKind::Function,
+        },
+        KernelSymbol {
+            name: "b",
+            address: std::ptr::null(),
+            kind: SymbolKind::Object,
+        },
+    ];
+    let dup = KernelTable::new(&TWICE).unwrap_err();
+    assert_eq!(dup.name, "b");
+    let table = KernelTable::new(&TWICE[..2]).unwrap();
+    let names: Vec<&str> = table
+        .table()
+        .entries()
+        .iter()
+        .map(|e| e.name.as_ref())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+}
