@@ -1,0 +1,77 @@
+//! Errors of the dynamic loader; their `Display` text is what `dlerror`
+//! returns.
+
+use alloc::string::String;
+
+use modlib::LoadError;
+
+/// Why a `dl` operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// No file of that name on the search path.
+    #[error("{name}: cannot open shared object file: not found{}", needed_by.as_ref().map(|n| alloc::format!(" (needed by {n})")).unwrap_or_default())]
+    NotFound {
+        /// The name asked for.
+        name: String,
+        /// The object whose `DT_NEEDED` named it, if any.
+        needed_by: Option<String>,
+    },
+    /// The file exists but could not be read.
+    #[error("{path}: cannot read file: {reason}")]
+    Io {
+        /// Path of the file.
+        path: String,
+        /// What the platform said.
+        reason: String,
+    },
+    /// The object uses thread-local storage, which this loader refuses
+    /// rather than loading it half-working.
+    #[error("{path}: thread-local storage is not supported")]
+    ThreadLocalStorage {
+        /// Path of the object.
+        path: String,
+    },
+    /// The ELF loader refused the object.
+    #[error("{path}: {source}")]
+    Load {
+        /// Path of the object.
+        path: String,
+        /// What the loader said.
+        #[source]
+        source: LoadError,
+    },
+    /// `DT_NEEDED` entries form a cycle among objects being loaded.
+    #[error("{path}: circular DT_NEEDED dependency on {needed}")]
+    DependencyCycle {
+        /// The object whose dependency closes the cycle.
+        path: String,
+        /// The dependency.
+        needed: String,
+    },
+    /// A handle that is not (or no longer) open.
+    #[error("invalid handle")]
+    InvalidHandle,
+    /// `dlsym` found no such symbol.
+    #[error("{object}: undefined symbol: {name}")]
+    SymbolNotFound {
+        /// The object (or scope) searched.
+        object: String,
+        /// The symbol.
+        name: String,
+    },
+    /// `RTLD_NOLOAD` and the object is not loaded.
+    #[error("{name}: not loaded (RTLD_NOLOAD)")]
+    NotLoaded {
+        /// The name asked for.
+        name: String,
+    },
+    /// A flag combination `dlopen` does not accept.
+    #[error("invalid mode {mode:#x}: exactly one of RTLD_LAZY and RTLD_NOW is required")]
+    InvalidFlags {
+        /// The mode passed.
+        mode: i32,
+    },
+    /// A name that is not valid UTF-8 or is empty.
+    #[error("invalid name")]
+    InvalidName,
+}

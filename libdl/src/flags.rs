@@ -1,0 +1,68 @@
+//! `dlopen` mode flags, with the values glibc uses so that C code compiled
+//! against either header agrees.
+
+use core::ops::BitOr;
+
+/// A `dlopen` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Flags(i32);
+
+impl Flags {
+    /// Resolve symbols when first used; this loader binds everything at load
+    /// time, so it behaves as `NOW`.
+    pub const LAZY: Flags = Flags(0x1);
+    /// Resolve every symbol before `dlopen` returns.
+    pub const NOW: Flags = Flags(0x2);
+    /// Only return a handle if the object is already loaded.
+    pub const NOLOAD: Flags = Flags(0x4);
+    /// The object and its dependencies serve later loads and `RTLD_DEFAULT`.
+    pub const GLOBAL: Flags = Flags(0x100);
+    /// The object's symbols serve only itself and lookups through its handle.
+    pub const LOCAL: Flags = Flags(0);
+    /// Never unload the object.
+    pub const NODELETE: Flags = Flags(0x1000);
+
+    /// The raw mode value.
+    pub const fn bits(self) -> i32 {
+        self.0
+    }
+
+    /// Flags from a raw mode; `None` unless exactly one of `LAZY`/`NOW` is set
+    /// and no unknown bit is.
+    pub const fn from_bits(mode: i32) -> Option<Flags> {
+        let known = 0x1 | 0x2 | 0x4 | 0x100 | 0x1000;
+        let binding = mode & 0x3;
+        if mode & !known != 0 || (binding == 0 && mode & 0x4 == 0) || binding == 0x3 {
+            None
+        } else {
+            Some(Flags(mode))
+        }
+    }
+
+    /// Whether every bit of `other` is set.
+    pub const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flags;
+
+    #[test]
+    fn modes() {
+        assert!(Flags::from_bits(0x2 | 0x100).is_some());
+        assert!(Flags::from_bits(0x4).is_some());
+        assert!(Flags::from_bits(0).is_none());
+        assert!(Flags::from_bits(0x3).is_none());
+        assert!(Flags::from_bits(0x2 | 0x8000).is_none());
+        assert!((Flags::NOW | Flags::GLOBAL).contains(Flags::GLOBAL));
+    }
+}

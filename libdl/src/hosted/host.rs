@@ -1,0 +1,337 @@
+//! The host process's own objects, found through the link map the system
+//! dynamic linker publishes (`_r_debug`), never through `dlopen`/`dlsym`/
+//! `dl_iterate_phdr` (which may be ours). Each object's dynamic symbol table
+//! is read in place through `modlib::symtab`, bounded by its segments.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_int, CStr};
+
+use modlib::symtab::{DynamicSymbols, HashTable};
+use modlib::{Lookup, Symbol};
+
+use crate::platform::{HostObject, HostScope};
+
+#[repr(C)]
+#[allow(clippy::struct_field_names)]
+struct LinkMap {
+    l_addr: usize,
+    l_name: *const c_char,
+    l_ld: *const u64,
+    l_next: *const LinkMap,
+    l_prev: *const LinkMap,
+}
+
+#[repr(C)]
+#[allow(clippy::struct_field_names)]
+struct RDebug {
+    r_version: c_int,
+    r_map: *const LinkMap,
+    r_brk: usize,
+    r_state: c_int,
+    r_ldbase: usize,
+}
+
+extern "C" {
+    static _r_debug: RDebug;
+}
+
+const PT_LOAD: u32 = 1;
+const DT_NULL: u64 = 0;
+const DT_HASH: u64 = 4;
+const DT_STRTAB: u64 = 5;
+const DT_SYMTAB: u64 = 6;
+const DT_STRSZ: u64 = 10;
+const DT_SONAME: u64 = 14;
+const DT_GNU_HASH: u64 = 0x6fff_fef5;
+const DT_VERSYM: u64 = 0x6fff_fff0;
+const DT_VERDEF: u64 = 0x6fff_fffc;
+
+/// One host object, read out of the link map.
+struct Entry {
+    map: usize,
+    base: u64,
+    file_name: &'static str,
+    soname: Option<&'static str>,
+    symbols: Option<DynamicSymbols<'static>>,
+    loads: Vec<(u64, u64)>,
+}
+
+impl Entry {
+    fn contains(&self, addr: u64) -> bool {
+        self.loads.iter().any(|&(a, b)| a <= addr && addr < b)
+    }
+}
+
+/// The host's global scope, cached and refreshed when the link map changes.
+pub struct HostLinkMap {
+    cache: spin::Mutex<(Vec<usize>, Vec<Entry>)>,
+}
+
+// SAFETY: the raw pointers in the cache point into objects the system
+// dynamic linker keeps mapped while they are in its link map; the cache is
+// rebuilt whenever that list changes, and all access goes through the mutex.
+unsafe impl Send for HostLinkMap {}
+// SAFETY: as above.
+unsafe impl Sync for HostLinkMap {}
+
+impl HostLinkMap {
+    /// An empty cache; filled on first use.
+    pub const fn new() -> Self {
+        HostLinkMap {
+            cache: spin::Mutex::new((Vec::new(), Vec::new())),
+        }
+    }
+
+    fn with<R>(&self, f: impl FnOnce(&[Entry]) -> R) -> R {
+        let mut cache = self.cache.lock();
+        let maps = link_maps();
+        if cache.0 != maps {
+            let entries = maps
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &m)| read_entry(m, i == 0))
+                .collect();
+            *cache = (maps, entries);
+        }
+        f(&cache.1)
+    }
+}
+
+impl Default for HostLinkMap {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The link map entries, in order.
+fn link_maps() -> Vec<usize> {
+    let mut out = Vec::new();
+    // SAFETY: `_r_debug` is the dynamic linker's exported debugger interface;
+    // its `r_map` list is valid and only changed by the dynamic linker under
+    // its own lock, never with entries freed while still linked.
+    let mut map = unsafe { (&raw const _r_debug).read_volatile().r_map };
+    while !map.is_null() && out.len() < 4096 {
+        out.push(map as usize);
+        // SAFETY: `map` is a live link map entry (see above).
+        map = unsafe { (*map).l_next };
+    }
+    out
+}
+
+/// Reads a `u64` at an address already known to be mapped.
+///
+/// # Safety
+/// `addr..addr+8` must be readable.
+unsafe fn read_u64(addr: u64) -> u64 {
+    // SAFETY: per the contract.
+    unsafe { (addr as *const u64).read_unaligned() }
+}
+
+fn read_entry(map: usize, is_main: bool) -> Option<Entry> {
+    // SAFETY: `map` is a live link map entry.
+    let lm = unsafe { &*(map as *const LinkMap) };
+    let base = lm.l_addr as u64;
+    let (phdr, phnum) = if is_main {
+        // SAFETY: getauxval has no preconditions.
+        unsafe {
+            (
+                libc::getauxval(libc::AT_PHDR),
+                libc::getauxval(libc::AT_PHNUM),
+            )
+        }
+    } else {
+        if base == 0 {
+            return None;
+        }
+        // SAFETY: a shared object's first segment maps its ELF header at
+        // its load bias; the magic is checked before anything else is used.
+        unsafe {
+            if (base as *const [u8; 4]).read() != *b"\x7fELF" {
+                return None;
+            }
+            (
+                base + read_u64(base + 32),
+                u64::from((base as *const u8).add(56).cast::<u16>().read_unaligned()),
+            )
+        }
+    };
+    if phdr == 0 || phnum == 0 || phnum > 256 {
+        return None;
+    }
+    let mut loads = Vec::new();
+    for i in 0..phnum {
+        let p = phdr + i * 56;
+        // SAFETY: the program header table is mapped (it lies in the first
+        // segment, or AT_PHDR says where it is).
+        let (p_type, vaddr, memsz) = unsafe {
+            (
+                (p as *const u32).read_unaligned(),
+                read_u64(p + 16),
+                read_u64(p + 40),
+            )
+        };
+        if p_type == PT_LOAD {
+            loads.push((
+                base.wrapping_add(vaddr),
+                base.wrapping_add(vaddr).wrapping_add(memsz),
+            ));
+        }
+    }
+    let bounded = |addr: u64| -> Option<&'static [u8]> {
+        let &(_, end) = loads.iter().find(|&&(a, b)| a <= addr && addr < b)?;
+        // SAFETY: `addr..end` lies inside a loaded segment of a live object.
+        Some(unsafe { core::slice::from_raw_parts(addr as *const u8, (end - addr) as usize) })
+    };
+    let absolute = |v: u64| -> Option<u64> {
+        let inside = |a: u64| loads.iter().any(|&(lo, hi)| lo <= a && a < hi);
+        if inside(v) {
+            Some(v)
+        } else if inside(v.wrapping_add(base)) {
+            Some(v.wrapping_add(base))
+        } else {
+            None
+        }
+    };
+    let dynamic = bounded(lm.l_ld as u64)?;
+    let mut tags = [0u64; 8];
+    for entry in dynamic.chunks_exact(16) {
+        let tag = u64::from_le_bytes(entry[..8].try_into().ok()?);
+        let val = u64::from_le_bytes(entry[8..].try_into().ok()?);
+        let slot = match tag {
+            DT_NULL => break,
+            DT_HASH => 0,
+            DT_STRTAB => 1,
+            DT_SYMTAB => 2,
+            DT_STRSZ => 3,
+            DT_SONAME => 4,
+            DT_GNU_HASH => 5,
+            DT_VERSYM => 6,
+            DT_VERDEF => 7,
+            _ => continue,
+        };
+        tags[slot] = val;
+    }
+    let strtab = absolute(tags[1])
+        .and_then(bounded)
+        .map(|s| &s[..s.len().min(tags[3] as usize)]);
+    let symbols = (|| {
+        let strtab = strtab?;
+        let hash = match (
+            absolute(tags[5]).and_then(bounded),
+            absolute(tags[0]).and_then(bounded),
+        ) {
+            (Some(gnu), _) => HashTable::Gnu(gnu),
+            (None, Some(sysv)) => HashTable::Sysv(sysv),
+            (None, None) => return None,
+        };
+        let symtab = absolute(tags[2]).and_then(bounded)?;
+        let versym = absolute(tags[6]).and_then(bounded).unwrap_or(&[]);
+        let verdef = absolute(tags[7]).and_then(bounded).unwrap_or(&[]);
+        DynamicSymbols::new(symtab, strtab, hash, versym, verdef)
+    })();
+    let soname = match (strtab, tags[4]) {
+        (Some(s), off) if off != 0 => c_str(s.get(off as usize..)?),
+        _ => None,
+    };
+    let name: *const u8 = if is_main || lm.l_name.is_null() {
+        // SAFETY: getauxval has no preconditions; AT_EXECFN is a string on
+        // the initial stack, valid for the life of the process.
+        let execfn = unsafe { libc::getauxval(libc::AT_EXECFN) } as *const u8;
+        if execfn.is_null() {
+            c"".as_ptr().cast()
+        } else {
+            execfn
+        }
+    } else {
+        lm.l_name.cast()
+    };
+    // SAFETY: `name` is NUL-terminated and lives as long as the object.
+    let full = unsafe { CStr::from_ptr(name.cast()) }
+        .to_str()
+        .unwrap_or("");
+    let file_name = full.rsplit('/').next().unwrap_or(full);
+    Some(Entry {
+        map,
+        base,
+        file_name,
+        soname,
+        symbols,
+        loads,
+    })
+}
+
+fn c_str(bytes: &'static [u8]) -> Option<&'static str> {
+    let len = bytes.iter().position(|&b| b == 0)?;
+    core::str::from_utf8(&bytes[..len]).ok()
+}
+
+fn lookup_entry(e: &Entry, lookup: &Lookup<'_>) -> Option<Symbol> {
+    e.symbols.as_ref()?.lookup(lookup, e.base)
+}
+
+impl HostScope for HostLinkMap {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.with(|entries| entries.iter().find_map(|e| lookup_entry(e, lookup)))
+    }
+
+    fn object(&self, name: &str) -> Option<HostObject> {
+        self.with(|entries| {
+            entries
+                .iter()
+                .skip(1)
+                .find(|e| e.soname == Some(name) || e.file_name == name)
+                .map(|e| HostObject(e.map))
+        })
+    }
+
+    fn resolve_in(&self, object: HostObject, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.with(|entries| {
+            entries
+                .iter()
+                .find(|e| e.map == object.0)
+                .and_then(|e| lookup_entry(e, lookup))
+        })
+    }
+
+    fn resolve_after(&self, addr: u64, lookup: &Lookup<'_>) -> Option<Option<Symbol>> {
+        self.with(|entries| {
+            let at = entries.iter().position(|e| e.contains(addr))?;
+            Some(
+                entries[at + 1..]
+                    .iter()
+                    .find_map(|e| lookup_entry(e, lookup)),
+            )
+        })
+    }
+
+    fn load(&self, path: &str) -> Option<HostObject> {
+        let here = link_maps as *const () as u64;
+        let dlopen = self.resolve_after(here, &Lookup::new("dlopen", None))??;
+        let mut c_path = Vec::with_capacity(path.len() + 1);
+        c_path.extend_from_slice(path.as_bytes());
+        c_path.push(0);
+        // SAFETY: the symbol is the system's `dlopen`, found after this
+        // library in the host scope, with its C signature; the path is
+        // NUL-terminated.
+        let handle = unsafe {
+            let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut core::ffi::c_void =
+                core::mem::transmute::<usize, _>(dlopen.address as usize);
+            f(c_path.as_ptr().cast(), libc::RTLD_NOW | libc::RTLD_LOCAL)
+        };
+        if handle.is_null() {
+            return None;
+        }
+        let file_name = path.rsplit('/').next().unwrap_or(path);
+        self.object(file_name)
+    }
+
+    fn name(&self, object: HostObject) -> String {
+        self.with(|entries| {
+            entries
+                .iter()
+                .find(|e| e.map == object.0)
+                .map_or_else(String::new, |e| String::from(e.file_name))
+        })
+    }
+}

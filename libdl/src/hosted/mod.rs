@@ -1,0 +1,120 @@
+//! The hosted Linux platform: `mmap` memory, files read with system calls,
+//! `DL_LIBRARY_PATH` and the system library directories, and the host
+//! process's own objects as the fallback global scope. [`linker`] is the
+//! process-wide instance the C ABI and [`crate::Library`] share.
+
+mod files;
+mod host;
+mod memory;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use modlib::Machine;
+
+pub use host::HostLinkMap;
+pub use memory::MmapMemory;
+
+use crate::linker::Linker;
+use crate::platform::{FileError, HostScope, Platform};
+
+/// The system's library directories, searched last.
+const SYSTEM_DIRS: &[&str] = &[
+    #[cfg(target_arch = "x86_64")]
+    "/lib/x86_64-linux-gnu",
+    #[cfg(target_arch = "x86_64")]
+    "/usr/lib/x86_64-linux-gnu",
+    #[cfg(target_arch = "aarch64")]
+    "/lib/aarch64-linux-gnu",
+    #[cfg(target_arch = "aarch64")]
+    "/usr/lib/aarch64-linux-gnu",
+    #[cfg(target_arch = "riscv64")]
+    "/lib/riscv64-linux-gnu",
+    #[cfg(target_arch = "riscv64")]
+    "/usr/lib/riscv64-linux-gnu",
+    "/lib64",
+    "/usr/lib64",
+    "/lib",
+    "/usr/lib",
+    "/usr/local/lib",
+];
+
+/// The Linux process this code runs in.
+pub struct Hosted {
+    host: HostLinkMap,
+}
+
+impl Hosted {
+    /// The platform for this process.
+    pub const fn new() -> Self {
+        Hosted {
+            host: HostLinkMap::new(),
+        }
+    }
+}
+
+impl Default for Hosted {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Platform for Hosted {
+    type Memory = MmapMemory;
+
+    fn memory(&self) -> MmapMemory {
+        MmapMemory
+    }
+
+    fn machine(&self) -> Machine {
+        Machine::host().unwrap_or(Machine::X86_64)
+    }
+
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError> {
+        files::read(path)
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        files::exists(path)
+    }
+
+    fn canonical(&self, path: &str) -> String {
+        files::canonical(path)
+    }
+
+    fn search_path(&self) -> Vec<String> {
+        files::env(c"DL_LIBRARY_PATH")
+            .map(|v| {
+                v.split(':')
+                    .filter(|d| !d.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn system_path(&self) -> Vec<String> {
+        SYSTEM_DIRS.iter().map(|d| String::from(*d)).collect()
+    }
+
+    fn host(&self) -> Option<&dyn HostScope> {
+        Some(&self.host)
+    }
+
+    fn thread_id(&self) -> u64 {
+        // SAFETY: pthread_self has no preconditions.
+        unsafe { libc::pthread_self() as u64 }
+    }
+
+    fn yield_now(&self) {
+        // SAFETY: sched_yield has no preconditions.
+        unsafe { libc::sched_yield() };
+    }
+}
+
+static LINKER: Linker<Hosted> = Linker::new(Hosted::new());
+
+/// The process-wide linker behind the C ABI and [`crate::Library`].
+pub fn linker() -> &'static Linker<Hosted> {
+    &LINKER
+}

@@ -1,0 +1,38 @@
+//! `dl`: the user-space dynamic loader — `dlopen`, `dlsym`, `dlclose`,
+//! `dlerror`, `dladdr`, `dl_iterate_phdr` — over the `modlib` core.
+//!
+//! * [`Linker`] holds the loaded objects of one process (or user address
+//!   space) and implements the POSIX semantics: reference-counted handles,
+//!   `DT_NEEDED` dependencies loaded first and searched breadth-first,
+//!   `RTLD_GLOBAL`/`RTLD_LOCAL` scopes, constructors and destructors in
+//!   dependency order. What differs between systems is behind [`Platform`].
+//! * [`Library`] is the safe Rust wrapper, in the style of `libloading`.
+//! * With feature `c-abi`, the C functions are exported under their POSIX
+//!   names (see `include/dlfcn.h`); with feature `hosted`, [`hosted`]
+//!   provides the Linux platform.
+#![no_std]
+
+extern crate alloc;
+#[cfg(feature = "hosted")]
+extern crate std;
+
+#[cfg(all(feature = "c-abi", feature = "hosted"))]
+pub mod capi;
+mod error;
+mod flags;
+mod handle;
+#[cfg(feature = "hosted")]
+pub mod hosted;
+#[cfg(feature = "hosted")]
+mod library;
+mod linker;
+mod object;
+mod platform;
+
+pub use error::Error;
+pub use flags::Flags;
+pub use handle::Handle;
+#[cfg(feature = "hosted")]
+pub use library::{Library, Symbol};
+pub use linker::{AddressInfo, Linker, ObjectInfo};
+pub use platform::{FileError, HostObject, HostScope, Platform};

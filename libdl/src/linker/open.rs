@@ -1,0 +1,470 @@
+//! `dlopen`: find the object and every `DT_NEEDED` dependency not yet
+//! loaded (breadth-first), load them dependencies-first, each binding
+//! through the global scope and then its group's breadth-first scope, count
+//! references, and run constructors (dependencies first) without the lock.
+
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use modlib::{inspect, Binding, DynamicInfo, LoadError, LoadOptions, ObjectKind};
+
+use super::scope::LoadScope;
+use super::{Linker, Table};
+use crate::error::Error;
+use crate::flags::Flags;
+use crate::handle::Handle;
+use crate::object::{Body, Dep, Object, RawPhdr, State};
+use crate::platform::{HostObject, Platform};
+
+/// Where a name leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Existing(u32),
+    New(usize),
+    Host(HostObject),
+}
+
+/// An object found on disk, not yet loaded.
+struct Pending {
+    c_path: Vec<u8>,
+    canonical: String,
+    bytes: Vec<u8>,
+    info: DynamicInfo,
+    deps: Vec<Target>,
+}
+
+impl Pending {
+    fn path(&self) -> &str {
+        core::str::from_utf8(&self.c_path[..self.c_path.len() - 1]).unwrap_or("")
+    }
+    fn answers_to(&self, name: &str) -> bool {
+        self.info.soname.as_deref() == Some(name) || self.path() == name
+    }
+}
+
+fn with_nul(s: &str) -> Vec<u8> {
+    let mut v = Vec::with_capacity(s.len() + 1);
+    v.extend_from_slice(s.as_bytes());
+    v.push(0);
+    v
+}
+
+fn load_error(path: &str, source: LoadError) -> Error {
+    match source {
+        LoadError::ThreadLocalStorage { .. } => Error::ThreadLocalStorage {
+            path: String::from(path),
+        },
+        source => Error::Load {
+            path: String::from(path),
+            source,
+        },
+    }
+}
+
+impl<P: Platform> Linker<P> {
+    /// `dlopen`: opens `name` (a path, or a file name searched for), or the
+    /// global scope for `None`.
+    pub fn open(&self, name: Option<&str>, flags: Flags) -> Result<Handle, Error> {
+        let Some(name) = name else {
+            return Ok(Handle::Global);
+        };
+        if name.is_empty() || name.contains('\0') {
+            return Err(Error::InvalidName);
+        }
+        let me = self.platform.thread_id();
+        loop {
+            let mut table = self.table.lock();
+            // Someone else's constructors or destructors are running: wait
+            // for a stable table (our own thread may re-enter).
+            let busy = table.objects.values().any(
+                |o| matches!(o.state, State::Initializing(t) | State::Finalizing(t) if t != me),
+            );
+            if busy {
+                drop(table);
+                self.platform.yield_now();
+                continue;
+            }
+            let mut pending = Vec::new();
+            let root = self.target(&table, &mut pending, name, None)?;
+            let id = match root {
+                Target::Existing(id) => id,
+                Target::Host(host) => Self::register_host(&mut table, name, host),
+                Target::New(_) if flags.contains(Flags::NOLOAD) => {
+                    return Err(Error::NotLoaded {
+                        name: String::from(name),
+                    })
+                }
+                Target::New(_) => {
+                    self.plan_dependencies(&table, &mut pending)?;
+                    let order = post_order(&pending)?;
+                    let ids = self.load_group(&mut table, &pending, &order)?;
+                    let root_id = ids[ids.len() - 1];
+                    table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
+                    Self::apply_flags(&mut table, root_id, flags);
+                    drop(table);
+                    self.initialize(&ids);
+                    return Ok(Handle::Object(root_id));
+                }
+            };
+            let object = table.objects.get_mut(&id).expect("target exists");
+            object.opens += 1;
+            Self::apply_flags(&mut table, id, flags);
+            return Ok(Handle::Object(id));
+        }
+    }
+
+    fn apply_flags(table: &mut Table<P::Memory>, id: u32, flags: Flags) {
+        let object = table.objects.get_mut(&id).expect("object exists");
+        if flags.contains(Flags::NODELETE) {
+            object.nodelete = true;
+        }
+        if flags.contains(Flags::GLOBAL) {
+            let scope: Vec<u32> = object
+                .scope
+                .iter()
+                .filter_map(|d| match d {
+                    Dep::Ours(i) => Some(*i),
+                    Dep::Host(_) => None,
+                })
+                .collect();
+            for i in scope {
+                if !table.global.contains(&i) {
+                    table.global.push(i);
+                }
+            }
+        }
+    }
+
+    fn register_host(table: &mut Table<P::Memory>, name: &str, host: HostObject) -> u32 {
+        let id = table.next_id;
+        table.next_id += 1;
+        table.objects.insert(
+            id,
+            Object {
+                id,
+                c_path: with_nul(name),
+                canonical: String::from(name),
+                soname: Some(String::from(name)),
+                body: Body::Host(host),
+                opens: 0,
+                dependents: 0,
+                deps: Vec::new(),
+                scope: vec![Dep::Host(host)],
+                nodelete: true,
+                state: State::Ready,
+                phdrs: Vec::new(),
+            },
+        );
+        id
+    }
+
+    /// Resolves one name: an object already loaded or planned, a host
+    /// object, or a file found on the search path (read and inspected).
+    fn target(
+        &self,
+        table: &Table<P::Memory>,
+        pending: &mut Vec<Pending>,
+        name: &str,
+        requester: Option<usize>,
+    ) -> Result<Target, Error> {
+        if let Some(o) = table.objects.values().find(|o| o.answers_to(name)) {
+            return Ok(Target::Existing(o.id));
+        }
+        if let Some(i) = pending.iter().position(|p| p.answers_to(name)) {
+            return Ok(Target::New(i));
+        }
+        if !name.contains('/') {
+            if let Some(host) = self.platform.host().and_then(|h| h.object(name)) {
+                return Ok(Target::Host(host));
+            }
+        }
+        let (path, system) = self
+            .search(name, requester.map(|r| &pending[r]))
+            .ok_or_else(|| Error::NotFound {
+                name: String::from(name),
+                needed_by: requester.map(|r| String::from(pending[r].path())),
+            })?;
+        if system {
+            if let Some(host) = self.platform.host().and_then(|h| h.load(&path)) {
+                return Ok(Target::Host(host));
+            }
+        }
+        let canonical = self.platform.canonical(&path);
+        if let Some(o) = table.objects.values().find(|o| o.canonical == canonical) {
+            return Ok(Target::Existing(o.id));
+        }
+        if let Some(i) = pending.iter().position(|p| p.canonical == canonical) {
+            return Ok(Target::New(i));
+        }
+        let bytes = self.platform.read_file(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            reason: e.0,
+        })?;
+        let machine = self.platform.machine();
+        let kind = modlib::identify(&bytes, machine).map_err(|e| load_error(&path, e))?;
+        let info = match kind {
+            ObjectKind::Shared => {
+                inspect::dynamic(&bytes, machine).map_err(|e| load_error(&path, e))?
+            }
+            ObjectKind::Relocatable => DynamicInfo::default(),
+        };
+        pending.push(Pending {
+            c_path: with_nul(&path),
+            canonical,
+            bytes,
+            info,
+            deps: Vec::new(),
+        });
+        Ok(Target::New(pending.len() - 1))
+    }
+
+    /// The file `name` names: itself if it has a `/`, else the first match
+    /// in the requester's `DT_RUNPATH` (with `$ORIGIN`), then the platform's
+    /// search path, then the system directories (flagged `true`).
+    fn search(&self, name: &str, requester: Option<&Pending>) -> Option<(String, bool)> {
+        if name.contains('/') {
+            return self
+                .platform
+                .exists(name)
+                .then(|| (String::from(name), false));
+        }
+        let origin = requester.map(|r| match r.path().rfind('/') {
+            Some(i) => &r.path()[..i],
+            None => ".",
+        });
+        let runpath = requester
+            .map(|r| r.info.runpath.clone())
+            .unwrap_or_default();
+        let expanded = runpath.iter().map(|dir| match origin {
+            Some(o) => dir.replace("${ORIGIN}", o).replace("$ORIGIN", o),
+            None => dir.clone(),
+        });
+        let user = expanded
+            .chain(self.platform.search_path())
+            .map(|dir| (dir, false));
+        let system = self
+            .platform
+            .system_path()
+            .into_iter()
+            .map(|dir| (dir, true));
+        user.chain(system)
+            .map(|(dir, system)| {
+                (
+                    alloc::format!("{}/{name}", dir.trim_end_matches('/')),
+                    system,
+                )
+            })
+            .find(|(candidate, _)| self.platform.exists(candidate))
+    }
+
+    /// Finds every dependency of the pending objects, breadth-first.
+    fn plan_dependencies(
+        &self,
+        table: &Table<P::Memory>,
+        pending: &mut Vec<Pending>,
+    ) -> Result<(), Error> {
+        let mut i = 0;
+        while i < pending.len() {
+            let needed = pending[i].info.needed.clone();
+            for name in &needed {
+                let t = self.target(table, pending, name, Some(i))?;
+                pending[i].deps.push(t);
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// Loads the pending objects in `order`; on failure removes what it
+    /// added and returns the error. Returns the new ids in `order`.
+    fn load_group(
+        &self,
+        table: &mut Table<P::Memory>,
+        pending: &[Pending],
+        order: &[usize],
+    ) -> Result<Vec<u32>, Error> {
+        let first = table.next_id;
+        table.next_id += pending.len() as u32;
+        let dep_of = |t: Target| match t {
+            Target::Existing(id) => Dep::Ours(id),
+            Target::New(i) => Dep::Ours(first + i as u32),
+            Target::Host(h) => Dep::Host(h),
+        };
+        let deps: Vec<Vec<Dep>> = pending
+            .iter()
+            .map(|p| p.deps.iter().map(|&t| dep_of(t)).collect())
+            .collect();
+        let group = breadth_first(table, Dep::Ours(first), first, &deps);
+        let me = self.platform.thread_id();
+        let options = LoadOptions {
+            machine: self.platform.machine(),
+            binding: Binding::Global,
+        };
+        let mut loaded = Vec::with_capacity(order.len());
+        for &i in order {
+            let p = &pending[i];
+            let scope = LoadScope {
+                table,
+                host: self.platform.host(),
+                group: &group,
+            };
+            let image = match modlib::load(&p.bytes, &options, self.platform.memory(), &scope) {
+                Ok(image) => image,
+                Err(e) => {
+                    for id in loaded {
+                        table.objects.remove(&id);
+                    }
+                    return Err(load_error(p.path(), e));
+                }
+            };
+            let id = first + i as u32;
+            let phdrs = image
+                .dynamic()
+                .map(|d| {
+                    d.program_headers
+                        .iter()
+                        .map(|h| RawPhdr {
+                            p_type: h.p_type,
+                            p_flags: h.p_flags,
+                            p_offset: h.p_offset,
+                            p_vaddr: h.p_vaddr,
+                            p_paddr: h.p_paddr,
+                            p_filesz: h.p_filesz,
+                            p_memsz: h.p_memsz,
+                            p_align: h.p_align,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            table.adds += 1;
+            table.objects.insert(
+                id,
+                Object {
+                    id,
+                    c_path: p.c_path.clone(),
+                    canonical: p.canonical.clone(),
+                    soname: p.info.soname.clone(),
+                    body: Body::Image(Arc::new(image)),
+                    opens: 0,
+                    dependents: 0,
+                    deps: deps[i].clone(),
+                    scope: Vec::new(),
+                    nodelete: false,
+                    state: State::Initializing(me),
+                    phdrs,
+                },
+            );
+            loaded.push(id);
+        }
+        for (i, d) in deps.iter().enumerate() {
+            let id = first + i as u32;
+            let scope = breadth_first(table, Dep::Ours(id), first, &deps);
+            table.objects.get_mut(&id).expect("loaded").scope = scope;
+            for dep in d {
+                if let Dep::Ours(target) = dep {
+                    table
+                        .objects
+                        .get_mut(target)
+                        .expect("dependency loaded")
+                        .dependents += 1;
+                }
+            }
+        }
+        Ok(loaded)
+    }
+
+    /// Runs constructors of newly loaded objects in order, without the lock.
+    fn initialize(&self, ids: &[u32]) {
+        for &id in ids {
+            let image = self
+                .table
+                .lock()
+                .objects
+                .get(&id)
+                .and_then(|o| o.image().cloned());
+            if let Some(image) = image {
+                // SAFETY: the image was loaded for this platform's machine,
+                // is relocated and protected, and stays alive through the
+                // `Arc`; ELF initialisers take no arguments we must supply.
+                let _ = unsafe { image.run_init() };
+            }
+            if let Some(o) = self.table.lock().objects.get_mut(&id) {
+                o.state = State::Ready;
+            }
+        }
+    }
+}
+
+/// Breadth-first order from `start` over dependencies: new objects (ids from
+/// `first`) take theirs from `deps`, existing ones from the table.
+fn breadth_first<M: modlib::Memory>(
+    table: &Table<M>,
+    start: Dep,
+    first: u32,
+    deps: &[Vec<Dep>],
+) -> Vec<Dep> {
+    let mut order = vec![start];
+    let mut i = 0;
+    while i < order.len() {
+        let next: Vec<Dep> = match order[i] {
+            Dep::Ours(id) if id >= first && ((id - first) as usize) < deps.len() => {
+                deps[(id - first) as usize].clone()
+            }
+            Dep::Ours(id) => table
+                .objects
+                .get(&id)
+                .map(|o| o.deps.clone())
+                .unwrap_or_default(),
+            Dep::Host(_) => Vec::new(),
+        };
+        for d in next {
+            if !order.contains(&d) {
+                order.push(d);
+            }
+        }
+        i += 1;
+    }
+    order
+}
+
+/// Pending objects dependencies-first, ending with the root (index 0);
+/// a cycle among them is an error.
+fn post_order(pending: &[Pending]) -> Result<Vec<usize>, Error> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        None,
+        Active,
+        Done,
+    }
+    fn visit(
+        i: usize,
+        pending: &[Pending],
+        marks: &mut [Mark],
+        out: &mut Vec<usize>,
+    ) -> Result<(), Error> {
+        marks[i] = Mark::Active;
+        for &t in &pending[i].deps {
+            if let Target::New(j) = t {
+                match marks[j] {
+                    Mark::Active => {
+                        return Err(Error::DependencyCycle {
+                            path: String::from(pending[i].path()),
+                            needed: String::from(pending[j].path()),
+                        })
+                    }
+                    Mark::None => visit(j, pending, marks, out)?,
+                    Mark::Done => {}
+                }
+            }
+        }
+        marks[i] = Mark::Done;
+        out.push(i);
+        Ok(())
+    }
+    let mut marks = vec![Mark::None; pending.len()];
+    let mut out = Vec::with_capacity(pending.len());
+    visit(0, pending, &mut marks, &mut out)?;
+    Ok(out)
+}

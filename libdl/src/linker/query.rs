@@ -1,0 +1,169 @@
+//! Lookups that do not change the table: `dlsym`, `dladdr`, and the object
+//! list behind `dl_iterate_phdr` and `_dl_find_object`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use modlib::Lookup;
+
+use super::scope::{address, global, local};
+use super::Linker;
+use crate::error::Error;
+use crate::handle::Handle;
+use crate::object::{Body, RawPhdr, State};
+use crate::platform::Platform;
+
+/// What `dladdr` reports.
+#[derive(Debug, Clone, Copy)]
+pub struct AddressInfo {
+    /// NUL-terminated path of the object containing the address.
+    pub path: *const u8,
+    /// The object's base address.
+    pub base: u64,
+    /// NUL-terminated name of the nearest exported symbol at or below the
+    /// address, or null.
+    pub symbol_name: *const u8,
+    /// That symbol's address, or 0.
+    pub symbol_addr: u64,
+}
+
+/// One loaded object, as `dl_iterate_phdr` and `_dl_find_object` see it.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectInfo {
+    /// Load bias.
+    pub addr: u64,
+    /// NUL-terminated path.
+    pub name: *const u8,
+    /// Program headers.
+    pub phdr: *const RawPhdr,
+    /// Number of program headers.
+    pub phnum: u16,
+    /// First byte of the mapping.
+    pub map_start: u64,
+    /// One past the last byte of the mapping.
+    pub map_end: u64,
+    /// Run-time address of `PT_GNU_EH_FRAME` contents, or 0.
+    pub eh_frame_hdr: u64,
+}
+
+impl<P: Platform> Linker<P> {
+    /// `dlsym`: the address of `name` in the scope `handle` names; `caller`
+    /// is the calling code's address (for `RTLD_NEXT`).
+    pub fn symbol(&self, handle: Handle, name: &str, caller: u64) -> Result<u64, Error> {
+        let lookup = Lookup::new(name, None);
+        let host = self.platform.host();
+        let table = self.table.lock();
+        let found = match handle {
+            Handle::Default | Handle::Global => global(&table, host, &lookup, 0, true),
+            Handle::Next => {
+                let mine = table
+                    .objects
+                    .values()
+                    .find(|o| o.image().is_some_and(|i| i.contains(caller)));
+                match mine {
+                    Some(o) => match table.global.iter().position(|&g| g == o.id) {
+                        Some(p) => global(&table, host, &lookup, p + 1, false),
+                        None => local(&table, host, o.scope.get(1..).unwrap_or(&[]), &lookup),
+                    },
+                    None => match host.and_then(|h| h.resolve_after(caller, &lookup)) {
+                        Some(Some(symbol)) => Some(modlib::Resolved {
+                            symbol,
+                            provider: super::scope::HOST,
+                        }),
+                        Some(None) => global(&table, host, &lookup, 0, false),
+                        None => global(&table, host, &lookup, 0, true),
+                    },
+                }
+            }
+            Handle::Object(id) => {
+                let object = table
+                    .objects
+                    .get(&id)
+                    .filter(|o| !matches!(o.state, State::Finalizing(_)) && o.opens > 0)
+                    .ok_or(Error::InvalidHandle)?;
+                local(&table, host, &object.scope, &lookup)
+            }
+        };
+        let scope_name = || match handle {
+            Handle::Object(id) => table
+                .objects
+                .get(&id)
+                .map_or_else(String::new, |o| String::from(o.path())),
+            Handle::Next => String::from("RTLD_NEXT"),
+            Handle::Default | Handle::Global => String::from("RTLD_DEFAULT"),
+        };
+        let Some(found) = found else {
+            return Err(Error::SymbolNotFound {
+                object: scope_name(),
+                name: String::from(name),
+            });
+        };
+        drop(table);
+        address(found.symbol, self.platform.machine()).ok_or(Error::SymbolNotFound {
+            object: String::new(),
+            name: String::from(name),
+        })
+    }
+
+    /// `dladdr` for addresses inside objects this linker loaded.
+    pub fn address_info(&self, addr: u64) -> Option<AddressInfo> {
+        let table = self.table.lock();
+        let object = table
+            .objects
+            .values()
+            .find(|o| o.image().is_some_and(|i| i.contains(addr)))?;
+        let image = object.image()?;
+        let symbol = image
+            .dynamic_symbols()
+            .and_then(|syms| syms.containing(addr, image.base()));
+        Some(AddressInfo {
+            path: object.c_path.as_ptr(),
+            base: image.start(),
+            symbol_name: symbol.map_or(core::ptr::null(), |(name, _)| name.as_ptr()),
+            symbol_addr: symbol.map_or(0, |(_, s)| s.address),
+        })
+    }
+
+    /// Every loaded object (not host objects), in load order, with the
+    /// add/remove counters `dl_iterate_phdr` reports.
+    pub fn objects(&self) -> (Vec<ObjectInfo>, u64, u64) {
+        let table = self.table.lock();
+        let infos = table
+            .objects
+            .values()
+            .filter_map(|o| {
+                let Body::Image(image) = &o.body else {
+                    return None;
+                };
+                let eh = o
+                    .phdrs
+                    .iter()
+                    .find(|p| p.p_type == elf_pt::GNU_EH_FRAME)
+                    .map_or(0, |p| image.base().wrapping_add(p.p_vaddr));
+                Some(ObjectInfo {
+                    addr: image.base(),
+                    name: o.c_path.as_ptr(),
+                    phdr: o.phdrs.as_ptr(),
+                    phnum: o.phdrs.len() as u16,
+                    map_start: image.start(),
+                    map_end: image.start() + image.size() as u64,
+                    eh_frame_hdr: eh,
+                })
+            })
+            .collect();
+        (infos, table.adds, table.subs)
+    }
+
+    /// The loaded object containing `pc`.
+    pub fn object_containing(&self, pc: u64) -> Option<ObjectInfo> {
+        self.objects()
+            .0
+            .into_iter()
+            .find(|o| o.map_start <= pc && pc < o.map_end)
+    }
+}
+
+mod elf_pt {
+    /// `PT_GNU_EH_FRAME`.
+    pub const GNU_EH_FRAME: u32 = 0x6474_e550;
+}
