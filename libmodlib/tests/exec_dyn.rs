@@ -1,0 +1,368 @@
+//! Shared objects (`ET_DYN`, `-shared -fPIC -nostdlib`) compiled and linked
+//! from C at test time, loaded and executed: `module.c` in every build
+//! (gcc and clang, -O0/-O2, GNU ld and lld) with RELRO, `DT_RELR`,
+//! `DT_HASH`-only and `DT_GNU_HASH`-only builds; symbol versions; IFUNCs;
+//! and a dependency named by `DT_NEEDED`, with `DT_SONAME`, `DT_RUNPATH`/
+//! `DT_RPATH`, `DT_INIT` and `DT_FINI`.
+
+mod common;
+
+use std::process::Command;
+
+use elf::abi::{DT_GNU_HASH, DT_HASH, PT_GNU_RELRO, R_X86_64_RELATIVE, SHN_UNDEF, STB_LOCAL};
+use elf::endian::LittleEndian;
+use elf::ElfBytes;
+use modlib::{
+    load, Chain, LoadOptions, LoadedImage, Lookup, Memory, ObjectKind, Protection, ProviderId,
+    SymbolKind, SymbolResolver,
+};
+use testkit::{Compiler, CountingMemory, HostMemory, Placement};
+
+use common::{
+    dyn_matrix, exercise_module, get, host_table, protection_at, take_trace, Build, HostData, HOST,
+};
+
+/// `DT_RELR` (not in the `elf` crate's constants).
+const DT_RELR: i64 = 36;
+
+/// The builds used for the focused tests: each compiler with its default
+/// linker (GNU ld) and with lld.
+fn linker_matrix() -> Vec<Build> {
+    dyn_matrix().into_iter().filter(|b| b.has("-O2")).collect()
+}
+
+/// Dynamic tags of a shared object.
+fn dynamic_tags(so: &[u8]) -> Vec<(i64, u64)> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(so).unwrap();
+    let table = file.dynamic().unwrap().expect("PT_DYNAMIC");
+    table.iter().map(|d| (d.d_tag, d.d_val())).collect()
+}
+
+fn has_tag(so: &[u8], tag: i64) -> bool {
+    dynamic_tags(so).iter().any(|&(t, _)| t == tag)
+}
+
+/// Loads `bytes` with a fresh counting memory, runs `f` on the image, and
+/// checks that dropping the image gives every byte back.
+fn with_image<R: SymbolResolver>(
+    bytes: &[u8],
+    resolver: &R,
+    ctx: &str,
+    f: impl FnOnce(&LoadedImage<&CountingMemory<HostMemory>>),
+) {
+    let mem = CountingMemory::new(HostMemory::new(Placement::Anywhere));
+    {
+        let image = load(bytes, &LoadOptions::default(), &mem, resolver)
+            .unwrap_or_else(|e| panic!("{ctx}: load: {e}"));
+        assert_eq!(image.kind(), ObjectKind::Shared, "{ctx}");
+        f(&image);
+    }
+    assert_eq!(mem.live_bytes(), 0, "{ctx}: memory leaked");
+    assert_eq!(mem.live_reservations(), 0, "{ctx}: reservation leaked");
+}
+
+/// RELRO became read-only: the whole pages of `PT_GNU_RELRO` are a `Read`
+/// region (the kernel's view is checked by `exercise_module`).
+fn check_relro<M: Memory>(image: &LoadedImage<M>, ctx: &str) {
+    let info = image.dynamic().expect("dynamic info");
+    let relro = info
+        .program_headers
+        .iter()
+        .find(|p| p.p_type == PT_GNU_RELRO)
+        .unwrap_or_else(|| panic!("{ctx}: no PT_GNU_RELRO"));
+    let page = HostMemory::default().page_size() as u64;
+    let start = relro.p_vaddr & !(page - 1);
+    let end = (relro.p_vaddr + relro.p_memsz) & !(page - 1);
+    assert!(start < end, "{ctx}: RELRO {relro:?} covers no whole page");
+    for addr in (start..end).step_by(page as usize) {
+        assert_eq!(
+            protection_at(image, image.base() + addr),
+            Some(Protection::Read),
+            "{ctx}: RELRO page {addr:#x} is not read-only"
+        );
+    }
+}
+
+/// Every symbol `.dynsym` defines and exports is found by name, at its
+/// address; names it does not define are not.
+fn check_every_export_found<M: Memory>(image: &LoadedImage<M>, so: &[u8], ctx: &str) {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(so).unwrap();
+    let (symtab, strtab) = file.dynamic_symbol_table().unwrap().unwrap();
+    let mut found = 0;
+    for sym in symtab.iter() {
+        if sym.st_shndx == SHN_UNDEF || sym.st_bind() == STB_LOCAL {
+            continue;
+        }
+        let name = strtab.get(sym.st_name as usize).unwrap();
+        let got = image
+            .symbol(name)
+            .unwrap_or_else(|| panic!("{ctx}: `{name}` not found"));
+        assert_eq!(
+            got.address,
+            image.base() + sym.st_value,
+            "{ctx}: address of {name}"
+        );
+        found += 1;
+    }
+    assert!(found > 30, "{ctx}: only {found} exports");
+    for absent in ["", "fib2", "fi", "host_add", "local_square", "zzzz"] {
+        assert!(image.symbol(absent).is_none(), "{ctx}: `{absent}` found");
+    }
+}
+
+#[test]
+fn module_shared_object_runs_in_every_build() {
+    for build in dyn_matrix() {
+        let ctx = build.to_string();
+        let fx = build.shared(&["module.c"], &[]);
+        let host = HostData::new();
+        let table = host_table(&host);
+        with_image(&fx.bytes, &table, &ctx, |image| {
+            let info = image.dynamic().expect("dynamic info");
+            assert!(info.needed.is_empty(), "{ctx}: {info:?}");
+            assert_eq!(info.soname, None, "{ctx}");
+            check_relro(image, &ctx);
+            check_every_export_found(image, &fx.bytes, &ctx);
+            exercise_module(image, &build, &host);
+        });
+    }
+}
+
+/// `-z pack-relative-relocs`: the relative relocations move to `DT_RELR`.
+#[test]
+fn packed_relative_relocations() {
+    let probe = Command::new("gcc")
+        .args(["-shared", "-nostdlib", "-Wl,-z,pack-relative-relocs"])
+        .args(["-Wl,--fatal-warnings", "-x", "c", "/dev/null", "-o"])
+        .arg(testkit::fixtures::out_dir().join("relr-probe.so"))
+        .output()
+        .expect("run gcc");
+    if !probe.status.success() {
+        eprintln!("note: the linker does not support -z pack-relative-relocs; DT_RELR untested");
+        return;
+    }
+    for build in dyn_matrix().into_iter().filter(|b| !b.has("-fuse-ld=lld")) {
+        let ctx = build.to_string();
+        let fx = build.shared(&["module.c"], &["-Wl,-z,pack-relative-relocs"]);
+        assert!(has_tag(&fx.bytes, DT_RELR), "{ctx}: no DT_RELR");
+        let file = ElfBytes::<LittleEndian>::minimal_parse(&fx.bytes).unwrap();
+        let rela_dyn = file.section_header_by_name(".rela.dyn").unwrap();
+        if let Some(shdr) = rela_dyn {
+            let relative = file
+                .section_data_as_relas(&shdr)
+                .unwrap()
+                .filter(|r| r.r_type == R_X86_64_RELATIVE)
+                .count();
+            assert_eq!(relative, 0, "{ctx}: RELATIVE relocations left in .rela.dyn");
+        }
+        let host = HostData::new();
+        let table = host_table(&host);
+        with_image(&fx.bytes, &table, &ctx, |image| {
+            check_relro(image, &ctx);
+            exercise_module(image, &build, &host);
+        });
+    }
+}
+
+/// Lookups through `DT_HASH` alone and through `DT_GNU_HASH` alone.
+#[test]
+fn sysv_and_gnu_hash_lookups() {
+    for cc in Compiler::host_compilers() {
+        for (style, present, absent) in [
+            ("sysv", DT_HASH, DT_GNU_HASH),
+            ("gnu", DT_GNU_HASH, DT_HASH),
+        ] {
+            let build = Build::new(&cc, &["-O2", "-fPIC"]);
+            let flag = format!("-Wl,--hash-style={style}");
+            let ctx = format!("{build} {flag}");
+            let fx = build.shared(&["module.c"], &[&flag]);
+            assert!(has_tag(&fx.bytes, present), "{ctx}: hash table missing");
+            assert!(
+                !has_tag(&fx.bytes, absent),
+                "{ctx}: other hash table present"
+            );
+            let host = HostData::new();
+            let table = host_table(&host);
+            with_image(&fx.bytes, &table, &ctx, |image| {
+                check_every_export_found(image, &fx.bytes, &ctx);
+                exercise_module(image, &build, &host);
+            });
+        }
+    }
+}
+
+/// Two versions of one symbol: lookups by version, the default for an
+/// unversioned lookup, and a dependent object whose `DT_VERNEED` asks for
+/// the old one.
+#[test]
+fn symbol_versions() {
+    type FnV = extern "C" fn() -> i32;
+    const VERSIONED: ProviderId = ProviderId(3);
+    for build in linker_matrix() {
+        let ctx = build.to_string();
+        let lib = build.shared(
+            &["versioned.c", "versioned.ver"],
+            &["-Wl,-soname,libversioned.so"],
+        );
+        let lib_path = lib.path.to_str().expect("UTF-8 path");
+        let user = build.shared(&["version_user.c"], &["-Wl,--no-as-needed", lib_path]);
+        let host = HostData::new();
+        let table = host_table(&host);
+        with_image(&lib.bytes, &table, &ctx, |image| {
+            let call = |version: Option<&str>| {
+                let sym = image.lookup(&Lookup::new("version_of", version))?;
+                assert_eq!(sym.kind, SymbolKind::Function, "{ctx}");
+                // SAFETY: both versions are `int (void)` in versioned.c.
+                let f: FnV = unsafe { std::mem::transmute(sym.address as usize) };
+                Some(f())
+            };
+            assert_eq!(call(Some("V1")), Some(1), "{ctx}: version_of@V1");
+            assert_eq!(call(Some("V2")), Some(2), "{ctx}: version_of@V2");
+            assert_eq!(call(None), Some(2), "{ctx}: default version_of@@V2");
+            assert_eq!(call(Some("V3")), None, "{ctx}: version_of@V3");
+            let v1 = image
+                .lookup(&Lookup::new("version_of", Some("V1")))
+                .unwrap();
+            let v2 = image.symbol("version_of").unwrap();
+            assert_ne!(v1.address, v2.address, "{ctx}");
+            for version in [None, Some("V1")] {
+                let sym = image.lookup(&Lookup::new("unversioned", version));
+                assert!(sym.is_some(), "{ctx}: unversioned at {version:?}");
+            }
+            // The hidden local aliases are not exported.
+            assert!(image.symbol("version_of_v1").is_none(), "{ctx}");
+
+            let lib_resolver = image.resolver(VERSIONED);
+            let links: [&dyn SymbolResolver; 2] = [&lib_resolver, &table];
+            let chain = Chain::new(&links);
+            with_image(&user.bytes, &chain, &ctx, |user_image| {
+                let info = user_image.dynamic().unwrap();
+                assert_eq!(info.needed, ["libversioned.so"], "{ctx}");
+                let import = user_image.imports().iter().find(|i| i.name == "version_of");
+                let import = import.unwrap_or_else(|| panic!("{ctx}: version_of not imported"));
+                assert_eq!(import.version.as_deref(), Some("V1"), "{ctx}: {import:?}");
+                assert_eq!(import.provider, Some(VERSIONED), "{ctx}");
+                assert_eq!(import.address, v1.address, "{ctx}: bound to version_of@V1");
+                // SAFETY: `old_version_plus` is `int (int)` in version_user.c.
+                let f: extern "C" fn(i32) -> i32 = unsafe { get(user_image, "old_version_plus") };
+                assert_eq!(f(4), 134, "{ctx}: old_version_plus");
+            });
+        });
+    }
+}
+
+/// IFUNCs: the loader calls the resolvers and binds what they return.
+#[test]
+fn ifunc_resolvers_are_called() {
+    type FnI = extern "C" fn(i32) -> i32;
+    for build in linker_matrix() {
+        let ctx = build.to_string();
+        let fx = build.shared(&["ifunc.c"], &[]);
+        let host = HostData::new();
+        let table = host_table(&host);
+        with_image(&fx.bytes, &table, &ctx, |image| {
+            let scaled = image.symbol("scaled").expect("scaled exported");
+            assert_eq!(scaled.kind, SymbolKind::Ifunc, "{ctx}");
+            // SAFETY: the types are those of ifunc.c.
+            let (call_scaled, call_hidden, scaled_pointer, resolver_count) = unsafe {
+                (
+                    get::<FnI, _>(image, "call_scaled"),
+                    get::<FnI, _>(image, "call_hidden"),
+                    get::<extern "C" fn() -> FnI, _>(image, "scaled_pointer"),
+                    get::<extern "C" fn() -> i32, _>(image, "resolver_count"),
+                )
+            };
+            assert!(
+                resolver_count() >= 2,
+                "{ctx}: resolvers ran {} times",
+                resolver_count()
+            );
+            assert_eq!(call_scaled(21), 42, "{ctx}: exported IFUNC picks impl_two");
+            assert_eq!(call_hidden(21), 22, "{ctx}: local IFUNC picks impl_one");
+            let chosen = scaled_pointer();
+            assert_ne!(
+                chosen as usize as u64, scaled.address,
+                "{ctx}: the address of an IFUNC is its resolver"
+            );
+            assert!(image.contains(chosen as usize as u64), "{ctx}");
+            assert_eq!(chosen(5), 10, "{ctx}: IFUNC through its address");
+        });
+    }
+}
+
+/// `DT_NEEDED`, `DT_SONAME`, `DT_RUNPATH` (or `DT_RPATH`) are reported; the
+/// dependency, loaded first, answers the object's imports; `DT_INIT` runs
+/// before the init array and `DT_FINI` after the fini array.
+#[test]
+fn dependencies_and_search_paths() {
+    const DEP: ProviderId = ProviderId(2);
+    for build in linker_matrix() {
+        let dep = build.shared(&["dep.c"], &["-Wl,-soname,libdep.so"]);
+        let dep_path = dep.path.to_str().expect("UTF-8 path");
+        for (dtags, is_rpath) in [("--enable-new-dtags", false), ("--disable-new-dtags", true)] {
+            let ctx = format!("{build} {dtags}");
+            let dtags = format!("-Wl,{dtags}");
+            let needs = build.shared(
+                &["needs.c"],
+                &[
+                    "-Wl,-soname,libneeds.so",
+                    "-Wl,-rpath,$ORIGIN/lib:/opt/modules",
+                    &dtags,
+                    "-Wl,-init,needs_init",
+                    "-Wl,-fini,needs_fini",
+                    "-Wl,--no-as-needed",
+                    dep_path,
+                ],
+            );
+            let host = HostData::new();
+            let table = host_table(&host);
+            with_image(&dep.bytes, &table, &ctx, |dep_image| {
+                assert_eq!(
+                    dep_image.dynamic().unwrap().soname.as_deref(),
+                    Some("libdep.so"),
+                    "{ctx}"
+                );
+                let dep_resolver = dep_image.resolver(DEP);
+                let links: [&dyn SymbolResolver; 2] = [&dep_resolver, &table];
+                let chain = Chain::new(&links);
+                with_image(&needs.bytes, &chain, &ctx, |image| {
+                    let info = image.dynamic().unwrap();
+                    assert_eq!(info.needed, ["libdep.so"], "{ctx}");
+                    assert_eq!(info.soname.as_deref(), Some("libneeds.so"), "{ctx}");
+                    assert_eq!(info.runpath, ["$ORIGIN/lib", "/opt/modules"], "{ctx}");
+                    assert_eq!(info.runpath_is_rpath, is_rpath, "{ctx}");
+                    for (name, provider) in [
+                        ("dep_twice", DEP),
+                        ("dep_counter", DEP),
+                        ("host_trace", HOST),
+                    ] {
+                        let import = image.imports().iter().find(|i| i.name == name);
+                        let import = import.unwrap_or_else(|| panic!("{ctx}: no {name}"));
+                        assert_eq!(import.provider, Some(provider), "{ctx}: {name}");
+                    }
+
+                    take_trace();
+                    // SAFETY: needs.c's initialisers only call host_trace.
+                    unsafe { image.run_init() }.unwrap();
+                    assert_eq!(take_trace(), [1, 2], "{ctx}: DT_INIT, then init array");
+                    // SAFETY: the types are those of needs.c.
+                    let (use_dep, seen) = unsafe {
+                        (
+                            get::<extern "C" fn(i32) -> i32, _>(image, "use_dep"),
+                            get::<extern "C" fn() -> i32, _>(image, "dep_counter_seen"),
+                        )
+                    };
+                    assert_eq!(use_dep(5), 11, "{ctx}: call into the dependency");
+                    assert_eq!(seen(), 101, "{ctx}: dependency data, seen from needs");
+                    // SAFETY: `dep_counter` is dep.c's `int`.
+                    let counter: *const i32 = unsafe { get(dep_image, "dep_counter") };
+                    // SAFETY: as above; no module code runs meanwhile.
+                    assert_eq!(unsafe { counter.read_volatile() }, 101, "{ctx}");
+                    // SAFETY: as for run_init; once, after it.
+                    unsafe { image.run_fini() }.unwrap();
+                    assert_eq!(take_trace(), [-2, -1], "{ctx}: fini array, then DT_FINI");
+                });
+            });
+        }
+    }
+}
