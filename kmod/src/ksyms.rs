@@ -25,8 +25,13 @@ unsafe impl Send for KernelSymbol {}
 
 /// Builds a `static` table of kernel symbols from items in scope:
 ///
-/// ```ignore
+/// ```
+/// extern "C" fn printk(_line: *const u8) {}
+/// extern "C" fn kmalloc(_size: usize) -> *mut u8 { core::ptr::null_mut() }
+/// static JIFFIES: u64 = 0;
 /// kmod::export_symbols!(KERNEL_SYMBOLS = [fn printk, fn kmalloc, data JIFFIES]);
+/// let table = kmod::KernelTable::new(KERNEL_SYMBOLS).unwrap();
+/// assert!(table.table().get("printk").is_some());
 /// ```
 ///
 /// `fn` items must be `extern "C"`; `data` items are statics.

@@ -7,16 +7,19 @@
 //! [`LoadedImage`]. It loads `ET_REL` objects (`.o`, `.ko`) and `ET_DYN`
 //! shared objects; it makes no OS calls of its own.
 //!
-//! ```no_run
-//! # fn demo<M: modlib::Memory>(memory: M, bytes: &[u8]) -> Result<(), modlib::LoadError> {
-//! use modlib::{load, LoadOptions, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
+//! ```
+//! use modlib::{load, LoadError, LoadOptions, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
+//! # let memory = testkit::HostMemory::default();
+//! // The host's exported symbols: a kernel table, a user runtime table...
 //! let host = SymbolTable::new(
 //!     vec![SymbolEntry::new("printk", 0x1000, SymbolKind::Function)],
 //!     ProviderId(0),
-//! ).unwrap();
-//! let image = load(bytes, &LoadOptions::default(), memory, &host)?;
-//! let entry = image.symbol("module_main").map(|s| s.address);
-//! # let _ = entry; Ok(()) }
+//! )
+//! .unwrap();
+//! // `memory` implements `modlib::Memory`. Bytes that are not an object are
+//! // refused before any memory is taken.
+//! let err = load(b"not an ELF file", &LoadOptions::default(), &memory, &host).unwrap_err();
+//! assert_eq!(err, LoadError::NotElf);
 //! ```
 #![no_std]
 
