@@ -2,7 +2,13 @@
 //! source) with modlib into this process, bind it to a host symbol table,
 //! run its constructor, call it, run its destructor, unload it.
 //!
-//! Usage: `hosted <module.o|module.so>...` (see `scripts/demo.sh`).
+//! Usage: `hosted <module.o|module.so>...`, for example:
+//!
+//! ```sh
+//! gcc -c -O2 -fPIC libmodlib/examples/modules/greeter.c -o target/greeter.o
+//! gcc -shared -fPIC -O2 -nostdlib libmodlib/examples/modules/greeter.c -o target/greeter.so
+//! cargo run -p modlib --example hosted -- target/greeter.o target/greeter.so
+//! ```
 
 use std::ffi::{c_char, c_int, c_long, CStr};
 
