@@ -7,6 +7,9 @@
 //!   `RTLD_GLOBAL`/`RTLD_LOCAL` scopes, constructors and destructors in
 //!   dependency order. What differs between systems is behind [`Platform`].
 //! * [`Library`] is the safe Rust wrapper, in the style of `libloading`.
+//! * The `no_std` core (linker, platform trait) is the `dl-core` crate,
+//!   re-exported here; this crate adds the hosted platform, the C ABI and
+//!   the static library `libdl.a`.
 //! * With feature `c-abi`, the C functions are exported under their POSIX
 //!   names (see `include/dlfcn.h`); with feature `hosted`, [`hosted`]
 //!   provides the Linux platform.
@@ -18,21 +21,14 @@ extern crate std;
 
 #[cfg(all(feature = "c-abi", feature = "hosted"))]
 pub mod capi;
-mod error;
-mod flags;
-mod handle;
 #[cfg(feature = "hosted")]
 pub mod hosted;
 #[cfg(feature = "hosted")]
 mod library;
-mod linker;
-mod object;
-mod platform;
 
-pub use error::Error;
-pub use flags::Flags;
-pub use handle::Handle;
+#[allow(unused_imports)]
+use dl_core::{error, flags, handle, linker, object, platform};
+
+pub use dl_core::{AddressInfo, Error, FileError, Flags, Handle, HostObject, HostScope, Linker, ObjectInfo, Platform};
 #[cfg(feature = "hosted")]
 pub use library::{Library, Symbol};
-pub use linker::{AddressInfo, Linker, ObjectInfo};
-pub use platform::{FileError, HostObject, HostScope, Platform};

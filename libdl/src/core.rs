@@ -1,0 +1,20 @@
+//! `dl-core`: the `no_std` heart of libdl — the [`Linker`] that implements
+//! `dlopen`/`dlsym`/`dlclose` semantics over `modlib`, and the [`Platform`]
+//! trait a system implements under it (the hosted Linux platform in `dl`,
+//! the user runtime of the QEMU system). The `dl` crate re-exports all of it.
+#![no_std]
+
+extern crate alloc;
+
+pub mod error;
+pub mod flags;
+pub mod handle;
+pub mod linker;
+pub mod object;
+pub mod platform;
+
+pub use error::Error;
+pub use flags::Flags;
+pub use handle::Handle;
+pub use linker::{AddressInfo, Linker, ObjectInfo};
+pub use platform::{FileError, HostObject, HostScope, Platform};
