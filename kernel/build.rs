@@ -7,7 +7,10 @@ use std::path::PathBuf;
 
 fn main() {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
-    println!("cargo:rustc-link-arg-bins=-T{}", dir.join("link.ld").display());
+    println!(
+        "cargo:rustc-link-arg-bins=-T{}",
+        dir.join("link.ld").display()
+    );
     println!("cargo:rerun-if-changed=link.ld");
     println!("cargo:rerun-if-env-changed=RAMFS_DIR");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
@@ -24,7 +27,12 @@ fn main() {
             let path = e.path();
             println!("cargo:rerun-if-changed={}", path.display());
             let name = e.file_name().into_string().expect("UTF-8 file name");
-            writeln!(table, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+            writeln!(
+                table,
+                "    ({name:?}, include_bytes!({:?})),",
+                path.display().to_string()
+            )
+            .unwrap();
         }
     }
     table.push_str("];\n");

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing the project needs, idempotently:
-# Debian packages (C compilers, linkers, binutils) and Rust targets/components.
+# Debian packages (C compilers and linkers, the riscv64 cross compiler, QEMU
+# and OpenSBI) and Rust targets/components.
 # Quick when everything is already present.
 set -euo pipefail
 
-APT_PACKAGES=(gcc clang lld binutils make)
+APT_PACKAGES=(gcc g++ clang lld binutils make gcc-riscv64-linux-gnu libc6-dev-riscv64-cross qemu-system-misc opensbi)
 RUST_TARGETS=(riscv64gc-unknown-none-elf aarch64-unknown-none)
 RUST_COMPONENTS=(rustfmt clippy)
 

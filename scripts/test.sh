@@ -23,6 +23,9 @@ for target in riscv64gc-unknown-none-elf aarch64-unknown-none; do
     done
 done
 
+step "QEMU system: format and lint the kernel and user image"
+(cd kernel && cargo fmt --all -- --check && cargo clippy --release --workspace -- -D warnings)
+
 step "tests: cargo test --workspace"
 export MODLIB_REQUIRE_CLANG=1
 log="$(mktemp)"
@@ -32,11 +35,34 @@ cargo test --workspace 2>&1 | tee "$log"
 status="${PIPESTATUS[0]}"
 set -e
 
+step "QEMU system: build (scripts/build-kernel.sh) and boot under qemu-system-riscv64"
+qemu_log="$(mktemp)"
+set +e
+kernel="$(bash scripts/build-kernel.sh)" && QEMU_TIMEOUT=180 bash scripts/run-qemu.sh "$kernel" 2>&1 | tee "$qemu_log"
+qemu_status="${PIPESTATUS[0]}"
+set -e
+qemu_ok=1
+[ "$qemu_status" -eq 0 ] || { echo "QEMU system: exit status $qemu_status (expected 0)"; qemu_ok=0; }
+for line in "29 passed, 0 failed" "4 plugins: 3 ran, 1 failed to load" \
+    "says \"hello from consumer\"" "program hello exited with status 0" \
+    "task ended by the kernel: load page fault at address 0x80200000" \
+    "PASS write to read-only library text faulted (W^X)" \
+    "rmmod chardev: refused"; do
+    grep -qF -- "$line" "$qemu_log" || { echo "QEMU system: missing console line: $line"; qemu_ok=0; }
+done
+grep -qE "^system: [0-9]+ passed, 0 failed" "$qemu_log" || { echo "QEMU system: no passing summary line"; qemu_ok=0; }
+rm -f "$qemu_log"
+
 step "summary"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i } ; n++ }
      END { printf "%d test binaries: %d passed, %d failed, %d ignored\n", n, p, f, g }' "$log"
-if [ "$status" -ne 0 ]; then
+if [ "$qemu_ok" -ne 1 ]; then
+    echo "QEMU system: FAILED"
+else
+    echo "QEMU system: booted, every check passed, exit status 0"
+fi
+if [ "$status" -ne 0 ] || [ "$qemu_ok" -ne 1 ]; then
     echo "FAILED (cargo test exit status $status)"
-    exit "$status"
+    exit 1
 fi
 echo "OK"

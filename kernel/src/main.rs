@@ -58,7 +58,10 @@ extern "C" fn kmain() -> ! {
 
     kprintln!();
     kprintln!("=== modlib protected-mode demo: riscv64 kernel (S-mode) + user image (U-mode) ===");
-    let mut checks = Checks { passed: 0, failed: 0 };
+    let mut checks = Checks {
+        passed: 0,
+        failed: 0,
+    };
     let frames_at_start = frames::used();
 
     kprintln!("--- kernel modules ---");
@@ -68,7 +71,10 @@ extern "C" fn kmain() -> ! {
         kprintln!("  error: {e}");
     }
     let consumer = modules::insmod("consumer");
-    checks.check(consumer.is_ok(), "insmod consumer (binds to chardev's exports)");
+    checks.check(
+        consumer.is_ok(),
+        "insmod consumer (binds to chardev's exports)",
+    );
     if let Err(e) = &consumer {
         kprintln!("  error: {e}");
     }
@@ -79,8 +85,14 @@ extern "C" fn kmain() -> ! {
     let tasks: [(&[&str], &str); 4] = [
         (&["user", "sotest"], "sotest"),
         (&["user", "plugins"], "user-demo plugins"),
-        (&["user", "device"], "read the device the kernel module registered"),
-        (&["user", "run", "hello", "from", "a", "program", "module"], "executable module"),
+        (
+            &["user", "device"],
+            "read the device the kernel module registered",
+        ),
+        (
+            &["user", "run", "hello", "from", "a", "program", "module"],
+            "executable module",
+        ),
     ];
     for (args, what) in tasks {
         kprintln!("> user task: {}", args[1..].join(" "));
@@ -94,14 +106,20 @@ extern "C" fn kmain() -> ! {
     let outcome = user::run(&["user", "fault-kernel"]);
     report(&outcome);
     checks.check(
-        matches!(outcome, Outcome::Faulted { address, .. } if address >= 0x8000_0000 && address < RAM_END),
+        matches!(outcome, Outcome::Faulted { address, .. } if (0x8000_0000..RAM_END).contains(&address)),
         "user read of kernel memory faulted and the kernel went on",
     );
     kprintln!("> user task: fault-wx (a library writes its own read-only text)");
     let outcome = user::run(&["user", "fault-wx"]);
     report(&outcome);
     checks.check(
-        matches!(outcome, Outcome::Faulted { cause: "store page fault", .. }),
+        matches!(
+            outcome,
+            Outcome::Faulted {
+                cause: "store page fault",
+                ..
+            }
+        ),
         "write to read-only library text faulted (W^X)",
     );
 
@@ -111,17 +129,27 @@ extern "C" fn kmain() -> ! {
         if let Err(e) = &refused {
             kprintln!("rmmod chardev: refused: {e}");
         }
-        checks.check(matches!(refused, Err(kmod::KmodError::Busy { .. })), "rmmod chardev while consumer uses it is refused");
+        checks.check(
+            matches!(refused, Err(kmod::KmodError::Busy { .. })),
+            "rmmod chardev while consumer uses it is refused",
+        );
         checks.check(modules::manager().rmmod(consumer).is_ok(), "rmmod consumer");
         checks.check(modules::manager().rmmod(chardev).is_ok(), "rmmod chardev");
     }
     for (name, size) in &sizes {
         kprintln!("module {name} held {size} bytes while loaded");
     }
-    checks.check(modules::manager().modules().is_empty(), "no module left loaded");
-    checks.check(frames::used() == frames_at_start, "every module and user page returned");
+    checks.check(
+        modules::manager().modules().is_empty(),
+        "no module left loaded",
+    );
+    checks.check(
+        frames::used() == frames_at_start,
+        "every module and user page returned",
+    );
 
-    kprintln!("{} passed, {} failed", checks.passed, checks.failed);
+    kprintln!("kernel heap in use: {} KiB", heap::used() / 1024);
+    kprintln!("system: {} passed, {} failed", checks.passed, checks.failed);
     if checks.failed == 0 {
         exit::pass()
     } else {

@@ -25,7 +25,8 @@ impl Memory for KernelMemory {
     }
 
     fn reserve(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
-        let va = vm::module_reserve(size as u64, align as u64).ok_or(MemoryError::Exhausted { size })?;
+        let va =
+            vm::module_reserve(size as u64, align as u64).ok_or(MemoryError::Exhausted { size })?;
         let host = NonNull::new(va as *mut u8).ok_or(MemoryError::Exhausted { size })?;
         // SAFETY: the range was just taken from the module region and is
         // ours until `release`; committed pages are mapped at `va`.
@@ -40,7 +41,13 @@ impl Memory for KernelMemory {
         }
     }
 
-    fn protect(&self, res: &Reservation, offset: usize, len: usize, prot: Protection) -> Result<(), MemoryError> {
+    fn protect(
+        &self,
+        res: &Reservation,
+        offset: usize,
+        len: usize,
+        prot: Protection,
+    ) -> Result<(), MemoryError> {
         let prot = match prot {
             Protection::Read => Prot::Read,
             Protection::ReadWrite => Prot::ReadWrite,
@@ -65,7 +72,9 @@ impl Memory for KernelMemory {
 /// Prints a line from a module.
 extern "C" fn klog(msg: *const c_char) {
     // SAFETY: modules pass NUL-terminated strings.
-    let text = unsafe { CStr::from_ptr(msg) }.to_str().unwrap_or("<non-UTF-8>");
+    let text = unsafe { CStr::from_ptr(msg) }
+        .to_str()
+        .unwrap_or("<non-UTF-8>");
     kprintln!("  [module] {text}");
 }
 
@@ -96,7 +105,10 @@ extern "C" fn kfree(ptr: *mut u8) {
     unsafe {
         let base = ptr.sub(KMALLOC_HEADER);
         let size = base.cast::<usize>().read();
-        alloc::alloc::dealloc(base, Layout::from_size_align_unchecked(size + KMALLOC_HEADER, 16));
+        alloc::alloc::dealloc(
+            base,
+            Layout::from_size_align_unchecked(size + KMALLOC_HEADER, 16),
+        );
     }
 }
 
@@ -133,15 +145,28 @@ pub fn insmod(name: &str) -> Result<ModHandle, KmodError> {
     let start = csr::time();
     let handle = manager().insmod(image, name)?;
     let us = (csr::time() - start) / csr::TICKS_PER_US;
-    let size = manager().modules().iter().find(|m| m.name == name).map_or(0, |m| m.size);
-    kprintln!("insmod {name}: loaded in {us} us, holds {} KiB", size / 1024);
+    let size = manager()
+        .modules()
+        .iter()
+        .find(|m| m.name == name)
+        .map_or(0, |m| m.size);
+    kprintln!(
+        "insmod {name}: loaded in {us} us, holds {} KiB",
+        size / 1024
+    );
     Ok(handle)
 }
 
 /// Prints the `lsmod` view.
 pub fn lsmod() {
     kprintln!("lsmod:");
-    kprintln!("  {:<10} {:>8} {:<8} {:>4}  used by", "module", "size", "version", "refs");
+    kprintln!(
+        "  {:<10} {:>8} {:<8} {:>4}  used by",
+        "module",
+        "size",
+        "version",
+        "refs"
+    );
     for m in manager().modules() {
         kprintln!(
             "  {:<10} {:>8} {:<8} {:>4}  [{}]",
@@ -158,7 +183,9 @@ pub fn lsmod() {
 /// calling into a loaded module, holding a reference while it runs.
 pub fn chardev_read(minor: i32, buf: &mut [u8]) -> Result<usize, KmodError> {
     let m = manager();
-    let handle = m.modhandle("chardev").ok_or(KmodError::NotFound { name: Some("chardev".into()) })?;
+    let handle = m.modhandle("chardev").ok_or(KmodError::NotFound {
+        name: Some("chardev".into()),
+    })?;
     let read = m.modsym(handle, "chardev_read")?;
     m.module_get(handle)?;
     // SAFETY: `chardev_read` is `int chardev_read(int, char *, int)` in the
@@ -168,10 +195,16 @@ pub fn chardev_read(minor: i32, buf: &mut [u8]) -> Result<usize, KmodError> {
         f(minor, buf.as_mut_ptr(), buf.len() as i32)
     };
     m.module_put(handle)?;
-    usize::try_from(n).map_err(|_| KmodError::NotFound { name: Some(alloc::format!("chardev minor {minor}")) })
+    usize::try_from(n).map_err(|_| KmodError::NotFound {
+        name: Some(alloc::format!("chardev minor {minor}")),
+    })
 }
 
 /// Bytes held by each module, for the closing report.
 pub fn sizes() -> Vec<(alloc::string::String, usize)> {
-    manager().modules().into_iter().map(|m| (m.name, m.size)).collect()
+    manager()
+        .modules()
+        .into_iter()
+        .map(|m| (m.name, m.size))
+        .collect()
 }

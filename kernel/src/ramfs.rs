@@ -7,7 +7,10 @@ include!(concat!(env!("OUT_DIR"), "/ramfs_files.rs"));
 /// ignored, the ramfs being flat.
 pub fn file(name: &str) -> Option<&'static [u8]> {
     let base = name.rsplit('/').next().unwrap_or(name);
-    FILES.iter().find(|(n, _)| *n == base).map(|(_, data)| *data)
+    FILES
+        .iter()
+        .find(|(n, _)| *n == base)
+        .map(|(_, data)| *data)
 }
 
 /// Index of the file called `name`.

@@ -71,11 +71,18 @@ fn load_image(elf: &[u8]) -> Option<u64> {
             continue;
         }
         let flags = u32_at(elf, p + 4)?;
-        let (offset, vaddr, filesz, memsz) =
-            (u64_at(elf, p + 8)?, u64_at(elf, p + 16)?, u64_at(elf, p + 32)?, u64_at(elf, p + 40)?);
+        let (offset, vaddr, filesz, memsz) = (
+            u64_at(elf, p + 8)?,
+            u64_at(elf, p + 16)?,
+            u64_at(elf, p + 32)?,
+            u64_at(elf, p + 40)?,
+        );
         let start = vaddr & !(PAGE - 1);
         let end = (vaddr + memsz + PAGE - 1) & !(PAGE - 1);
-        if start < vm::USER_BASE || end > vm::USER_MMAP_BASE || !vm::user_map_fixed(start, end - start) {
+        if start < vm::USER_BASE
+            || end > vm::USER_MMAP_BASE
+            || !vm::user_map_fixed(start, end - start)
+        {
             return None;
         }
         let data = elf.get(offset as usize..(offset + filesz) as usize)?;
@@ -147,7 +154,10 @@ pub fn run(args: &[&str]) -> Outcome {
         match t.cause {
             trap::CAUSE_USER_ECALL => {
                 ctx.sepc += 4;
-                let (nr, a) = (ctx.regs[17], [ctx.regs[10], ctx.regs[11], ctx.regs[12], ctx.regs[13]]);
+                let (nr, a) = (
+                    ctx.regs[17],
+                    [ctx.regs[10], ctx.regs[11], ctx.regs[12], ctx.regs[13]],
+                );
                 if nr == sys::EXIT {
                     break Outcome::Exited(a[0] as i32);
                 }
@@ -227,7 +237,9 @@ fn syscall(nr: u64, a: [u64; 4]) -> u64 {
             .map_or(ERR, |i| i as u64),
         sys::SIZE => ramfs::at(a[0] as usize).map_or(ERR, |(_, d)| d.len() as u64),
         sys::READ => {
-            let Some((_, data)) = ramfs::at(a[0] as usize) else { return ERR };
+            let Some((_, data)) = ramfs::at(a[0] as usize) else {
+                return ERR;
+            };
             let start = (a[1] as usize).min(data.len());
             let end = start.saturating_add(a[3] as usize).min(data.len());
             if to_user(a[2], &data[start..end]) {
@@ -237,7 +249,9 @@ fn syscall(nr: u64, a: [u64; 4]) -> u64 {
             }
         }
         sys::LIST => {
-            let Some((name, _)) = ramfs::at(a[0] as usize) else { return ERR };
+            let Some((name, _)) = ramfs::at(a[0] as usize) else {
+                return ERR;
+            };
             let n = name.len().min(a[2] as usize);
             if to_user(a[1], &name.as_bytes()[..n]) {
                 n as u64

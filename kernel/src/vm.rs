@@ -24,9 +24,24 @@ pub const USER_STACK_TOP: u64 = 0x7800_0000;
 /// Size of the user stack.
 pub const USER_STACK_SIZE: u64 = 256 * 1024;
 
-const READ: Access = Access { read: true, write: false, execute: false, user: false };
-const READ_WRITE: Access = Access { read: true, write: true, execute: false, user: false };
-const READ_EXECUTE: Access = Access { read: true, write: false, execute: true, user: false };
+const READ: Access = Access {
+    read: true,
+    write: false,
+    execute: false,
+    user: false,
+};
+const READ_WRITE: Access = Access {
+    read: true,
+    write: true,
+    execute: false,
+    user: false,
+};
+const READ_EXECUTE: Access = Access {
+    read: true,
+    write: false,
+    execute: true,
+    user: false,
+};
 
 /// Permissions of a range, as the loader asks for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,7 +173,16 @@ fn map_pages(space: &mut Space, va: u64, len: u64, access: Access) -> bool {
             unmap_pages(space, va, done);
             return false;
         };
-        table.map(va + done, frame, Access { read: true, write: true, execute: false, user: access.user });
+        table.map(
+            va + done,
+            frame,
+            Access {
+                read: true,
+                write: true,
+                execute: false,
+                user: access.user,
+            },
+        );
         done += PAGE;
     }
     csr::sfence_vma();
@@ -199,7 +223,7 @@ fn unmap_pages(space: &mut Space, va: u64, len: u64) {
 }
 
 fn page_aligned(va: u64, len: u64) -> bool {
-    va % PAGE == 0 && len % PAGE == 0
+    va.is_multiple_of(PAGE) && len.is_multiple_of(PAGE)
 }
 
 /// Reserves module address space.
@@ -236,11 +260,13 @@ pub fn user_protect_fixed(va: u64, len: u64, prot: Prot) -> bool {
 
 /// Reserves user address space for the task (the `reserve` system call).
 pub fn user_reserve(size: u64, align: u64) -> Option<u64> {
-    if size == 0 || size % PAGE != 0 {
+    if size == 0 || !size.is_multiple_of(PAGE) {
         return None;
     }
     let mut space = SPACE.lock();
-    let va = space.user.alloc(size, align.clamp(PAGE, 1 << 30).next_power_of_two())?;
+    let va = space
+        .user
+        .alloc(size, align.clamp(PAGE, 1 << 30).next_power_of_two())?;
     space.user_reserved.push((va, size));
     Some(va)
 }

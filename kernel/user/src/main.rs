@@ -1,10 +1,80 @@
-//! placeholder user image
+//! The user image of the QEMU system: runs in U-mode, reaches the kernel
+//! only through `ecall`, and loads shared libraries and program modules
+//! with libdl (`dl-core`) against the user symbol table.
 #![no_std]
 #![no_main]
 
-core::arch::global_asm!(".section .text.entry\n.globl _start\n_start:\n li a7, 1\n li a0, 0\n ecall\n1: j 1b");
+extern crate alloc;
+
+mod console;
+mod dlfcn;
+mod heap;
+mod platform;
+mod sys;
+mod table;
+mod tasks;
+
+use alloc::vec::Vec;
+use core::ffi::{c_char, CStr};
+
+core::arch::global_asm!(
+    r#"
+    .section .text.entry
+    .globl _start
+_start:
+    call user_main
+1:  j 1b
+"#
+);
+
+/// Called by the C runtime's `exit`.
+#[no_mangle]
+extern "C" fn rt_exit(status: i32) -> ! {
+    sys::exit(status)
+}
+
+/// Called by the C runtime for all output.
+///
+/// # Safety
+/// `buf` must point to `len` readable bytes.
+#[no_mangle]
+unsafe extern "C" fn rt_write(buf: *const u8, len: usize) {
+    // SAFETY: per the contract.
+    sys::write(unsafe { core::slice::from_raw_parts(buf, len) });
+}
+
+#[no_mangle]
+extern "C" fn user_main(argc: usize, argv: *const *const c_char) -> ! {
+    heap::init();
+    let args: Vec<&str> = (0..argc)
+        .map(|i| {
+            // SAFETY: the kernel put `argc` NUL-terminated strings on our stack.
+            unsafe { CStr::from_ptr(*argv.add(i)) }
+                .to_str()
+                .unwrap_or("")
+        })
+        .collect();
+    let status = match args.get(1).copied() {
+        Some("sotest") => tasks::run_program("sotest", &["sotest", "/lib"]),
+        Some("plugins") => tasks::plugins("Hello, protected world"),
+        Some("device") => tasks::device(),
+        Some("run") if args.len() > 2 => tasks::run_program(args[2], &args[2..]),
+        Some("fault-kernel") => tasks::fault("fault_read_kernel"),
+        Some("fault-wx") => tasks::fault("fault_write_text"),
+        _ => {
+            println!(
+                "user: unknown task {:?} ({} runtime symbols)",
+                args.get(1),
+                table::len()
+            );
+            2
+        }
+    };
+    sys::exit(status)
+}
 
 #[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    loop {}
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    println!("user panic: {info}");
+    sys::exit(101)
 }

@@ -187,7 +187,9 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
     unsafe { __run_user(ctx) };
     let (cause, value): (u64, u64);
     // SAFETY: reading trap CSRs.
-    unsafe { core::arch::asm!("csrr {0}, scause", "csrr {1}, stval", out(reg) cause, out(reg) value) };
+    unsafe {
+        core::arch::asm!("csrr {0}, scause", "csrr {1}, stval", out(reg) cause, out(reg) value)
+    };
     Trap { cause, value }
 }
 
