@@ -19,18 +19,30 @@ use crate::hosted::linker;
 use crate::object::RawPhdr;
 use crate::platform::Platform;
 
+// The mode values are literals (not `Flags::…bits()`) so that cbindgen can
+// write them into `include/dlfcn.h`; the assertion keeps them equal.
+
 /// `dlopen` mode: bind lazily (this loader always binds at load time).
-pub const RTLD_LAZY: c_int = Flags::LAZY.bits();
+pub const RTLD_LAZY: c_int = 0x1;
 /// `dlopen` mode: bind every symbol before returning.
-pub const RTLD_NOW: c_int = Flags::NOW.bits();
+pub const RTLD_NOW: c_int = 0x2;
 /// `dlopen` mode: fail unless already loaded.
-pub const RTLD_NOLOAD: c_int = Flags::NOLOAD.bits();
+pub const RTLD_NOLOAD: c_int = 0x4;
 /// `dlopen` mode: the object's symbols serve later loads and `RTLD_DEFAULT`.
-pub const RTLD_GLOBAL: c_int = Flags::GLOBAL.bits();
+pub const RTLD_GLOBAL: c_int = 0x100;
 /// `dlopen` mode: the object's symbols serve only lookups through its handle.
-pub const RTLD_LOCAL: c_int = Flags::LOCAL.bits();
+pub const RTLD_LOCAL: c_int = 0;
 /// `dlopen` mode: never unload.
-pub const RTLD_NODELETE: c_int = Flags::NODELETE.bits();
+pub const RTLD_NODELETE: c_int = 0x1000;
+
+const _: () = assert!(
+    RTLD_LAZY == Flags::LAZY.bits()
+        && RTLD_NOW == Flags::NOW.bits()
+        && RTLD_NOLOAD == Flags::NOLOAD.bits()
+        && RTLD_GLOBAL == Flags::GLOBAL.bits()
+        && RTLD_LOCAL == Flags::LOCAL.bits()
+        && RTLD_NODELETE == Flags::NODELETE.bits()
+);
 
 /// What `dladdr` fills in.
 #[repr(C)]

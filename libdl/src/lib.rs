@@ -29,6 +29,9 @@ mod library;
 #[allow(unused_imports)]
 use dl_core::{error, flags, handle, linker, object, platform};
 
-pub use dl_core::{AddressInfo, Error, FileError, Flags, Handle, HostObject, HostScope, Linker, ObjectInfo, Platform};
+pub use dl_core::{
+    AddressInfo, Error, FileError, Flags, Handle, HostObject, HostScope, Linker, ObjectInfo,
+    Platform,
+};
 #[cfg(feature = "hosted")]
 pub use library::{Library, Symbol};

@@ -71,13 +71,20 @@ pub(crate) struct Object<M: Memory> {
     pub body: Body<M>,
     /// Outstanding `dlopen` references.
     pub opens: u32,
-    /// Objects that list this one in `DT_NEEDED` and are loaded.
+    /// Loaded objects that list this one in `DT_NEEDED` or bound to it.
     pub dependents: u32,
     /// Direct dependencies, in `DT_NEEDED` order.
     pub deps: Vec<Dep>,
+    /// Our objects outside `deps` that this one bound symbols to (through
+    /// the global scope or its load group): held loaded like dependencies,
+    /// but not searched through its handle.
+    pub bound: Vec<u32>,
     /// Breadth-first search order for `dlsym` on this object's handle.
     pub scope: Vec<Dep>,
     pub nodelete: bool,
+    /// Position in load (and so constructor) order, for running
+    /// destructors in reverse; 0 for host objects.
+    pub load_seq: u64,
     pub state: State,
     /// Program headers for `dl_iterate_phdr`.
     pub phdrs: Vec<RawPhdr>,

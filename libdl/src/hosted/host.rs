@@ -85,8 +85,8 @@ impl HostLinkMap {
 
     fn with<R>(&self, f: impl FnOnce(&[Entry]) -> R) -> R {
         let mut cache = self.cache.lock();
-        let maps = link_maps();
-        if cache.0 != maps {
+        if !link_map_is(&cache.0) {
+            let maps = link_maps();
             let entries = maps
                 .iter()
                 .enumerate()
@@ -117,6 +117,21 @@ fn link_maps() -> Vec<usize> {
         map = unsafe { (*map).l_next };
     }
     out
+}
+
+/// Whether the link map lists exactly `maps`, in order: checked on every
+/// lookup, so it walks the list without allocating.
+fn link_map_is(maps: &[usize]) -> bool {
+    // SAFETY: as in `link_maps`.
+    let mut map = unsafe { (&raw const _r_debug).read_volatile().r_map };
+    for &m in maps {
+        if map as usize != m {
+            return false;
+        }
+        // SAFETY: `map` is a live link map entry (see `link_maps`).
+        map = unsafe { (*map).l_next };
+    }
+    map.is_null()
 }
 
 /// Reads a `u64` at an address already known to be mapped.

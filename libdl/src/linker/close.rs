@@ -29,6 +29,9 @@ impl<P: Platform> Linker<P> {
         object.opens -= 1;
         let mut doomed = Vec::new();
         release(&mut table, id, me, &mut doomed);
+        // Destructors in reverse constructor order (which also puts every
+        // object before its dependencies, loaded earlier).
+        doomed.sort_by_key(|d| core::cmp::Reverse(table.objects.get(d).map_or(0, |o| o.load_seq)));
         table.global.retain(|g| !doomed.contains(g));
         let images: Vec<_> = doomed
             .iter()
@@ -57,7 +60,7 @@ impl<P: Platform> Linker<P> {
 }
 
 /// Marks `id` for unloading if nothing holds it, then releases its
-/// dependencies; `doomed` gets dependents before their dependencies.
+/// dependencies.
 fn release<M: modlib::Memory>(table: &mut Table<M>, id: u32, me: u64, doomed: &mut Vec<u32>) {
     let Some(object) = table.objects.get_mut(&id) else {
         return;
@@ -70,13 +73,19 @@ fn release<M: modlib::Memory>(table: &mut Table<M>, id: u32, me: u64, doomed: &m
     }
     object.state = State::Finalizing(me);
     doomed.push(id);
-    let deps = object.deps.clone();
-    for dep in deps {
-        if let Dep::Ours(d) = dep {
-            if let Some(o) = table.objects.get_mut(&d) {
-                o.dependents = o.dependents.saturating_sub(1);
-            }
-            release(table, d, me, doomed);
+    let held: Vec<u32> = object
+        .deps
+        .iter()
+        .filter_map(|dep| match dep {
+            Dep::Ours(d) => Some(*d),
+            Dep::Host(_) => None,
+        })
+        .chain(object.bound.iter().copied())
+        .collect();
+    for d in held {
+        if let Some(o) = table.objects.get_mut(&d) {
+            o.dependents = o.dependents.saturating_sub(1);
         }
+        release(table, d, me, doomed);
     }
 }

@@ -151,8 +151,10 @@ impl<P: Platform> Linker<P> {
                 opens: 0,
                 dependents: 0,
                 deps: Vec::new(),
+                bound: Vec::new(),
                 scope: vec![Dep::Host(host)],
                 nodelete: true,
+                load_seq: 0,
                 state: State::Ready,
                 phdrs: Vec::new(),
             },
@@ -309,8 +311,17 @@ impl<P: Platform> Linker<P> {
                 table,
                 host: self.platform.host(),
                 group: &group,
+                providers: core::cell::RefCell::new(Vec::new()),
             };
-            let image = match modlib::load(&p.bytes, &options, self.platform.memory(), &scope) {
+            let result = modlib::load(&p.bytes, &options, self.platform.memory(), &scope);
+            let id = first + i as u32;
+            let bound: Vec<u32> = scope
+                .providers
+                .into_inner()
+                .into_iter()
+                .filter(|&p| p != id && !deps[i].contains(&Dep::Ours(p)))
+                .collect();
+            let image = match result {
                 Ok(image) => image,
                 Err(e) => {
                     for id in loaded {
@@ -319,7 +330,6 @@ impl<P: Platform> Linker<P> {
                     return Err(load_error(p.path(), e));
                 }
             };
-            let id = first + i as u32;
             let phdrs = image
                 .dynamic()
                 .map(|d| {
@@ -350,8 +360,10 @@ impl<P: Platform> Linker<P> {
                     opens: 0,
                     dependents: 0,
                     deps: deps[i].clone(),
+                    bound,
                     scope: Vec::new(),
                     nodelete: false,
+                    load_seq: table.adds,
                     state: State::Initializing(me),
                     phdrs,
                 },
@@ -361,15 +373,22 @@ impl<P: Platform> Linker<P> {
         for (i, d) in deps.iter().enumerate() {
             let id = first + i as u32;
             let scope = breadth_first(table, Dep::Ours(id), first, &deps);
-            table.objects.get_mut(&id).expect("loaded").scope = scope;
-            for dep in d {
-                if let Dep::Ours(target) = dep {
-                    table
-                        .objects
-                        .get_mut(target)
-                        .expect("dependency loaded")
-                        .dependents += 1;
-                }
+            let object = table.objects.get_mut(&id).expect("loaded");
+            object.scope = scope;
+            let bound = object.bound.clone();
+            let held = d
+                .iter()
+                .filter_map(|dep| match dep {
+                    Dep::Ours(target) => Some(*target),
+                    Dep::Host(_) => None,
+                })
+                .chain(bound);
+            for target in held {
+                table
+                    .objects
+                    .get_mut(&target)
+                    .expect("dependency loaded")
+                    .dependents += 1;
             }
         }
         Ok(loaded)

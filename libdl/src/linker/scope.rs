@@ -2,6 +2,9 @@
 //! objects in order), an object's breadth-first local scope, and the
 //! resolver an object being loaded binds through.
 
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
 use modlib::{Lookup, Memory, ProviderId, Resolved, Symbol, SymbolResolver};
 
 use super::Table;
@@ -83,17 +86,27 @@ pub(crate) fn local<M: Memory>(
 }
 
 /// What an object of a load group binds through: the global scope, then the
-/// group's objects loaded so far, breadth-first from its root.
+/// group's objects loaded so far, breadth-first from its root. Records which
+/// of our objects answered, so the object can hold them loaded.
 pub(crate) struct LoadScope<'a, M: Memory> {
     pub table: &'a Table<M>,
     pub host: Option<&'a dyn HostScope>,
     pub group: &'a [Dep],
+    /// Ids of our objects that provided a symbol, without repeats.
+    pub providers: RefCell<Vec<u32>>,
 }
 
 impl<M: Memory> SymbolResolver for LoadScope<'_, M> {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
-        global(self.table, self.host, lookup, 0, true)
-            .or_else(|| local(self.table, self.host, self.group, lookup))
+        let found = global(self.table, self.host, lookup, 0, true)
+            .or_else(|| local(self.table, self.host, self.group, lookup))?;
+        if found.provider != HOST {
+            let mut providers = self.providers.borrow_mut();
+            if !providers.contains(&found.provider.0) {
+                providers.push(found.provider.0);
+            }
+        }
+        Some(found)
     }
 }
 

@@ -1,0 +1,94 @@
+//! A C program compiled against `include/dlfcn.h` and linked with
+//! `libdl.a` (built here with cargo into its own target directory, so the
+//! outer build's lock is not contended) loads an ordinary gcc-built library
+//! through our loader, and its output proves the loader was ours, not
+//! glibc's.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/` of this build (the test binary is in `target/<profile>/deps`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "deps"))
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("test binary under target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds `libdl.a` (default features: hosted + C ABI) with cargo, in
+/// `target/libdl-c-test`; quick when already up to date.
+fn static_library() -> PathBuf {
+    let target = target_dir().join("libdl-c-test");
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "dl", "--lib", "--target-dir"])
+        .arg(&target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo");
+    assert!(
+        output.status.success(),
+        "cargo build -p dl failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lib = target.join("debug/libdl.a");
+    assert!(lib.exists(), "{} not built", lib.display());
+    lib
+}
+
+#[test]
+fn c_program_uses_our_loader() {
+    let library = common::lib("cprog_lib", &["cprog_lib.c"], &[], &[]);
+    let tls = common::lib("tls", &["tls.c"], &[], &[]);
+    let missing = common::lib_dir().join("libcprog_missing.so");
+    let archive = static_library();
+    let program = common::lib_dir().join("cprog");
+    let output = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
+        .arg(common::fixture_source("cprog.c"))
+        .arg(&archive)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&program)
+        .output()
+        .expect("run gcc");
+    assert!(
+        output.status.success(),
+        "linking the C program failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let run = Command::new(&program)
+        .arg(&library)
+        .arg(&tls)
+        .arg(&missing)
+        .output()
+        .expect("run the C program");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "C program failed ({}):\n{stdout}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lib = library.display();
+    let expected = format!(
+        "missing: {missing}: cannot open shared object file: not found\n\
+         cleared: yes\n\
+         tls: {tls}: thread-local storage is not supported\n\
+         summary: n=7 min=-7 median=8 max=1000 mean=153.29\n\
+         dladdr: cprog_summary\n\
+         malloc: found\n\
+         nosuch: {lib}: undefined symbol: cprog_nosuch\n\
+         close: 0\n\
+         stale: invalid handle\n",
+        missing = missing.display(),
+        tls = tls.display(),
+    );
+    assert_eq!(stdout, expected);
+}

@@ -1,0 +1,258 @@
+//! Shared support for the `dl` integration tests: C fixtures compiled at
+//! test time into one directory per test binary (stable `lib<name>.so`
+//! names, so fixtures can link against each other with `-L`/`-l` and find
+//! each other through `DT_RUNPATH=$ORIGIN`), the C ABI declared as a C
+//! program would see it, and a per-thread event log that fixtures write to.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::hash_map::DefaultHasher;
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+
+#[allow(unused_imports)]
+pub use dl::capi::{
+    dl_phdr_info, Dl_info, PhdrCallback, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE,
+    RTLD_NOLOAD, RTLD_NOW,
+};
+
+/// `RTLD_DEFAULT`.
+pub const RTLD_DEFAULT: *mut c_void = std::ptr::null_mut();
+/// `RTLD_NEXT`.
+pub const RTLD_NEXT: *mut c_void = usize::MAX as *mut c_void;
+
+// The C ABI as a C program declares it. With `dl`'s default features these
+// names are defined by `dl` itself and the static linker binds them there.
+extern "C" {
+    pub fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
+    pub fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    pub fn dlclose(handle: *mut c_void) -> c_int;
+    pub fn dlerror() -> *mut c_char;
+    pub fn dladdr(addr: *const c_void, info: *mut Dl_info) -> c_int;
+    pub fn dl_iterate_phdr(callback: PhdrCallback, data: *mut c_void) -> c_int;
+}
+
+/// Serialises the tests of one binary that share fixtures or watch the
+/// loader's global state (constructor logs, what is loaded).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Where the C sources live.
+pub fn fixture_source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// The directory this test binary's libraries are built into.
+pub fn lib_dir() -> PathBuf {
+    let dir = testkit::fixtures::out_dir().join(format!("libdl-{}", env!("CARGO_CRATE_NAME")));
+    std::fs::create_dir_all(&dir).expect("create library directory");
+    dir
+}
+
+/// Builds `lib<name>.so` (soname `lib<name>.so`) from `sources` in the
+/// fixture folder, linked against the already built libraries `needs`
+/// (`-L<dir> -l<need>`, with `DT_RUNPATH=$ORIGIN`) and any `extra` flags.
+/// C++ sources are compiled with g++. Rebuilt only when the sources or
+/// flags change. A library needing `dltest` (the event log of
+/// `dltest.h`) gets it built and loaded first.
+pub fn lib(name: &str, sources: &[&str], needs: &[&str], extra: &[&str]) -> PathBuf {
+    if needs.contains(&"dltest") {
+        log_library();
+    }
+    build(name, sources, needs, extra)
+}
+
+fn build(name: &str, sources: &[&str], needs: &[&str], extra: &[&str]) -> PathBuf {
+    static BUILD: Mutex<()> = Mutex::new(());
+    let _guard = BUILD
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let dir = lib_dir();
+    let file = format!("lib{name}.so");
+    let out = dir.join(&file);
+    let cxx = sources
+        .iter()
+        .any(|s| Path::new(s).extension().is_some_and(|e| e == "cpp"));
+    let compiler = if cxx { "g++" } else { "gcc" };
+    let mut args: Vec<String> = [
+        "-shared",
+        "-fPIC",
+        "-O1",
+        "-g",
+        "-Wall",
+        "-Werror",
+        "-Wl,--no-as-needed",
+    ]
+    .iter()
+    .map(|s| (*s).to_string())
+    .collect();
+    args.push(format!("-Wl,-soname,{file}"));
+    args.extend(extra.iter().map(|s| (*s).to_string()));
+    let paths: Vec<PathBuf> = sources.iter().map(|s| fixture_source(s)).collect();
+    let mut hasher = DefaultHasher::new();
+    compiler.hash(&mut hasher);
+    args.hash(&mut hasher);
+    needs.hash(&mut hasher);
+    for p in &paths {
+        std::fs::read(p)
+            .unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+            .hash(&mut hasher);
+    }
+    let key = format!("{:016x}", hasher.finish());
+    let key_file = dir.join(format!("{file}.key"));
+    if out.exists() && std::fs::read_to_string(&key_file).is_ok_and(|k| k == key) {
+        return out;
+    }
+    let tmp = dir.join(format!("{file}.tmp{}", std::process::id()));
+    let mut cmd = Command::new(compiler);
+    cmd.args(&args).args(&paths).arg("-o").arg(&tmp);
+    if !needs.is_empty() {
+        cmd.arg(format!("-L{}", dir.display()))
+            .arg("-Wl,-rpath,$ORIGIN");
+        for n in needs {
+            cmd.arg(format!("-l{n}"));
+        }
+    }
+    let output = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("run {compiler}: {e}"));
+    assert!(
+        output.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    std::fs::rename(&tmp, &out).expect("move library into place");
+    std::fs::write(&key_file, key).expect("write build key");
+    out
+}
+
+/// A path as a C string.
+pub fn c_path(path: &Path) -> CString {
+    CString::new(path.to_str().expect("UTF-8 path")).expect("no NUL in path")
+}
+
+/// A C string from a literal name.
+pub fn c(name: &str) -> CString {
+    CString::new(name).expect("no NUL")
+}
+
+/// `dlerror()` as an owned string (and clears it).
+pub fn last_error() -> Option<String> {
+    // SAFETY: dlerror has no preconditions; a non-null result is a
+    // NUL-terminated string valid until the next dlerror call on this thread.
+    unsafe {
+        let e = dlerror();
+        (!e.is_null()).then(|| CStr::from_ptr(e).to_string_lossy().into_owned())
+    }
+}
+
+/// `dlopen(path, flags)`.
+pub fn open(path: &Path, flags: c_int) -> *mut c_void {
+    let c = c_path(path);
+    // SAFETY: a NUL-terminated path.
+    unsafe { dlopen(c.as_ptr(), flags) }
+}
+
+/// `dlopen` that must succeed.
+pub fn open_ok(path: &Path, flags: c_int) -> *mut c_void {
+    let h = open(path, flags);
+    assert!(
+        !h.is_null(),
+        "dlopen({}) failed: {:?}",
+        path.display(),
+        last_error()
+    );
+    h
+}
+
+/// `dlclose` that must succeed.
+pub fn close_ok(handle: *mut c_void) {
+    // SAFETY: closing a handle the caller got from dlopen.
+    let r = unsafe { dlclose(handle) };
+    assert_eq!(r, 0, "dlclose failed: {:?}", last_error());
+}
+
+/// `dlsym(handle, name)`, null if not found.
+pub fn sym_addr(handle: *mut c_void, name: &str) -> *mut c_void {
+    let c = c(name);
+    // SAFETY: a handle from dlopen (or a pseudo-handle) and a C string.
+    unsafe { dlsym(handle, c.as_ptr()) }
+}
+
+/// `dlsym` that must succeed, as a `T` (a function pointer type).
+///
+/// # Safety
+/// `T` must be the symbol's real (pointer-sized) type.
+pub unsafe fn sym<T: Copy>(handle: *mut c_void, name: &str) -> T {
+    assert_eq!(std::mem::size_of::<T>(), std::mem::size_of::<usize>());
+    let p = sym_addr(handle, name);
+    assert!(!p.is_null(), "dlsym({name}) failed: {:?}", last_error());
+    // SAFETY: pointer-sized, and the caller vouches for the type.
+    unsafe { std::mem::transmute_copy::<*mut c_void, T>(&p) }
+}
+
+/// Whether `path` is loaded, asked with `RTLD_NOLOAD` (whose reference, if
+/// it succeeds, is given back at once).
+pub fn is_loaded(path: &Path) -> bool {
+    let h = open(path, RTLD_NOW | RTLD_NOLOAD);
+    if h.is_null() {
+        false
+    } else {
+        close_ok(h);
+        true
+    }
+}
+
+thread_local! {
+    static LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The sink `libdltest.so` forwards fixture events to: this thread's log.
+extern "C" fn log_sink(event: *const c_char) {
+    // SAFETY: fixtures log NUL-terminated strings.
+    let text = unsafe { CStr::from_ptr(event) }
+        .to_string_lossy()
+        .into_owned();
+    LOG.with(|l| l.borrow_mut().push(text));
+}
+
+/// Builds `libdltest.so` (the fixtures' log), loads it for good and
+/// connects it to [`log_sink`].
+fn log_library() -> PathBuf {
+    static LOADED: OnceLock<PathBuf> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            let path = build("dltest", &["dltest.c"], &[], &[]);
+            let h = open_ok(&path, RTLD_NOW | RTLD_NODELETE);
+            // SAFETY: `void dltest_set_sink(void (*)(const char *))`.
+            unsafe {
+                let set: unsafe extern "C" fn(extern "C" fn(*const c_char)) =
+                    sym(h, "dltest_set_sink");
+                set(log_sink);
+            }
+            path
+        })
+        .clone()
+}
+
+/// Takes this thread's log.
+pub fn take_log() -> Vec<String> {
+    LOG.with(|l| std::mem::take(&mut *l.borrow_mut()))
+}
+
+/// This thread's log entries that start with `prefix`, taking them all.
+pub fn take_log_with(prefix: &str) -> Vec<String> {
+    take_log()
+        .into_iter()
+        .filter(|e| e.starts_with(prefix))
+        .collect()
+}

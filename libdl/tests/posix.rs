@@ -1,0 +1,537 @@
+//! POSIX `dlopen` semantics through the C ABI, with C libraries compiled at
+//! test time: counted handles, dependency order and breadth-first search,
+//! unloading, scopes, pseudo-handles, `dlerror`, bad handles and
+//! re-entrant constructors.
+
+mod common;
+
+use std::ffi::{c_char, c_int, c_void};
+
+use common::{
+    close_ok, dlclose, dlerror, dlopen, dlsym, is_loaded, last_error, lib, open, open_ok, sym,
+    sym_addr, take_log_with, RTLD_DEFAULT, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NEXT,
+    RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW,
+};
+
+type IntFn = unsafe extern "C" fn() -> c_int;
+type StrlenFn = unsafe extern "C" fn(*const c_char) -> usize;
+
+/// Calls an `int f(void)` of a handle.
+fn call(handle: *mut c_void, name: &str) -> c_int {
+    // SAFETY: every fixture function called this way is `int f(void)`.
+    unsafe { sym::<IntFn>(handle, name)() }
+}
+
+#[test]
+fn c_abi_names_are_ours() {
+    let _serial = common::serial();
+    assert_eq!(
+        dlopen as *const () as usize,
+        dl::capi::dlopen as *const () as usize
+    );
+    assert_eq!(
+        dlsym as *const () as usize,
+        dl::capi::dlsym as *const () as usize
+    );
+    assert_eq!(
+        dlclose as *const () as usize,
+        dl::capi::dlclose as *const () as usize
+    );
+    assert_eq!(
+        dlerror as *const () as usize,
+        dl::capi::dlerror as *const () as usize
+    );
+}
+
+#[test]
+fn same_object_twice_is_one_counted_handle() {
+    let _serial = common::serial();
+    let path = lib("refcount", &["refcount.c"], &["dltest"], &[]);
+    let first = open_ok(&path, RTLD_NOW);
+    assert_eq!(take_log_with("refcount:"), ["refcount:init"]);
+    // The same file under another spelling of its path is the same object.
+    let other = path
+        .parent()
+        .unwrap()
+        .join(".")
+        .join(path.file_name().unwrap());
+    let second = open_ok(&other, RTLD_LAZY);
+    assert_eq!(first, second, "second dlopen must return the same handle");
+    assert!(
+        take_log_with("refcount:").is_empty(),
+        "constructor ran twice"
+    );
+    assert_eq!(call(first, "refcount_calls"), 1);
+    assert_eq!(call(second, "refcount_calls"), 2, "state is shared");
+
+    close_ok(first);
+    assert!(is_loaded(&path), "one reference left: still loaded");
+    assert!(
+        take_log_with("refcount:").is_empty(),
+        "destructor ran early"
+    );
+    assert_eq!(call(second, "refcount_calls"), 3);
+
+    close_ok(second);
+    assert!(!is_loaded(&path), "last reference gone: unloaded");
+    assert_eq!(take_log_with("refcount:"), ["refcount:fini"]);
+    // The handle is stale now.
+    assert!(sym_addr(second, "refcount_calls").is_null());
+    assert_eq!(last_error().as_deref(), Some("invalid handle"));
+    // SAFETY: dlclose must reject a stale handle, not crash.
+    assert_eq!(unsafe { dlclose(second) }, -1);
+    assert_eq!(last_error().as_deref(), Some("invalid handle"));
+
+    // Opening again loads a fresh copy with fresh state.
+    let again = open_ok(&path, RTLD_NOW);
+    assert_eq!(take_log_with("refcount:"), ["refcount:init"]);
+    assert_eq!(call(again, "refcount_calls"), 1);
+    close_ok(again);
+    assert_eq!(take_log_with("refcount:"), ["refcount:fini"]);
+}
+
+fn bfs_libs() -> [std::path::PathBuf; 4] {
+    let c = lib("bfs_c", &["bfs_c.c"], &["dltest"], &[]);
+    let a = lib("bfs_a", &["bfs_a.c"], &["bfs_c", "dltest"], &[]);
+    let b = lib("bfs_b", &["bfs_b.c"], &["dltest"], &[]);
+    let root = lib(
+        "bfs_root",
+        &["bfs_root.c"],
+        &["bfs_a", "bfs_b", "dltest"],
+        &[],
+    );
+    [root, a, b, c]
+}
+
+#[test]
+fn dependencies_load_first_and_unload_in_reverse() {
+    let _serial = common::serial();
+    let [root, a, b, c] = bfs_libs();
+    let h = open_ok(&root, RTLD_NOW);
+    for dep in [&a, &b, &c] {
+        assert!(is_loaded(dep), "{} loaded as a dependency", dep.display());
+    }
+    let inits = take_log_with("bfs_");
+    // Dependencies-first: every object's constructor after its
+    // dependencies' (c before a; a and b before root).
+    assert_eq!(
+        inits,
+        ["bfs_c:init", "bfs_a:init", "bfs_b:init", "bfs_root:init"]
+    );
+    assert_eq!(call(h, "bfs_root_value"), 31, "calls through a into c");
+    close_ok(h);
+    let finis = take_log_with("bfs_");
+    let expected: Vec<String> = inits
+        .iter()
+        .rev()
+        .map(|e| e.replace(":init", ":fini"))
+        .collect();
+    assert_eq!(finis, expected, "destructors in reverse constructor order");
+    for object in [&root, &a, &b, &c] {
+        assert!(!is_loaded(object), "{} unloaded", object.display());
+    }
+}
+
+#[test]
+fn handle_lookup_is_breadth_first() {
+    let _serial = common::serial();
+    let [root, _, _, c] = bfs_libs();
+    let h = open_ok(&root, RTLD_NOW);
+    // bfs_who is defined by bfs_b (direct dependency) and bfs_c (indirect,
+    // through bfs_a, listed first). Breadth-first: root, a, b, c → b.
+    assert_eq!(call(h, "bfs_who"), c_int::from(b'b'));
+    // The root's own reference binds the same way.
+    assert_eq!(call(h, "bfs_root_who"), c_int::from(b'b'));
+    // c's definition is still reachable through c's own handle.
+    let hc = open_ok(&c, RTLD_NOW);
+    assert_eq!(call(hc, "bfs_who"), c_int::from(b'c'));
+    // Nothing of the dependency graph is in the global scope.
+    assert!(sym_addr(RTLD_DEFAULT, "bfs_who").is_null());
+    let err = last_error().unwrap();
+    assert!(err.contains("undefined symbol: bfs_who"), "{err}");
+    close_ok(hc);
+    close_ok(h);
+    take_log_with("bfs_");
+}
+
+#[test]
+fn closing_a_needed_object_keeps_it_until_its_last_user_goes() {
+    let _serial = common::serial();
+    let dep = lib("keep_dep", &["keep_dep.c"], &["dltest"], &[]);
+    let user = lib("keep_user", &["keep_user.c"], &["keep_dep", "dltest"], &[]);
+    let hd = open_ok(&dep, RTLD_NOW);
+    let hu = open_ok(&user, RTLD_NOW);
+    assert_eq!(take_log_with("keep_"), ["keep_dep:init", "keep_user:init"]);
+    assert_eq!(call(hd, "keep_dep_value"), 7);
+
+    close_ok(hd);
+    assert!(is_loaded(&dep), "still needed by keep_user");
+    assert!(take_log_with("keep_").is_empty(), "no destructor yet");
+    // The user still works, and reaches the same (not reloaded) object.
+    assert_eq!(call(hu, "keep_user_value"), 108);
+    // The closed handle itself is no longer valid...
+    assert!(sym_addr(hd, "keep_dep_value").is_null());
+    assert_eq!(last_error().as_deref(), Some("invalid handle"));
+    // ...but the dependency is reachable through its user's handle.
+    assert_eq!(call(hu, "keep_dep_value"), 9);
+
+    close_ok(hu);
+    assert_eq!(take_log_with("keep_"), ["keep_user:fini", "keep_dep:fini"]);
+    assert!(!is_loaded(&dep));
+    assert!(!is_loaded(&user));
+}
+
+#[test]
+fn global_objects_serve_later_loads_and_local_ones_do_not() {
+    let _serial = common::serial();
+    let local = lib("scope_local", &["scope_local.c"], &[], &[]);
+    let global = lib("scope_global", &["scope_global.c"], &[], &[]);
+    let uses_local = lib("scope_uses_local", &["scope_uses_local.c"], &[], &[]);
+    let uses_global = lib("scope_uses_global", &["scope_uses_global.c"], &[], &[]);
+
+    let hl = open_ok(&local, RTLD_NOW | RTLD_LOCAL);
+    assert!(open(&uses_local, RTLD_NOW).is_null());
+    let err = last_error().expect("an error");
+    assert!(
+        err.contains(uses_local.to_str().unwrap())
+            && err.contains("undefined symbol")
+            && err.contains("scope_local_fn"),
+        "{err}"
+    );
+    assert!(sym_addr(RTLD_DEFAULT, "scope_local_fn").is_null());
+    assert!(
+        !is_loaded(&uses_local),
+        "a failed load leaves nothing behind"
+    );
+
+    let hg = open_ok(&global, RTLD_NOW | RTLD_GLOBAL);
+    let hu = open_ok(&uses_global, RTLD_NOW);
+    assert_eq!(call(hu, "scope_uses_global"), 4243);
+    assert_eq!(
+        sym_addr(RTLD_DEFAULT, "scope_global_fn"),
+        sym_addr(hg, "scope_global_fn")
+    );
+
+    // Promotion: reopening the local object with RTLD_GLOBAL makes it serve.
+    let promoted = open_ok(&local, RTLD_NOW | RTLD_NOLOAD | RTLD_GLOBAL);
+    assert_eq!(promoted, hl);
+    let hul = open_ok(&uses_local, RTLD_NOW);
+    assert_eq!(call(hul, "scope_uses_local"), 1718);
+    assert!(!sym_addr(RTLD_DEFAULT, "scope_local_fn").is_null());
+
+    for h in [hul, promoted, hu, hg, hl] {
+        close_ok(h);
+    }
+}
+
+#[test]
+fn nodelete_objects_stay_after_close() {
+    let _serial = common::serial();
+    let path = lib("nodelete", &["nodelete.c"], &["dltest"], &[]);
+    let h = open_ok(&path, RTLD_NOW | RTLD_NODELETE);
+    assert_eq!(take_log_with("nodelete:"), ["nodelete:init"]);
+    assert_eq!(call(h, "nodelete_next"), 1);
+    // SAFETY: the symbol is `int nodelete_next(void)`.
+    let next: IntFn = unsafe { sym(h, "nodelete_next") };
+    close_ok(h);
+    assert!(take_log_with("nodelete:").is_empty(), "no destructor");
+    assert!(is_loaded(&path));
+    // SAFETY: the object is never unloaded, so its code stays valid.
+    assert_eq!(unsafe { next() }, 2, "same object, state kept");
+    let again = open_ok(&path, RTLD_NOW);
+    assert_eq!(again, h);
+    assert_eq!(call(again, "nodelete_next"), 3);
+    close_ok(again);
+    assert!(
+        take_log_with("nodelete:").is_empty(),
+        "no constructor again"
+    );
+}
+
+#[test]
+fn dlopen_null_is_the_global_scope() {
+    let _serial = common::serial();
+    // SAFETY: dlopen(NULL) has no other preconditions.
+    let h = unsafe { dlopen(std::ptr::null(), RTLD_NOW) };
+    assert!(!h.is_null());
+    // Host symbols: libc's strlen, callable.
+    // SAFETY: strlen's C signature.
+    let strlen: unsafe extern "C" fn(*const c_char) -> usize = unsafe { sym(h, "strlen") };
+    // SAFETY: a NUL-terminated string.
+    assert_eq!(unsafe { strlen(c"twelve chars".as_ptr()) }, 12);
+    assert_eq!(
+        strlen as *const () as usize,
+        sym_addr(RTLD_DEFAULT, "strlen") as usize
+    );
+    // And RTLD_GLOBAL objects' symbols, once opened.
+    assert!(sym_addr(h, "nullscope_fn").is_null());
+    assert!(last_error().unwrap().contains("nullscope_fn"));
+    let path = lib("nullscope", &["nullscope.c"], &[], &[]);
+    let g = open_ok(&path, RTLD_NOW | RTLD_GLOBAL);
+    assert_eq!(call(h, "nullscope_fn"), 31337);
+    close_ok(g);
+    assert!(
+        sym_addr(h, "nullscope_fn").is_null(),
+        "gone with its object"
+    );
+    close_ok(h);
+}
+
+#[test]
+fn default_and_next_pseudo_handles() {
+    let _serial = common::serial();
+    let malloc = sym_addr(RTLD_DEFAULT, "malloc");
+    assert_eq!(malloc as usize, libc::malloc as *const () as usize);
+    // From the test executable, the next malloc is libc's too.
+    assert_eq!(sym_addr(RTLD_NEXT, "malloc"), malloc);
+    assert!(sym_addr(RTLD_DEFAULT, "dltest_no_such_symbol").is_null());
+    let err = last_error().unwrap();
+    assert_eq!(err, "RTLD_DEFAULT: undefined symbol: dltest_no_such_symbol");
+
+    // RTLD_NEXT from inside a loaded library that wraps strlen.
+    let path = lib("next_wrap", &["next_wrap.c"], &[], &["-fno-builtin"]);
+    let h = open_ok(&path, RTLD_NOW | RTLD_LOCAL);
+    // SAFETY: both have strlen's signature.
+    let (wrapped, mine): (StrlenFn, StrlenFn) = unsafe { (sym(h, "strlen"), sym(h, "my_strlen")) };
+    assert_ne!(
+        wrapped as *const () as usize,
+        sym_addr(RTLD_DEFAULT, "strlen") as usize,
+        "the handle finds the library's own strlen first"
+    );
+    // SAFETY: NUL-terminated strings.
+    unsafe {
+        assert_eq!(wrapped(c"hello".as_ptr()), 5);
+        assert_eq!(mine(c"hello, world".as_ptr()), 12);
+    }
+    assert_eq!(
+        call(h, "next_wrap_calls"),
+        2,
+        "both calls went through the wrapper"
+    );
+    // SAFETY: `void *next_wrap_target(void)`.
+    let target: unsafe extern "C" fn() -> *mut c_void = unsafe { sym(h, "next_wrap_target") };
+    assert_eq!(
+        // SAFETY: as declared.
+        unsafe { target() },
+        sym_addr(RTLD_DEFAULT, "strlen"),
+        "libc's strlen"
+    );
+    close_ok(h);
+
+    // RTLD_NEXT among our own global objects: a's chain_value defers to b's.
+    let a = lib("next_chain_a", &["next_chain_a.c"], &[], &[]);
+    let b = lib("next_chain_b", &["next_chain_b.c"], &[], &[]);
+    let ha = open_ok(&a, RTLD_NOW | RTLD_GLOBAL);
+    let hb = open_ok(&b, RTLD_NOW | RTLD_GLOBAL);
+    assert_eq!(call(ha, "chain_value"), 1100);
+    assert_eq!(call(hb, "chain_value"), 100);
+    close_ok(hb);
+    close_ok(ha);
+}
+
+#[test]
+fn dlerror_is_per_thread_precise_and_cleared_by_reading() {
+    let _serial = common::serial();
+    let _ = last_error();
+    let missing = common::lib_dir().join("libdoes_not_exist.so");
+    assert!(open(&missing, RTLD_NOW).is_null());
+    // Another thread sees none of this thread's error, and its own error
+    // does not replace this one.
+    let missing_other = missing.with_file_name("libother_missing.so");
+    let other = std::thread::spawn(move || {
+        let before = last_error();
+        assert!(open(&missing_other, RTLD_NOW).is_null());
+        (before, last_error())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(other.0, None, "no error leaked in from another thread");
+    assert!(other.1.unwrap().contains("libother_missing.so"));
+    let err = last_error().expect("this thread's error is still there");
+    assert_eq!(
+        err,
+        format!(
+            "{}: cannot open shared object file: not found",
+            missing.display()
+        )
+    );
+    assert_eq!(last_error(), None, "reading clears it");
+
+    // A missing dependency names itself and who needed it.
+    // (bfs_root needs libbfs_a.so; a copy without its neighbours cannot
+    // find it.)
+    let [root, ..] = bfs_libs();
+    let lonely_dir = common::lib_dir().join("lonely");
+    std::fs::create_dir_all(&lonely_dir).unwrap();
+    let lonely = lonely_dir.join("libbfs_root.so");
+    std::fs::copy(&root, &lonely).unwrap();
+    assert!(open(&lonely, RTLD_NOW).is_null());
+    let err = last_error().unwrap();
+    assert_eq!(
+        err,
+        format!(
+            "libbfs_a.so: cannot open shared object file: not found (needed by {})",
+            lonely.display()
+        )
+    );
+    take_log_with("bfs_");
+
+    // Missing symbol, at load time and through dlsym.
+    let undef = lib("undef", &["undef.c"], &[], &[]);
+    assert!(open(&undef, RTLD_NOW).is_null());
+    let err = last_error().unwrap();
+    assert_eq!(
+        err,
+        format!(
+            "{}: undefined symbol `dltest_nowhere_defined`",
+            undef.display()
+        )
+    );
+    let refcount = lib("refcount", &["refcount.c"], &["dltest"], &[]);
+    let h = open_ok(&refcount, RTLD_NOW);
+    assert!(sym_addr(h, "refcount_nope").is_null());
+    assert_eq!(
+        last_error().unwrap(),
+        format!("{}: undefined symbol: refcount_nope", refcount.display())
+    );
+    assert_eq!(last_error(), None);
+    close_ok(h);
+    take_log_with("refcount:");
+
+    // A bad relocation: the type, where, and which file.
+    let bad = bad_relocation_copy();
+    assert!(open(&bad, RTLD_NOW).is_null());
+    let err = last_error().unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "{}: unsupported x86_64 relocation type 200 in ",
+            bad.display()
+        )) && err.contains(" at offset 0x"),
+        "{err}"
+    );
+
+    // Flags dlopen refuses.
+    assert!(open(&refcount, 0).is_null());
+    assert!(last_error()
+        .unwrap()
+        .contains("exactly one of RTLD_LAZY and RTLD_NOW"));
+}
+
+/// A copy of the `badreloc` fixture whose first `.rela.dyn` entry has a
+/// relocation type (200) that x86_64 does not define.
+fn bad_relocation_copy() -> std::path::PathBuf {
+    let good = lib("badreloc", &["badreloc.c"], &[], &[]);
+    let mut bytes = std::fs::read(&good).unwrap();
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum) = (
+        u64_at(&bytes, 0x28),
+        u16_at(&bytes, 0x3a),
+        u16_at(&bytes, 0x3c),
+    );
+    let rela = (0..shnum)
+        .map(|i| shoff + i * shentsize)
+        .find(|&sh| u32_at(&bytes, sh + 4) == 4 /* SHT_RELA */)
+        .expect("a SHT_RELA section");
+    let first = u64_at(&bytes, rela + 0x18); // sh_offset
+    assert!(u64_at(&bytes, rela + 0x20) >= 24, "at least one entry");
+    // r_info's low 32 bits are the type.
+    bytes[first + 8..first + 12].copy_from_slice(&200u32.to_le_bytes());
+    let bad = common::lib_dir().join("libbadreloc-patched.so");
+    std::fs::write(&bad, bytes).unwrap();
+    bad
+}
+
+#[test]
+fn invalid_and_stale_handles_are_errors() {
+    let _serial = common::serial();
+    let mut on_stack = [0u64; 4];
+    let bogus: [*mut c_void; 4] = [
+        (0x0fff_fff0_usize * 16) as *mut c_void, // an id never handed out
+        0x1234_5677 as *mut c_void,              // not even a handle's shape
+        on_stack.as_mut_ptr().cast(),            // a real pointer to something else
+        (usize::MAX - 15) as *mut c_void,        // a huge id
+    ];
+    for h in bogus {
+        assert!(sym_addr(h, "malloc").is_null(), "{h:?}");
+        assert_eq!(last_error().as_deref(), Some("invalid handle"));
+        // SAFETY: dlclose must reject what dlopen never returned.
+        assert_eq!(unsafe { dlclose(h) }, -1, "{h:?}");
+        assert_eq!(last_error().as_deref(), Some("invalid handle"));
+    }
+    // The pseudo-handles cannot be closed.
+    for h in [RTLD_DEFAULT, RTLD_NEXT] {
+        // SAFETY: as above.
+        assert_eq!(unsafe { dlclose(h) }, -1);
+        assert_eq!(last_error().as_deref(), Some("invalid handle"));
+    }
+    // Null names are refused, not dereferenced.
+    // SAFETY: dlsym must reject a null name.
+    assert!(unsafe { dlsym(RTLD_DEFAULT, std::ptr::null()) }.is_null());
+    assert_eq!(last_error().as_deref(), Some("invalid name"));
+    let _ = on_stack;
+}
+
+#[test]
+fn thread_local_storage_is_refused() {
+    let _serial = common::serial();
+    let path = lib("tls", &["tls.c"], &[], &[]);
+    assert!(open(&path, RTLD_NOW).is_null());
+    assert_eq!(
+        last_error().unwrap(),
+        format!("{}: thread-local storage is not supported", path.display())
+    );
+    assert!(!is_loaded(&path));
+}
+
+#[test]
+fn constructors_may_call_dlopen() {
+    let _serial = common::serial();
+    let inner = lib("reenter_inner", &["reenter_inner.c"], &["dltest"], &[]);
+    let outer = lib("reenter_outer", &["reenter_outer.c"], &["dltest"], &[]);
+    let h = open_ok(&outer, RTLD_NOW);
+    assert_eq!(
+        take_log_with("reenter_"),
+        [
+            "reenter_outer:init",
+            "reenter_inner:init",
+            "reenter_outer:init done"
+        ]
+    );
+    assert_eq!(call(h, "reenter_outer_result"), 99);
+    assert!(is_loaded(&inner));
+    close_ok(h);
+    assert_eq!(
+        take_log_with("reenter_"),
+        ["reenter_outer:fini", "reenter_inner:fini"]
+    );
+    assert!(!is_loaded(&inner), "the destructor's dlclose unloaded it");
+    assert!(!is_loaded(&outer));
+}
+
+#[test]
+fn objects_bound_through_the_global_scope_stay_while_used() {
+    let _serial = common::serial();
+    let provider = lib("bound_provider", &["bound_provider.c"], &["dltest"], &[]);
+    let user = lib("bound_user", &["bound_user.c"], &["dltest"], &[]);
+    let hp = open_ok(&provider, RTLD_NOW | RTLD_GLOBAL);
+    let hu = open_ok(&user, RTLD_NOW);
+    assert_eq!(
+        take_log_with("bound_"),
+        ["bound_provider:init", "bound_user:init"]
+    );
+    // The provider's last handle goes, but bound_user still calls into it:
+    // like a dependency, it stays until its user is unloaded.
+    close_ok(hp);
+    assert!(is_loaded(&provider));
+    assert!(take_log_with("bound_").is_empty(), "no destructor yet");
+    assert_eq!(call(hu, "bound_use"), 556);
+    close_ok(hu);
+    assert_eq!(
+        take_log_with("bound_"),
+        ["bound_user:fini", "bound_provider:fini"]
+    );
+    assert!(!is_loaded(&provider));
+    assert!(!is_loaded(&user));
+}
