@@ -78,6 +78,20 @@ pub enum LoadError {
         /// Offset of the relocated place within its section (or image address).
         offset: u64,
     },
+    /// A relocation only linker relaxation could satisfy (RISC-V `ALIGN`
+    /// padding that would have to shrink); this loader never deletes bytes.
+    #[error(
+        "relocation type {r_type} in {section} at offset {offset:#x} needs linker relaxation, \
+         which this loader does not do: rebuild the object with -mno-relax"
+    )]
+    RelaxationRequired {
+        /// Relocation type number.
+        r_type: u32,
+        /// Name of the relocation section holding it.
+        section: String,
+        /// Offset of the relocated place within its section.
+        offset: u64,
+    },
     /// A relocated place lies outside the section or segment it belongs to.
     #[error("relocation at offset {offset:#x} in {section} lies outside its target")]
     RelocationOutOfBounds {

@@ -16,6 +16,9 @@ pub enum Compiler {
     Clang,
     /// Any other driver by command name (a cross compiler, say).
     Named(String),
+    /// The system `clang` compiling for the GNU triple given
+    /// (`clang --target=<triple>`).
+    ClangTarget(String),
 }
 
 impl Compiler {
@@ -23,8 +26,29 @@ impl Compiler {
     pub fn command(&self) -> &str {
         match self {
             Compiler::Gcc => "gcc",
-            Compiler::Clang => "clang",
+            Compiler::Clang | Compiler::ClangTarget(_) => "clang",
             Compiler::Named(name) => name,
+        }
+    }
+
+    /// Arguments that come before any flags (the target selection).
+    pub fn target_args(&self) -> Vec<String> {
+        match self {
+            Compiler::ClangTarget(triple) => vec![format!("--target={triple}")],
+            Compiler::Gcc | Compiler::Clang | Compiler::Named(_) => Vec::new(),
+        }
+    }
+
+    /// The GNU triple of the machine the tests are built for, when that is
+    /// not x86-64: the fixtures must then be cross-compiled for it (the
+    /// tests themselves run under qemu-user).
+    pub fn cross_triple() -> Option<&'static str> {
+        if cfg!(target_arch = "riscv64") {
+            Some("riscv64-linux-gnu")
+        } else if cfg!(target_arch = "aarch64") {
+            Some("aarch64-linux-gnu")
+        } else {
+            None
         }
     }
 
@@ -36,13 +60,23 @@ impl Compiler {
             .is_ok_and(|o| o.status.success())
     }
 
-    /// gcc, and clang when installed. When `MODLIB_REQUIRE_CLANG` is set (as
-    /// the project's test script does), a missing clang is a test failure,
-    /// not a silent skip.
+    /// gcc, and clang when installed, both producing code for the machine
+    /// the tests run on: on x86-64 the system compilers, elsewhere the cross
+    /// gcc (`<triple>-gcc`) and `clang --target=<triple>`. When
+    /// `MODLIB_REQUIRE_CLANG` is set (as the project's test script does), a
+    /// missing clang is a test failure, not a silent skip.
     pub fn host_compilers() -> Vec<Compiler> {
-        let mut out = vec![Compiler::Gcc];
-        if Compiler::Clang.available() {
-            out.push(Compiler::Clang);
+        let (gcc, clang) = match Compiler::cross_triple() {
+            Some(triple) => (
+                Compiler::Named(format!("{triple}-gcc")),
+                Compiler::ClangTarget(triple.into()),
+            ),
+            None => (Compiler::Gcc, Compiler::Clang),
+        };
+        assert!(gcc.available(), "{} is not installed", gcc.command());
+        let mut out = vec![gcc];
+        if clang.available() {
+            out.push(clang);
         } else if std::env::var_os("MODLIB_REQUIRE_CLANG").is_some() {
             panic!("clang is required (MODLIB_REQUIRE_CLANG is set) but not installed");
         } else {
@@ -101,6 +135,7 @@ pub fn build(compiler: &Compiler, sources: &[&Path], flags: &[&str], ext: &str) 
             BUILDS.fetch_add(1, Ordering::Relaxed)
         ));
         let output = Command::new(compiler.command())
+            .args(compiler.target_args())
             .args(flags)
             .args(sources)
             .arg("-o")

@@ -1,11 +1,14 @@
 //! Hosted test support shared by the workspace's test suites: memory from
-//! `mmap`, a counting wrapper that proves nothing leaks, and compilation of
-//! C fixtures at test time. Not part of any shipped crate.
+//! `mmap`, heap buffers at chosen run-time addresses (for images of other
+//! machines), a counting wrapper that proves nothing leaks, and compilation
+//! of C fixtures at test time. Not part of any shipped crate.
 
+pub mod buffer;
 pub mod counting;
 pub mod fixtures;
 pub mod mmap;
 
+pub use buffer::BufferMemory;
 pub use counting::CountingMemory;
 pub use fixtures::{Compiler, Fixture};
 pub use mmap::{HostMemory, Placement};

@@ -13,6 +13,9 @@ pub enum Placement {
     /// In the low 2 GiB (`MAP_32BIT` on x86-64), as non-PIC code with 32-bit
     /// absolute addresses requires.
     Low2G,
+    /// At least 16 GiB away from the test executable, beyond every direct
+    /// branch (qemu-user, unlike Linux, maps memory right next to it).
+    Far,
 }
 
 /// Anonymous mappings: reserve `PROT_NONE`, commit read-write, protect.
@@ -32,6 +35,59 @@ impl Default for HostMemory {
     fn default() -> Self {
         HostMemory::new(Placement::Anywhere)
     }
+}
+
+/// An inaccessible mapping of `len` bytes ending below 2 GiB, where
+/// `MAP_32BIT` does not exist: tries hint addresses from 256 MiB upwards.
+/// `MAP_FAILED` if none is free.
+fn map_low(len: usize, flags: i32) -> *mut libc::c_void {
+    map_in(0x1000_0000, 0x8000_0000, 0x1000_0000, len, flags)
+}
+
+/// An inaccessible mapping of `len` bytes at least 16 GiB above the test
+/// executable's code (or below it, where the address space ends first).
+fn map_far(len: usize, flags: i32) -> *mut libc::c_void {
+    const GIB: usize = 1 << 30;
+    let code = map_far as fn(usize, i32) -> *mut libc::c_void as usize;
+    let above = (code & !(GIB - 1)).checked_add(16 * GIB);
+    let raw = above.map_or(libc::MAP_FAILED, |start| {
+        map_in(start, start.saturating_add(64 * GIB), GIB, len, flags)
+    });
+    if raw != libc::MAP_FAILED {
+        return raw;
+    }
+    let below = (code & !(GIB - 1)).saturating_sub(80 * GIB).max(GIB);
+    map_in(below, below + 64 * GIB, GIB, len, flags)
+}
+
+/// The first of the hint addresses `start`, `start + step`, ... at which
+/// `len` bytes below `limit` can be mapped without replacing anything.
+fn map_in(start: usize, limit: usize, step: usize, len: usize, flags: i32) -> *mut libc::c_void {
+    let mut hint = start;
+    while hint.checked_add(len).is_some_and(|end| end <= limit) {
+        // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping, so
+        // the new anonymous, inaccessible mapping aliases no Rust object.
+        let raw = unsafe {
+            libc::mmap(
+                hint as *mut libc::c_void,
+                len,
+                libc::PROT_NONE,
+                flags | libc::MAP_FIXED_NOREPLACE,
+                -1,
+                0,
+            )
+        };
+        if raw as usize == hint {
+            return raw;
+        }
+        if raw != libc::MAP_FAILED {
+            // A kernel without MAP_FIXED_NOREPLACE took it as a hint only.
+            // SAFETY: the mapping was just created here and is unused.
+            unsafe { libc::munmap(raw, len) };
+        }
+        hint += step;
+    }
+    libc::MAP_FAILED
 }
 
 fn errno() -> i32 {
@@ -62,15 +118,24 @@ impl Memory for HostMemory {
         let padded = size
             .checked_add(align - page)
             .ok_or(MemoryError::Exhausted { size })?;
-        let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
+        let base_flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE;
         #[cfg(target_arch = "x86_64")]
-        if self.placement == Placement::Low2G {
-            flags |= libc::MAP_32BIT;
-        }
-        // SAFETY: an anonymous, private, inaccessible mapping at an address of
-        // the kernel's choosing cannot alias any existing Rust object.
-        let raw =
-            unsafe { libc::mmap(std::ptr::null_mut(), padded, libc::PROT_NONE, flags, -1, 0) };
+        let flags = if self.placement == Placement::Low2G {
+            base_flags | libc::MAP_32BIT
+        } else {
+            base_flags
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let flags = base_flags;
+        let raw = if self.placement == Placement::Low2G && !cfg!(target_arch = "x86_64") {
+            map_low(padded, flags)
+        } else if self.placement == Placement::Far {
+            map_far(padded, flags)
+        } else {
+            // SAFETY: an anonymous, private, inaccessible mapping at an
+            // address of the kernel's choosing cannot alias any Rust object.
+            unsafe { libc::mmap(std::ptr::null_mut(), padded, libc::PROT_NONE, flags, -1, 0) }
+        };
         if raw == libc::MAP_FAILED {
             return Err(MemoryError::Exhausted { size });
         }

@@ -810,7 +810,10 @@ impl<M: Memory> Relocator<'_, '_, M> {
             ..Fixup::default()
         };
         reloc::apply(machine, &fix, bytes, offset).map_err(|f| match f {
-            RelocFault::Unsupported => unsupported(),
+            // Dynamic relocations are never paired and never need relaxation.
+            RelocFault::Unsupported | RelocFault::Unpaired | RelocFault::NeedsRelaxation => {
+                unsupported()
+            }
             RelocFault::Overflow => LoadError::RelocationOverflow {
                 r_type,
                 symbol: binder.describe(sym),

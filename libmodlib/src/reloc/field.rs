@@ -72,3 +72,46 @@ pub(crate) fn signed8(value: u64) -> Result<[u8; 1], RelocFault> {
         .map(|v| [v as u8])
         .map_err(|_| RelocFault::Overflow)
 }
+
+/// `value` as a 32-bit field that may be read signed or unsigned.
+pub(crate) fn any32(value: u64) -> Result<[u8; 4], RelocFault> {
+    let v = value as i64;
+    if (-0x8000_0000..=0xffff_ffff).contains(&v) {
+        Ok((v as u32).to_le_bytes())
+    } else {
+        Err(RelocFault::Overflow)
+    }
+}
+
+/// Whether `value`, read as signed, fits in `bits` bits two's complement.
+pub(crate) fn fits_signed(value: i64, bits: u32) -> bool {
+    let half = 1i64 << (bits - 1);
+    (-half..half).contains(&value)
+}
+
+/// The little-endian 32-bit instruction word at `offset`.
+pub(crate) fn word(bytes: &[u8], offset: usize) -> Result<u32, RelocFault> {
+    get::<4>(bytes, offset).map(u32::from_le_bytes)
+}
+
+/// Replaces the bits of `mask` in the 32-bit word at `offset` with `bits`.
+pub(crate) fn patch32(
+    bytes: &mut [u8],
+    offset: usize,
+    mask: u32,
+    bits: u32,
+) -> Result<(), RelocFault> {
+    let old = word(bytes, offset)?;
+    put(bytes, offset, ((old & !mask) | (bits & mask)).to_le_bytes())
+}
+
+/// Replaces the bits of `mask` in the 16-bit word at `offset` with `bits`.
+pub(crate) fn patch16(
+    bytes: &mut [u8],
+    offset: usize,
+    mask: u16,
+    bits: u16,
+) -> Result<(), RelocFault> {
+    let old = u16::from_le_bytes(get::<2>(bytes, offset)?);
+    put(bytes, offset, ((old & !mask) | (bits & mask)).to_le_bytes())
+}

@@ -2,10 +2,19 @@
 //! relocations lives below this module: formulas, field encodings, overflow
 //! checks, which types need a GOT slot or a range-extension stub, and the
 //! stub code itself. The loaders call only the functions here.
+//!
+//! Most relocations are independent of each other. A few machines pair
+//! relocations of one section (RISC-V's `PCREL_LO12` finds its `PCREL_HI20`
+//! through the label it points at; `SET_ULEB128` is applied together with
+//! the `SUB_ULEB128` that follows it): the ET_REL loader therefore builds
+//! every [`Fixup`] of a section first, lets [`pair_section`] fill in each
+//! one's [`Partner`], and only then applies them.
 
 use crate::machine::Machine;
 
+pub(crate) mod aarch64;
 mod field;
+pub(crate) mod riscv64;
 pub(crate) mod x86_64;
 
 /// The values a relocation formula may use, all as run-time addresses.
@@ -29,6 +38,23 @@ pub(crate) struct Fixup {
     pub got_slot: Option<u64>,
     /// Address of this symbol's range-extension stub, if it has one.
     pub stub: Option<u64>,
+    /// What [`pair_section`] found for this relocation among the others of
+    /// its section.
+    pub partner: Partner,
+}
+
+/// Context a relocation takes from another relocation of the same section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Partner {
+    /// Nothing (the relocation stands alone, or its partner was not found).
+    #[default]
+    None,
+    /// The value its partner computes: for a low-part relocation, the full
+    /// offset its high part encodes (or why that could not be computed);
+    /// for the first of a set/subtract pair, the value to subtract.
+    Value(Result<u64, RelocFault>),
+    /// The partner applies this relocation as well; nothing is left to do.
+    Applied,
 }
 
 /// Why a relocation could not be applied; the loader adds the names.
@@ -40,6 +66,10 @@ pub(crate) enum RelocFault {
     Overflow,
     /// The field lies outside the target bytes.
     OutOfBounds,
+    /// A relocation that needs a partner (see [`Partner`]) has none.
+    Unpaired,
+    /// Only linker relaxation (deleting bytes) could satisfy the relocation.
+    NeedsRelaxation,
 }
 
 /// What a relocation type needs the loader to synthesise in the image.
@@ -76,7 +106,8 @@ pub(crate) enum DynamicClass {
 pub(crate) fn needs(machine: Machine, r_type: u32) -> Needs {
     match machine {
         Machine::X86_64 => x86_64::needs(r_type),
-        Machine::Aarch64 | Machine::Riscv64 => Needs::default(),
+        Machine::Aarch64 => aarch64::needs(r_type),
+        Machine::Riscv64 => riscv64::needs(r_type),
     }
 }
 
@@ -89,7 +120,8 @@ pub(crate) fn apply(
 ) -> Result<(), RelocFault> {
     match machine {
         Machine::X86_64 => x86_64::apply(fix, bytes, offset),
-        Machine::Aarch64 | Machine::Riscv64 => Err(RelocFault::Unsupported),
+        Machine::Aarch64 => aarch64::apply(fix, bytes, offset),
+        Machine::Riscv64 => riscv64::apply(fix, bytes, offset),
     }
 }
 
@@ -97,7 +129,8 @@ pub(crate) fn apply(
 pub(crate) fn dynamic_class(machine: Machine, r_type: u32) -> DynamicClass {
     match machine {
         Machine::X86_64 => x86_64::dynamic_class(r_type),
-        Machine::Aarch64 | Machine::Riscv64 => DynamicClass::Unknown,
+        Machine::Aarch64 => aarch64::dynamic_class(r_type),
+        Machine::Riscv64 => riscv64::dynamic_class(r_type),
     }
 }
 
@@ -110,6 +143,7 @@ pub(crate) fn implicit_addend(
 ) -> Result<i64, RelocFault> {
     match machine {
         Machine::X86_64 => x86_64::implicit_addend(r_type, bytes, offset),
+        // Both use RELA only; a REL entry has no defined addend.
         Machine::Aarch64 | Machine::Riscv64 => Err(RelocFault::Unsupported),
     }
 }
@@ -118,7 +152,8 @@ pub(crate) fn implicit_addend(
 pub(crate) fn stub_size(machine: Machine) -> usize {
     match machine {
         Machine::X86_64 => x86_64::STUB_SIZE,
-        Machine::Aarch64 | Machine::Riscv64 => 0,
+        Machine::Aarch64 => aarch64::STUB_SIZE,
+        Machine::Riscv64 => riscv64::STUB_SIZE,
     }
 }
 
@@ -126,6 +161,48 @@ pub(crate) fn stub_size(machine: Machine) -> usize {
 pub(crate) fn write_stub(machine: Machine, bytes: &mut [u8], at: u64, target: u64) {
     match machine {
         Machine::X86_64 => x86_64::write_stub(bytes, at, target),
-        Machine::Aarch64 | Machine::Riscv64 => {}
+        Machine::Aarch64 => aarch64::write_stub(bytes, target),
+        Machine::Riscv64 => riscv64::write_stub(bytes, target),
+    }
+}
+
+/// Fills in the [`Partner`] of every relocation of one section that needs
+/// one. `fixups` are the section's relocations in table order, with every
+/// other field already set.
+pub(crate) fn pair_section(machine: Machine, fixups: &mut [Fixup]) {
+    match machine {
+        Machine::Riscv64 => riscv64::pair_section(fixups),
+        Machine::X86_64 | Machine::Aarch64 => {}
+    }
+}
+
+/// A branch displacement to the symbol, or through its range-extension stub
+/// when the symbol is out of reach. `fits` says whether a displacement is
+/// encodable; `align` is the alignment the encoding needs (its dropped low
+/// bits). Only a target with no addend can go through the stub, which
+/// jumps to the symbol itself.
+pub(crate) fn reach(
+    fix: &Fixup,
+    fits: impl Fn(i64) -> bool,
+    align: u64,
+) -> Result<u64, RelocFault> {
+    let target = fix.symbol.wrapping_add(fix.addend as u64);
+    let direct = target.wrapping_sub(fix.place);
+    if direct % align != 0 {
+        return Err(RelocFault::Overflow);
+    }
+    if fits(direct as i64) {
+        return Ok(direct);
+    }
+    match fix.stub {
+        Some(stub) if fix.addend == 0 => {
+            let via = stub.wrapping_sub(fix.place);
+            if via % align == 0 && fits(via as i64) {
+                Ok(via)
+            } else {
+                Err(RelocFault::Overflow)
+            }
+        }
+        _ => Err(RelocFault::Overflow),
     }
 }

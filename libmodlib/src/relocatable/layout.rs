@@ -48,6 +48,9 @@ pub(crate) struct Layout {
     pub groups: [(usize, usize); 3],
     /// Total size, whole pages.
     pub total: usize,
+    /// Alignment the reservation needs: the page size, or the largest
+    /// section alignment if that is larger.
+    pub align: usize,
 }
 
 fn group_of(shdr: &SectionHeader) -> usize {
@@ -60,18 +63,32 @@ fn group_of(shdr: &SectionHeader) -> usize {
     }
 }
 
-/// Places `size` bytes aligned to `align` at the end of `cursor`.
-fn place(cursor: &mut u64, size: u64, align: u64, offset: u64) -> Result<u64, LoadError> {
+/// Largest section size, and largest alignment, accepted.
+const MAX_SIZE: u64 = 1 << 40;
+
+/// Places `size` bytes aligned to `align` at the end of `cursor`, and
+/// raises `max_align` to `align`.
+fn place(
+    cursor: &mut u64,
+    max_align: &mut u64,
+    size: u64,
+    align: u64,
+    offset: u64,
+) -> Result<u64, LoadError> {
     if !align.is_power_of_two() {
         return Err(LoadError::malformed(
             "alignment is not a power of two",
             offset,
         ));
     }
+    if align > MAX_SIZE {
+        return Err(LoadError::malformed("alignment too large", offset));
+    }
+    *max_align = (*max_align).max(align);
     let at = align_up(*cursor, align).ok_or(LoadError::malformed("section too large", offset))?;
     *cursor = at
         .checked_add(size)
-        .filter(|&end| end < (1 << 40))
+        .filter(|&end| end < MAX_SIZE)
         .ok_or(LoadError::malformed("section too large", offset))?;
     Ok(at)
 }
@@ -105,6 +122,7 @@ pub(crate) fn plan(
     page: u64,
 ) -> Result<Layout, LoadError> {
     let mut cursors = [0u64; 3];
+    let mut aligns = [page; 3];
     let mut rel_offsets: Vec<Option<(usize, u64)>> = vec![None; shdrs.len()];
     for (i, shdr) in shdrs.iter().enumerate() {
         if shdr.sh_flags & u64::from(SHF_ALLOC) == 0 || shdr.sh_size == 0 {
@@ -113,6 +131,7 @@ pub(crate) fn plan(
         let g = group_of(shdr);
         let at = place(
             &mut cursors[g],
+            &mut aligns[g],
             shdr.sh_size,
             shdr.sh_addralign.max(1),
             shdr.sh_offset,
@@ -123,7 +142,13 @@ pub(crate) fn plan(
     for (i, sym) in symbols.iter().enumerate() {
         if sym.st_shndx == SHN_COMMON {
             // For a common symbol st_value is its alignment.
-            let at = place(&mut cursors[DATA], sym.st_size, sym.st_value.max(1), 0)?;
+            let at = place(
+                &mut cursors[DATA],
+                &mut aligns[DATA],
+                sym.st_size,
+                sym.st_value.max(1),
+                0,
+            )?;
             commons_rel[i] = Some(at);
         }
     }
@@ -139,6 +164,7 @@ pub(crate) fn plan(
     let got_rel = if got_needed {
         place(
             &mut cursors[RODATA],
+            &mut aligns[RODATA],
             u64::from(slots.max(1)) * GOT_SLOT,
             GOT_SLOT,
             0,
@@ -159,6 +185,7 @@ pub(crate) fn plan(
     let stubs_rel = if stub_count > 0 {
         place(
             &mut cursors[TEXT],
+            &mut aligns[TEXT],
             u64::from(stub_count) * stub_size as u64,
             STUB_ALIGN,
             0,
@@ -167,14 +194,23 @@ pub(crate) fn plan(
         0
     };
 
+    // Each group starts at a multiple of its largest alignment, so sections
+    // aligned beyond a page keep their alignment in the reservation.
     let mut groups = [(0usize, 0usize); 3];
     let mut total = 0u64;
     for g in 0..3 {
-        let size = align_up(cursors[g], page).ok_or(LoadError::malformed("image too large", 0))?;
-        groups[g] = (total as usize, size as usize);
-        total += size;
+        let too_large = || LoadError::malformed("image too large", 0);
+        let size = align_up(cursors[g], page).ok_or_else(too_large)?;
+        let offset = if size == 0 {
+            total
+        } else {
+            align_up(total, aligns[g]).ok_or_else(too_large)?
+        };
+        groups[g] = (offset as usize, size as usize);
+        total = offset.checked_add(size).ok_or_else(too_large)?;
     }
     let total = total.max(page) as usize;
+    let align = aligns.iter().copied().max().unwrap_or(page) as usize;
     let abs = |g: usize, rel: u64| groups[g].0 + rel as usize;
     Ok(Layout {
         sections: rel_offsets
@@ -192,5 +228,46 @@ pub(crate) fn plan(
         stubs: abs(TEXT, stubs_rel),
         groups,
         total,
+        align,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn section(flags: u32, size: u64, align: u64) -> SectionHeader {
+        SectionHeader {
+            sh_name: 0,
+            sh_type: elf::abi::SHT_PROGBITS,
+            sh_flags: u64::from(SHF_ALLOC | flags),
+            sh_addr: 0,
+            sh_offset: 0,
+            sh_size: size,
+            sh_link: 0,
+            sh_info: 0,
+            sh_addralign: align,
+            sh_entsize: 0,
+        }
+    }
+
+    #[test]
+    fn alignment_beyond_a_page_is_kept() {
+        let shdrs = [
+            section(SHF_EXECINSTR, 0x100, 16),
+            section(SHF_WRITE, 0x40, 0x1_0000),
+        ];
+        let plan = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 0x1000).unwrap();
+        assert_eq!(plan.align, 0x1_0000);
+        let data = plan.sections[1].unwrap();
+        assert_eq!(data % 0x1_0000, 0);
+        assert!(plan.total >= data + 0x40);
+    }
+
+    #[test]
+    fn absurd_alignment_is_malformed() {
+        let shdrs = [section(0, 8, 1 << 62)];
+        let result = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 0x1000);
+        assert!(matches!(result, Err(LoadError::Malformed { .. })));
+    }
 }

@@ -20,9 +20,10 @@ use crate::call;
 use crate::error::LoadError;
 use crate::header::{section_bytes, File};
 use crate::image::{Exports, Import, LoadedImage, ObjectKind, Region};
+use crate::inspect::{PlacedSection, RelocatableLayout};
 use crate::memory::{Held, Memory};
 use crate::modinfo::ModInfo;
-use crate::reloc::{self, Fixup, RelocFault};
+use crate::reloc::{self, Fixup, Partner, RelocFault};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
 use crate::table::{SymbolEntry, SymbolTable};
 use crate::LoadOptions;
@@ -185,47 +186,10 @@ pub(crate) fn load<M: Memory>(
 ) -> Result<LoadedImage<M>, LoadError> {
     let machine = options.machine;
     let obj = Object::parse(file)?;
-
-    // Which symbols need GOT slots and stubs.
-    let mut needs = SymbolNeeds::new(obj.symbols.len());
-    for (_, shdr, _) in obj.relocation_sections() {
-        for e in obj.entries(shdr)? {
-            let sym = e.sym as usize;
-            if sym >= obj.symbols.len().max(1) {
-                return Err(LoadError::malformed(
-                    "relocation symbol index out of range",
-                    e.offset,
-                ));
-            }
-            let need = reloc::needs(machine, e.r_type);
-            needs.got_base |= need.got_base;
-            if sym != 0 {
-                needs.got[sym] |= need.got_slot;
-                needs.stub[sym] |= need.stub;
-            }
-        }
-    }
-    let got_symbol = (1..obj.symbols.len()).find(|&i| {
-        obj.symbols[i].st_shndx == SHN_UNDEF && obj.symbol_name(i).is_ok_and(|n| n == GOT_SYMBOL)
-    });
-    needs.got_base |= got_symbol.is_some();
-    for (i, shdr) in obj.shdrs.iter().enumerate() {
-        if shdr.sh_flags & u64::from(SHF_ALLOC) != 0 && shdr.sh_type != SHT_NOBITS {
-            section_bytes(file, shdr)
-                .map_err(|_| LoadError::malformed("section data outside the file", i as u64))?;
-        }
-    }
-    let page = memory.page_size() as u64;
-    let plan = layout::plan(
-        &obj.shdrs,
-        &obj.symbols,
-        &needs,
-        reloc::stub_size(machine),
-        page,
-    )?;
+    let plan = plan(&obj, machine, memory.page_size() as u64)?;
 
     let res = memory
-        .reserve(plan.total, page as usize)
+        .reserve(plan.total, plan.align)
         .map_err(|_| LoadError::OutOfMemory { size: plan.total })?;
     let mut held = Held {
         memory,
@@ -278,6 +242,93 @@ pub(crate) fn load<M: Memory>(
         modinfo,
         imports,
         dynamic: None,
+    })
+}
+
+/// Scans the relocations for the GOT slots and stubs they need, checks the
+/// allocated sections lie in the file, and plans the layout.
+fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, LoadError> {
+    // Which symbols need GOT slots and stubs.
+    let mut needs = SymbolNeeds::new(obj.symbols.len());
+    for (_, shdr, _) in obj.relocation_sections() {
+        for e in obj.entries(shdr)? {
+            let sym = e.sym as usize;
+            // Index 0 is the null symbol, which every symbol table has.
+            if sym >= obj.symbols.len() {
+                return Err(LoadError::malformed(
+                    "relocation symbol index out of range",
+                    e.offset,
+                ));
+            }
+            let need = reloc::needs(machine, e.r_type);
+            needs.got_base |= need.got_base;
+            if sym != 0 {
+                needs.got[sym] |= need.got_slot;
+                needs.stub[sym] |= need.stub;
+            }
+        }
+    }
+    let got_symbol = (1..obj.symbols.len()).find(|&i| {
+        obj.symbols[i].st_shndx == SHN_UNDEF && obj.symbol_name(i).is_ok_and(|n| n == GOT_SYMBOL)
+    });
+    needs.got_base |= got_symbol.is_some();
+    for (i, shdr) in obj.shdrs.iter().enumerate() {
+        if shdr.sh_flags & u64::from(SHF_ALLOC) != 0 && shdr.sh_type != SHT_NOBITS {
+            section_bytes(obj.file, shdr)
+                .map_err(|_| LoadError::malformed("section data outside the file", i as u64))?;
+        }
+    }
+    layout::plan(
+        &obj.shdrs,
+        &obj.symbols,
+        &needs,
+        reloc::stub_size(machine),
+        page,
+    )
+}
+
+/// Where [`load`] would place the parts of the object in `file`.
+pub(crate) fn describe(
+    file: &File<'_>,
+    machine: crate::Machine,
+    page: u64,
+) -> Result<RelocatableLayout, LoadError> {
+    let obj = Object::parse(file)?;
+    let plan = plan(&obj, machine, page)?;
+    let sections = obj
+        .shdrs
+        .iter()
+        .zip(&plan.sections)
+        .enumerate()
+        .filter_map(|(index, (shdr, offset))| {
+            offset.map(|offset| PlacedSection {
+                index,
+                name: obj.section_name(index),
+                offset,
+                size: shdr.sh_size as usize,
+            })
+        })
+        .collect();
+    let stub_size = reloc::stub_size(machine);
+    let named = |table: &[u32], at: usize, size: usize| -> Vec<(String, usize)> {
+        table
+            .iter()
+            .enumerate()
+            .filter(|&(_, &n)| n != NONE)
+            .map(|(i, &n)| (obj.describe_symbol(i), at + n as usize * size))
+            .collect()
+    };
+    let got_entries = named(&plan.got_slot, plan.got, 8);
+    let stub_entries = named(&plan.stub, plan.stubs, stub_size);
+    Ok(RelocatableLayout {
+        sections,
+        got: plan
+            .got_needed
+            .then_some((plan.got, got_entries.len().max(1) * 8)),
+        stubs: (!stub_entries.is_empty()).then_some((plan.stubs, stub_entries.len() * stub_size)),
+        got_entries,
+        stub_entries,
+        size: plan.total,
     })
 }
 
@@ -456,25 +507,13 @@ fn apply_relocations<M: Memory>(
             LoadError::malformed("section outside the image", target_shdr.sh_offset),
         )?;
         let section_addr = start + target_offset as u64;
-        for e in entries {
+        // Every fixup of the section first (implicit addends read from the
+        // bytes as the file has them), then the machine pairs those that
+        // depend on each other, then they are applied in table order.
+        let mut fixups = Vec::with_capacity(entries.len());
+        for e in &entries {
             let sym = e.sym as usize;
-            let fault = |f: RelocFault| match f {
-                RelocFault::Unsupported => LoadError::UnsupportedRelocation {
-                    machine,
-                    r_type: e.r_type,
-                    section: obj.section_name(rel_index),
-                    offset: e.offset,
-                },
-                RelocFault::Overflow => LoadError::RelocationOverflow {
-                    r_type: e.r_type,
-                    symbol: obj.describe_symbol(sym),
-                    offset: e.offset,
-                },
-                RelocFault::OutOfBounds => LoadError::RelocationOutOfBounds {
-                    section: obj.section_name(rel_index),
-                    offset: e.offset,
-                },
-            };
+            let fault = |f| relocation_error(obj, machine, rel_index, e, f);
             let offset = usize::try_from(e.offset)
                 .ok()
                 .filter(|&o| o < size)
@@ -483,7 +522,7 @@ fn apply_relocations<M: Memory>(
                 Some(a) => a,
                 None => reloc::implicit_addend(machine, e.r_type, bytes, offset).map_err(fault)?,
             };
-            let fix = Fixup {
+            fixups.push(Fixup {
                 r_type: e.r_type,
                 place: section_addr + e.offset,
                 symbol: values[sym],
@@ -495,11 +534,54 @@ fn apply_relocations<M: Memory>(
                     .then(|| got + u64::from(plan.got_slot[sym]) * 8),
                 stub: (plan.stub[sym] != NONE)
                     .then(|| start + plan.stubs as u64 + u64::from(plan.stub[sym]) * stub_size),
-            };
-            reloc::apply(machine, &fix, bytes, offset).map_err(fault)?;
+                partner: Partner::None,
+            });
+        }
+        reloc::pair_section(machine, &mut fixups);
+        for (e, fix) in entries.iter().zip(&fixups) {
+            // In bounds: checked when the fixup was built.
+            let offset = e.offset as usize;
+            reloc::apply(machine, fix, bytes, offset)
+                .map_err(|f| relocation_error(obj, machine, rel_index, e, f))?;
         }
     }
     Ok(())
+}
+
+/// The error for relocation `e` of relocation section `rel_index`.
+fn relocation_error(
+    obj: &Object<'_>,
+    machine: crate::Machine,
+    rel_index: usize,
+    e: &Entry,
+    fault: RelocFault,
+) -> LoadError {
+    match fault {
+        RelocFault::Unsupported => LoadError::UnsupportedRelocation {
+            machine,
+            r_type: e.r_type,
+            section: obj.section_name(rel_index),
+            offset: e.offset,
+        },
+        RelocFault::Overflow => LoadError::RelocationOverflow {
+            r_type: e.r_type,
+            symbol: obj.describe_symbol(e.sym as usize),
+            offset: e.offset,
+        },
+        RelocFault::OutOfBounds => LoadError::RelocationOutOfBounds {
+            section: obj.section_name(rel_index),
+            offset: e.offset,
+        },
+        RelocFault::Unpaired => LoadError::malformed(
+            "relocation without the partner relocation it depends on",
+            e.offset,
+        ),
+        RelocFault::NeedsRelaxation => LoadError::RelaxationRequired {
+            r_type: e.r_type,
+            section: obj.section_name(rel_index),
+            offset: e.offset,
+        },
+    }
 }
 
 /// `.init_array`/`.fini_array` contents in call order: sections sorted by

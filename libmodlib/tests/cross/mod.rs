@@ -1,0 +1,1158 @@
+//! Shared by the differential tests of the foreign machines
+//! (`diff_riscv64.rs`, `diff_aarch64.rs`): compiles fixtures for the target
+//! with clang and, when installed, the cross gcc; loads each object with
+//! modlib into a buffer standing at a fixed run-time address; links the same
+//! object with a reference linker (`ld.lld --no-relax`, and the cross GNU
+//! `ld --no-relax` when installed) at exactly the section addresses modlib
+//! chose, with the same symbol values; and compares the relocated bytes.
+//!
+//! Synthesised entries are placed differently by each linker, so places
+//! whose relocation goes through a GOT slot or a range-extension stub are
+//! compared by what they reach: the slot must hold the symbol's value, the
+//! stub must jump to it. Far functions (beyond direct branch range) are
+//! given to the reference linker at a near "proxy" address, since lld
+//! makes no RISC-V range-extension thunks: a call there must land on the
+//! proxy, and modlib's call on a stub jumping to the real far address.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use elf::abi::{SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_NOTE, SHT_RELA, STT_SECTION};
+use elf::endian::LittleEndian;
+use elf::ElfBytes;
+use modlib::inspect::{relocatable_layout, RelocatableLayout};
+use modlib::{
+    load, LoadError, LoadOptions, LoadedImage, Machine, Protection, ProviderId, SymbolEntry,
+    SymbolKind, SymbolTable,
+};
+use testkit::{fixtures, BufferMemory, Compiler, Fixture};
+
+/// Where every image is loaded, and where the reference links are placed.
+pub const BASE: u64 = 0x1000_0000;
+/// Host data lives half a MiB below the image (within reach of the tiny
+/// model's ±1 MiB), host functions a quarter MiB below.
+const NEAR_DATA: u64 = BASE - 0x8_0000;
+const NEAR_CODE: u64 = BASE - 0x4_0000;
+/// Far host functions: 128 GiB, beyond every direct branch.
+const FAR: u64 = 0x20_0000_0000;
+
+/// A symbol the host provides to the fixtures.
+#[derive(Debug, Clone, Copy)]
+pub struct HostSymbol {
+    /// Name.
+    pub name: &'static str,
+    /// Value modlib binds to.
+    pub value: u64,
+    /// Value the reference linker gets instead (far branch targets only).
+    pub proxy: Option<u64>,
+    /// Function or data.
+    pub kind: SymbolKind,
+}
+
+const fn host(name: &'static str, value: u64, kind: SymbolKind) -> HostSymbol {
+    HostSymbol {
+        name,
+        value,
+        proxy: None,
+        kind,
+    }
+}
+
+/// The host symbols every fixture may use.
+pub const HOST_SYMBOLS: [HostSymbol; 13] = [
+    host("near_value", NEAR_DATA, SymbolKind::Object),
+    host("near_array", NEAR_DATA + 0x40, SymbolKind::Object),
+    host("near_wide", NEAR_DATA + 0x80, SymbolKind::Object),
+    host("near_fn", NEAR_CODE, SymbolKind::Function),
+    HostSymbol {
+        name: "far_fn",
+        value: FAR + 0x1000,
+        proxy: Some(NEAR_CODE + 0x100),
+        kind: SymbolKind::Function,
+    },
+    HostSymbol {
+        name: "far_tail",
+        value: FAR + 0x2000,
+        proxy: Some(NEAR_CODE + 0x200),
+        kind: SymbolKind::Function,
+    },
+    host("far_data", FAR + 0x3000, SymbolKind::Object),
+    host("abs_small", 0x1234, SymbolKind::Object),
+    host("abs_mid", 0x1234_5678, SymbolKind::Object),
+    host("abs_big", 0x1234_5678_9abc, SymbolKind::Object),
+    host(
+        "abs_negative",
+        0u64.wrapping_sub(0x1234),
+        SymbolKind::Object,
+    ),
+    host("ext_data", NEAR_DATA + 0x100, SymbolKind::Object),
+    host("ext_fn", NEAR_CODE + 0x300, SymbolKind::Function),
+];
+
+/// `symbols` as the table modlib binds against.
+pub fn table(symbols: &[HostSymbol]) -> SymbolTable<'static> {
+    SymbolTable::new(
+        symbols
+            .iter()
+            .map(|s| SymbolEntry::new(s.name, s.value, s.kind))
+            .collect(),
+        ProviderId(1),
+    )
+    .expect("unique host names")
+}
+
+/// The host symbols with `name` moved to `value`.
+pub fn moved(name: &str, value: u64) -> Vec<HostSymbol> {
+    let mut out = HOST_SYMBOLS.to_vec();
+    out.iter_mut()
+        .find(|s| s.name == name)
+        .expect("known host symbol")
+        .value = value;
+    out
+}
+
+// ---------------------------------------------------------------------------
+// What differs between the machines
+// ---------------------------------------------------------------------------
+
+/// What one machine's relocations reach, for the places compared by meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// A branch lands here.
+    Branch(u64),
+    /// A load reads the GOT slot here.
+    Slot(u64),
+    /// The page (4 KiB) of a GOT slot.
+    SlotPage(u64),
+    /// The low 12 bits of a GOT slot's address.
+    SlotLow(u64),
+    /// The page of the GOT itself.
+    GotPage(u64),
+    /// A slot's offset from the page of the GOT.
+    SlotFromGotPage(u64),
+}
+
+/// A place compared by what it reaches: the instruction words it covers
+/// (with the immediate bits, which may differ), and what it reaches.
+#[derive(Debug, Clone)]
+pub struct Semantic {
+    /// `(address, immediate mask)` of each instruction word involved.
+    pub words: Vec<(u64, u32)>,
+    /// What the instruction(s) reach, if this relocation decides it.
+    pub reach: Option<Reach>,
+}
+
+/// One relocation of the object, with addresses as both images have them.
+#[derive(Debug, Clone)]
+pub struct Rel {
+    /// Relocation type.
+    pub r_type: u32,
+    /// Run-time address of the place.
+    pub place: u64,
+    /// Symbol name (its section's for a section symbol).
+    pub symbol: String,
+    /// S as the reference linker sees it (proxies for far functions).
+    pub value: u64,
+    /// A.
+    pub addend: i64,
+    /// Whether the symbol is a far function (reached through a stub).
+    pub far: bool,
+}
+
+/// Reads run-time addresses of an image.
+pub trait Image {
+    /// The bytes at `addr..addr+len`, if mapped.
+    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>>;
+}
+
+/// The machine-specific side of the comparison.
+pub trait Isa {
+    /// The machine.
+    const MACHINE: Machine;
+    /// clang flags selecting the target.
+    const CLANG: &'static [&'static str];
+    /// The cross gcc driver.
+    const GCC: &'static str;
+    /// The cross GNU linker.
+    const GNU_LD: &'static str;
+    /// Relocation types ld.lld 14 does not know (objects with them are
+    /// compared against GNU ld only).
+    const LLD_UNKNOWN: &'static [u32];
+    /// Size of one of modlib's stubs.
+    const STUB_SIZE: usize;
+    /// Relocation types that are thread-local storage.
+    fn is_tls(r_type: u32) -> bool;
+    /// How relocation `i` of a section is compared, if not by bytes.
+    fn semantic(rels: &[Rel], i: usize, image: &dyn Image) -> Option<Semantic>;
+    /// Where a stub of modlib's jumps.
+    fn stub_target(stub: &[u8]) -> Option<u64>;
+    /// A readable name of a relocation type.
+    fn type_name(r_type: u32) -> String;
+}
+
+/// The 32-bit little-endian word at `addr` of `image`.
+pub fn word_at(image: &dyn Image, addr: u64) -> Option<u32> {
+    image
+        .read(addr, 4)
+        .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+}
+
+/// `v`'s low `bits` bits, sign-extended.
+pub fn sext(v: u64, bits: u32) -> i64 {
+    ((v << (64 - bits)) as i64) >> (64 - bits)
+}
+
+// ---------------------------------------------------------------------------
+// Fixtures and builds
+// ---------------------------------------------------------------------------
+
+/// Path of a fixture source in `tests/fixtures/cross`.
+pub fn source(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/cross")
+        .join(name)
+}
+
+/// Whether a tool answers `--version`.
+fn installed(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Whether `tool` is installed; when not, says so, and fails the test if
+/// `MODLIB_REQUIRE_CROSS` is set (as the project's test script does).
+pub fn available(tool: &str) -> bool {
+    if installed(tool) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("MODLIB_REQUIRE_CROSS").is_none(),
+        "{tool} is required (MODLIB_REQUIRE_CROSS is set) but not installed"
+    );
+    eprintln!("note: {tool} not installed; its builds are skipped");
+    false
+}
+
+/// One way of building a fixture.
+#[derive(Debug, Clone)]
+pub struct Build {
+    /// Source file in `tests/fixtures/cross`.
+    pub fixture: &'static str,
+    /// The compiler driver.
+    pub compiler: Compiler,
+    /// Every flag (target selection included).
+    pub flags: Vec<&'static str>,
+}
+
+impl Build {
+    /// A clang build for `I` with `flags`.
+    pub fn clang<I: Isa>(fixture: &'static str, flags: &[&'static str]) -> Self {
+        let mut all = I::CLANG.to_vec();
+        all.extend_from_slice(flags);
+        Build {
+            fixture,
+            compiler: Compiler::Clang,
+            flags: all,
+        }
+    }
+
+    /// A build with the cross gcc for `I` with `flags`.
+    pub fn gcc<I: Isa>(fixture: &'static str, flags: &[&'static str]) -> Self {
+        Build {
+            fixture,
+            compiler: Compiler::Named(I::GCC.into()),
+            flags: flags.to_vec(),
+        }
+    }
+
+    /// Compiles to a relocatable object.
+    pub fn object(&self) -> Fixture {
+        fixtures::object(&self.compiler, &source(self.fixture), &self.flags)
+    }
+
+    /// Compiles with `-fPIC` and links with `ld.lld -shared`.
+    pub fn shared_object(&self) -> Fixture {
+        let object = self.object();
+        let out = object.path.with_extension("so");
+        run(
+            Command::new("ld.lld")
+                .arg("-shared")
+                .arg(&object.path)
+                .arg("-o")
+                .arg(&out),
+            "ld.lld -shared",
+        )
+        .unwrap_or_else(|e| panic!("{self}: {e}"));
+        let bytes = std::fs::read(&out).expect("read shared object");
+        Fixture { path: out, bytes }
+    }
+
+    /// Whether the flags include `flag`.
+    pub fn has(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+}
+
+impl fmt::Display for Build {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[{} {} {}]",
+            self.fixture,
+            self.compiler.command(),
+            self.flags.join(" ")
+        )
+    }
+}
+
+/// The compilers of `I` that are installed: clang always, the cross gcc
+/// when present.
+pub fn compilers<I: Isa>() -> (bool, bool) {
+    (true, available(I::GCC))
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
+    let out = cmd.output().map_err(|e| format!("run {what}: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading objects
+// ---------------------------------------------------------------------------
+
+/// Every relocation type in the object's `SHT_RELA` sections.
+pub fn relocation_types(object: &[u8]) -> BTreeSet<u32> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(object).expect("parse object");
+    let mut out = BTreeSet::new();
+    for shdr in file.section_headers().expect("section headers").iter() {
+        if shdr.sh_type == SHT_RELA {
+            out.extend(
+                file.section_data_as_relas(&shdr)
+                    .expect("relocations")
+                    .map(|r| r.r_type),
+            );
+        }
+    }
+    out
+}
+
+/// The first relocation (in the order modlib applies them) whose type
+/// satisfies `pred`: type, relocation section name, offset.
+pub fn first_relocation(object: &[u8], pred: impl Fn(u32) -> bool) -> Option<(u32, String, u64)> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(object).expect("parse object");
+    let (shdrs, names) = file.section_headers_with_strtab().expect("sections");
+    let (shdrs, names) = (shdrs?, names?);
+    for shdr in shdrs.iter() {
+        if shdr.sh_type != SHT_RELA {
+            continue;
+        }
+        let target = shdrs.get(shdr.sh_info as usize).ok()?;
+        if target.sh_flags & u64::from(elf::abi::SHF_ALLOC) == 0 {
+            continue;
+        }
+        for r in file.section_data_as_relas(&shdr).ok()? {
+            if pred(r.r_type) {
+                let name = names.get(shdr.sh_name as usize).ok()?.to_string();
+                return Some((r.r_type, name, r.r_offset));
+            }
+        }
+    }
+    None
+}
+
+/// A linked (or loaded) image as sections at run-time addresses.
+struct Sections(Vec<(u64, Vec<u8>)>);
+
+impl Image for Sections {
+    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        self.0.iter().find_map(|(a, bytes)| {
+            let off = usize::try_from(addr.checked_sub(*a)?).ok()?;
+            bytes.get(off..off.checked_add(len)?).map(<[u8]>::to_vec)
+        })
+    }
+}
+
+/// An image in a `BufferMemory`.
+struct Buffer<'a>(&'a BufferMemory);
+
+impl Image for Buffer<'_> {
+    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        self.0.read(addr, len)
+    }
+}
+
+/// The reference link of an object: sections by name, symbols by name.
+struct Linked {
+    linker: String,
+    sections: BTreeMap<String, (u64, Vec<u8>)>,
+    symbols: BTreeMap<String, u64>,
+}
+
+impl Linked {
+    fn image(&self) -> Sections {
+        Sections(self.sections.values().cloned().collect())
+    }
+}
+
+/// Links `object` with `linker` at the addresses of `layout`.
+fn link(
+    linker: &str,
+    object: &Fixture,
+    layout: &RelocatableLayout,
+    symbols: &[HostSymbol],
+) -> Result<Linked, String> {
+    let mut script = String::from("SECTIONS {\n");
+    for s in &layout.sections {
+        writeln!(
+            script,
+            "  {} {:#x} : {{ *({}) }}",
+            s.name,
+            BASE + s.offset as u64,
+            s.name
+        )
+        .unwrap();
+    }
+    let got = (BASE + layout.size as u64 + 0x1fff) & !0xfff;
+    writeln!(script, "  .got {got:#x} : {{ *(.got) }}").unwrap();
+    writeln!(script, "  .got.plt : {{ *(.got.plt) }}").unwrap();
+    script.push_str("}\n");
+    let tag = Path::new(linker)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("ld");
+    let script_path = object.path.with_extension(format!("{tag}.ld"));
+    let out = object.path.with_extension(format!("{tag}.elf"));
+    std::fs::write(&script_path, &script).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(linker);
+    cmd.args(["--no-relax", "-static", "-z", "norelro", "-T"])
+        .arg(&script_path)
+        .arg(&object.path)
+        .arg("-o")
+        .arg(&out);
+    for s in symbols {
+        cmd.arg(format!(
+            "--defsym={}={:#x}",
+            s.name,
+            s.proxy.unwrap_or(s.value)
+        ));
+    }
+    if linker.ends_with("lld") {
+        // -O0: keep mergeable strings where the object has them (lld's
+        // string merging reorders them by hash).
+        cmd.arg("-O0");
+    }
+    run(&mut cmd, linker)?;
+    let bytes = std::fs::read(&out).map_err(|e| e.to_string())?;
+    let file = ElfBytes::<LittleEndian>::minimal_parse(&bytes).map_err(|e| e.to_string())?;
+    let (shdrs, names) = file
+        .section_headers_with_strtab()
+        .map_err(|e| e.to_string())?;
+    let (shdrs, names) = (shdrs.ok_or("no sections")?, names.ok_or("no names")?);
+    let mut sections = BTreeMap::new();
+    for shdr in shdrs.iter() {
+        if shdr.sh_flags & u64::from(elf::abi::SHF_ALLOC) == 0 {
+            continue;
+        }
+        let name = names
+            .get(shdr.sh_name as usize)
+            .map_err(|e| e.to_string())?;
+        let data = if shdr.sh_type == SHT_NOBITS {
+            vec![0; shdr.sh_size as usize]
+        } else {
+            file.section_data(&shdr)
+                .map_err(|e| e.to_string())?
+                .0
+                .to_vec()
+        };
+        sections.insert(name.to_string(), (shdr.sh_addr, data));
+    }
+    let mut syms = BTreeMap::new();
+    if let Some((symtab, strtab)) = file.symbol_table().map_err(|e| e.to_string())? {
+        for s in symtab.iter() {
+            if let Ok(name) = strtab.get(s.st_name as usize) {
+                if !name.is_empty() && s.st_symtype() != STT_SECTION {
+                    syms.entry(name.to_string()).or_insert(s.st_value);
+                }
+            }
+        }
+    }
+    Ok(Linked {
+        linker: linker.to_string(),
+        sections,
+        symbols: syms,
+    })
+}
+
+/// The relocations of each loaded section, with run-time addresses.
+fn relocations(
+    object: &[u8],
+    layout: &RelocatableLayout,
+    symbols: &[HostSymbol],
+    linked: &Linked,
+) -> Result<BTreeMap<usize, Vec<Rel>>, String> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(object).map_err(|e| e.to_string())?;
+    let (shdrs, names) = file
+        .section_headers_with_strtab()
+        .map_err(|e| e.to_string())?;
+    let (shdrs, names) = (shdrs.ok_or("no sections")?, names.ok_or("no names")?);
+    let (symtab, strtab) = file
+        .symbol_table()
+        .map_err(|e| e.to_string())?
+        .ok_or("no symbols")?;
+    let addr_of = |index: usize| {
+        layout
+            .sections
+            .iter()
+            .find(|s| s.index == index)
+            .map(|s| BASE + s.offset as u64)
+    };
+    let mut out = BTreeMap::new();
+    for shdr in shdrs.iter() {
+        if shdr.sh_type != SHT_RELA {
+            continue;
+        }
+        let target = shdr.sh_info as usize;
+        let Some(section_addr) = addr_of(target) else {
+            continue;
+        };
+        let mut rels = Vec::new();
+        for r in file
+            .section_data_as_relas(&shdr)
+            .map_err(|e| e.to_string())?
+        {
+            let sym = symtab.get(r.r_sym as usize).map_err(|e| e.to_string())?;
+            let (symbol, value) = if sym.st_symtype() == STT_SECTION {
+                let index = usize::from(sym.st_shndx);
+                let name = shdrs
+                    .get(index)
+                    .ok()
+                    .and_then(|s| names.get(s.sh_name as usize).ok())
+                    .unwrap_or("?");
+                (name.to_string(), addr_of(index).unwrap_or(0))
+            } else {
+                let name = strtab.get(sym.st_name as usize).unwrap_or("").to_string();
+                let value = match sym.st_shndx {
+                    _ if r.r_sym == 0 => 0,
+                    SHN_UNDEF => match symbols.iter().find(|h| h.name == name) {
+                        Some(h) => h.proxy.unwrap_or(h.value),
+                        None => *linked.symbols.get(&name).unwrap_or(&0),
+                    },
+                    SHN_ABS => sym.st_value,
+                    index => addr_of(usize::from(index)).unwrap_or(0) + sym.st_value,
+                };
+                (name, value)
+            };
+            let far = symbols
+                .iter()
+                .any(|h| h.name == symbol && h.proxy.is_some());
+            rels.push(Rel {
+                r_type: r.r_type,
+                place: section_addr + r.r_offset,
+                symbol,
+                value,
+                addend: r.r_addend,
+                far,
+            });
+        }
+        out.insert(target, rels);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------
+// The comparison
+// ---------------------------------------------------------------------------
+
+/// Per-symbol GOT evidence gathered from one image.
+#[derive(Debug, Default)]
+struct GotEvidence {
+    slots: BTreeMap<String, BTreeSet<u64>>,
+    pages: BTreeMap<String, BTreeSet<u64>>,
+    lows: BTreeMap<String, BTreeSet<u64>>,
+    from_got_page: BTreeMap<String, BTreeSet<u64>>,
+    got_pages: BTreeSet<u64>,
+    branches: Vec<(String, u64, u64)>,
+}
+
+impl GotEvidence {
+    fn add(&mut self, rel: &Rel, reach: Reach) {
+        let entry = |m: &mut BTreeMap<String, BTreeSet<u64>>, v| {
+            m.entry(rel.symbol.clone()).or_default().insert(v);
+        };
+        match reach {
+            Reach::Branch(to) => self.branches.push((rel.symbol.clone(), rel.place, to)),
+            Reach::Slot(a) => entry(&mut self.slots, a),
+            Reach::SlotPage(a) => entry(&mut self.pages, a),
+            Reach::SlotLow(a) => entry(&mut self.lows, a),
+            Reach::SlotFromGotPage(a) => entry(&mut self.from_got_page, a),
+            Reach::GotPage(a) => {
+                self.got_pages.insert(a);
+            }
+        }
+    }
+
+    /// The one slot address each symbol's GOT references agree on.
+    fn resolve(&self, errors: &mut Vec<String>, who: &str) -> BTreeMap<String, u64> {
+        let mut names: BTreeSet<&String> = self.slots.keys().collect();
+        names.extend(self.pages.keys());
+        names.extend(self.lows.keys());
+        names.extend(self.from_got_page.keys());
+        let mut out = BTreeMap::new();
+        for name in names {
+            let mut candidates = BTreeSet::new();
+            candidates.extend(self.slots.get(name).into_iter().flatten());
+            for page in self.pages.get(name).into_iter().flatten() {
+                for low in self.lows.get(name).into_iter().flatten() {
+                    candidates.insert(page | low);
+                }
+            }
+            for off in self.from_got_page.get(name).into_iter().flatten() {
+                for page in &self.got_pages {
+                    candidates.insert(page + off);
+                }
+            }
+            if candidates.len() == 1 {
+                out.insert(name.clone(), *candidates.first().unwrap());
+            } else {
+                errors.push(format!(
+                    "{who}: GOT references to `{name}` do not agree on one slot: {candidates:x?}"
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// What a reference linker's symbol value stands for in modlib's image.
+fn real_value(symbols: &[HostSymbol], value: u64) -> u64 {
+    symbols
+        .iter()
+        .find(|s| s.proxy == Some(value))
+        .map_or(value, |s| s.value)
+}
+
+fn u64_at(image: &dyn Image, addr: u64) -> Option<u64> {
+    image
+        .read(addr, 8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+}
+
+/// The outcome of one build against one reference linker.
+#[derive(Debug, Default)]
+pub struct Comparison {
+    /// Bytes compared.
+    pub bytes: usize,
+    /// Relocations compared by what they reach.
+    pub semantic: usize,
+    /// Relocations in the object.
+    pub relocations: usize,
+    /// Everything that differs.
+    pub errors: Vec<String>,
+}
+
+/// `object` with its `.eh_frame` renamed `.eh_bytes`. Linkers rewrite
+/// `.eh_frame` (padding CIEs, dropping or merging entries), so only under
+/// another name do they relocate it in place like any other section;
+/// modlib treats the section the same whatever its name.
+fn eh_frame_as_plain_data(object: &Fixture) -> Fixture {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(&object.bytes).expect("parse object");
+    let (shdrs, names) = file.section_headers_with_strtab().expect("sections");
+    let (Some(shdrs), Some(names)) = (shdrs, names) else {
+        return object.clone();
+    };
+    let Some(at) = shdrs
+        .iter()
+        .find(|s| {
+            names
+                .get(s.sh_name as usize)
+                .is_ok_and(|n| n == ".eh_frame")
+        })
+        .map(|s| s.sh_name as usize)
+    else {
+        return object.clone();
+    };
+    let shstrtab = shdrs
+        .get(usize::from(file.ehdr.e_shstrndx))
+        .expect("section name table");
+    let offset = shstrtab.sh_offset as usize + at;
+    let mut bytes = object.bytes.clone();
+    bytes[offset..offset + 9].copy_from_slice(b".eh_bytes");
+    let path = object.path.with_extension("plain.o");
+    std::fs::write(&path, &bytes).expect("write renamed object");
+    Fixture { path, bytes }
+}
+
+/// Loads `object` with modlib and checks the image against every available
+/// reference linker. Returns one comparison per linker used.
+pub fn compare<I: Isa>(object: &Fixture, symbols: &[HostSymbol]) -> Vec<(String, Comparison)> {
+    let object = &eh_frame_as_plain_data(object);
+    let layout = relocatable_layout(&object.bytes, I::MACHINE, 4096)
+        .unwrap_or_else(|e| panic!("layout: {e}"));
+    let memory = BufferMemory::new(BASE);
+    let options = LoadOptions {
+        machine: I::MACHINE,
+        ..LoadOptions::default()
+    };
+    let image = load(&object.bytes, &options, &memory, &table(symbols))
+        .unwrap_or_else(|e| panic!("modlib load: {e}"));
+    assert_eq!(image.start(), BASE, "image not at the requested address");
+    assert_eq!(image.size(), layout.size, "layout disagrees with the load");
+    let mut structural = Vec::new();
+    check_icache(&image, &memory, &mut structural);
+
+    let types = relocation_types(&object.bytes);
+    let mut linkers = Vec::new();
+    if !types.iter().any(|t| I::LLD_UNKNOWN.contains(t)) {
+        linkers.push("ld.lld".to_string());
+    }
+    if installed(I::GNU_LD) {
+        linkers.push(I::GNU_LD.to_string());
+    }
+    assert!(
+        !linkers.is_empty(),
+        "no reference linker can link this object (types {types:?})"
+    );
+    let mut out = Vec::new();
+    for linker in linkers {
+        let mut cmp = Comparison {
+            errors: structural.clone(),
+            ..Comparison::default()
+        };
+        match link(&linker, object, &layout, symbols) {
+            Ok(linked) => {
+                let loaded = Loaded {
+                    image: &image,
+                    memory: &memory,
+                    layout: &layout,
+                };
+                compare_with::<I, _>(&linked, &loaded, object, symbols, &mut cmp);
+            }
+            Err(e) => cmp.errors.push(e),
+        }
+        out.push((linker, cmp));
+    }
+    drop(image);
+    assert_eq!(memory.live_reservations(), 0, "modlib kept memory");
+    out
+}
+
+/// Every executable region was synced (after its last write) and ended
+/// read-execute.
+fn check_icache<M: modlib::Memory>(
+    image: &LoadedImage<M>,
+    memory: &BufferMemory,
+    errors: &mut Vec<String>,
+) {
+    let syncs = memory.icache_syncs();
+    for r in image.regions() {
+        if r.protection != Protection::ReadExecute {
+            continue;
+        }
+        let (a, b) = (r.addr, r.addr + r.size as u64);
+        let covered = syncs.iter().any(|&(s, len)| s <= a && b <= s + len as u64);
+        if !covered {
+            errors.push(format!(
+                "executable region {a:#x}..{b:#x} was never synced ({syncs:x?})"
+            ));
+        }
+    }
+}
+
+/// modlib's loaded image, where it lives and how it was laid out.
+struct Loaded<'a, M: modlib::Memory> {
+    image: &'a LoadedImage<M>,
+    memory: &'a BufferMemory,
+    layout: &'a RelocatableLayout,
+}
+
+fn compare_with<I: Isa, M: modlib::Memory>(
+    linked: &Linked,
+    loaded: &Loaded<'_, M>,
+    object: &Fixture,
+    symbols: &[HostSymbol],
+    cmp: &mut Comparison,
+) {
+    let (image, layout) = (loaded.image, loaded.layout);
+    let ours = Buffer(loaded.memory);
+    let (semantic, stub_target, stub_size, type_name) =
+        (I::semantic, I::stub_target, I::STUB_SIZE, I::type_name);
+    let theirs = linked.image();
+    let errors = &mut cmp.errors;
+
+    // The reference linker put every section where modlib did, and agrees
+    // on the address of every symbol both know.
+    for s in &layout.sections {
+        match linked.sections.get(&s.name) {
+            Some(&(addr, _)) if addr == BASE + s.offset as u64 => {}
+            Some(&(addr, _)) => errors.push(format!(
+                "{} placed at {addr:#x}, modlib at {:#x}",
+                s.name,
+                BASE + s.offset as u64
+            )),
+            None => errors.push(format!("{} missing from the reference link", s.name)),
+        }
+    }
+    for (name, symbol) in image.exports() {
+        if let Some(&theirs) = linked.symbols.get(&name) {
+            if theirs != symbol.address {
+                errors.push(format!(
+                    "`{name}` at {:#x}, reference at {theirs:#x}",
+                    symbol.address
+                ));
+            }
+        }
+    }
+
+    let rels = match relocations(&object.bytes, layout, symbols, linked) {
+        Ok(r) => r,
+        Err(e) => {
+            errors.push(e);
+            return;
+        }
+    };
+    let mut masks: BTreeMap<u64, u32> = BTreeMap::new();
+    let (mut mine, mut other) = (GotEvidence::default(), GotEvidence::default());
+    for list in rels.values() {
+        cmp.relocations += list.len();
+        for i in 0..list.len() {
+            let (Some(m), Some(l)) = (semantic(list, i, &ours), semantic(list, i, &theirs)) else {
+                continue;
+            };
+            cmp.semantic += 1;
+            for &(addr, imm) in &m.words {
+                masks.insert(addr, imm);
+            }
+            if let Some(reach) = m.reach {
+                mine.add(&list[i], reach);
+            }
+            if let Some(reach) = l.reach {
+                other.add(&list[i], reach);
+            }
+        }
+    }
+
+    // Bytes, except the immediates of the places compared by meaning.
+    let by_place: BTreeMap<u64, &Rel> = rels.values().flatten().map(|r| (r.place, r)).collect();
+    for s in &layout.sections {
+        let addr = BASE + s.offset as u64;
+        let Some(a) = ours.read(addr, s.size) else {
+            errors.push(format!("{} not readable in modlib's image", s.name));
+            continue;
+        };
+        if is_note(&object.bytes, s.index) {
+            // Linkers merge property notes into their own section.
+            continue;
+        }
+        let Some(b) = theirs.read(addr, s.size) else {
+            errors.push(format!("{} not readable in the reference link", s.name));
+            continue;
+        };
+        cmp.bytes += s.size;
+        let mut i = 0;
+        while i < s.size {
+            let at = addr + i as u64;
+            if let Some(&imm) = masks.get(&at) {
+                let w = |v: &[u8]| u32::from_le_bytes(v[i..i + 4].try_into().unwrap()) & !imm;
+                if i + 4 <= s.size && w(&a) != w(&b) {
+                    errors.push(format!("{}+{i:#x}: opcode bits differ", s.name));
+                }
+                i += 4;
+                continue;
+            }
+            if a[i] != b[i] {
+                let near = by_place
+                    .range(..=at)
+                    .next_back()
+                    .filter(|(p, _)| at - **p < 8)
+                    .map(|(_, r)| {
+                        format!(
+                            " (relocation {} against `{}`{:+#x})",
+                            type_name(r.r_type),
+                            r.symbol,
+                            r.addend
+                        )
+                    })
+                    .unwrap_or_default();
+                errors.push(format!(
+                    "{}+{i:#x} ({at:#x}): modlib {:#04x}, reference {:#04x}{near}",
+                    s.name, a[i], b[i]
+                ));
+                if errors.len() > 40 {
+                    errors.push("... (more differences)".into());
+                    return;
+                }
+            }
+            i += 1;
+        }
+    }
+
+    // Branches through stubs.
+    let stub_of = |name: &str| {
+        layout
+            .stub_entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, off)| BASE + *off as u64)
+    };
+    for (name, place, to) in &mine.branches {
+        let want = symbols.iter().find(|s| s.name == name).map(|s| s.value);
+        match stub_of(name) {
+            Some(stub) if stub == *to => {
+                let reached = ours.read(stub, stub_size).and_then(|b| stub_target(&b));
+                if reached != want {
+                    errors.push(format!(
+                        "stub for `{name}` at {stub:#x} jumps to {reached:x?}, not {want:x?}"
+                    ));
+                }
+            }
+            other => errors.push(format!(
+                "branch at {place:#x} to `{name}` lands on {to:#x}, not its stub {other:x?}"
+            )),
+        }
+    }
+    for (name, place, to) in &other.branches {
+        let want = symbols
+            .iter()
+            .find(|s| s.name == name)
+            .and_then(|s| s.proxy);
+        if Some(*to) != want {
+            errors.push(format!(
+                "reference branch at {place:#x} to `{name}` lands on {to:#x}, not {want:x?}"
+            ));
+        }
+    }
+
+    // GOT slots: modlib's must be the ones its layout gives the symbol, and
+    // both must hold the symbol's value.
+    let value_of = |name: &str| -> Option<u64> {
+        rels.values()
+            .flatten()
+            .find(|r| r.symbol == name)
+            .map(|r| r.value)
+    };
+    let ours_slots = mine.resolve(errors, "modlib");
+    let theirs_slots = other.resolve(errors, &linked.linker);
+    for (name, slot) in &ours_slots {
+        let planned = layout
+            .got_entries
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, off)| BASE + *off as u64);
+        if planned != Some(*slot) {
+            errors.push(format!(
+                "modlib reaches GOT slot {slot:#x} for `{name}`, its layout says {planned:x?}"
+            ));
+        }
+        let want = value_of(name).map(|v| real_value(symbols, v));
+        let held = u64_at(&ours, *slot);
+        if held != want {
+            errors.push(format!(
+                "modlib's GOT slot for `{name}` holds {held:x?}, not {want:x?}"
+            ));
+        }
+    }
+    if let Some((got, _)) = layout.got {
+        let page = (BASE + got as u64) & !0xfff;
+        if mine.got_pages.iter().any(|&p| p != page) {
+            errors.push(format!(
+                "modlib's GOT page is {page:#x}, code reaches {:x?}",
+                mine.got_pages
+            ));
+        }
+    }
+    for (name, slot) in &theirs_slots {
+        let want = value_of(name);
+        let held = u64_at(&theirs, *slot);
+        if held != want {
+            errors.push(format!(
+                "reference GOT slot for `{name}` holds {held:x?}, not {want:x?}"
+            ));
+        }
+    }
+    if ours_slots.keys().ne(theirs_slots.keys()) {
+        errors.push(format!(
+            "GOT symbols differ: modlib {:?}, reference {:?}",
+            ours_slots.keys(),
+            theirs_slots.keys()
+        ));
+    }
+}
+
+fn is_note(object: &[u8], index: usize) -> bool {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(object).expect("parse object");
+    file.section_headers()
+        .and_then(|t| t.get(index).ok())
+        .is_some_and(|s| s.sh_type == SHT_NOTE)
+}
+
+/// Runs [`compare`] over `builds` and fails with every difference found.
+pub fn check_builds<I: Isa>(builds: &[Build]) {
+    let mut failures = Vec::new();
+    let mut summary = Vec::new();
+    for build in builds {
+        let object = build.object();
+        for (linker, cmp) in compare::<I>(&object, &HOST_SYMBOLS) {
+            summary.push(format!(
+                "{build} vs {linker}: {} bytes, {} relocations ({} by reach)",
+                cmp.bytes, cmp.relocations, cmp.semantic
+            ));
+            if !cmp.errors.is_empty() {
+                failures.push(format!(
+                    "{build} vs {linker}:\n  {}",
+                    cmp.errors.join("\n  ")
+                ));
+            }
+        }
+    }
+    for line in &summary {
+        eprintln!("{line}");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Loads `object` expecting an error.
+pub fn load_error<I: Isa>(object: &[u8], symbols: &[HostSymbol]) -> LoadError {
+    let memory = BufferMemory::new(BASE);
+    let options = LoadOptions {
+        machine: I::MACHINE,
+        ..LoadOptions::default()
+    };
+    let result = load(object, &options, &memory, &table(symbols));
+    let Err(err) = result else {
+        panic!("loaded, but an error was expected")
+    };
+    assert_eq!(memory.live_reservations(), 0, "a failed load kept memory");
+    err
+}
+
+/// Asserts that each `(type, name, fixture)` of `table` occurs in at least
+/// one build of that fixture.
+pub fn check_coverage<I: Isa>(table: &[(u32, &str, &str)], builds: &[Build]) {
+    let mut seen: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
+    for b in builds {
+        seen.entry(b.fixture)
+            .or_default()
+            .extend(relocation_types(&b.object().bytes));
+    }
+    let missing: Vec<String> = table
+        .iter()
+        .filter(|(t, _, fixture)| !seen.get(fixture).is_some_and(|s| s.contains(t)))
+        .map(|(t, name, fixture)| format!("{name} ({t}) in {fixture}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "listed relocation types exercised by no build: {missing:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Shared objects
+// ---------------------------------------------------------------------------
+
+/// Loads a shared object and checks every word its dynamic relocations
+/// write against the psABI formula, and every other byte against the file.
+/// `jump_slot_addend` says whether `JUMP_SLOT` adds A (AArch64) or not.
+pub fn check_shared<I: Isa>(
+    so: &Fixture,
+    relative: u32,
+    symbolic: &[u32],
+    jump_slot: u32,
+    jump_slot_addend: bool,
+) -> Vec<String> {
+    let memory = BufferMemory::new(BASE);
+    let options = LoadOptions {
+        machine: I::MACHINE,
+        ..LoadOptions::default()
+    };
+    let image = load(&so.bytes, &options, &memory, &table(&HOST_SYMBOLS))
+        .unwrap_or_else(|e| panic!("modlib load: {e}"));
+    let mut errors = Vec::new();
+    check_icache(&image, &memory, &mut errors);
+    let base = image.base();
+    let file = ElfBytes::<LittleEndian>::minimal_parse(&so.bytes).expect("parse .so");
+    let (dynsyms, dynstr) = file
+        .dynamic_symbol_table()
+        .expect("dynsym")
+        .expect("has dynsym");
+    let mut expected: BTreeMap<u64, u64> = BTreeMap::new();
+    for name in [".rela.dyn", ".rela.plt"] {
+        let Some(shdr) = file.section_header_by_name(name).expect("sections") else {
+            continue;
+        };
+        for r in file.section_data_as_relas(&shdr).expect("relas") {
+            let a = r.r_addend as u64;
+            let s = || {
+                let sym = dynsyms.get(r.r_sym as usize).expect("symbol");
+                let sname = dynstr.get(sym.st_name as usize).expect("name");
+                if sym.st_shndx == SHN_UNDEF {
+                    HOST_SYMBOLS
+                        .iter()
+                        .find(|h| h.name == sname)
+                        .map_or(0, |h| h.value)
+                } else {
+                    base + sym.st_value
+                }
+            };
+            let value = if r.r_type == relative {
+                base.wrapping_add(a)
+            } else if symbolic.contains(&r.r_type) {
+                s().wrapping_add(a)
+            } else if r.r_type == jump_slot {
+                if jump_slot_addend {
+                    s().wrapping_add(a)
+                } else {
+                    s()
+                }
+            } else {
+                errors.push(format!("unexpected dynamic relocation type {}", r.r_type));
+                continue;
+            };
+            expected.insert(base + r.r_offset, value);
+        }
+    }
+    let ours = Buffer(&memory);
+    for ph in file.segments().expect("segments").iter() {
+        if ph.p_type != elf::abi::PT_LOAD {
+            continue;
+        }
+        let loaded = ours
+            .read(base + ph.p_vaddr, ph.p_memsz as usize)
+            .expect("segment in the image");
+        let data = &so.bytes[ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize];
+        let mut i = 0;
+        while i < loaded.len() {
+            let at = base + ph.p_vaddr + i as u64;
+            if let Some(&want) = expected.get(&at) {
+                let got = u64::from_le_bytes(loaded[i..i + 8].try_into().unwrap());
+                if got != want {
+                    errors.push(format!(
+                        "relocated word at {at:#x}: {got:#x}, want {want:#x}"
+                    ));
+                }
+                i += 8;
+                continue;
+            }
+            let want = data.get(i).copied().unwrap_or(0);
+            if loaded[i] != want {
+                errors.push(format!(
+                    "byte at {at:#x}: {:#04x}, file has {want:#04x}",
+                    loaded[i]
+                ));
+            }
+            i += 1;
+        }
+    }
+    errors
+}

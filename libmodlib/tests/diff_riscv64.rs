@@ -1,0 +1,416 @@
+//! RISC-V 64 relocations checked differentially: every fixture object, built
+//! by clang and the cross gcc at -O0/-O2, PIC and not, medlow and medany,
+//! with and without relaxation, is loaded by modlib at a fixed address and
+//! compared with `ld.lld --no-relax` (and GNU ld) output at the same section
+//! addresses. Also: which fixture exercises which relocation type, the
+//! refusal of `ALIGN` padding that must shrink and of TLS, overflow of
+//! out-of-range references, and shared objects' dynamic relocations.
+
+mod cross;
+
+use elf::abi::{
+    R_RISCV_32, R_RISCV_32_PCREL, R_RISCV_64, R_RISCV_ADD16, R_RISCV_ADD32, R_RISCV_ADD64,
+    R_RISCV_ADD8, R_RISCV_ALIGN, R_RISCV_BRANCH, R_RISCV_CALL, R_RISCV_CALL_PLT, R_RISCV_GOT_HI20,
+    R_RISCV_HI20, R_RISCV_IRELATIVE, R_RISCV_JAL, R_RISCV_JUMP_SLOT, R_RISCV_LO12_I,
+    R_RISCV_LO12_S, R_RISCV_PCREL_HI20, R_RISCV_PCREL_LO12_I, R_RISCV_PCREL_LO12_S,
+    R_RISCV_RELATIVE, R_RISCV_RELAX, R_RISCV_RVC_BRANCH, R_RISCV_RVC_JUMP, R_RISCV_SET16,
+    R_RISCV_SET32, R_RISCV_SET6, R_RISCV_SET8, R_RISCV_SUB16, R_RISCV_SUB32, R_RISCV_SUB6,
+    R_RISCV_SUB64, R_RISCV_SUB8, R_RISCV_TLS_GD_HI20, R_RISCV_TLS_GOT_HI20, R_RISCV_TPREL_ADD,
+    R_RISCV_TPREL_HI20, R_RISCV_TPREL_LO12_I, R_RISCV_TPREL_LO12_S,
+};
+use modlib::{LoadError, Machine};
+
+use cross::{
+    check_builds, check_coverage, check_shared, first_relocation, load_error, moved,
+    relocation_types, sext, word_at, Build, Image, Isa, Reach, Rel, Semantic, HOST_SYMBOLS,
+};
+
+struct Riscv64;
+
+const U_MASK: u32 = 0xffff_f000;
+const I_MASK: u32 = 0xfff0_0000;
+const S_MASK: u32 = 0xfe00_0f80;
+const J_MASK: u32 = 0xffff_f000;
+const STUB_CODE: [u32; 4] = [0x0000_0e17, 0x010e_3e03, 0x000e_0067, 0x0000_0013];
+
+fn dec_u(insn: u32) -> i64 {
+    i64::from((insn & U_MASK) as i32)
+}
+fn dec_i(insn: u32) -> i64 {
+    i64::from((insn as i32) >> 20)
+}
+fn dec_s(insn: u32) -> i64 {
+    i64::from(((insn & 0xfe00_0000) as i32) >> 20) | i64::from((insn >> 7) & 0x1f)
+}
+fn dec_j(insn: u32) -> i64 {
+    let v = ((insn >> 31) << 20)
+        | (((insn >> 12) & 0xff) << 12)
+        | (((insn >> 20) & 1) << 11)
+        | (((insn >> 21) & 0x3ff) << 1);
+    sext(u64::from(v), 21)
+}
+
+fn is_lo12(t: u32) -> bool {
+    t == R_RISCV_PCREL_LO12_I || t == R_RISCV_PCREL_LO12_S
+}
+
+impl Isa for Riscv64 {
+    const MACHINE: Machine = Machine::Riscv64;
+    const CLANG: &'static [&'static str] = &["--target=riscv64-linux-gnu", "-march=rv64gc"];
+    const GCC: &'static str = "riscv64-linux-gnu-gcc";
+    const GNU_LD: &'static str = "riscv64-linux-gnu-ld";
+    const LLD_UNKNOWN: &'static [u32] = &[];
+    const STUB_SIZE: usize = 24;
+
+    fn is_tls(r_type: u32) -> bool {
+        matches!(
+            r_type,
+            R_RISCV_TPREL_HI20
+                | R_RISCV_TPREL_LO12_I
+                | R_RISCV_TPREL_LO12_S
+                | R_RISCV_TPREL_ADD
+                | R_RISCV_TLS_GOT_HI20
+                | R_RISCV_TLS_GD_HI20
+        )
+    }
+
+    fn semantic(rels: &[Rel], i: usize, image: &dyn Image) -> Option<Semantic> {
+        let r = &rels[i];
+        let p = r.place;
+        match r.r_type {
+            R_RISCV_CALL | R_RISCV_CALL_PLT if r.far => {
+                let (auipc, jalr) = (word_at(image, p)?, word_at(image, p + 4)?);
+                let to = p.wrapping_add((dec_u(auipc) + dec_i(jalr)) as u64);
+                Some(Semantic {
+                    words: vec![(p, U_MASK), (p + 4, I_MASK)],
+                    reach: Some(Reach::Branch(to)),
+                })
+            }
+            R_RISCV_JAL if r.far => Some(Semantic {
+                words: vec![(p, J_MASK)],
+                reach: Some(Reach::Branch(
+                    p.wrapping_add(dec_j(word_at(image, p)?) as u64),
+                )),
+            }),
+            R_RISCV_GOT_HI20 => {
+                // The low part is the PCREL_LO12 whose label is this auipc.
+                let lo = rels
+                    .iter()
+                    .find(|l| is_lo12(l.r_type) && l.value.wrapping_add(l.addend as u64) == p)?;
+                let insn = word_at(image, lo.place)?;
+                let low = if lo.r_type == R_RISCV_PCREL_LO12_I {
+                    dec_i(insn)
+                } else {
+                    dec_s(insn)
+                };
+                let slot = p.wrapping_add((dec_u(word_at(image, p)?) + low) as u64);
+                Some(Semantic {
+                    words: vec![(p, U_MASK)],
+                    reach: Some(Reach::Slot(slot)),
+                })
+            }
+            t if is_lo12(t) => {
+                let label = r.value.wrapping_add(r.addend as u64);
+                let of_got = rels
+                    .iter()
+                    .any(|h| h.r_type == R_RISCV_GOT_HI20 && h.place == label);
+                let mask = if t == R_RISCV_PCREL_LO12_I {
+                    I_MASK
+                } else {
+                    S_MASK
+                };
+                of_got.then(|| Semantic {
+                    words: vec![(p, mask)],
+                    reach: None,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    fn stub_target(stub: &[u8]) -> Option<u64> {
+        let code: Vec<u32> = stub[..16]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        (code == STUB_CODE).then(|| u64::from_le_bytes(stub[16..24].try_into().unwrap()))
+    }
+
+    fn type_name(r_type: u32) -> String {
+        TABLE
+            .iter()
+            .find(|(t, ..)| *t == r_type)
+            .map_or_else(|| r_type.to_string(), |(_, n, _)| format!("R_RISCV_{n}"))
+    }
+}
+
+/// Which fixture exercises which relocation type (verified by
+/// `fixtures_exercise_every_listed_type`). `SET_ULEB128`/`SUB_ULEB128` are
+/// not listed: binutils 2.40 and clang 14 never emit them (the unit tests
+/// of `reloc::riscv64` cover them).
+const TABLE: [(u32, &str, &str); 32] = [
+    (R_RISCV_64, "64", "relocs.c"),
+    (R_RISCV_32, "32", "relocs.c"),
+    (R_RISCV_32_PCREL, "32_PCREL", "relocs.c"),
+    (R_RISCV_HI20, "HI20", "relocs.c"),
+    (R_RISCV_LO12_I, "LO12_I", "relocs.c"),
+    (R_RISCV_LO12_S, "LO12_S", "relocs.c"),
+    (R_RISCV_PCREL_HI20, "PCREL_HI20", "relocs.c"),
+    (R_RISCV_PCREL_LO12_I, "PCREL_LO12_I", "relocs.c"),
+    (R_RISCV_PCREL_LO12_S, "PCREL_LO12_S", "relocs.c"),
+    (R_RISCV_CALL, "CALL", "relocs.c"),
+    (R_RISCV_CALL_PLT, "CALL_PLT", "relocs.c"),
+    (R_RISCV_BRANCH, "BRANCH", "relocs.c"),
+    (R_RISCV_JAL, "JAL", "riscv64.S"),
+    (R_RISCV_RVC_BRANCH, "RVC_BRANCH", "riscv64.S"),
+    (R_RISCV_RVC_JUMP, "RVC_JUMP", "relocs.c"),
+    (R_RISCV_GOT_HI20, "GOT_HI20", "relocs.c"),
+    (R_RISCV_ADD8, "ADD8", "riscv64.S"),
+    (R_RISCV_ADD16, "ADD16", "riscv64.S"),
+    (R_RISCV_ADD32, "ADD32", "relocs.c"),
+    (R_RISCV_ADD64, "ADD64", "riscv64.S"),
+    (R_RISCV_SUB6, "SUB6", "relocs.c"),
+    (R_RISCV_SUB8, "SUB8", "relocs.c"),
+    (R_RISCV_SUB16, "SUB16", "riscv64.S"),
+    (R_RISCV_SUB32, "SUB32", "relocs.c"),
+    (R_RISCV_SUB64, "SUB64", "riscv64.S"),
+    (R_RISCV_SET6, "SET6", "relocs.c"),
+    (R_RISCV_SET8, "SET8", "relocs.c"),
+    (R_RISCV_SET16, "SET16", "riscv64.S"),
+    (R_RISCV_SET32, "SET32", "riscv64.S"),
+    (R_RISCV_RELAX, "RELAX", "relocs.c"),
+    (R_RISCV_ALIGN, "ALIGN", "align.S"),
+    (R_RISCV_TPREL_HI20, "TPREL_HI20 (refused)", "tls.c"),
+];
+
+/// Flags of every C build: `.eh_frame` everywhere, no stack protector.
+const C: [&str; 2] = ["-fasynchronous-unwind-tables", "-fno-stack-protector"];
+
+/// Every build of the differential fixtures.
+fn builds() -> Vec<Build> {
+    let gcc = cross::available(Riscv64::GCC);
+    let mut out = Vec::new();
+    let mut both = |fixture: &'static str, flags: &[&'static str]| {
+        out.push(Build::clang::<Riscv64>(fixture, flags));
+        if gcc {
+            out.push(Build::gcc::<Riscv64>(fixture, flags));
+        }
+    };
+    for opt in ["-O0", "-O2"] {
+        for model in [
+            ["-fPIC", "-mcmodel=medlow"],
+            ["-fno-pic", "-mcmodel=medlow"],
+            ["-fno-pic", "-mcmodel=medany"],
+        ] {
+            both("relocs.c", &[opt, model[0], model[1], C[0], C[1]]);
+        }
+    }
+    both("relocs.c", &["-O2", "-fPIC", "-mcmodel=medany", C[0], C[1]]);
+    both("riscv64.S", &[]);
+    both("riscv64.S", &["-mno-relax"]);
+    if gcc {
+        for model in [
+            ["-fPIC", "-mcmodel=medlow"],
+            ["-fno-pic", "-mcmodel=medlow"],
+            ["-fno-pic", "-mcmodel=medany"],
+        ] {
+            out.push(Build::gcc::<Riscv64>(
+                "relocs.c",
+                &["-O2", "-mno-relax", model[0], model[1], C[0], C[1]],
+            ));
+        }
+    }
+    out
+}
+
+/// Builds of the refusal fixtures.
+fn refusal_builds() -> Vec<Build> {
+    let gcc = cross::available(Riscv64::GCC);
+    let mut out = Vec::new();
+    for flags in [&[][..], &["-DEXACT"][..]] {
+        out.push(Build::clang::<Riscv64>("align.S", flags));
+        if gcc {
+            out.push(Build::gcc::<Riscv64>("align.S", flags));
+        }
+    }
+    for pic in ["-fPIC", "-fno-pic"] {
+        out.push(Build::clang::<Riscv64>("tls.c", &["-O2", pic]));
+        if gcc {
+            out.push(Build::gcc::<Riscv64>("tls.c", &["-O2", pic]));
+        }
+    }
+    out
+}
+
+#[test]
+fn objects_match_the_reference_linkers() {
+    check_builds::<Riscv64>(&builds());
+}
+
+#[test]
+fn fixtures_exercise_every_listed_type() {
+    let mut all = builds();
+    all.extend(refusal_builds());
+    check_coverage::<Riscv64>(&TABLE, &all);
+}
+
+/// `ALIGN` padding is refused unless it is already exactly right; either
+/// way the image is not half-loaded.
+#[test]
+fn align_padding_is_kept_only_when_exact() {
+    for build in refusal_builds()
+        .into_iter()
+        .filter(|b| b.fixture == "align.S")
+    {
+        let object = build.object();
+        let align = first_relocation(&object.bytes, |t| t == R_RISCV_ALIGN)
+            .unwrap_or_else(|| panic!("{build}: no R_RISCV_ALIGN"));
+        if build.has("-DEXACT") {
+            let memory = testkit::BufferMemory::new(cross::BASE);
+            let options = modlib::LoadOptions {
+                machine: Machine::Riscv64,
+                ..modlib::LoadOptions::default()
+            };
+            let image = modlib::load(
+                &object.bytes,
+                &options,
+                &memory,
+                &cross::table(&HOST_SYMBOLS),
+            )
+            .unwrap_or_else(|e| panic!("{build}: {e}"));
+            let target = image.symbol("aligned_target").expect("exported").address;
+            assert_eq!(target % 8, 0, "{build}: aligned_target at {target:#x}");
+            let ret = memory.read(target, 2).unwrap();
+            assert_eq!(
+                ret,
+                [0x82, 0x80],
+                "{build}: the code after the padding moved"
+            );
+        } else {
+            let e = load_error::<Riscv64>(&object.bytes, &HOST_SYMBOLS);
+            assert_eq!(
+                e,
+                LoadError::RelaxationRequired {
+                    r_type: R_RISCV_ALIGN,
+                    section: align.1.clone(),
+                    offset: align.2,
+                },
+                "{build}"
+            );
+            assert!(e.to_string().contains("-mno-relax"), "{build}: {e}");
+        }
+    }
+}
+
+/// Thread-local storage is refused naming the first TLS relocation's type
+/// and place.
+#[test]
+fn tls_relocations_are_refused_by_name() {
+    let mut symbols = HOST_SYMBOLS.to_vec();
+    symbols.push(cross::HostSymbol {
+        name: "__tls_get_addr",
+        value: 0x1000_0000 - 0x3_0000,
+        proxy: None,
+        kind: modlib::SymbolKind::Function,
+    });
+    for build in refusal_builds()
+        .into_iter()
+        .filter(|b| b.fixture == "tls.c")
+    {
+        let object = build.object();
+        let (r_type, section, offset) = first_relocation(&object.bytes, Riscv64::is_tls)
+            .unwrap_or_else(|| panic!("{build}: no TLS relocation"));
+        let e = load_error::<Riscv64>(&object.bytes, &symbols);
+        assert_eq!(
+            e,
+            LoadError::UnsupportedRelocation {
+                machine: Machine::Riscv64,
+                r_type,
+                section,
+                offset,
+            },
+            "{build}"
+        );
+    }
+}
+
+/// Data out of reach of a 32-bit absolute (medlow) or pc-relative (medany)
+/// reference overflows, naming the symbol.
+#[test]
+fn out_of_range_data_overflows() {
+    let symbols = moved("near_value", 0x9000_0000);
+    for build in builds()
+        .into_iter()
+        .filter(|b| b.fixture == "relocs.c" && b.has("-fno-pic"))
+    {
+        let e = load_error::<Riscv64>(&build.object().bytes, &symbols);
+        let want = if build.has("-mcmodel=medlow") {
+            R_RISCV_HI20
+        } else {
+            R_RISCV_PCREL_HI20
+        };
+        assert!(
+            matches!(&e, LoadError::RelocationOverflow { r_type, symbol, .. }
+                if *r_type == want && symbol == "near_value"),
+            "{build}: {e:?}"
+        );
+    }
+}
+
+/// Shared objects linked by lld: every word a dynamic relocation writes
+/// holds what the psABI formula gives, and nothing else changed. With a
+/// local IFUNC (IRELATIVE, or a JUMP_SLOT to it) the object is refused on a
+/// host that cannot run its resolver.
+#[test]
+fn shared_objects_apply_their_dynamic_relocations() {
+    let gcc = cross::available(Riscv64::GCC);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut failures = Vec::new();
+    for ifunc in [false, true] {
+        let mut flags = vec!["-O2", "-fPIC", "-fno-stack-protector"];
+        if ifunc {
+            flags.push("-DWITH_IFUNC");
+        }
+        let mut list = vec![Build::clang::<Riscv64>("shared.c", &flags)];
+        if gcc {
+            list.push(Build::gcc::<Riscv64>("shared.c", &flags));
+        }
+        for build in list {
+            let so = build.shared_object();
+            seen.extend(relocation_types(&so.bytes));
+            if ifunc {
+                if Machine::host() != Some(Machine::Riscv64) {
+                    let e = load_error::<Riscv64>(&so.bytes, &HOST_SYMBOLS);
+                    assert!(
+                        matches!(e, LoadError::Unsupported { what } if what.contains("IFUNC")),
+                        "{build}: {e:?}"
+                    );
+                }
+                continue;
+            }
+            let errors = check_shared::<Riscv64>(
+                &so,
+                R_RISCV_RELATIVE,
+                &[R_RISCV_64],
+                R_RISCV_JUMP_SLOT,
+                false,
+            );
+            if !errors.is_empty() {
+                failures.push(format!("{build}:\n  {}", errors.join("\n  ")));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    for t in [R_RISCV_RELATIVE, R_RISCV_64, R_RISCV_JUMP_SLOT] {
+        assert!(
+            seen.contains(&t),
+            "no shared object has relocation type {t}"
+        );
+    }
+    if gcc {
+        assert!(
+            seen.contains(&R_RISCV_IRELATIVE),
+            "no shared object has R_RISCV_IRELATIVE"
+        );
+    }
+}
