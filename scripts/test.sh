@@ -27,13 +27,25 @@ step "QEMU system: format and lint the kernel and user image"
 (cd kernel && cargo fmt --all -- --check && cargo clippy --release --workspace -- -D warnings)
 
 step "tests: cargo test --workspace"
-export MODLIB_REQUIRE_CLANG=1
+export MODLIB_REQUIRE_CLANG=1 MODLIB_REQUIRE_CROSS=1
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
 cargo test --workspace 2>&1 | tee "$log"
 status="${PIPESTATUS[0]}"
 set -e
+
+# modlib's execution and differential suites built for riscv64 and aarch64
+# and run under qemu-user (.cargo/config.toml sets the linkers and runners).
+for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
+    step "cross tests: modlib for $target under qemu-user"
+    set +e
+    cargo test -p modlib --target "$target" --lib --test exec_rel --test exec_dyn \
+        --test diff_riscv64 --test diff_aarch64 2>&1 | tee -a "$log"
+    cross_status="${PIPESTATUS[0]}"
+    set -e
+    [ "$cross_status" -eq 0 ] || status="$cross_status"
+done
 
 step "QEMU system: build (scripts/build-kernel.sh) and boot under qemu-system-riscv64"
 qemu_log="$(mktemp)"
