@@ -12,6 +12,8 @@ use crate::arch::paging::PAGE;
 use crate::arch::trap::{self, UserContext};
 use crate::vm::{self, Prot};
 use crate::{console, modules, ramfs};
+use sysabi as sys;
+use sysabi::ERR;
 
 /// How a task ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,22 +32,6 @@ pub enum Outcome {
     /// It could not be started.
     NotStarted(String),
 }
-
-mod sys {
-    pub const WRITE: u64 = 0;
-    pub const EXIT: u64 = 1;
-    pub const OPEN: u64 = 2;
-    pub const READ: u64 = 3;
-    pub const SIZE: u64 = 4;
-    pub const RESERVE: u64 = 5;
-    pub const COMMIT: u64 = 6;
-    pub const PROTECT: u64 = 7;
-    pub const RELEASE: u64 = 8;
-    pub const DEV_READ: u64 = 9;
-    pub const LIST: u64 = 10;
-}
-
-const ERR: u64 = u64::MAX;
 
 fn u16_at(b: &[u8], o: usize) -> Option<u16> {
     Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?))
@@ -207,9 +193,9 @@ fn to_user(va: u64, data: &[u8]) -> bool {
 
 fn prot_of(value: u64) -> Option<Prot> {
     match value {
-        1 => Some(Prot::Read),
-        2 => Some(Prot::ReadWrite),
-        3 => Some(Prot::ReadExecute),
+        sys::PROT_READ => Some(Prot::Read),
+        sys::PROT_READ_WRITE => Some(Prot::ReadWrite),
+        sys::PROT_READ_EXECUTE => Some(Prot::ReadExecute),
         _ => None,
     }
 }

@@ -151,59 +151,39 @@ pub trait Memory {
     fn release(&self, res: Reservation);
 }
 
-impl<T: Memory + ?Sized> Memory for &T {
-    fn page_size(&self) -> usize {
-        (**self).page_size()
-    }
-    fn reserve(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
-        (**self).reserve(size, align)
-    }
-    fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError> {
-        (**self).commit(res, offset, len)
-    }
-    fn protect(
-        &self,
-        res: &Reservation,
-        offset: usize,
-        len: usize,
-        prot: Protection,
-    ) -> Result<(), MemoryError> {
-        (**self).protect(res, offset, len, prot)
-    }
-    fn sync_icache(&self, res: &Reservation, offset: usize, len: usize) {
-        (**self).sync_icache(res, offset, len);
-    }
-    fn release(&self, res: Reservation) {
-        (**self).release(res);
-    }
+/// `Memory` for handles that lead to a `Memory` (`&M`, `Arc<M>`).
+macro_rules! forward_memory {
+    ($($handle:ty),*) => {$(
+        impl<T: Memory + ?Sized> Memory for $handle {
+            fn page_size(&self) -> usize {
+                (**self).page_size()
+            }
+            fn reserve(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
+                (**self).reserve(size, align)
+            }
+            fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError> {
+                (**self).commit(res, offset, len)
+            }
+            fn protect(
+                &self,
+                res: &Reservation,
+                offset: usize,
+                len: usize,
+                prot: Protection,
+            ) -> Result<(), MemoryError> {
+                (**self).protect(res, offset, len, prot)
+            }
+            fn sync_icache(&self, res: &Reservation, offset: usize, len: usize) {
+                (**self).sync_icache(res, offset, len);
+            }
+            fn release(&self, res: Reservation) {
+                (**self).release(res);
+            }
+        }
+    )*};
 }
 
-impl<T: Memory + ?Sized> Memory for alloc::sync::Arc<T> {
-    fn page_size(&self) -> usize {
-        (**self).page_size()
-    }
-    fn reserve(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
-        (**self).reserve(size, align)
-    }
-    fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError> {
-        (**self).commit(res, offset, len)
-    }
-    fn protect(
-        &self,
-        res: &Reservation,
-        offset: usize,
-        len: usize,
-        prot: Protection,
-    ) -> Result<(), MemoryError> {
-        (**self).protect(res, offset, len, prot)
-    }
-    fn sync_icache(&self, res: &Reservation, offset: usize, len: usize) {
-        (**self).sync_icache(res, offset, len);
-    }
-    fn release(&self, res: Reservation) {
-        (**self).release(res);
-    }
-}
+forward_memory!(&T, alloc::sync::Arc<T>);
 
 /// A reservation that goes back to its memory when dropped, unless kept.
 pub(crate) struct Held<M: Memory> {

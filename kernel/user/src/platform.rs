@@ -47,9 +47,9 @@ impl Memory for UserMemory {
         prot: Protection,
     ) -> Result<(), MemoryError> {
         let p = match prot {
-            Protection::Read => 1,
-            Protection::ReadWrite => 2,
-            Protection::ReadExecute => 3,
+            Protection::Read => sys::PROT_READ,
+            Protection::ReadWrite => sys::PROT_READ_WRITE,
+            Protection::ReadExecute => sys::PROT_READ_EXECUTE,
         };
         match sys::call(sys::PROTECT, res.addr() + offset as u64, len as u64, p, 0) {
             sys::ERR => Err(MemoryError::BadRange { offset, len }),

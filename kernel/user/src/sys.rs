@@ -1,30 +1,7 @@
-//! System calls into the kernel (`ecall`, number in `a7`).
+//! System calls into the kernel (`ecall`, number in `a7`); the numbers
+//! are the kernel's own, from `sysabi`.
 
-/// Writes bytes to the console.
-pub const WRITE: u64 = 0;
-/// Ends the task.
-pub const EXIT: u64 = 1;
-/// Opens a ramfs file by path; returns its descriptor.
-pub const OPEN: u64 = 2;
-/// Reads `len` bytes at `offset` of a file.
-pub const READ: u64 = 3;
-/// Size of a file.
-pub const SIZE: u64 = 4;
-/// Reserves user address space.
-pub const RESERVE: u64 = 5;
-/// Commits reserved pages read-write, zeroed.
-pub const COMMIT: u64 = 6;
-/// Sets page permissions (1 R, 2 RW, 3 RX).
-pub const PROTECT: u64 = 7;
-/// Releases a reservation.
-pub const RELEASE: u64 = 8;
-/// Reads a character device of the kernel's `chardev` module.
-pub const DEV_READ: u64 = 9;
-/// Name of the ramfs file at an index.
-pub const LIST: u64 = 10;
-
-/// The error return value.
-pub const ERR: u64 = u64::MAX;
+pub use sysabi::*;
 
 /// Issues system call `nr`.
 pub fn call(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64 {

@@ -246,10 +246,7 @@ pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
 }
 
 pub(crate) fn write_stub(bytes: &mut [u8], target: u64) {
-    for (i, insn) in STUB_CODE.iter().enumerate() {
-        bytes[4 * i..4 * i + 4].copy_from_slice(&insn.to_le_bytes());
-    }
-    bytes[8..STUB_SIZE].copy_from_slice(&target.to_le_bytes());
+    super::field::literal_stub(bytes, &STUB_CODE, target);
 }
 
 #[cfg(test)]

@@ -115,3 +115,13 @@ pub(crate) fn patch16(
     let old = u16::from_le_bytes(get::<2>(bytes, offset)?);
     put(bytes, offset, ((old & !mask) | (bits & mask)).to_le_bytes())
 }
+
+/// Writes a literal-pool stub: the 32-bit instruction words of `code`, then
+/// the 64-bit `target` they load and jump to.
+pub(crate) fn literal_stub(bytes: &mut [u8], code: &[u32], target: u64) {
+    let (insns, literal) = bytes.split_at_mut(code.len() * 4);
+    for (slot, insn) in insns.chunks_exact_mut(4).zip(code) {
+        slot.copy_from_slice(&insn.to_le_bytes());
+    }
+    literal[..8].copy_from_slice(&target.to_le_bytes());
+}
