@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing the project needs, idempotently:
 # Debian packages (C compilers and linkers, the riscv64 and aarch64 cross
-# compilers with their C libraries, QEMU system and user mode, OpenSBI) and
+# C and C++ compilers with their C libraries, QEMU system and user mode, OpenSBI) and
 # Rust targets/components.
 # Quick when everything is already present.
 set -euo pipefail
 
-APT_PACKAGES=(gcc g++ clang lld binutils make gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
-    gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-system-misc qemu-user opensbi)
+APT_PACKAGES=(gcc g++ clang lld binutils make gcc-riscv64-linux-gnu g++-riscv64-linux-gnu
+    libc6-dev-riscv64-cross gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross
+    qemu-system-misc qemu-user opensbi)
 RUST_TARGETS=(riscv64gc-unknown-none-elf aarch64-unknown-none
     riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu)
 RUST_COMPONENTS=(rustfmt clippy)

@@ -35,16 +35,24 @@ cargo test --workspace 2>&1 | tee "$log"
 status="${PIPESTATUS[0]}"
 set -e
 
-# modlib's execution and differential suites built for riscv64 and aarch64
-# and run under qemu-user (.cargo/config.toml sets the linkers and runners).
-for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
-    step "cross tests: modlib for $target under qemu-user"
+# The hosted suites built for riscv64 and aarch64 and run under qemu-user
+# (.cargo/config.toml sets the linkers and runners): modlib's execution and
+# differential suites, and all of kmod's, dl's and sotest's, whose C
+# fixtures, libdl.a and C programs are built for the same target with the
+# cross compilers (the programs run under qemu-user too).
+cross_test() {
     set +e
-    cargo test -p modlib --target "$target" --lib --test exec_rel --test exec_dyn \
-        --test diff_riscv64 --test diff_aarch64 2>&1 | tee -a "$log"
-    cross_status="${PIPESTATUS[0]}"
+    cargo test --target "$@" 2>&1 | tee -a "$log"
+    local cross_status="${PIPESTATUS[0]}"
     set -e
     [ "$cross_status" -eq 0 ] || status="$cross_status"
+}
+for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
+    step "cross tests: modlib for $target under qemu-user"
+    cross_test "$target" -p modlib --lib --test exec_rel --test exec_dyn \
+        --test diff_riscv64 --test diff_aarch64
+    step "cross tests: kmod, dl and sotest for $target under qemu-user"
+    cross_test "$target" -p kmod -p dl -p sotest
 done
 
 step "QEMU system: build (scripts/build-kernel.sh) and boot under qemu-system-riscv64"

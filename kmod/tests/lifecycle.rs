@@ -89,9 +89,9 @@ fn chardev_and_consumer_from_every_compiler_and_level() {
         }
     }
     // A consumer from one compiler binds to a chardev from the other.
-    if Compiler::host_compilers().contains(&Compiler::Clang) {
-        let chardev = module_with(&Compiler::Gcc, "chardev", "-O2");
-        let consumer = module_with(&Compiler::Clang, "consumer", "-O0");
+    if Compiler::host_compilers().contains(&Compiler::host_clang()) {
+        let chardev = module_with(&Compiler::host_gcc(), "chardev", "-O2");
+        let consumer = module_with(&Compiler::host_clang(), "consumer", "-O0");
         exercise_pair(&kernel, &chardev, &consumer, "gcc chardev, clang consumer");
     }
 }

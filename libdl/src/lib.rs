@@ -30,8 +30,8 @@ mod library;
 use dl_core::{error, flags, handle, linker, object, platform};
 
 pub use dl_core::{
-    AddressInfo, Error, FileError, Flags, Handle, HostObject, HostScope, Linker, ObjectInfo,
-    Platform,
+    AddressInfo, Error, FileContents, FileError, Flags, Handle, HostObject, HostScope, Linker,
+    ObjectInfo, Platform,
 };
 #[cfg(feature = "hosted")]
 pub use library::{Library, Symbol};

@@ -2,33 +2,42 @@
 //! a typed [`Symbol`] that cannot outlive it, and close it by dropping.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use core::marker::PhantomData;
+
 use core::ops::Deref;
+use modlib::{bound_address, LoadedImage, Lookup};
 
 use crate::error::Error;
 use crate::flags::Flags;
 use crate::handle::Handle;
-use crate::hosted::linker;
+use crate::hosted::{linker, MmapMemory};
 
 /// An open shared object (or the global scope); closed on drop.
 #[derive(Debug)]
 pub struct Library {
     handle: Handle,
+    /// The object's own image, searched first without the linker's lock
+    /// (the reference this value holds keeps the object loaded).
+    image: Option<Arc<LoadedImage<MmapMemory>>>,
 }
 
 impl Library {
     /// Opens the object at `path` (or searched by file name), loading its
     /// dependencies, like `dlopen(path, flags)`.
     pub fn open(path: &str, flags: Flags) -> Result<Library, Error> {
-        linker()
-            .open(Some(path), flags)
-            .map(|handle| Library { handle })
+        let handle = linker().open(Some(path), flags)?;
+        Ok(Library {
+            handle,
+            image: linker().image(handle),
+        })
     }
 
     /// The global scope, like `dlopen(NULL, RTLD_NOW)`.
     pub fn this() -> Library {
         Library {
             handle: Handle::Global,
+            image: None,
         }
     }
 
@@ -44,7 +53,21 @@ impl Library {
                 name: String::from(name),
             });
         }
-        let address = linker().symbol(self.handle, name, 0)?;
+        // The object heads its own search scope: a definition there is the
+        // answer, found without the lock. Anything else takes the full path.
+        let own = self
+            .image
+            .as_ref()
+            .and_then(|image| image.lookup(&Lookup::new(name, None)).map(|s| (image, s)));
+        let address = match own {
+            Some((image, symbol)) => {
+                bound_address(symbol, image.machine()).map_err(|_| Error::SymbolNotFound {
+                    object: String::new(),
+                    name: String::from(name),
+                })?
+            }
+            None => linker().symbol(self.handle, name, 0)?,
+        };
         Ok(Symbol {
             address: address as usize,
             lifetime: PhantomData,
@@ -52,10 +75,13 @@ impl Library {
     }
 
     /// Closes the object now, reporting any error (dropping closes too).
-    pub fn close(self) -> Result<(), Error> {
+    pub fn close(mut self) -> Result<(), Error> {
         let handle = self.handle;
+        let image = self.image.take();
         core::mem::forget(self);
-        linker().close(handle)
+        let result = linker().close(handle);
+        drop(image);
+        result
     }
 
     /// The raw handle (what `dlopen` would return).

@@ -3,10 +3,11 @@
 //! identity. The hosted Linux implementation is [`crate::hosted`]; a bare
 //! user runtime supplies its own.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use modlib::{Lookup, Machine, Memory, Symbol};
+use modlib::{FileMapping, Lookup, Machine, Memory, Symbol};
 
 /// Why a file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +34,39 @@ pub trait HostScope: Sync {
     /// does not take on, such as libraries using thread-local storage) and
     /// returns it as a host object.
     fn load(&self, path: &str) -> Option<HostObject>;
+    /// Runs `f`, the binding of one object, with lookups answered from one
+    /// consistent view of the host's objects (a host that must otherwise
+    /// check its objects on every lookup checks them once), and returns
+    /// `true`; `load` is not called through the view. Returns `false`
+    /// without calling `f` if the host has no such view (the default): the
+    /// caller then uses the scope itself.
+    fn for_load(&self, f: &mut dyn FnMut(&dyn HostScope)) -> bool {
+        let _ = f;
+        false
+    }
+}
+
+/// An object file's contents while it is loaded: bytes the loader reads,
+/// and possibly pages the platform can map into the image instead of
+/// copying them.
+pub trait FileContents {
+    /// The whole file.
+    fn bytes(&self) -> &[u8];
+    /// The file as something the platform can map, if it can.
+    fn mapping(&self) -> Option<&dyn FileMapping> {
+        None
+    }
+    /// What identifies the file, in the form of [`Platform::canonical`], if
+    /// the open file can tell.
+    fn identity(&self) -> Option<String> {
+        None
+    }
+}
+
+impl FileContents for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
 }
 
 /// The system under the loader.
@@ -46,10 +80,24 @@ pub trait Platform: Send + Sync {
     fn machine(&self) -> Machine;
     /// The whole contents of a file.
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError>;
+    /// A file to load an object from: by default read whole with
+    /// [`Platform::read_file`]; platforms that can map files return their
+    /// own [`FileContents`].
+    fn open_file(&self, path: &str) -> Result<Box<dyn FileContents>, FileError> {
+        Ok(Box::new(self.read_file(path)?))
+    }
+    /// Whether files from [`Platform::open_file`] know their identity
+    /// ([`FileContents::identity`]): the loader then opens a file first and
+    /// asks it, instead of asking [`Platform::canonical`] about the path
+    /// and opening the file only if it is new.
+    fn identifies_open_files(&self) -> bool {
+        false
+    }
     /// Whether a regular file exists at `path`.
     fn exists(&self, path: &str) -> bool;
-    /// A canonical form of an existing path (symlinks resolved), used to
-    /// recognise an object opened twice under different names.
+    /// What identifies the file at an existing path, used to recognise an
+    /// object opened twice under different names: equal for paths naming
+    /// the same file (a canonical path, or a device and inode number).
     fn canonical(&self, path: &str) -> String;
     /// Directories searched after `DT_RUNPATH`: the user's
     /// (`DL_LIBRARY_PATH`).

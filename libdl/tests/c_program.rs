@@ -9,6 +9,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use testkit::Compiler;
+
 /// `target/` of this build (the test binary is in `target/<profile>/deps`).
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -21,22 +23,28 @@ fn target_dir() -> PathBuf {
 }
 
 /// Builds `libdl.a` (default features: hosted + C ABI) with cargo, in
-/// `target/libdl-c-test`; quick when already up to date.
+/// `target/libdl-c-test`, for the machine the tests run on; quick when
+/// already up to date.
 fn static_library() -> PathBuf {
     let target = target_dir().join("libdl-c-test");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .args(["build", "--quiet", "-p", "dl", "--lib", "--target-dir"])
         .arg(&target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run cargo");
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let mut out = target.clone();
+    if let Some(triple) = Compiler::cross_rust_target() {
+        command.args(["--target", triple]);
+        out.push(triple);
+    }
+    let output = command.output().expect("run cargo");
     assert!(
         output.status.success(),
         "cargo build -p dl failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let lib = target.join("debug/libdl.a");
+    let lib = out.join("debug/libdl.a");
     assert!(lib.exists(), "{} not built", lib.display());
     lib
 }
@@ -48,7 +56,8 @@ fn c_program_uses_our_loader() {
     let missing = common::lib_dir().join("libcprog_missing.so");
     let archive = static_library();
     let program = common::lib_dir().join("cprog");
-    let output = Command::new("gcc")
+    let gcc = Compiler::host_gcc();
+    let output = Command::new(gcc.command())
         .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
         .arg(common::fixture_source("cprog.c"))
@@ -56,14 +65,14 @@ fn c_program_uses_our_loader() {
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&program)
         .output()
-        .expect("run gcc");
+        .unwrap_or_else(|e| panic!("run {}: {e}", gcc.command()));
     assert!(
         output.status.success(),
         "linking the C program failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
 
-    let run = Command::new(&program)
+    let run = testkit::fixtures::program_command(&program)
         .arg(&library)
         .arg(&tls)
         .arg(&missing)

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use testkit::Compiler;
+
 const REGENERATE: &str = "DL_REGENERATE_HEADER";
 
 fn crate_dir() -> &'static Path {
@@ -74,10 +76,13 @@ fn header_compiles_as_c_and_cxx() {
     let dir = out_dir();
     std::fs::create_dir_all(&dir).unwrap();
     let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/header_use.c");
+    // The compilers for the machine the tests run on (the cross ones when
+    // that is not x86-64).
     for (compiler, extra) in [
-        ("gcc", &["-std=c11"][..]),
-        ("g++", &["-x", "c++", "-std=c++17"][..]),
+        (Compiler::host_gcc(), &["-std=c11"][..]),
+        (Compiler::host_gxx(), &["-x", "c++", "-std=c++17"][..]),
     ] {
+        let compiler = compiler.command();
         let output = Command::new(compiler)
             .args(extra)
             .args([

@@ -150,3 +150,20 @@ fn errors() {
         }
     );
 }
+
+/// Loading through the hosted platform tells IFUNC resolvers the CPU's
+/// capabilities, as the system's loader does (`AT_HWCAP`, `AT_HWCAP2`).
+#[test]
+fn ifunc_resolvers_are_told_the_cpu_capabilities() {
+    let library = Library::open(&wrapper(), Flags::NOW).unwrap();
+    // SAFETY: getauxval has no preconditions.
+    let (hwcap, hwcap2) = unsafe {
+        (
+            libc::getauxval(libc::AT_HWCAP),
+            libc::getauxval(libc::AT_HWCAP2),
+        )
+    };
+    assert_eq!(modlib::hwcaps(), modlib::HwCaps { hwcap, hwcap2 });
+    library.close().unwrap();
+    take_log_with("wrapper:");
+}

@@ -1,6 +1,8 @@
 //! The only place the loader core jumps into loaded code: initialisers,
 //! finalisers and IFUNC resolvers. Callers check the machine first.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::error::LoadError;
 use crate::machine::Machine;
 use crate::symbol::{Symbol, SymbolKind};
@@ -37,15 +39,90 @@ pub(crate) unsafe fn void_fn(addr: u64) {
     f();
 }
 
-/// Calls an IFUNC resolver at `addr` and returns the address it chose.
+/// The hardware capabilities of the machine the loaded code runs on, as
+/// Linux reports them in the auxiliary vector (`AT_HWCAP`, `AT_HWCAP2`).
+/// IFUNC resolvers receive them (on aarch64 and riscv64) to pick an
+/// implementation the CPU supports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HwCaps {
+    /// `AT_HWCAP`.
+    pub hwcap: u64,
+    /// `AT_HWCAP2`.
+    pub hwcap2: u64,
+}
+
+static HWCAP: AtomicU64 = AtomicU64::new(0);
+static HWCAP2: AtomicU64 = AtomicU64::new(0);
+
+/// Sets the capabilities every IFUNC resolver is told from now on. They
+/// describe the CPU, so they are one setting for the whole program, made
+/// by the platform layer before it loads anything (libdl's hosted platform
+/// passes the process's `getauxval` values). Until then resolvers are told
+/// of no optional feature, so they choose baseline implementations, which
+/// every CPU of the architecture runs.
+pub fn set_hwcaps(caps: HwCaps) {
+    HWCAP.store(caps.hwcap, Ordering::Relaxed);
+    HWCAP2.store(caps.hwcap2, Ordering::Relaxed);
+}
+
+/// The capabilities set by [`set_hwcaps`] (none until it is called).
+pub fn hwcaps() -> HwCaps {
+    HwCaps {
+        hwcap: HWCAP.load(Ordering::Relaxed),
+        hwcap2: HWCAP2.load(Ordering::Relaxed),
+    }
+}
+
+/// Calls an IFUNC resolver at `addr` and returns the address it chose,
+/// with the arguments the machine's glibc passes (`elf_ifunc_invoke`):
+/// none on x86_64 (resolvers there query the CPU themselves); on aarch64
+/// `(hwcap | _IFUNC_ARG_HWCAP, &__ifunc_arg_t { size, hwcap, hwcap2 })`;
+/// on riscv64 `(hwcap, NULL, NULL)` (the second argument is
+/// `__riscv_hwprobe` in newer glibc, where resolvers must accept NULL).
 ///
 /// # Safety
 /// `addr` must be an IFUNC resolver of this machine in executable memory
 /// whose own relocations are already applied.
 pub(crate) unsafe fn ifunc_resolver(addr: u64) -> u64 {
-    // SAFETY: as for `void_fn`; resolvers return the chosen address and
-    // ignore the hardware-capability arguments some ABIs pass.
-    let f: extern "C" fn() -> usize =
-        unsafe { core::mem::transmute::<usize, extern "C" fn() -> usize>(addr as usize) };
-    f() as u64
+    #[cfg(target_arch = "aarch64")]
+    {
+        /// `__ifunc_arg_t` of `<sys/ifunc.h>`.
+        #[repr(C)]
+        struct IfuncArg {
+            size: u64,
+            hwcap: u64,
+            hwcap2: u64,
+        }
+        /// Set in the first argument when the second points to an
+        /// `__ifunc_arg_t`.
+        const IFUNC_ARG_HWCAP: u64 = 1 << 62;
+        type Resolver = extern "C" fn(u64, *const IfuncArg) -> usize;
+        let caps = hwcaps();
+        let arg = IfuncArg {
+            size: core::mem::size_of::<IfuncArg>() as u64,
+            hwcap: caps.hwcap,
+            hwcap2: caps.hwcap2,
+        };
+        // SAFETY: as for `void_fn`; a resolver takes these two arguments
+        // (or fewer, which the calling convention makes harmless), and
+        // `arg` outlives the call.
+        let f = unsafe { core::mem::transmute::<usize, Resolver>(addr as usize) };
+        f(caps.hwcap | IFUNC_ARG_HWCAP, &raw const arg) as u64
+    }
+    #[cfg(target_arch = "riscv64")]
+    {
+        type Resolver = extern "C" fn(u64, *const (), *const ()) -> usize;
+        // SAFETY: as for `void_fn`; a resolver takes these arguments (or
+        // fewer, which the calling convention makes harmless).
+        let f = unsafe { core::mem::transmute::<usize, Resolver>(addr as usize) };
+        f(hwcaps().hwcap, core::ptr::null(), core::ptr::null()) as u64
+    }
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "riscv64")))]
+    {
+        // SAFETY: as for `void_fn`; resolvers of this machine take no
+        // arguments and return the chosen address.
+        let f: extern "C" fn() -> usize =
+            unsafe { core::mem::transmute::<usize, extern "C" fn() -> usize>(addr as usize) };
+        f() as u64
+    }
 }

@@ -127,6 +127,7 @@ impl<M: Memory> LoadedImage<M> {
     }
 
     /// The exported symbol matching `lookup` (name, version).
+    #[inline]
     pub fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
         match &self.exports {
             Exports::Table(table) => table.get(lookup.name).copied(),

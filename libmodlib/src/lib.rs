@@ -41,12 +41,12 @@ mod symbol;
 pub mod symtab;
 mod table;
 
-pub use call::bound_address;
+pub use call::{bound_address, hwcaps, set_hwcaps, HwCaps};
 pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
 pub use image::{DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region};
 pub use machine::Machine;
-pub use memory::{Memory, MemoryError, Protection, Reservation};
+pub use memory::{FileMapping, Memory, MemoryError, Protection, Reservation};
 pub use modinfo::ModInfo;
 pub use symbol::{
     Chain, Lookup, NoSymbols, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
@@ -102,6 +102,24 @@ pub fn load<M: Memory>(
     let (file, kind) = header::parse(bytes, options.machine)?;
     match kind {
         ObjectKind::Relocatable => relocatable::load(&file, *options, memory, resolver),
-        ObjectKind::Shared => dynamic::load(&file, *options, memory, resolver),
+        ObjectKind::Shared => dynamic::load(&file, *options, memory, resolver, None),
+    }
+}
+
+/// [`load`] for `bytes` that are the contents of a file the host can also
+/// map: the whole pages of a shared object's large segments are mapped
+/// copy-on-write through `mapping` (as the system loader does) instead of
+/// copied. Relocatable objects are loaded as by [`load`].
+pub fn load_file<M: Memory>(
+    bytes: &[u8],
+    mapping: &dyn FileMapping,
+    options: &LoadOptions,
+    memory: M,
+    resolver: &dyn SymbolResolver,
+) -> Result<LoadedImage<M>, LoadError> {
+    let (file, kind) = header::parse(bytes, options.machine)?;
+    match kind {
+        ObjectKind::Relocatable => relocatable::load(&file, *options, memory, resolver),
+        ObjectKind::Shared => dynamic::load(&file, *options, memory, resolver, Some(mapping)),
     }
 }

@@ -135,6 +135,20 @@ pub trait Memory {
     /// Makes `offset..offset+len` of `res` accessible read-write and zero-filled.
     fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError>;
 
+    /// [`Memory::reserve`] and [`Memory::commit`] of the whole span, which
+    /// the loader asks for when an image has no gaps; hosts that can do it
+    /// in one step override this.
+    fn reserve_committed(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
+        let res = self.reserve(size, align)?;
+        match self.commit(&res, 0, size) {
+            Ok(()) => Ok(res),
+            Err(e) => {
+                self.release(res);
+                Err(e)
+            }
+        }
+    }
+
     /// Changes the permissions of a committed range.
     fn protect(
         &self,
@@ -164,6 +178,9 @@ macro_rules! forward_memory {
             fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError> {
                 (**self).commit(res, offset, len)
             }
+            fn reserve_committed(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
+                (**self).reserve_committed(size, align)
+            }
             fn protect(
                 &self,
                 res: &Reservation,
@@ -184,6 +201,28 @@ macro_rules! forward_memory {
 }
 
 forward_memory!(&T, alloc::sync::Arc<T>);
+
+/// An object file whose pages the host can place into an image without
+/// copying them: a private, copy-on-write mapping of the file (what `mmap`
+/// of a file gives). Passed to [`crate::load_file`] beside the file's bytes.
+pub trait FileMapping {
+    /// Makes `offset..offset+len` of `res` hold the file's bytes from
+    /// `file_offset` on, read-write and private to the image (writes never
+    /// reach the file). `offset`, `len` and `file_offset` are multiples of
+    /// the page size and the range is committed. `written` says the loader
+    /// will write most of these pages (a writable segment, which relocations
+    /// target), so a host may copy them in at once rather than on first
+    /// write. Returns `false` if it cannot; the range is then unchanged and
+    /// the loader copies instead.
+    fn map_file(
+        &self,
+        res: &Reservation,
+        offset: usize,
+        len: usize,
+        file_offset: u64,
+        written: bool,
+    ) -> bool;
+}
 
 /// A reservation that goes back to its memory when dropped, unless kept.
 pub(crate) struct Held<M: Memory> {

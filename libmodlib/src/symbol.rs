@@ -83,11 +83,23 @@ impl<'a> Lookup<'a> {
 pub trait SymbolResolver {
     /// Finds `lookup`, or `None` if this resolver does not define it.
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved>;
+
+    /// Finds `lookup` for a shared object that defines the symbol itself:
+    /// only definitions that come before the object's own in its search
+    /// order, `None` to let its own definition bind. The default asks
+    /// [`SymbolResolver::resolve`] (for resolvers that never list the object
+    /// being loaded, that is the same).
+    fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        self.resolve(lookup)
+    }
 }
 
 impl<T: SymbolResolver + ?Sized> SymbolResolver for &T {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
         (**self).resolve(lookup)
+    }
+    fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        (**self).resolve_defined(lookup)
     }
 }
 

@@ -66,12 +66,33 @@ impl<'a> DynamicSymbols<'a> {
                 },
                 verdef,
                 count,
-            },
+                gnu: None,
+            }
+            .with_header(),
         })
     }
 
     pub(crate) fn from_view(view: View<'a>) -> Self {
         DynamicSymbols { view }
+    }
+
+    /// The GNU hashes of the symbols the `DT_GNU_HASH` table indexes (each
+    /// with its lowest bit unreliable: the table uses it to end chains), or
+    /// `None` for a table with only `DT_HASH`. Lets a caller build a filter
+    /// over several tables.
+    pub fn gnu_hashes(&self) -> Option<impl Iterator<Item = u32> + 'a> {
+        let p = self.view.gnu?;
+        let chains = 16 + p.bloom_size as usize * 8 + p.nbuckets as usize * 4;
+        let n = self.view.count.checked_sub(p.symoffset)?;
+        let table = self
+            .view
+            .hash
+            .get(chains..chains.checked_add(n.checked_mul(4)?)?)?;
+        Some(
+            table
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        )
     }
 
     /// Number of symbols (including the null symbol 0).

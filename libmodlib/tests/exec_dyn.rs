@@ -13,8 +13,8 @@ use elf::abi::{DT_GNU_HASH, DT_HASH, PT_GNU_RELRO, SHN_UNDEF, STB_LOCAL};
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
 use modlib::{
-    load, Chain, LoadOptions, LoadedImage, Lookup, Memory, ObjectKind, Protection, ProviderId,
-    SymbolKind, SymbolResolver,
+    load, Chain, HwCaps, LoadOptions, LoadedImage, Lookup, Memory, ObjectKind, Protection,
+    ProviderId, SymbolKind, SymbolResolver,
 };
 use testkit::{Compiler, CountingMemory, HostMemory, Placement};
 
@@ -310,6 +310,50 @@ fn ifunc_resolvers_are_called() {
             );
             assert!(image.contains(chosen as usize as u64), "{ctx}");
             assert_eq!(chosen(5), 10, "{ctx}: IFUNC through its address");
+        });
+    }
+}
+
+/// IFUNC resolvers get the arguments the machine's glibc passes them, with
+/// the hardware capabilities set through `modlib::set_hwcaps`: on aarch64
+/// `(hwcap | _IFUNC_ARG_HWCAP, &{size, hwcap, hwcap2})`, on riscv64
+/// `(hwcap, NULL, NULL)`, on x86_64 nothing (the resolver takes none).
+#[test]
+fn ifunc_resolvers_get_the_hardware_capabilities() {
+    // Distinctive values; other fixtures' resolvers (and the host libc's)
+    // ignore theirs, so setting them for this test process is harmless.
+    let caps = HwCaps {
+        hwcap: 0x0123_4567_89ab,
+        hwcap2: 0x0fed_cba9,
+    };
+    modlib::set_hwcaps(caps);
+    assert_eq!(modlib::hwcaps(), caps);
+    for build in linker_matrix() {
+        let ctx = build.to_string();
+        let fx = build.shared(&["ifunc_args.c"], &[]);
+        let host = HostData::new();
+        let table = host_table(&host);
+        with_image(&fx.bytes, &table, &ctx, |image| {
+            // SAFETY: the types are those of ifunc_args.c.
+            let (call_seven, resolver_args, resolver_runs) = unsafe {
+                (
+                    get::<extern "C" fn() -> i32, _>(image, "call_seven"),
+                    get::<extern "C" fn() -> *const [u64; 4], _>(image, "resolver_args"),
+                    get::<extern "C" fn() -> i32, _>(image, "resolver_runs"),
+                )
+            };
+            assert_eq!(call_seven(), 14, "{ctx}");
+            assert!(resolver_runs() >= 2, "{ctx}: {} runs", resolver_runs());
+            // SAFETY: `resolver_args` returns the fixture's static array.
+            let seen = unsafe { *resolver_args() };
+            let expected = if cfg!(target_arch = "aarch64") {
+                [caps.hwcap | 1 << 62, 24, caps.hwcap, caps.hwcap2]
+            } else if cfg!(target_arch = "riscv64") {
+                [caps.hwcap, 0, 0, 0]
+            } else {
+                [0; 4]
+            };
+            assert_eq!(seen, expected, "{ctx}");
         });
     }
 }

@@ -47,15 +47,22 @@ fn run(command: &mut Command) -> Result<(), String> {
 
 /// Builds `libdl.a` (package `dl`, default features: the C ABI included)
 /// with `cargo build` into its own `target_dir`, so that a `cargo test`
-/// holding the workspace's build lock does not wait on itself. Returns the
-/// archive's path.
-pub fn build_libdl(target_dir: &Path) -> Result<PathBuf, String> {
+/// holding the workspace's build lock does not wait on itself, for the
+/// Rust target `target` (`None`: the host). Returns the archive's path.
+pub fn build_libdl(target_dir: &Path, target: Option<&str>) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    run(Command::new(cargo)
+    let mut command = Command::new(cargo);
+    command
         .current_dir(workspace())
         .args(["build", "--quiet", "-p", "dl", "--target-dir"])
-        .arg(target_dir))?;
-    Ok(target_dir.join("debug").join("libdl.a"))
+        .arg(target_dir);
+    let mut out = target_dir.to_path_buf();
+    if let Some(target) = target {
+        command.args(["--target", target]);
+        out.push(target);
+    }
+    run(&mut command)?;
+    Ok(out.join("debug").join("libdl.a"))
 }
 
 /// Compiles `libmodprint.so` and `libsotest.so` (which needs it, found

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use testkit::fixtures::program_command;
+use testkit::Compiler;
+
 /// Every check the program makes, in order.
 const CHECKS: &[&str] = &[
     "open libmodprint.so (RTLD_NOW|RTLD_GLOBAL)",
@@ -46,18 +49,23 @@ fn built() -> &'static Path {
     BUILT.get_or_init(|| {
         let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let target = tmp.parent().expect("CARGO_TARGET_TMPDIR is target/tmp");
+        // Built for the machine the tests run on: with the cross gcc and
+        // for the cross Rust target when that is not x86-64.
         let libdl =
-            sotest::build_libdl(&target.join("sotest-libdl")).unwrap_or_else(|e| panic!("{e}"));
+            sotest::build_libdl(&target.join("sotest-libdl"), Compiler::cross_rust_target())
+                .unwrap_or_else(|e| panic!("{e}"));
+        let gcc = Compiler::host_gcc();
         let out = tmp.join("sotest");
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(&out).expect("create the build directory");
-        sotest::build_libraries("gcc", &out).unwrap_or_else(|e| panic!("{e}"));
-        sotest::build_program("gcc", &out, &libdl).unwrap_or_else(|e| panic!("{e}"));
+        sotest::build_libraries(gcc.command(), &out).unwrap_or_else(|e| panic!("{e}"));
+        sotest::build_program(gcc.command(), &out, &libdl).unwrap_or_else(|e| panic!("{e}"));
         out
     })
 }
 
-/// Runs the program as `command` and checks its report.
+/// Runs the program as `command` (under qemu-user when the tests run on
+/// another machine than x86-64) and checks its report.
 fn assert_all_pass(command: &mut Command) {
     let output = command.output().expect("run the sotest program");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -100,14 +108,14 @@ fn assert_all_pass(command: &mut Command) {
 #[test]
 fn passes_run_in_the_library_directory() {
     let dir = built();
-    assert_all_pass(Command::new(dir.join("sotest")).current_dir(dir));
+    assert_all_pass(program_command(&dir.join("sotest")).current_dir(dir));
 }
 
 #[test]
 fn passes_given_the_library_directory() {
     let dir = built();
     assert_all_pass(
-        Command::new(dir.join("sotest"))
+        program_command(&dir.join("sotest"))
             .arg(dir)
             .current_dir(std::env::temp_dir()),
     );

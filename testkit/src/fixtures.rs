@@ -52,6 +52,46 @@ impl Compiler {
         }
     }
 
+    /// The Rust target triple the tests are built for, when that is not
+    /// x86-64 (for a nested `cargo build --target` that must produce code
+    /// for the same machine).
+    pub fn cross_rust_target() -> Option<&'static str> {
+        if cfg!(target_arch = "riscv64") {
+            Some("riscv64gc-unknown-linux-gnu")
+        } else if cfg!(target_arch = "aarch64") {
+            Some("aarch64-unknown-linux-gnu")
+        } else {
+            None
+        }
+    }
+
+    /// gcc producing code for the machine the tests run on: the system
+    /// `gcc` on x86-64, elsewhere the cross `<triple>-gcc`.
+    pub fn host_gcc() -> Compiler {
+        match Compiler::cross_triple() {
+            Some(triple) => Compiler::Named(format!("{triple}-gcc")),
+            None => Compiler::Gcc,
+        }
+    }
+
+    /// clang producing code for the machine the tests run on: the system
+    /// `clang`, with `--target=<triple>` when that is not x86-64.
+    pub fn host_clang() -> Compiler {
+        match Compiler::cross_triple() {
+            Some(triple) => Compiler::ClangTarget(triple.into()),
+            None => Compiler::Clang,
+        }
+    }
+
+    /// g++ producing code for the machine the tests run on: the system
+    /// `g++` on x86-64, elsewhere the cross `<triple>-g++`.
+    pub fn host_gxx() -> Compiler {
+        match Compiler::cross_triple() {
+            Some(triple) => Compiler::Named(format!("{triple}-g++")),
+            None => Compiler::Named("g++".into()),
+        }
+    }
+
     /// Whether the driver is installed.
     pub fn available(&self) -> bool {
         Command::new(self.command())
@@ -66,13 +106,7 @@ impl Compiler {
     /// `MODLIB_REQUIRE_CLANG` is set (as the project's test script does), a
     /// missing clang is a test failure, not a silent skip.
     pub fn host_compilers() -> Vec<Compiler> {
-        let (gcc, clang) = match Compiler::cross_triple() {
-            Some(triple) => (
-                Compiler::Named(format!("{triple}-gcc")),
-                Compiler::ClangTarget(triple.into()),
-            ),
-            None => (Compiler::Gcc, Compiler::Clang),
-        };
+        let (gcc, clang) = (Compiler::host_gcc(), Compiler::host_clang());
         assert!(gcc.available(), "{} is not installed", gcc.command());
         let mut out = vec![gcc];
         if clang.available() {
@@ -83,6 +117,30 @@ impl Compiler {
             eprintln!("note: clang not installed; only gcc fixtures are exercised");
         }
         out
+    }
+}
+
+/// A command running `program`, an executable built for the machine the
+/// tests run on: directly on x86-64, elsewhere under qemu-user
+/// (`qemu-riscv64`, `qemu-aarch64`; there is no binfmt_misc to do that
+/// for us). The emulator finds the target's C library through
+/// `QEMU_LD_PREFIX`, which the cargo runner (`.cargo/config.toml`) sets
+/// and the test process passes on to its children.
+pub fn program_command(program: &Path) -> Command {
+    let emulator = if cfg!(target_arch = "riscv64") {
+        Some("qemu-riscv64")
+    } else if cfg!(target_arch = "aarch64") {
+        Some("qemu-aarch64")
+    } else {
+        None
+    };
+    match emulator {
+        Some(qemu) => {
+            let mut command = Command::new(qemu);
+            command.arg(program);
+            command
+        }
+        None => Command::new(program),
     }
 }
 

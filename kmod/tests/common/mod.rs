@@ -145,17 +145,20 @@ pub fn module_with(compiler: &Compiler, name: &str, opt: &str) -> Vec<u8> {
     let include = format!("-I{}", include_dir().display());
     let headers = headers_hash();
     let source = fixture_dir().join(format!("{name}.c"));
-    testkit::fixtures::object(
-        compiler,
-        &source,
-        &[opt, "-fPIC", "-Wall", &include, &headers],
-    )
-    .bytes
+    let mut flags = vec![opt, "-fPIC", "-Wall", &include, &headers];
+    // aarch64 compilers call libgcc helpers (`__aarch64_ldadd4_acq_rel`)
+    // for atomics by default; a kernel has no libgcc to offer, so its
+    // modules use inline atomics, as Linux builds its own.
+    if cfg!(target_arch = "aarch64") {
+        flags.push("-mno-outline-atomics");
+    }
+    testkit::fixtures::object(compiler, &source, &flags).bytes
 }
 
-/// Fixture `name` compiled with gcc -O2.
+/// Fixture `name` compiled with gcc -O2 (the cross gcc when the tests run
+/// on another machine than x86-64).
 pub fn module(name: &str) -> Vec<u8> {
-    module_with(&Compiler::Gcc, name, "-O2")
+    module_with(&Compiler::host_gcc(), name, "-O2")
 }
 
 /// A fresh counting memory.
@@ -329,11 +332,10 @@ pub fn chardev_read(kernel: &Kernel, chardev: ModHandle, minor: i32) -> Result<S
     // for the duration of the call.
     let read: extern "C" fn(i32, *mut c_char, i32) -> i32 =
         unsafe { kernel.func(chardev, "chardev_read") };
-    let mut buf = [0 as c_char; 64];
-    let n = read(minor, buf.as_mut_ptr(), buf.len() as i32);
+    let mut buf = [0u8; 64];
+    let n = read(minor, buf.as_mut_ptr().cast(), buf.len() as i32);
     if n < 0 {
         return Err(n);
     }
-    let bytes: Vec<u8> = buf[..n as usize].iter().map(|&c| c as u8).collect();
-    Ok(String::from_utf8(bytes).expect("device data is UTF-8"))
+    Ok(String::from_utf8(buf[..n as usize].to_vec()).expect("device data is UTF-8"))
 }

@@ -65,36 +65,115 @@ impl Entry {
 
 /// The host's global scope, cached and refreshed when the link map changes.
 pub struct HostLinkMap {
-    cache: spin::Mutex<(Vec<usize>, Vec<Entry>)>,
+    cache: spin::Mutex<Cache>,
 }
 
-// SAFETY: the raw pointers in the cache point into objects the system
-// dynamic linker keeps mapped while they are in its link map; the cache is
-// rebuilt whenever that list changes, and all access goes through the mutex.
-unsafe impl Send for HostLinkMap {}
-// SAFETY: as above.
-unsafe impl Sync for HostLinkMap {}
+/// The host's objects, the link map they were read from, and the filter
+/// over their symbols.
+struct Cache {
+    maps: Vec<usize>,
+    entries: Vec<Entry>,
+    filter: Filter,
+}
+
+impl Cache {
+    const fn new() -> Cache {
+        Cache {
+            maps: Vec::new(),
+            entries: Vec::new(),
+            filter: Filter {
+                words: Vec::new(),
+                uncovered: Vec::new(),
+            },
+        }
+    }
+
+    /// Reads the host's objects from the link map as it is now.
+    fn read() -> Cache {
+        let maps = link_maps();
+        let entries: Vec<Entry> = maps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &m)| read_entry(m, i == 0))
+            .collect();
+        let filter = Filter::new(&entries);
+        Cache {
+            maps,
+            entries,
+            filter,
+        }
+    }
+
+    /// Brings the copy up to date (the link map is walked and compared in
+    /// place; the copy is read again only when the list changed).
+    fn refresh(&mut self) {
+        if !link_map_is(&self.maps) {
+            *self = Cache::read();
+        }
+    }
+}
+
+/// Bits of the host filter: 32 Ki bits (4 KiB), about 3% false positives
+/// for the few thousand symbols of libc and its company.
+const FILTER_BITS: u32 = 1 << 15;
+
+/// A bloom filter over the GNU hashes of every symbol of every host object
+/// that has a `DT_GNU_HASH` table: a name it rejects is defined by none of
+/// them, so one check replaces one per object for the many lookups that
+/// the host cannot answer (a library's references to its own symbols).
+struct Filter {
+    words: Vec<u64>,
+    /// Objects with symbols but no `DT_GNU_HASH` table, not covered.
+    uncovered: Vec<usize>,
+}
+
+impl Filter {
+    /// The two bits of a hash (its lowest bit is not kept in the tables).
+    fn bits(hash: u32) -> [u32; 2] {
+        let h = hash >> 1;
+        [h % FILTER_BITS, (h >> 15) % FILTER_BITS]
+    }
+
+    fn new(entries: &[Entry]) -> Filter {
+        let mut words = alloc::vec![0u64; (FILTER_BITS / 64) as usize];
+        let mut uncovered = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            let Some(symbols) = &e.symbols else { continue };
+            let Some(hashes) = symbols.gnu_hashes() else {
+                uncovered.push(i);
+                continue;
+            };
+            for hash in hashes {
+                for bit in Filter::bits(hash) {
+                    words[(bit / 64) as usize] |= 1 << (bit % 64);
+                }
+            }
+        }
+        Filter { words, uncovered }
+    }
+
+    /// Whether no object the filter covers can define a name of this hash.
+    fn rejects(&self, hash: u32) -> bool {
+        Filter::bits(hash).iter().any(|&bit| {
+            self.words
+                .get((bit / 64) as usize)
+                .is_none_or(|w| w & (1 << (bit % 64)) == 0)
+        })
+    }
+}
 
 impl HostLinkMap {
     /// An empty cache; filled on first use.
     pub const fn new() -> Self {
         HostLinkMap {
-            cache: spin::Mutex::new((Vec::new(), Vec::new())),
+            cache: spin::Mutex::new(Cache::new()),
         }
     }
 
-    fn with<R>(&self, f: impl FnOnce(&[Entry]) -> R) -> R {
+    fn with<R>(&self, f: impl FnOnce(&Cache) -> R) -> R {
         let mut cache = self.cache.lock();
-        if !link_map_is(&cache.0) {
-            let maps = link_maps();
-            let entries = maps
-                .iter()
-                .enumerate()
-                .filter_map(|(i, &m)| read_entry(m, i == 0))
-                .collect();
-            *cache = (maps, entries);
-        }
-        f(&cache.1)
+        cache.refresh();
+        f(&cache)
     }
 }
 
@@ -285,39 +364,68 @@ fn lookup_entry(e: &Entry, lookup: &Lookup<'_>) -> Option<Symbol> {
     e.symbols.as_ref()?.lookup(lookup, e.base)
 }
 
-impl HostScope for HostLinkMap {
+impl Cache {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
-        self.with(|entries| entries.iter().find_map(|e| lookup_entry(e, lookup)))
+        if self.filter.rejects(lookup.gnu_hash) {
+            // Only objects the filter does not cover can still answer.
+            self.filter
+                .uncovered
+                .iter()
+                .find_map(|&i| lookup_entry(&self.entries[i], lookup))
+        } else {
+            self.entries.iter().find_map(|e| lookup_entry(e, lookup))
+        }
     }
 
     fn object(&self, name: &str) -> Option<HostObject> {
-        self.with(|entries| {
-            entries
-                .iter()
-                .skip(1)
-                .find(|e| e.soname == Some(name) || e.file_name == name)
-                .map(|e| HostObject(e.map))
-        })
+        self.entries
+            .iter()
+            .skip(1)
+            .find(|e| e.soname == Some(name) || e.file_name == name)
+            .map(|e| HostObject(e.map))
     }
 
     fn resolve_in(&self, object: HostObject, lookup: &Lookup<'_>) -> Option<Symbol> {
-        self.with(|entries| {
-            entries
+        self.entries
+            .iter()
+            .find(|e| e.map == object.0)
+            .and_then(|e| lookup_entry(e, lookup))
+    }
+
+    // The shape of `HostScope::resolve_after`, which this answers.
+    #[allow(clippy::option_option)]
+    fn resolve_after(&self, addr: u64, lookup: &Lookup<'_>) -> Option<Option<Symbol>> {
+        let at = self.entries.iter().position(|e| e.contains(addr))?;
+        Some(
+            self.entries[at + 1..]
                 .iter()
-                .find(|e| e.map == object.0)
-                .and_then(|e| lookup_entry(e, lookup))
-        })
+                .find_map(|e| lookup_entry(e, lookup)),
+        )
+    }
+
+    fn name(&self, object: HostObject) -> String {
+        self.entries
+            .iter()
+            .find(|e| e.map == object.0)
+            .map_or_else(String::new, |e| String::from(e.file_name))
+    }
+}
+
+impl HostScope for HostLinkMap {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.with(|c| c.resolve(lookup))
+    }
+
+    fn object(&self, name: &str) -> Option<HostObject> {
+        self.with(|c| c.object(name))
+    }
+
+    fn resolve_in(&self, object: HostObject, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.with(|c| c.resolve_in(object, lookup))
     }
 
     fn resolve_after(&self, addr: u64, lookup: &Lookup<'_>) -> Option<Option<Symbol>> {
-        self.with(|entries| {
-            let at = entries.iter().position(|e| e.contains(addr))?;
-            Some(
-                entries[at + 1..]
-                    .iter()
-                    .find_map(|e| lookup_entry(e, lookup)),
-            )
-        })
+        self.with(|c| c.resolve_after(addr, lookup))
     }
 
     fn load(&self, path: &str) -> Option<HostObject> {
@@ -342,11 +450,46 @@ impl HostScope for HostLinkMap {
     }
 
     fn name(&self, object: HostObject) -> String {
-        self.with(|entries| {
-            entries
-                .iter()
-                .find(|e| e.map == object.0)
-                .map_or_else(String::new, |e| String::from(e.file_name))
-        })
+        self.with(|c| c.name(object))
+    }
+
+    fn for_load(&self, f: &mut dyn FnMut(&dyn HostScope)) -> bool {
+        let mut cache = self.cache.lock();
+        cache.refresh();
+        f(&Snapshot(&cache));
+        true
+    }
+}
+
+/// The host's objects as one load sees them: checked against the link map
+/// once, when the load starts, rather than on each of its many lookups
+/// (each check walks the link map, a chain of cache misses).
+struct Snapshot<'a>(&'a Cache);
+
+impl HostScope for Snapshot<'_> {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.0.resolve(lookup)
+    }
+
+    fn object(&self, name: &str) -> Option<HostObject> {
+        self.0.object(name)
+    }
+
+    fn resolve_in(&self, object: HostObject, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.0.resolve_in(object, lookup)
+    }
+
+    fn resolve_after(&self, addr: u64, lookup: &Lookup<'_>) -> Option<Option<Symbol>> {
+        self.0.resolve_after(addr, lookup)
+    }
+
+    fn name(&self, object: HostObject) -> String {
+        self.0.name(object)
+    }
+
+    /// Loading a system library would change the link map under the
+    /// snapshot: not done during a load (the linker never asks then).
+    fn load(&self, _path: &str) -> Option<HostObject> {
+        None
     }
 }

@@ -9,6 +9,9 @@ use modlib::{Memory, MemoryError, Protection, Reservation};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MmapMemory;
 
+/// Commits up to this size are populated at once (see `commit`).
+const POPULATE_UP_TO: usize = 256 * 1024;
+
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -59,8 +62,59 @@ impl Memory for MmapMemory {
         Ok(unsafe { Reservation::new(host, aligned as u64, size) })
     }
 
+    fn reserve_committed(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
+        if align > self.page_size() {
+            let res = self.reserve(size, align)?;
+            if let Err(e) = self.commit(&res, 0, size) {
+                self.release(res);
+                return Err(e);
+            }
+            return Ok(res);
+        }
+        // Page alignment is what `mmap` gives: one call maps the span
+        // read-write (populated when small, as in `commit`).
+        let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        if size <= POPULATE_UP_TO {
+            flags |= libc::MAP_POPULATE;
+        }
+        // SAFETY: a fresh anonymous mapping aliases nothing.
+        let raw = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return Err(MemoryError::Exhausted { size });
+        }
+        let host = NonNull::new(raw.cast::<u8>()).ok_or(MemoryError::Exhausted { size })?;
+        // SAFETY: the span is a mapping owned by this reservation until
+        // `release`, committed read-write in full and reachable through `host`.
+        Ok(unsafe { Reservation::new(host, raw as u64, size) })
+    }
+
     fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError> {
-        self.protect(res, offset, len, Protection::ReadWrite)
+        if len > POPULATE_UP_TO {
+            return self.protect(res, offset, len, Protection::ReadWrite);
+        }
+        // A small image is written whole right away (its segments are
+        // copied in): fault its pages in with one call instead of one
+        // fault per page.
+        let ptr = range(res, offset, len)?;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_POPULATE;
+        // SAFETY: the range lies within the reservation's own mapping, which
+        // nothing borrows while it is committed; fresh zeroed pages replace
+        // its inaccessible ones.
+        let got = unsafe { libc::mmap(ptr, len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) };
+        if got == ptr {
+            Ok(())
+        } else {
+            Err(MemoryError::Refused { code: errno() })
+        }
     }
 
     fn protect(

@@ -7,6 +7,7 @@ mod files;
 mod host;
 mod memory;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -16,7 +17,7 @@ pub use host::HostLinkMap;
 pub use memory::MmapMemory;
 
 use crate::linker::Linker;
-use crate::platform::{FileError, HostScope, Platform};
+use crate::platform::{FileContents, FileError, HostScope, Platform};
 
 /// The system's library directories, searched last.
 const SYSTEM_DIRS: &[&str] = &[
@@ -74,12 +75,20 @@ impl Platform for Hosted {
         files::read(path)
     }
 
+    fn open_file(&self, path: &str) -> Result<Box<dyn FileContents>, FileError> {
+        files::open_object(path).map(|f| Box::new(f) as Box<dyn FileContents>)
+    }
+
+    fn identifies_open_files(&self) -> bool {
+        true
+    }
+
     fn exists(&self, path: &str) -> bool {
         files::exists(path)
     }
 
     fn canonical(&self, path: &str) -> String {
-        files::canonical(path)
+        files::identity(path)
     }
 
     fn search_path(&self) -> Vec<String> {
@@ -116,5 +125,18 @@ static LINKER: Linker<Hosted> = Linker::new(Hosted::new());
 
 /// The process-wide linker behind the C ABI and [`crate::Library`].
 pub fn linker() -> &'static Linker<Hosted> {
+    // IFUNC resolvers of loaded objects are told the CPU's capabilities,
+    // as the system's loader tells them (see `modlib::set_hwcaps`).
+    static HWCAPS: spin::Once = spin::Once::new();
+    HWCAPS.call_once(|| {
+        // SAFETY: getauxval has no preconditions.
+        let (hwcap, hwcap2) = unsafe {
+            (
+                libc::getauxval(libc::AT_HWCAP),
+                libc::getauxval(libc::AT_HWCAP2),
+            )
+        };
+        modlib::set_hwcaps(modlib::HwCaps { hwcap, hwcap2 });
+    });
     &LINKER
 }

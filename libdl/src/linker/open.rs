@@ -3,6 +3,7 @@
 //! through the global scope and then its group's breadth-first scope, count
 //! references, and run constructors (dependencies first) without the lock.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
@@ -16,7 +17,7 @@ use crate::error::Error;
 use crate::flags::Flags;
 use crate::handle::Handle;
 use crate::object::{Body, Dep, Object, RawPhdr, State};
-use crate::platform::{HostObject, Platform};
+use crate::platform::{FileContents, HostObject, HostScope, Platform};
 
 /// Where a name leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +31,7 @@ enum Target {
 struct Pending {
     c_path: Vec<u8>,
     canonical: String,
-    bytes: Vec<u8>,
+    file: Box<dyn FileContents>,
     info: DynamicInfo,
     deps: Vec<Target>,
 }
@@ -193,29 +194,48 @@ impl<P: Platform> Linker<P> {
                 return Ok(Target::Host(host));
             }
         }
-        let canonical = self.platform.canonical(&path);
+        // Opened before the identity check when the open file can say what
+        // it is (saving a separate look-up of the path).
+        let mut file = None;
+        let canonical = if self.platform.identifies_open_files() {
+            let f = self.platform.open_file(&path).map_err(|e| Error::Io {
+                path: path.clone(),
+                reason: e.0,
+            })?;
+            let id = f
+                .identity()
+                .unwrap_or_else(|| self.platform.canonical(&path));
+            file = Some(f);
+            id
+        } else {
+            self.platform.canonical(&path)
+        };
         if let Some(o) = table.objects.values().find(|o| o.canonical == canonical) {
             return Ok(Target::Existing(o.id));
         }
         if let Some(i) = pending.iter().position(|p| p.canonical == canonical) {
             return Ok(Target::New(i));
         }
-        let bytes = self.platform.read_file(&path).map_err(|e| Error::Io {
-            path: path.clone(),
-            reason: e.0,
-        })?;
+        let file = match file {
+            Some(f) => f,
+            None => self.platform.open_file(&path).map_err(|e| Error::Io {
+                path: path.clone(),
+                reason: e.0,
+            })?,
+        };
+        let bytes = file.bytes();
         let machine = self.platform.machine();
-        let kind = modlib::identify(&bytes, machine).map_err(|e| load_error(&path, e))?;
+        let kind = modlib::identify(bytes, machine).map_err(|e| load_error(&path, e))?;
         let info = match kind {
             ObjectKind::Shared => {
-                inspect::dynamic(&bytes, machine).map_err(|e| load_error(&path, e))?
+                inspect::dynamic(bytes, machine).map_err(|e| load_error(&path, e))?
             }
             ObjectKind::Relocatable => DynamicInfo::default(),
         };
         pending.push(Pending {
             c_path: with_nul(&path),
             canonical,
-            bytes,
+            file,
             info,
             deps: Vec::new(),
         });
@@ -243,13 +263,13 @@ impl<P: Platform> Linker<P> {
             Some(o) => dir.replace("${ORIGIN}", o).replace("$ORIGIN", o),
             None => dir.clone(),
         });
+        // The platform's lists are asked for only when the search gets
+        // there (most names are found in the requester's own runpath).
         let user = expanded
-            .chain(self.platform.search_path())
+            .chain(core::iter::once(()).flat_map(|()| self.platform.search_path()))
             .map(|dir| (dir, false));
-        let system = self
-            .platform
-            .system_path()
-            .into_iter()
+        let system = core::iter::once(())
+            .flat_map(|()| self.platform.system_path())
             .map(|dir| (dir, true));
         user.chain(system)
             .map(|(dir, system)| {
@@ -307,17 +327,33 @@ impl<P: Platform> Linker<P> {
         let mut loaded = Vec::with_capacity(order.len());
         for &i in order {
             let p = &pending[i];
-            let scope = LoadScope {
-                table,
-                host: self.platform.host(),
-                group: &group,
-                providers: core::cell::RefCell::new(Vec::new()),
-            };
-            let result = modlib::load(&p.bytes, &options, self.platform.memory(), &scope);
             let id = first + i as u32;
-            let bound: Vec<u32> = scope
-                .providers
-                .into_inner()
+            let bind = |host: Option<&dyn HostScope>| {
+                let scope = LoadScope {
+                    table,
+                    host,
+                    group: &group,
+                    providers: core::cell::RefCell::new(Vec::new()),
+                    current: Dep::Ours(id),
+                };
+                let memory = self.platform.memory();
+                let result = match p.file.mapping() {
+                    Some(mapping) => {
+                        modlib::load_file(p.file.bytes(), mapping, &options, memory, &scope)
+                    }
+                    None => modlib::load(p.file.bytes(), &options, memory, &scope),
+                };
+                (result, scope.providers.into_inner())
+            };
+            // One view of the host's objects for the whole object, if the
+            // host has one; else the host scope itself.
+            let mut outcome = None;
+            let host = self.platform.host();
+            if !host.is_some_and(|h| h.for_load(&mut |view| outcome = Some(bind(Some(view))))) {
+                outcome = Some(bind(host));
+            }
+            let (result, providers) = outcome.expect("the object was bound");
+            let bound: Vec<u32> = providers
                 .into_iter()
                 .filter(|&p| p != id && !deps[i].contains(&Dep::Ours(p)))
                 .collect();

@@ -2,15 +2,16 @@
 //! list behind `dl_iterate_phdr` and `_dl_find_object`.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
-use modlib::Lookup;
+use modlib::{LoadedImage, Lookup};
 
 use super::scope::{address, global, local};
 use super::Linker;
 use crate::error::Error;
 use crate::handle::Handle;
-use crate::object::{Body, RawPhdr, State};
+use crate::object::{Body, Dep, RawPhdr, State};
 use crate::platform::Platform;
 
 /// What `dladdr` reports.
@@ -99,10 +100,29 @@ impl<P: Platform> Linker<P> {
             });
         };
         drop(table);
-        address(found.symbol, self.platform.machine()).ok_or(Error::SymbolNotFound {
+        address(found.symbol, self.platform.machine()).ok_or_else(|| Error::SymbolNotFound {
             object: String::new(),
             name: String::from(name),
         })
+    }
+
+    /// The image of the object an open handle names, kept alive by the
+    /// returned `Arc`. The object comes first in its own scope, so a symbol
+    /// it defines is what [`Linker::symbol`] would find for the handle:
+    /// holders of an open reference can look there first without the lock.
+    pub fn image(&self, handle: Handle) -> Option<Arc<LoadedImage<P::Memory>>> {
+        let Handle::Object(id) = handle else {
+            return None;
+        };
+        let table = self.table.lock();
+        let object = table
+            .objects
+            .get(&id)
+            .filter(|o| !matches!(o.state, State::Finalizing(_)) && o.opens > 0)?;
+        if object.scope.first() != Some(&Dep::Ours(id)) {
+            return None;
+        }
+        object.image().cloned()
     }
 
     /// `dladdr` for addresses inside objects this linker loaded.

@@ -87,26 +87,48 @@ pub(crate) fn local<M: Memory>(
 
 /// What an object of a load group binds through: the global scope, then the
 /// group's objects loaded so far, breadth-first from its root. Records which
-/// of our objects answered, so the object can hold them loaded.
+/// of our objects answered, so the object can hold them loaded. `current`
+/// is the object being loaded (not in the table yet): a symbol it defines
+/// itself binds to the first definition before it in that order, else to
+/// its own.
 pub(crate) struct LoadScope<'a, M: Memory> {
     pub table: &'a Table<M>,
     pub host: Option<&'a dyn HostScope>,
     pub group: &'a [Dep],
     /// Ids of our objects that provided a symbol, without repeats.
     pub providers: RefCell<Vec<u32>>,
+    pub current: Dep,
 }
 
-impl<M: Memory> SymbolResolver for LoadScope<'_, M> {
-    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
-        let found = global(self.table, self.host, lookup, 0, true)
-            .or_else(|| local(self.table, self.host, self.group, lookup))?;
+impl<M: Memory> LoadScope<'_, M> {
+    /// Notes who answered.
+    fn record(&self, found: Resolved) -> Resolved {
         if found.provider != HOST {
             let mut providers = self.providers.borrow_mut();
             if !providers.contains(&found.provider.0) {
                 providers.push(found.provider.0);
             }
         }
-        Some(found)
+        found
+    }
+}
+
+impl<M: Memory> SymbolResolver for LoadScope<'_, M> {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        let found = global(self.table, self.host, lookup, 0, true)
+            .or_else(|| local(self.table, self.host, self.group, lookup))?;
+        Some(self.record(found))
+    }
+
+    fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        let before = self
+            .group
+            .iter()
+            .position(|&d| d == self.current)
+            .map_or(self.group, |at| &self.group[..at]);
+        let found = global(self.table, self.host, lookup, 0, true)
+            .or_else(|| local(self.table, self.host, before, lookup))?;
+        Some(self.record(found))
     }
 }
 

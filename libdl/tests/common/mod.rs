@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 
+use testkit::Compiler;
+
 #[allow(unused_imports)]
 pub use dl::capi::{
     dl_phdr_info, Dl_info, PhdrCallback, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE,
@@ -61,9 +63,10 @@ pub fn lib_dir() -> PathBuf {
 /// Builds `lib<name>.so` (soname `lib<name>.so`) from `sources` in the
 /// fixture folder, linked against the already built libraries `needs`
 /// (`-L<dir> -l<need>`, with `DT_RUNPATH=$ORIGIN`) and any `extra` flags.
-/// C++ sources are compiled with g++. Rebuilt only when the sources or
-/// flags change. A library needing `dltest` (the event log of
-/// `dltest.h`) gets it built and loaded first.
+/// C++ sources are compiled with g++ (gcc and g++ are the cross compilers
+/// when the tests run on another machine than x86-64). Rebuilt only when
+/// the sources or flags change. A library needing `dltest` (the event log
+/// of `dltest.h`) gets it built and loaded first.
 pub fn lib(name: &str, sources: &[&str], needs: &[&str], extra: &[&str]) -> PathBuf {
     if needs.contains(&"dltest") {
         log_library();
@@ -82,7 +85,12 @@ fn build(name: &str, sources: &[&str], needs: &[&str], extra: &[&str]) -> PathBu
     let cxx = sources
         .iter()
         .any(|s| Path::new(s).extension().is_some_and(|e| e == "cpp"));
-    let compiler = if cxx { "g++" } else { "gcc" };
+    let compiler = if cxx {
+        Compiler::host_gxx()
+    } else {
+        Compiler::host_gcc()
+    };
+    let compiler = compiler.command();
     let mut args: Vec<String> = [
         "-shared",
         "-fPIC",

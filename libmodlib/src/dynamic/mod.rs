@@ -19,19 +19,21 @@ use crate::error::LoadError;
 use crate::header::{file_range, File};
 use crate::image::{DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region};
 use crate::machine::Machine;
-use crate::memory::{align_down, align_up, Held, Memory, Protection};
+use crate::memory::{align_down, align_up, FileMapping, Held, Memory, Protection};
 use crate::modinfo::ModInfo;
 use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
 use crate::symbol::{Lookup, SymbolKind, SymbolResolver};
 use crate::{Binding, LoadOptions};
 
 use pages::Segment;
-use symbols::{
-    c_str, gnu_hash_count, gnu_hash_len, u32_at, u64_at, DynSymbols, HashKind, Span, View,
-};
+use symbols::{c_str, gnu_hash_count, gnu_hash_len, u32_at, DynSymbols, HashKind, Span, View};
 
 /// Largest image span accepted (1 TiB): anything bigger is a corrupt header.
 const MAX_SPAN: u64 = 1 << 40;
+
+/// Fewest whole pages of a segment worth mapping from the file rather than
+/// copying (below this, a copy costs less than the mapping's system call).
+const MAP_AT_LEAST: u64 = 4;
 
 /// How a dynamic symbol was bound.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +108,7 @@ pub(crate) fn load<M: Memory>(
     options: LoadOptions,
     memory: M,
     resolver: &dyn SymbolResolver,
+    mapping: Option<&dyn FileMapping>,
 ) -> Result<LoadedImage<M>, LoadError> {
     let machine = options.machine;
     let page = memory.page_size() as u64;
@@ -120,32 +123,36 @@ pub(crate) fn load<M: Memory>(
     } = parse(file, page)?;
     let lo = layout.lo;
     let span = (hi - lo) as usize;
-    let dynsyms = locate_symbols(&layout, &tags)?;
+    let mut dynsyms = locate_symbols(&layout, &tags)?;
     let view =
         file_view(&layout, &dynsyms).ok_or(LoadError::malformed("dynamic symbol tables", 0))?;
 
-    let res = memory
-        .reserve(span, max_align.max(page) as usize)
-        .map_err(|_| LoadError::OutOfMemory { size: span })?;
+    // The ranges to commit, adjacent ones merged.
+    let mut commits: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
+    for &(a, b, _) in &ranges {
+        match commits.last_mut() {
+            Some(last) if last.1 == a => last.1 = b,
+            _ => commits.push((a, b)),
+        }
+    }
+    let align = max_align.max(page) as usize;
+    let whole = commits.as_slice() == [(lo, hi)];
+    let res = if whole {
+        memory.reserve_committed(span, align)
+    } else {
+        memory.reserve(span, align)
+    }
+    .map_err(|_| LoadError::OutOfMemory { size: span })?;
     let mut held = Held {
         memory,
         res: Some(res),
     };
     let start = held.res().addr();
     let base = start.wrapping_sub(lo);
-    let mut committed: Option<(u64, u64)> = None;
-    for &(a, b, _) in ranges
-        .iter()
-        .chain(core::iter::once(&(u64::MAX, u64::MAX, Protection::Read)))
-    {
-        match committed {
-            Some((ca, cb)) if cb == a => committed = Some((ca, b)),
-            Some((ca, cb)) => {
-                held.memory
-                    .commit(held.res(), (ca - lo) as usize, (cb - ca) as usize)?;
-                committed = Some((a, b));
-            }
-            None => committed = Some((a, b)),
+    if !whole {
+        for &(a, b) in &commits {
+            held.memory
+                .commit(held.res(), (a - lo) as usize, (b - a) as usize)?;
         }
     }
     for s in &layout.segments {
@@ -155,14 +162,43 @@ pub(crate) fn load<M: Memory>(
             s.filesz,
             "segment data outside the file",
         )?;
-        // SAFETY: the segment's pages were committed read-write above and no
-        // other slice of the reservation is alive.
-        let dst = unsafe {
-            held.res_mut()
-                .bytes_mut((s.vaddr - lo) as usize, data.len())
+        // Whole pages of a large segment come from the file's own pages
+        // when the host can map them; only the partial pages at its ends
+        // are copied.
+        let (mut head, mut tail) = (data.len(), data.len());
+        if let Some(mapping) = mapping {
+            let first = align_up(s.vaddr, page).unwrap_or(u64::MAX);
+            let end = align_down(s.vaddr + s.filesz, page);
+            let file_first = s.offset + first.wrapping_sub(s.vaddr);
+            if first < end
+                && end - first >= MAP_AT_LEAST * page
+                && file_first % page == 0
+                && mapping.map_file(
+                    held.res(),
+                    (first - lo) as usize,
+                    (end - first) as usize,
+                    file_first,
+                    s.prot == Protection::ReadWrite,
+                )
+            {
+                head = (first - s.vaddr) as usize;
+                tail = (end - s.vaddr) as usize;
+            }
         }
-        .ok_or(LoadError::malformed("segment outside the image", s.offset))?;
-        dst.copy_from_slice(data);
+        for (from, to) in [(0, head), (tail, data.len())] {
+            if from == to {
+                continue;
+            }
+            // SAFETY: the segment's pages were committed read-write above
+            // (mapped ones stay read-write) and no other slice of the
+            // reservation is alive.
+            let dst = unsafe {
+                held.res_mut()
+                    .bytes_mut((s.vaddr - lo) as usize + from, to - from)
+            }
+            .ok_or(LoadError::malformed("segment outside the image", s.offset))?;
+            dst.copy_from_slice(&data[from..to]);
+        }
     }
 
     let strtab = view.strtab;
@@ -189,7 +225,8 @@ pub(crate) fn load<M: Memory>(
         held: &mut held,
         machine,
         base,
-        last_segment: 0,
+        window: (0, 0, core::ptr::null_mut()),
+        word_limit: None,
     };
     if let Some((vaddr, size)) = tags.relr {
         relocator.relr(vaddr, size)?;
@@ -209,30 +246,44 @@ pub(crate) fn load<M: Memory>(
         relocator.table(vaddr, size, rela, name, &mut binder, &mut deferred)?;
     }
 
-    for &(a, b, prot) in &ranges {
-        let (offset, len) = ((a - lo) as usize, (b - a) as usize);
-        held.memory.protect(held.res(), offset, len, prot)?;
-        if prot == Protection::ReadExecute {
-            held.memory.sync_icache(held.res(), offset, len);
-        }
-    }
-    if !deferred.is_empty() {
-        run_ifunc_resolvers(&layout, &ranges, &mut held, machine, base, &deferred)?;
-    }
-    let mut final_ranges = ranges.clone();
-    if let Some(ph) = relro {
+    let relro = relro.and_then(|ph| {
         let (a, b) = (
             align_down(ph.p_vaddr, page),
             align_down(ph.p_vaddr.saturating_add(ph.p_memsz), page),
         );
-        if a < b && a >= lo && b <= hi {
+        (a < b && a >= lo && b <= hi).then_some((a, b))
+    });
+    let final_ranges = match relro {
+        Some((a, b)) => pages::with_read_only(&ranges, a, b),
+        None => ranges.clone(),
+    };
+    // Committed pages are read-write already: only the other protections
+    // take a call. Without IFUNC resolvers to run in between, RELRO is
+    // applied in the same pass.
+    let protect = |held: &mut Held<M>, list: &[(u64, u64, Protection)]| {
+        for &(a, b, prot) in list {
+            let (offset, len) = ((a - lo) as usize, (b - a) as usize);
+            if prot != Protection::ReadWrite {
+                held.memory.protect(held.res(), offset, len, prot)?;
+            }
+            if prot == Protection::ReadExecute {
+                held.memory.sync_icache(held.res(), offset, len);
+            }
+        }
+        Ok::<(), LoadError>(())
+    };
+    if deferred.is_empty() {
+        protect(&mut held, &final_ranges)?;
+    } else {
+        protect(&mut held, &ranges)?;
+        run_ifunc_resolvers(&layout, &ranges, &mut held, machine, base, &deferred)?;
+        if let Some((a, b)) = relro {
             held.memory.protect(
                 held.res(),
                 (a - lo) as usize,
                 (b - a) as usize,
                 Protection::Read,
             )?;
-            final_ranges = pages::with_read_only(&ranges, a, b);
         }
     }
     let regions = final_ranges
@@ -248,6 +299,9 @@ pub(crate) fn load<M: Memory>(
     let info = dynamic_info(&tags, strtab, phdrs);
     let entry = (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry));
     let imports = binder.imports;
+    if !dynsyms.place(held.res()) {
+        return Err(LoadError::malformed("dynamic symbol tables", 0));
+    }
     Ok(LoadedImage {
         held,
         machine,
@@ -527,6 +581,7 @@ fn locate_symbols(layout: &Layout<'_>, tags: &tags::Tags) -> Result<DynSymbols, 
         verdef,
         count: if tags.symtab.is_some() { count } else { 0 },
         image_vaddr: layout.lo,
+        placed: None,
     })
 }
 
@@ -536,15 +591,19 @@ fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<'a>> {
             .file(s.vaddr, s.len as u64)
             .or((s.len == 0).then_some(&[][..]))
     };
-    Some(View {
-        symtab: get(d.symtab)?,
-        strtab: get(d.strtab)?,
-        hash: get(d.hash)?,
-        hash_kind: d.hash_kind,
-        versym: d.versym.map_or(Some(&[][..]), get)?,
-        verdef: d.verdef.map_or(Some(&[][..]), get)?,
-        count: d.count,
-    })
+    Some(
+        View {
+            symtab: get(d.symtab)?,
+            strtab: get(d.strtab)?,
+            hash: get(d.hash)?,
+            hash_kind: d.hash_kind,
+            versym: d.versym.map_or(Some(&[][..]), get)?,
+            verdef: d.verdef.map_or(Some(&[][..]), get)?,
+            count: d.count,
+            gnu: None,
+        }
+        .with_header(),
+    )
 }
 
 /// Binds each dynamic symbol once and remembers the answer.
@@ -585,7 +644,13 @@ impl Binder<'_, '_> {
             own()
         } else {
             let version = self.view.needed_version(index, &self.needs);
-            match self.resolver.resolve(&Lookup::new(name, version)) {
+            let lookup = Lookup::new(name, version);
+            let found = if sym.is_defined() {
+                self.resolver.resolve_defined(&lookup)
+            } else {
+                self.resolver.resolve(&lookup)
+            };
+            match found {
                 Some(found) => {
                     let address = call::bound_address(found.symbol, self.machine)?;
                     if !sym.is_defined() {
@@ -634,29 +699,59 @@ struct Relocator<'l, 'a, M: Memory> {
     held: &'l mut Held<M>,
     machine: Machine,
     base: u64,
-    last_segment: usize,
+    /// The segment relocations last went to: its unbiased memory range
+    /// and where its bytes are (null before the first relocation).
+    window: (u64, u64, *mut u8),
+    /// The last offset in the window where a 64-bit word fits, or `None`.
+    word_limit: Option<u64>,
 }
 
 impl<M: Memory> Relocator<'_, '_, M> {
     /// The bytes of the segment holding `place`, and the offset within them.
     fn place(&mut self, place: u64) -> Option<(&mut [u8], usize)> {
-        let segs = &self.layout.segments;
-        let s = &segs[self.last_segment];
-        let index = if s.vaddr <= place && place < s.vaddr + s.memsz {
-            self.last_segment
-        } else {
-            self.layout.segment_of(place)?
-        };
-        self.last_segment = index;
-        let s = segs[index];
-        // SAFETY: the segment lies inside the reservation and its pages are
-        // committed read-write until protection; this is the only slice.
-        let bytes = unsafe {
-            self.held
-                .res_mut()
-                .bytes_mut((s.vaddr - self.layout.lo) as usize, s.memsz as usize)
-        }?;
-        Some((bytes, (place - s.vaddr) as usize))
+        let (lo, hi, _) = self.window;
+        if !(lo <= place && place < hi) {
+            let s = self.layout.segments[self.layout.segment_of(place)?];
+            // SAFETY: the segment lies inside the reservation and its pages
+            // are committed read-write until protection; slices made from
+            // the window never outlive the `&mut self` borrow that made them.
+            let bytes = unsafe {
+                self.held
+                    .res_mut()
+                    .bytes_mut((s.vaddr - self.layout.lo) as usize, s.memsz as usize)
+            }?;
+            self.window = (s.vaddr, s.vaddr + s.memsz, bytes.as_mut_ptr());
+            self.word_limit = s.memsz.checked_sub(8);
+        }
+        let (lo, hi, ptr) = self.window;
+        // SAFETY: `ptr` is the start of the committed, read-write segment
+        // `lo..hi` (set above from `bytes_mut`), the reservation is borrowed
+        // exclusively by this relocator, and this is the only live slice.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(ptr, (hi - lo) as usize) };
+        Some((bytes, (place - lo) as usize))
+    }
+
+    /// Stores `value` in the 64-bit word at `place` if it lies in the
+    /// current segment window (the common case for a run of relocations);
+    /// `false` leaves the relocation to the general path.
+    #[inline]
+    fn store_word(&mut self, place: u64, value: u64) -> bool {
+        let (lo, _, ptr) = self.window;
+        let offset = place.wrapping_sub(lo);
+        match self.word_limit {
+            Some(limit) if offset <= limit => {
+                // SAFETY: `offset..offset+8` lies in the window's committed,
+                // read-write segment (`limit` is its size less 8), which this
+                // relocator borrows exclusively; no slice of it is alive.
+                unsafe {
+                    ptr.add(offset as usize)
+                        .cast::<[u8; 8]>()
+                        .write_unaligned(value.to_le_bytes());
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     fn relr(&mut self, vaddr: u64, size: u64) -> Result<(), LoadError> {
@@ -709,21 +804,51 @@ impl<M: Memory> Relocator<'_, '_, M> {
         binder: &mut Binder<'_, '_>,
         deferred: &mut Vec<Deferred>,
     ) -> Result<(), LoadError> {
-        let entry_size = if rela { 24 } else { 16 };
         let table = self.layout.file(vaddr, size).ok_or(LoadError::malformed(
             "relocation table outside the loaded file data",
             vaddr,
         ))?;
-        for entry in table.chunks_exact(entry_size) {
-            let place = u64_at(entry, 0).unwrap_or_default();
-            let info = u64_at(entry, 8).unwrap_or_default();
-            let (sym, r_type) = ((info >> 32) as usize, info as u32);
-            let addend = if rela {
-                Some(u64_at(entry, 16).unwrap_or_default() as i64)
-            } else {
-                None
-            };
-            self.one(place, r_type, sym, addend, name, binder, deferred)?;
+        let word = |e: &[u8], at: usize| {
+            e.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        // Classes of the last type seen: tables come in long runs of one.
+        let mut last = (u32::MAX, DynamicClass::Unknown);
+        if rela {
+            for entry in table.chunks_exact(24) {
+                let Ok(entry) = <&[u8; 24]>::try_from(entry) else {
+                    continue;
+                };
+                let (place, info, addend) = (word(entry, 0), word(entry, 8), word(entry, 16));
+                let r_type = info as u32;
+                if r_type != last.0 {
+                    last = (r_type, reloc::dynamic_class(self.machine, r_type));
+                }
+                // B + A into a 64-bit word (every supported machine is
+                // ELF64): the bulk of most tables, kept on a short path.
+                if last.1 == DynamicClass::Relative
+                    && self.store_word(place, self.base.wrapping_add(addend))
+                {
+                    continue;
+                }
+                let sym = (info >> 32) as usize;
+                self.one(
+                    place,
+                    r_type,
+                    sym,
+                    Some(addend as i64),
+                    name,
+                    binder,
+                    deferred,
+                )?;
+            }
+        } else {
+            for entry in table.chunks_exact(16) {
+                let (place, info) = (word(entry, 0), word(entry, 8));
+                let (sym, r_type) = ((info >> 32) as usize, info as u32);
+                self.one(place, r_type, sym, None, name, binder, deferred)?;
+            }
         }
         Ok(())
     }

@@ -43,6 +43,16 @@ pub(crate) struct DynSymbols {
     pub count: usize,
     /// Unbiased address of the reservation's first byte.
     pub image_vaddr: u64,
+    /// The tables' places in the loaded image, once checked (see `place`).
+    pub placed: Option<Placed>,
+}
+
+/// Where each table lies in a loaded image, as `(offset, len)` from the
+/// reservation's start, checked against it once, and the GNU hash header.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Placed {
+    tables: [(usize, usize); 5],
+    gnu: Option<GnuParams>,
 }
 
 /// The tables as byte slices.
@@ -55,6 +65,30 @@ pub(crate) struct View<'a> {
     pub versym: &'a [u8],
     pub verdef: &'a [u8],
     pub count: usize,
+    /// The `DT_GNU_HASH` header, read once (see [`View::with_header`]).
+    pub gnu: Option<GnuParams>,
+}
+
+/// The header of a `DT_GNU_HASH` table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GnuParams {
+    pub nbuckets: u32,
+    pub symoffset: usize,
+    pub bloom_size: u32,
+    pub shift: u32,
+}
+
+impl GnuParams {
+    /// The header, if the table has buckets and a bloom filter.
+    fn parse(h: &[u8]) -> Option<GnuParams> {
+        let p = GnuParams {
+            nbuckets: u32_at(h, 0)?,
+            symoffset: u32_at(h, 4)? as usize,
+            bloom_size: u32_at(h, 8)?,
+            shift: u32_at(h, 12)?,
+        };
+        (p.nbuckets != 0 && p.bloom_size != 0).then_some(p)
+    }
 }
 
 /// One `Elf64_Sym`, decoded.
@@ -69,6 +103,7 @@ pub(crate) struct RawSym {
 }
 
 impl RawSym {
+    #[inline]
     pub fn bind(&self) -> u8 {
         self.info >> 4
     }
@@ -78,6 +113,7 @@ impl RawSym {
     pub fn is_defined(&self) -> bool {
         self.shndx != SHN_UNDEF
     }
+    #[inline]
     pub fn is_exported(&self) -> bool {
         self.is_defined()
             && matches!(self.bind(), STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE)
@@ -154,19 +190,35 @@ pub(crate) fn gnu_hash_len(hash: &[u8], count: usize) -> Option<usize> {
 }
 
 impl<'a> View<'a> {
+    /// The view with its GNU hash header read (done once, not per lookup).
+    pub fn with_header(mut self) -> Self {
+        self.gnu = match self.hash_kind {
+            HashKind::Gnu => GnuParams::parse(self.hash),
+            HashKind::Sysv | HashKind::None => None,
+        };
+        self
+    }
+
+    #[inline]
     pub fn sym(&self, index: usize) -> Option<RawSym> {
         if index >= self.count {
             return None;
         }
         let off = index.checked_mul(SYM_SIZE)?;
-        let e = self.symtab.get(off..off + SYM_SIZE)?;
+        let e: &[u8; SYM_SIZE] = self
+            .symtab
+            .get(off..off.checked_add(SYM_SIZE)?)?
+            .try_into()
+            .ok()?;
+        let [n0, n1, n2, n3, info, other, x0, x1, v @ .., _, _, _, _, _, _, _, _] = *e;
+        let [.., z0, z1, z2, z3, z4, z5, z6, z7] = *e;
         Some(RawSym {
-            name: u32_at(e, 0)?,
-            info: e[4],
-            other: e[5],
-            shndx: u16_at(e, 6)?,
-            value: u64_at(e, 8)?,
-            size: u64_at(e, 16)?,
+            name: u32::from_le_bytes([n0, n1, n2, n3]),
+            info,
+            other,
+            shndx: u16::from_le_bytes([x0, x1]),
+            value: u64::from_le_bytes(v),
+            size: u64::from_le_bytes([z0, z1, z2, z3, z4, z5, z6, z7]),
         })
     }
 
@@ -174,6 +226,7 @@ impl<'a> View<'a> {
         c_str(self.strtab, sym.name as usize)
     }
 
+    #[inline]
     fn versym(&self, index: usize) -> Option<u16> {
         if self.versym.is_empty() {
             None
@@ -202,7 +255,14 @@ impl<'a> View<'a> {
     }
 
     /// Whether symbol `index` satisfies the version part of `lookup`.
+    #[inline]
     fn version_matches(&self, index: usize, version: Option<&str>) -> bool {
+        // Without version definitions a defined symbol can only be of the
+        // base version (index 0 or 1), which every reference accepts: no
+        // need to read its `DT_VERSYM` entry.
+        if self.verdef.is_empty() {
+            return true;
+        }
         let Some(v) = self.versym(index) else {
             return true;
         };
@@ -214,15 +274,33 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Whether the string at `off` of the string table is `name`: compared
+    /// as bytes (no UTF-8 check, no scan for the terminator first).
+    #[inline]
+    fn name_is(&self, off: u32, name: &str) -> bool {
+        let name = name.as_bytes();
+        let start = off as usize;
+        start
+            .checked_add(name.len())
+            .and_then(|end| self.strtab.get(start..=end))
+            .is_some_and(|s| {
+                // A byte loop: symbol names are short, and a call to
+                // `memcmp` costs more than comparing them in place.
+                s[name.len()] == 0 && s.iter().zip(name).all(|(a, b)| a == b)
+            })
+    }
+
+    #[inline]
     fn candidate(&self, index: usize, lookup: &Lookup<'_>) -> Option<RawSym> {
         let sym = self.sym(index)?;
         (sym.is_exported()
-            && self.name(&sym) == Some(lookup.name)
+            && self.name_is(sym.name, lookup.name)
             && self.version_matches(index, lookup.version))
         .then_some(sym)
     }
 
     /// The exported symbol for `lookup`, with its index.
+    #[inline]
     pub fn find(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
         match self.hash_kind {
             HashKind::Gnu => self.find_gnu(lookup),
@@ -233,29 +311,31 @@ impl<'a> View<'a> {
         }
     }
 
+    #[inline]
     fn find_gnu(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
+        let p = self.gnu?;
         let h = self.hash;
-        let nbuckets = u32_at(h, 0)?;
-        let symoffset = u32_at(h, 4)? as usize;
-        let bloom_size = u32_at(h, 8)?;
-        let shift = u32_at(h, 12)?;
-        if nbuckets == 0 || bloom_size == 0 {
-            return None;
-        }
         let hash = lookup.gnu_hash;
-        let word = u64_at(h, 16 + ((hash / 64) % bloom_size) as usize * 8)?;
-        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (shift % 32)) % 64));
+        let word_index = if p.bloom_size.is_power_of_two() {
+            // Every linker makes the bloom filter a power of two in size:
+            // a mask then replaces the division.
+            (hash / 64) & (p.bloom_size - 1)
+        } else {
+            (hash / 64) % p.bloom_size
+        };
+        let word = u64_at(h, 16 + word_index as usize * 8)?;
+        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (p.shift % 32)) % 64));
         if word & mask != mask {
             return None;
         }
-        let buckets = 16 + bloom_size as usize * 8;
-        let chains = buckets + nbuckets as usize * 4;
-        let mut i = u32_at(h, buckets + (hash % nbuckets) as usize * 4)? as usize;
-        if i < symoffset {
+        let buckets = 16 + p.bloom_size as usize * 8;
+        let chains = h.get(buckets + p.nbuckets as usize * 4..)?;
+        let mut i = u32_at(h, buckets + (hash % p.nbuckets) as usize * 4)? as usize;
+        if i < p.symoffset {
             return None;
         }
         loop {
-            let ch = u32_at(h, chains + (i - symoffset) * 4)?;
+            let ch = u32_at(chains, (i - p.symoffset) * 4)?;
             if (ch | 1) == (hash | 1) {
                 if let Some(sym) = self.candidate(i, lookup) {
                     return Some((i, sym));
@@ -343,24 +423,101 @@ pub(crate) fn version_needs<'a>(
 }
 
 impl DynSymbols {
+    /// Checks once where the tables lie in the image `res` holds, so that
+    /// lookups afterwards need not; `false` if one lies outside it.
+    pub fn place(&mut self, res: &Reservation) -> bool {
+        let lo = self.image_vaddr;
+        let offset = |span: Option<Span>| -> Option<(usize, usize)> {
+            let Some(span) = span else {
+                return Some((0, 0));
+            };
+            let off = usize::try_from(span.vaddr.checked_sub(lo)?).ok()?;
+            (off.checked_add(span.len)? <= res.size()).then_some((off, span.len))
+        };
+        let tables = [
+            offset(Some(self.symtab)),
+            offset(Some(self.strtab)),
+            offset(Some(self.hash)),
+            offset(self.versym),
+            offset(self.verdef),
+        ];
+        if tables.iter().any(Option::is_none) {
+            return false;
+        }
+        let tables = tables.map(Option::unwrap_or_default);
+        let gnu = match self.hash_kind {
+            HashKind::Gnu => {
+                // SAFETY: the hash table lies in the reservation (checked
+                // just above) inside the file-backed part of a loaded
+                // segment, which is committed, readable and not written
+                // after load.
+                let hash = unsafe { res.bytes(tables[2].0, tables[2].1) };
+                hash.and_then(GnuParams::parse)
+            }
+            HashKind::Sysv | HashKind::None => None,
+        };
+        self.placed = Some(Placed { tables, gnu });
+        true
+    }
+
     /// The tables inside a loaded image.
+    #[inline]
     fn view<'a>(&self, res: &'a Reservation) -> Option<View<'a>> {
+        let Some(placed) = &self.placed else {
+            return self.view_checked(res);
+        };
+        let get = |(off, len): (usize, usize)| -> &'a [u8] {
+            if len == 0 {
+                return &[];
+            }
+            // SAFETY: `place` checked that `off..off+len` lies inside this
+            // reservation (whose size never changes), in the file-backed part
+            // of a loaded segment: committed, readable for the image's life,
+            // and not written after load.
+            unsafe { core::slice::from_raw_parts(res.host().as_ptr().add(off), len) }
+        };
+        let [symtab, strtab, hash, versym, verdef] = placed.tables.map(get);
+        Some(View {
+            symtab,
+            strtab,
+            hash,
+            hash_kind: self.hash_kind,
+            versym,
+            verdef,
+            count: self.count,
+            gnu: placed.gnu,
+        })
+    }
+
+    /// The tables inside a loaded image, checked on each call.
+    fn view_checked<'a>(&self, res: &'a Reservation) -> Option<View<'a>> {
+        let lo = self.image_vaddr;
         let get = |span: Span| -> Option<&'a [u8]> {
-            let offset = usize::try_from(span.vaddr.checked_sub(self.image_vaddr)?).ok()?;
+            if span.vaddr < lo {
+                return None;
+            }
             // SAFETY: every span was checked at load time to lie inside the
             // file-backed part of a loaded segment, which stays committed and
             // readable for the image's life; nothing writes to it after load.
-            unsafe { res.bytes(offset, span.len) }
+            unsafe { res.bytes((span.vaddr - lo) as usize, span.len) }
         };
-        Some(View {
-            symtab: get(self.symtab)?,
-            strtab: get(self.strtab)?,
-            hash: get(self.hash)?,
-            hash_kind: self.hash_kind,
-            versym: self.versym.map_or(Some(&[][..]), get)?,
-            verdef: self.verdef.map_or(Some(&[][..]), get)?,
-            count: self.count,
-        })
+        let optional = |span: Option<Span>| match span {
+            Some(span) => get(span),
+            None => Some(&[][..]),
+        };
+        Some(
+            View {
+                symtab: get(self.symtab)?,
+                strtab: get(self.strtab)?,
+                hash: get(self.hash)?,
+                hash_kind: self.hash_kind,
+                versym: optional(self.versym)?,
+                verdef: optional(self.verdef)?,
+                count: self.count,
+                gnu: None,
+            }
+            .with_header(),
+        )
     }
 
     /// The tables as the public view type.
@@ -371,9 +528,9 @@ impl DynSymbols {
         self.view(res).map(crate::symtab::DynamicSymbols::from_view)
     }
 
+    #[inline]
     pub fn lookup(&self, res: &Reservation, base: u64, lookup: &Lookup<'_>) -> Option<Symbol> {
-        let view = self.view(res)?;
-        view.find(lookup).map(|(_, s)| Symbol {
+        self.view(res)?.find(lookup).map(|(_, s)| Symbol {
             address: s.address(base),
             size: s.size,
             kind: s.kind(),

@@ -1,0 +1,170 @@
+//! The `dlbench` command: builds the libraries, checks every loader runs
+//! them correctly, measures interleaved rounds and prints the table.
+//!
+//! `dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders a,b] [--sizes a,b] [--no-dlsym] [--worker PATH]`
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use dlbench::fixture::{self, SIZES};
+use dlbench::loaders::{ElfLoader, Glibc, Loader, Ours, Prepared};
+use dlbench::measure::{self, Plan};
+use dlbench::relocs;
+use dlbench::worker::DlopenRs;
+
+struct Args {
+    rounds: usize,
+    batch_ms: u64,
+    dir: PathBuf,
+    loaders: Vec<String>,
+    sizes: Vec<String>,
+    dlsym: bool,
+    worker: Option<PathBuf>,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders glibc,ours,elf_loader,dlopen-rs] [--sizes small,medium,large] [--no-dlsym] [--worker PATH]"
+    );
+    std::process::exit(2);
+}
+
+fn parse() -> Args {
+    let mut a = Args {
+        rounds: 15,
+        batch_ms: 20,
+        dir: PathBuf::from("target/dlbench"),
+        loaders: ["glibc", "ours", "elf_loader", "dlopen-rs"]
+            .map(String::from)
+            .to_vec(),
+        sizes: SIZES.iter().map(|s| String::from(s.name)).collect(),
+        dlsym: true,
+        worker: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| usage());
+        let list = |v: String| v.split(',').map(String::from).collect::<Vec<_>>();
+        match arg.as_str() {
+            "--rounds" => a.rounds = value().parse().unwrap_or_else(|_| usage()),
+            "--batch-ms" => a.batch_ms = value().parse().unwrap_or_else(|_| usage()),
+            "--dir" => a.dir = PathBuf::from(value()),
+            "--loaders" => a.loaders = list(value()),
+            "--sizes" => a.sizes = list(value()),
+            "--no-dlsym" => a.dlsym = false,
+            "--worker" => a.worker = Some(PathBuf::from(value())),
+            _ => usage(),
+        }
+    }
+    a
+}
+
+fn main() {
+    let args = parse();
+    println!(
+        "dlbench: generating and compiling the libraries in {}",
+        args.dir.display()
+    );
+    let mut libraries = Vec::new();
+    let mut rows = Vec::new();
+    for size in SIZES
+        .iter()
+        .filter(|s| args.sizes.iter().any(|n| n == s.name))
+    {
+        let lib = match fixture::build(&args.dir, *size) {
+            Ok(lib) => lib,
+            Err(e) => {
+                eprintln!("dlbench: {e}");
+                std::process::exit(1);
+            }
+        };
+        let counts = relocs::count(&lib.path).unwrap_or_default();
+        let dep = relocs::count(&lib.dependency).unwrap_or_default();
+        println!(
+            "  {:<7} {:>7} relocations ({}); dependency {} relocations; {} exports",
+            size.name,
+            counts.total(),
+            counts.summary(),
+            dep.total(),
+            lib.exports.len()
+        );
+        rows.push(format!("{} ({} relocs)", size.name, counts.total()));
+        libraries.push(Prepared::new(lib));
+    }
+    if libraries.is_empty() {
+        usage();
+    }
+    let largest = &libraries[libraries.len() - 1];
+    rows.push(format!(
+        "dlsym/lookup ({} exports of {})",
+        largest.library.exports.len(),
+        largest.library.size.name
+    ));
+
+    println!("dlbench: setting up the loaders");
+    let mut names: Vec<&'static str> = Vec::new();
+    let mut loaders: Vec<Option<Box<dyn Loader>>> = Vec::new();
+    let mut setup_failures: Vec<(usize, String)> = Vec::new();
+    for name in &args.loaders {
+        let loader: Result<Box<dyn Loader>, String> = match name.as_str() {
+            "glibc" => Ok(Box::new(Glibc)),
+            "ours" => Ok(Box::new(Ours)),
+            "elf_loader" => ElfLoader::new().map(|l| Box::new(l) as Box<dyn Loader>),
+            "dlopen-rs" => {
+                let exe = args.worker.clone().unwrap_or_else(|| {
+                    std::env::current_exe()
+                        .unwrap_or_default()
+                        .with_file_name("dlopen-rs-worker")
+                });
+                DlopenRs::spawn(&exe).map(|l| Box::new(l) as Box<dyn Loader>)
+            }
+            _ => usage(),
+        };
+        let label: &'static str = match name.as_str() {
+            "glibc" => "glibc",
+            "ours" => "ours",
+            "elf_loader" => "elf_loader",
+            _ => "dlopen-rs",
+        };
+        names.push(label);
+        match loader {
+            Ok(l) => loaders.push(Some(l)),
+            Err(e) => {
+                println!("  {label}: cannot set up: {e}");
+                setup_failures.push((loaders.len(), e));
+                loaders.push(None);
+            }
+        }
+    }
+
+    let plan = Plan {
+        rounds: args.rounds,
+        batch: Duration::from_millis(args.batch_ms),
+        dlsym: args.dlsym,
+    };
+    println!(
+        "dlbench: checking each loader runs each library, then {} interleaved rounds (plus one warm-up)",
+        plan.rounds
+    );
+    let mut results = measure::run(plan, &libraries, &mut loaders, &names, &mut |m| {
+        println!("{m}");
+    });
+    for (i, e) in setup_failures {
+        for row in &mut results.cycles {
+            row[i] = measure::Cell::Fails(e.clone());
+        }
+        results.dlsym[i] = measure::Cell::Fails(e);
+    }
+    println!(
+        "\nopen(RTLD_NOW) + dlsym x10 + close, median of {} rounds (batches of {} iterations), ± half the interquartile range, (ratio to {}):\n",
+        plan.rounds,
+        results
+            .iterations
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("/"),
+        names[0]
+    );
+    print!("{}", measure::table(&results, &rows));
+}
