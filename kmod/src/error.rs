@@ -39,6 +39,19 @@ pub enum KmodError {
         /// References held by `module_get`.
         refcount: usize,
     },
+    /// The module is still loading, or a load in progress may bind to it;
+    /// `rmmod` can succeed once that load has finished.
+    #[error("module `{module}` is loading or being bound by a load in progress")]
+    Loading {
+        /// Module name.
+        module: String,
+    },
+    /// `module_put` without a matching `module_get`.
+    #[error("module `{module}` holds no reference to put")]
+    NotReferenced {
+        /// Module name.
+        module: String,
+    },
     /// The module's init function returned non-zero; the load was undone.
     #[error("module `{module}`: init failed with {code}")]
     InitFailed {

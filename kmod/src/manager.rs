@@ -269,11 +269,12 @@ impl<M: Memory + Clone> ModuleManager<M> {
             .get_mut(handle.0)
             .filter(|m| m.state != ModuleState::Unloading)
             .ok_or(KmodError::NotFound { name: None })?;
-        if module.state != ModuleState::Live
-            || !users.is_empty()
-            || module.refcount > 0
-            || module.pins > 0
-        {
+        if module.state != ModuleState::Live || module.pins > 0 {
+            return Err(KmodError::Loading {
+                module: module.name.clone(),
+            });
+        }
+        if !users.is_empty() || module.refcount > 0 {
             return Err(KmodError::Busy {
                 module: module.name.clone(),
                 users,
@@ -340,8 +341,12 @@ impl<M: Memory + Clone> ModuleManager<M> {
         let mut reg = self.registry.lock();
         let module = reg
             .get_mut(handle.0)
-            .filter(|m| m.refcount > 0)
             .ok_or(KmodError::NotFound { name: None })?;
+        if module.refcount == 0 {
+            return Err(KmodError::NotReferenced {
+                module: module.name.clone(),
+            });
+        }
         module.refcount -= 1;
         Ok(())
     }

@@ -339,11 +339,15 @@ fn module_get_blocks_rmmod_until_put() {
     let read = unsafe { kernel.func::<extern "C" fn() -> u64>(ticker, "ticker_read") };
     assert_eq!(read(), TICKS, "reads the kernel's exported data");
     kernel.mgr.module_put(ticker).unwrap();
+    let err = kernel.mgr.module_put(ticker).unwrap_err();
     assert_eq!(
-        kernel.mgr.module_put(ticker),
-        Err(KmodError::NotFound { name: None }),
+        err,
+        KmodError::NotReferenced {
+            module: "ticker".into()
+        },
         "no reference left"
     );
+    assert_eq!(err.to_string(), "module `ticker` holds no reference to put");
     assert_eq!(take_log(), ["ticker: init"]);
     kernel.mgr.rmmod(ticker).unwrap();
     assert_eq!(take_log(), ["ticker: exit"]);

@@ -44,7 +44,10 @@ struct Tally {
 fn expected(e: &KmodError) -> bool {
     matches!(
         e,
-        KmodError::Exists { .. } | KmodError::Busy { .. } | KmodError::NotFound { .. }
+        KmodError::Exists { .. }
+            | KmodError::Busy { .. }
+            | KmodError::Loading { .. }
+            | KmodError::NotFound { .. }
     )
 }
 
