@@ -40,14 +40,6 @@ pub enum Error {
         #[source]
         source: LoadError,
     },
-    /// `DT_NEEDED` entries form a cycle among objects being loaded.
-    #[error("{path}: circular DT_NEEDED dependency on {needed}")]
-    DependencyCycle {
-        /// The object whose dependency closes the cycle.
-        path: String,
-        /// The dependency.
-        needed: String,
-    },
     /// A handle that is not (or no longer) open.
     #[error("invalid handle")]
     InvalidHandle,

@@ -21,7 +21,8 @@ pub(crate) enum Dep {
 /// Where an object is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum State {
-    /// Relocated; its constructors are running on the given thread.
+    /// Loaded with its group; constructors of the group are running on the
+    /// given thread.
     Initializing(u64),
     /// Constructors done.
     Ready,
@@ -82,9 +83,6 @@ pub(crate) struct Object<M: Memory> {
     /// Breadth-first search order for `dlsym` on this object's handle.
     pub scope: Vec<Dep>,
     pub nodelete: bool,
-    /// Position in load (and so constructor) order, for running
-    /// destructors in reverse; 0 for host objects.
-    pub load_seq: u64,
     pub state: State,
     /// Program headers for `dl_iterate_phdr`.
     pub phdrs: Vec<RawPhdr>,

@@ -34,9 +34,10 @@ pub trait HostScope: Sync {
     /// does not take on, such as libraries using thread-local storage) and
     /// returns it as a host object.
     fn load(&self, path: &str) -> Option<HostObject>;
-    /// Runs `f`, the binding of one object, with lookups answered from one
-    /// consistent view of the host's objects (a host that must otherwise
-    /// check its objects on every lookup checks them once), and returns
+    /// Runs `f`, the binding of one load (every object of a `dlopen`
+    /// group), with lookups answered from one consistent view of the host's
+    /// objects (a host that must otherwise check its objects on every
+    /// lookup checks them once), and returns
     /// `true`; `load` is not called through the view. Returns `false`
     /// without calling `f` if the host has no such view (the default): the
     /// caller then uses the scope itself.

@@ -155,6 +155,8 @@ fn errors() {
 /// capabilities, as the system's loader does (`AT_HWCAP`, `AT_HWCAP2`).
 #[test]
 fn ifunc_resolvers_are_told_the_cpu_capabilities() {
+    // Serialised: the other tests watch `wrapper` being loaded and unloaded.
+    let _serial = common::serial();
     let library = Library::open(&wrapper(), Flags::NOW).unwrap();
     // SAFETY: getauxval has no preconditions.
     let (hwcap, hwcap2) = unsafe {

@@ -113,10 +113,11 @@ fn dependencies_load_first_and_unload_in_reverse() {
     }
     let inits = take_log_with("bfs_");
     // Dependencies-first: every object's constructor after its
-    // dependencies' (c before a; a and b before root).
+    // dependencies' (c before a; a and b before root), in glibc's order
+    // (its `_dl_sort_maps`: c, b, a, root for these libraries).
     assert_eq!(
         inits,
-        ["bfs_c:init", "bfs_a:init", "bfs_b:init", "bfs_root:init"]
+        ["bfs_c:init", "bfs_b:init", "bfs_a:init", "bfs_root:init"]
     );
     assert_eq!(call(h, "bfs_root_value"), 31, "calls through a into c");
     close_ok(h);

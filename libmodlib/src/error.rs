@@ -113,6 +113,21 @@ pub enum LoadError {
         /// What in the object needs it.
         what: &'static str,
     },
+    /// A reference binds to an IFUNC of another object that was still not
+    /// relocated when this image was finished, so its resolver cannot run.
+    #[error("`{name}` is an IFUNC of an object that is not relocated yet")]
+    UnrelocatedIfunc {
+        /// The symbol.
+        name: String,
+    },
+    /// A [`crate::MappedImage`] step taken out of order: relocations
+    /// applied twice, finished before they were applied, or any step after
+    /// a failed one (whose memory has already been given back).
+    #[error("mapped image used out of order: {what}")]
+    OutOfOrder {
+        /// What was asked of it.
+        what: &'static str,
+    },
     /// The platform could not provide memory.
     #[error("out of memory reserving {size} bytes")]
     OutOfMemory {

@@ -93,5 +93,5 @@ pub fn relocatable_layout(
             e_type: file.elf.ehdr.e_type,
         });
     }
-    crate::relocatable::describe(&file, machine, page_size as u64)
+    crate::relocatable::describe(file, machine, page_size as u64)
 }

@@ -2,10 +2,12 @@
 //! user space's `dlopen`.
 //!
 //! It parses an object from bytes, lays it out in memory obtained from a
-//! [`Memory`], binds its undefined symbols through a [`SymbolResolver`],
+//! [`Memory`] ([`map`], giving a [`MappedImage`] whose symbols can already
+//! be looked up), binds its undefined symbols through a [`SymbolResolver`],
 //! applies its relocations, sets W^X permissions and hands back a
-//! [`LoadedImage`]. It loads `ET_REL` objects (`.o`, `.ko`) and `ET_DYN`
-//! shared objects; it makes no OS calls of its own.
+//! [`LoadedImage`] ([`MappedImage::relocate`]; [`load`] does both). It
+//! loads `ET_REL` objects (`.o`, `.ko`) and `ET_DYN` shared objects; it
+//! makes no OS calls of its own.
 //!
 //! ```
 //! use modlib::{load, LoadError, LoadOptions, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
@@ -33,6 +35,7 @@ mod header;
 mod image;
 pub mod inspect;
 mod machine;
+mod mapped;
 mod memory;
 mod modinfo;
 mod reloc;
@@ -46,6 +49,7 @@ pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
 pub use image::{DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region};
 pub use machine::Machine;
+pub use mapped::MappedImage;
 pub use memory::{FileMapping, Memory, MemoryError, Protection, Reservation};
 pub use modinfo::ModInfo;
 pub use symbol::{
@@ -88,28 +92,67 @@ pub fn identify(bytes: &[u8], machine: Machine) -> Result<ObjectKind, LoadError>
     header::parse(bytes, machine).map(|(_, kind)| kind)
 }
 
+/// Maps the object in `bytes` into memory from `memory` without relocating
+/// it: its exported symbols can be looked up (at their run-time
+/// addresses) before it is relocated with [`MappedImage::relocate`] (or,
+/// for objects that bind to each other, [`MappedImage::apply_relocations`]
+/// and [`MappedImage::finish`]). On error, or when the image is dropped,
+/// every byte taken from `memory` is given back.
+pub fn map<'a, M: Memory>(
+    bytes: &'a [u8],
+    options: &LoadOptions,
+    memory: M,
+) -> Result<MappedImage<'a, M>, LoadError> {
+    map_from(bytes, None, *options, memory)
+}
+
+/// [`map`] for `bytes` that are the contents of a file the host can also
+/// map: the whole pages of a shared object's large segments are mapped
+/// copy-on-write through `mapping` (as the system loader does) instead of
+/// copied. Relocatable objects are mapped as by [`map`].
+pub fn map_file<'a, M: Memory>(
+    bytes: &'a [u8],
+    mapping: &dyn FileMapping,
+    options: &LoadOptions,
+    memory: M,
+) -> Result<MappedImage<'a, M>, LoadError> {
+    map_from(bytes, Some(mapping), *options, memory)
+}
+
+fn map_from<'a, M: Memory>(
+    bytes: &'a [u8],
+    mapping: Option<&dyn FileMapping>,
+    options: LoadOptions,
+    memory: M,
+) -> Result<MappedImage<'a, M>, LoadError> {
+    let (file, kind) = header::parse(bytes, options.machine)?;
+    Ok(match kind {
+        ObjectKind::Relocatable => {
+            MappedImage::relocatable(relocatable::map(file, options, memory)?, options.machine)
+        }
+        ObjectKind::Shared => MappedImage::shared(
+            dynamic::map(&file, options, memory, mapping)?,
+            options.machine,
+        ),
+    })
+}
+
 /// Loads, relocates and protects the object in `bytes` into memory from
-/// `memory`, binding undefined symbols through `resolver`. Initialisers are
-/// not run: call [`LoadedImage::run_init`] (or walk
-/// [`LoadedImage::init_functions`]) when ready. On error every byte taken
-/// from `memory` has been given back.
+/// `memory`, binding undefined symbols through `resolver`: [`map`], then
+/// [`MappedImage::relocate`]. Initialisers are not run: call
+/// [`LoadedImage::run_init`] (or walk [`LoadedImage::init_functions`]) when
+/// ready. On error every byte taken from `memory` has been given back.
 pub fn load<M: Memory>(
     bytes: &[u8],
     options: &LoadOptions,
     memory: M,
     resolver: &dyn SymbolResolver,
 ) -> Result<LoadedImage<M>, LoadError> {
-    let (file, kind) = header::parse(bytes, options.machine)?;
-    match kind {
-        ObjectKind::Relocatable => relocatable::load(&file, *options, memory, resolver),
-        ObjectKind::Shared => dynamic::load(&file, *options, memory, resolver, None),
-    }
+    map(bytes, options, memory)?.relocate(resolver)
 }
 
 /// [`load`] for `bytes` that are the contents of a file the host can also
-/// map: the whole pages of a shared object's large segments are mapped
-/// copy-on-write through `mapping` (as the system loader does) instead of
-/// copied. Relocatable objects are loaded as by [`load`].
+/// map (see [`map_file`]).
 pub fn load_file<M: Memory>(
     bytes: &[u8],
     mapping: &dyn FileMapping,
@@ -117,9 +160,5 @@ pub fn load_file<M: Memory>(
     memory: M,
     resolver: &dyn SymbolResolver,
 ) -> Result<LoadedImage<M>, LoadError> {
-    let (file, kind) = header::parse(bytes, options.machine)?;
-    match kind {
-        ObjectKind::Relocatable => relocatable::load(&file, *options, memory, resolver),
-        ObjectKind::Shared => dynamic::load(&file, *options, memory, resolver, Some(mapping)),
-    }
+    map_file(bytes, mapping, options, memory)?.relocate(resolver)
 }

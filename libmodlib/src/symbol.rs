@@ -92,6 +92,18 @@ pub trait SymbolResolver {
     fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
         self.resolve(lookup)
     }
+
+    /// Whether the object `provider` names is relocated, so that IFUNC
+    /// resolvers among its symbols may be called. A loader relocating
+    /// objects that bind to each other (a `dlopen` group, see
+    /// [`crate::MappedImage`]) answers `false` for those not relocated yet:
+    /// references to their IFUNCs then wait for
+    /// [`crate::MappedImage::finish`]. The default, `true`, is right for
+    /// resolvers that only report finished objects.
+    fn is_relocated(&self, provider: ProviderId) -> bool {
+        let _ = provider;
+        true
+    }
 }
 
 impl<T: SymbolResolver + ?Sized> SymbolResolver for &T {
@@ -100,6 +112,9 @@ impl<T: SymbolResolver + ?Sized> SymbolResolver for &T {
     }
     fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
         (**self).resolve_defined(lookup)
+    }
+    fn is_relocated(&self, provider: ProviderId) -> bool {
+        (**self).is_relocated(provider)
     }
 }
 
@@ -119,6 +134,10 @@ impl<'a> Chain<'a> {
 impl SymbolResolver for Chain<'_> {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
         self.links.iter().find_map(|link| link.resolve(lookup))
+    }
+
+    fn is_relocated(&self, provider: ProviderId) -> bool {
+        self.links.iter().all(|link| link.is_relocated(provider))
     }
 }
 

@@ -2,8 +2,10 @@
 //! from C at test time, loaded and executed: `module.c` in every build
 //! (gcc and clang, -O0/-O2, GNU ld and lld) with RELRO, `DT_RELR`,
 //! `DT_HASH`-only and `DT_GNU_HASH`-only builds; symbol versions; IFUNCs;
-//! and a dependency named by `DT_NEEDED`, with `DT_SONAME`, `DT_RUNPATH`/
-//! `DT_RPATH`, `DT_INIT` and `DT_FINI`.
+//! a dependency named by `DT_NEEDED`, with `DT_SONAME`, `DT_RUNPATH`/
+//! `DT_RPATH`, `DT_INIT` and `DT_FINI`; and loading in two steps (map, then
+//! relocate), with references to an IFUNC of an object not relocated yet
+//! waiting for it.
 
 mod common;
 
@@ -13,8 +15,8 @@ use elf::abi::{DT_GNU_HASH, DT_HASH, PT_GNU_RELRO, SHN_UNDEF, STB_LOCAL};
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
 use modlib::{
-    load, Chain, HwCaps, LoadOptions, LoadedImage, Lookup, Memory, ObjectKind, Protection,
-    ProviderId, SymbolKind, SymbolResolver,
+    load, map, Chain, HwCaps, LoadError, LoadOptions, LoadedImage, Lookup, MappedImage, Memory,
+    ObjectKind, Protection, ProviderId, Resolved, SymbolKind, SymbolResolver,
 };
 use testkit::{Compiler, CountingMemory, HostMemory, Placement};
 
@@ -432,5 +434,178 @@ fn dependencies_and_search_paths() {
                 });
             });
         }
+    }
+}
+
+/// Every export of a mapped image is found before relocation, at the
+/// address it has once relocated; dropping a mapped image (before or after
+/// its relocations are applied) gives every byte back; steps out of order
+/// are errors.
+#[test]
+fn map_then_relocate() {
+    for build in linker_matrix() {
+        let ctx = build.to_string();
+        let fx = build.shared(&["module.c"], &[]);
+        let host = HostData::new();
+        let table = host_table(&host);
+        let mem = CountingMemory::new(HostMemory::new(Placement::Anywhere));
+        let options = LoadOptions::default();
+
+        // Mapped, then dropped.
+        let mapped = map(&fx.bytes, &options, &mem).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert!(mem.live_bytes() > 0, "{ctx}");
+        assert!(!mapped.is_relocated(), "{ctx}");
+        assert_eq!(mapped.kind(), ObjectKind::Shared, "{ctx}");
+        assert!(mapped.symbol("fib").is_some(), "{ctx}");
+        drop(mapped);
+        assert_eq!(mem.live_bytes(), 0, "{ctx}: a dropped mapped image leaked");
+        assert_eq!(mem.live_reservations(), 0, "{ctx}");
+
+        // Relocations applied, not finished, then dropped.
+        let mut mapped = map(&fx.bytes, &options, &mem).unwrap();
+        mapped.apply_relocations(&table).unwrap();
+        assert!(mapped.is_relocated(), "{ctx}");
+        assert_eq!(
+            mapped.apply_relocations(&table),
+            Err(LoadError::OutOfOrder {
+                what: "relocations applied twice"
+            }),
+            "{ctx}"
+        );
+        drop(mapped);
+        assert_eq!(mem.live_bytes(), 0, "{ctx}: a relocated image leaked");
+
+        // Finished before its relocations: refused, memory given back.
+        let mapped = map(&fx.bytes, &options, &mem).unwrap();
+        let err = mapped.finish(&table).unwrap_err();
+        assert!(matches!(err, LoadError::OutOfOrder { .. }), "{ctx}: {err}");
+        assert_eq!(mem.live_bytes(), 0, "{ctx}");
+
+        // Addresses before relocation are those after.
+        let mapped = map(&fx.bytes, &options, &mem).unwrap();
+        let file = ElfBytes::<LittleEndian>::minimal_parse(&fx.bytes).unwrap();
+        let (symtab, strtab) = file.dynamic_symbol_table().unwrap().unwrap();
+        let before: Vec<(String, modlib::Symbol)> = symtab
+            .iter()
+            .filter(|s| s.st_shndx != SHN_UNDEF && s.st_bind() != STB_LOCAL)
+            .map(|s| {
+                let name = strtab.get(s.st_name as usize).unwrap();
+                let found = mapped.symbol(name);
+                let found = found.unwrap_or_else(|| panic!("{ctx}: `{name}` not found"));
+                assert_eq!(found.address, mapped.base() + s.st_value, "{ctx}: {name}");
+                (String::from(name), found)
+            })
+            .collect();
+        assert!(before.len() > 30, "{ctx}");
+        let (start, size) = (mapped.start(), mapped.size());
+        let image = mapped
+            .relocate(&table)
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!((image.start(), image.size()), (start, size), "{ctx}");
+        for (name, symbol) in &before {
+            assert_eq!(image.symbol(name).as_ref(), Some(symbol), "{ctx}: {name}");
+        }
+        check_relro(&image, &ctx);
+        exercise_module(&image, &build, &host);
+        drop(image);
+        assert_eq!(mem.live_bytes(), 0, "{ctx}");
+    }
+}
+
+/// Answers from a mapped image, relocated or not, and says which.
+struct MappedResolver<'r, 'a, M: Memory> {
+    image: &'r MappedImage<'a, M>,
+    provider: ProviderId,
+}
+
+impl<M: Memory> SymbolResolver for MappedResolver<'_, '_, M> {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        self.image.lookup(lookup).map(|symbol| Resolved {
+            symbol,
+            provider: self.provider,
+        })
+    }
+
+    fn is_relocated(&self, provider: ProviderId) -> bool {
+        provider != self.provider || self.image.is_relocated()
+    }
+}
+
+/// An object bound to an IFUNC of an object not relocated yet (a group
+/// relocated dependencies first, whose root defines it): its relocations
+/// apply, the reference waits, and the resolver runs when the image is
+/// finished, after the provider's relocation; finished before that, it is
+/// refused and gives its memory back.
+#[test]
+fn references_to_an_ifunc_of_an_unrelocated_object_wait() {
+    type FnI = extern "C" fn(i32) -> i32;
+    const PROVIDER: ProviderId = ProviderId(7);
+    for build in linker_matrix() {
+        let ctx = build.to_string();
+        let provider_fx = build.shared(&["ifunc.c"], &[]);
+        let user_fx = build.shared(&["ifunc_user.c"], &[]);
+        let host = HostData::new();
+        let table = host_table(&host);
+        let options = LoadOptions::default();
+        let provider_mem = CountingMemory::new(HostMemory::new(Placement::Anywhere));
+        let user_mem = CountingMemory::new(HostMemory::new(Placement::Anywhere));
+        let mut provider = map(&provider_fx.bytes, &options, &provider_mem).unwrap();
+        let scaled = provider.symbol("scaled").expect("scaled exported");
+        assert_eq!(scaled.kind, SymbolKind::Ifunc, "{ctx}");
+
+        // The provider is not relocated: finishing the user fails.
+        let early = map(&user_fx.bytes, &options, &user_mem).unwrap();
+        let mapped = MappedResolver {
+            image: &provider,
+            provider: PROVIDER,
+        };
+        let links: [&dyn SymbolResolver; 2] = [&mapped, &table];
+        let err = early.relocate(&Chain::new(&links)).unwrap_err();
+        assert_eq!(
+            err,
+            LoadError::UnrelocatedIfunc {
+                name: String::from("scaled")
+            },
+            "{ctx}"
+        );
+        assert_eq!(user_mem.live_bytes(), 0, "{ctx}: the refused image leaked");
+
+        // Relocated first, finished after the provider's relocation.
+        let mut user = map(&user_fx.bytes, &options, &user_mem).unwrap();
+        user.apply_relocations(&Chain::new(&links)).unwrap();
+        provider.apply_relocations(&table).unwrap();
+        let provider = provider.finish(&table).unwrap();
+        // SAFETY: `int resolver_count(void)` of ifunc.c.
+        let resolver_count: extern "C" fn() -> i32 = unsafe { get(&provider, "resolver_count") };
+        let before = resolver_count();
+        let relocated = provider.resolver(PROVIDER);
+        let links: [&dyn SymbolResolver; 2] = [&relocated, &table];
+        let user = user
+            .finish(&Chain::new(&links))
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!(resolver_count(), before + 1, "{ctx}: one call, at finish");
+        let import = user.imports().iter().find(|i| i.name == "scaled");
+        let import = import.unwrap_or_else(|| panic!("{ctx}: scaled not imported"));
+        assert_eq!(import.provider, Some(PROVIDER), "{ctx}");
+        // SAFETY: the types are those of ifunc_user.c.
+        let (user_scaled, pointer) = unsafe {
+            (
+                get::<FnI, _>(&user, "user_scaled"),
+                get::<extern "C" fn() -> FnI, _>(&user, "user_scaled_pointer"),
+            )
+        };
+        assert_eq!(import.address, pointer() as usize as u64, "{ctx}");
+        assert!(provider.contains(import.address), "{ctx}");
+        assert_ne!(import.address, scaled.address, "{ctx}: not the resolver");
+        assert_eq!(
+            user_scaled(21),
+            43,
+            "{ctx}: the implementation the resolver picked"
+        );
+        check_relro(&user, &ctx);
+        drop(user);
+        drop(provider);
+        assert_eq!(user_mem.live_bytes(), 0, "{ctx}");
+        assert_eq!(provider_mem.live_bytes(), 0, "{ctx}");
     }
 }

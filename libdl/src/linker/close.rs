@@ -1,14 +1,18 @@
-//! `dlclose`: drop one reference; an object with no references left (and no
-//! loaded dependents, and not `NODELETE`) runs its destructors without the
-//! lock and is unloaded, then releases its own dependencies in turn.
+//! `dlclose`: drop one reference; then every object nothing keeps loaded
+//! any more — none reachable, through `DT_NEEDED` and symbol bindings, from
+//! an open handle or a `NODELETE` object, so that `DT_NEEDED` cycles go too
+//! — runs its destructors without the lock (in glibc's order) and is
+//! unloaded.
 
+use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+use super::order::dependents_first;
 use super::{Linker, Table};
 use crate::error::Error;
 use crate::handle::Handle;
-use crate::object::{Body, Dep, State};
+use crate::object::{Body, Dep, Object, State};
 use crate::platform::Platform;
 
 impl<P: Platform> Linker<P> {
@@ -27,11 +31,13 @@ impl<P: Platform> Linker<P> {
             .filter(|o| !matches!(o.state, State::Finalizing(_)) && o.opens > 0)
             .ok_or(Error::InvalidHandle)?;
         object.opens -= 1;
-        let mut doomed = Vec::new();
-        release(&mut table, id, me, &mut doomed);
-        // Destructors in reverse constructor order (which also puts every
-        // object before its dependencies, loaded earlier).
-        doomed.sort_by_key(|d| core::cmp::Reverse(table.objects.get(d).map_or(0, |o| o.load_seq)));
+        if object.opens > 0 || object.nodelete {
+            return Ok(());
+        }
+        let doomed = unreferenced(&mut table, me);
+        if doomed.is_empty() {
+            return Ok(());
+        }
         table.global.retain(|g| !doomed.contains(g));
         let images: Vec<_> = doomed
             .iter()
@@ -59,21 +65,10 @@ impl<P: Platform> Linker<P> {
     }
 }
 
-/// Marks `id` for unloading if nothing holds it, then releases its
-/// dependencies.
-fn release<M: modlib::Memory>(table: &mut Table<M>, id: u32, me: u64, doomed: &mut Vec<u32>) {
-    let Some(object) = table.objects.get_mut(&id) else {
-        return;
-    };
-    if object.opens > 0 || object.dependents > 0 || object.nodelete {
-        return;
-    }
-    if let Body::Host(_) = object.body {
-        return;
-    }
-    object.state = State::Finalizing(me);
-    doomed.push(id);
-    let held: Vec<u32> = object
+/// What `object` holds loaded: its dependencies of ours, then the objects
+/// it bound symbols to.
+fn held<M: modlib::Memory>(object: &Object<M>) -> impl Iterator<Item = u32> + '_ {
+    object
         .deps
         .iter()
         .filter_map(|dep| match dep {
@@ -81,11 +76,73 @@ fn release<M: modlib::Memory>(table: &mut Table<M>, id: u32, me: u64, doomed: &m
             Dep::Host(_) => None,
         })
         .chain(object.bound.iter().copied())
+}
+
+/// Marks for unloading, and returns in the order to run their destructors,
+/// the objects this linker loaded that nothing keeps loaded any more: none
+/// reachable from an open handle or a `NODELETE` object along dependencies
+/// and bindings (objects already being finalised are someone else's).
+/// Their dependencies' counts of dependents drop accordingly.
+fn unreferenced<M: modlib::Memory>(table: &mut Table<M>, me: u64) -> Vec<u32> {
+    let mut live = BTreeSet::new();
+    let mut stack: Vec<u32> = table
+        .objects
+        .values()
+        .filter(|o| {
+            !matches!(o.state, State::Finalizing(_))
+                && (o.opens > 0 || o.nodelete || matches!(o.body, Body::Host(_)))
+        })
+        .map(|o| o.id)
         .collect();
-    for d in held {
-        if let Some(o) = table.objects.get_mut(&d) {
-            o.dependents = o.dependents.saturating_sub(1);
+    while let Some(id) = stack.pop() {
+        if !live.insert(id) {
+            continue;
         }
-        release(table, d, me, doomed);
+        if let Some(object) = table.objects.get(&id) {
+            stack.extend(held(object).filter(|d| !live.contains(d)));
+        }
     }
+    // In id order, which is load order.
+    let doomed: Vec<u32> = table
+        .objects
+        .values()
+        .filter(|o| !live.contains(&o.id) && !matches!(o.state, State::Finalizing(_)))
+        .map(|o| o.id)
+        .collect();
+    if doomed.is_empty() {
+        return doomed;
+    }
+    for &d in &doomed {
+        let Some(object) = table.objects.get_mut(&d) else {
+            continue;
+        };
+        object.state = State::Finalizing(me);
+        let targets: Vec<u32> = held(object).collect();
+        for t in targets {
+            if let Some(o) = table.objects.get_mut(&t) {
+                o.dependents = o.dependents.saturating_sub(1);
+            }
+        }
+    }
+    // Destructors as glibc's `dlclose` orders them: each object before the
+    // objects it needs, `DT_NEEDED` edges winning over bindings.
+    let table = &*table;
+    let needed = |id: u32| -> Vec<u32> {
+        table.objects.get(&id).map_or_else(Vec::new, |o| {
+            o.deps
+                .iter()
+                .filter_map(|dep| match dep {
+                    Dep::Ours(d) => Some(*d),
+                    Dep::Host(_) => None,
+                })
+                .collect()
+        })
+    };
+    let bound = |id: u32| -> Vec<u32> {
+        table
+            .objects
+            .get(&id)
+            .map_or_else(Vec::new, |o| o.bound.clone())
+    };
+    dependents_first(&doomed, &needed, Some(&bound), false)
 }

@@ -6,6 +6,7 @@
 
 mod close;
 mod open;
+mod order;
 mod query;
 mod scope;
 

@@ -1,16 +1,22 @@
 //! `dlopen`: find the object and every `DT_NEEDED` dependency not yet
-//! loaded (breadth-first), load them dependencies-first, each binding
-//! through the global scope and then its group's breadth-first scope, count
-//! references, and run constructors (dependencies first) without the lock.
+//! loaded (breadth-first), then load them as one group, as a system dynamic
+//! linker does: map them all, relocate them dependencies first (glibc's
+//! order, cycles included), each binding through the global scope and then
+//! the whole group breadth-first, register them, count references, and run
+//! constructors in the same order without the lock.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
-use modlib::{inspect, Binding, DynamicInfo, LoadError, LoadOptions, ObjectKind};
+use modlib::{
+    inspect, Binding, DynamicInfo, LoadError, LoadOptions, LoadedImage, MappedImage, ObjectKind,
+};
 
+use super::order::dependents_first;
 use super::scope::LoadScope;
 use super::{Linker, Table};
 use crate::error::Error;
@@ -99,9 +105,10 @@ impl<P: Platform> Linker<P> {
                 }
                 Target::New(_) => {
                     self.plan_dependencies(&table, &mut pending)?;
-                    let order = post_order(&pending)?;
+                    let order = init_order(&pending);
                     let ids = self.load_group(&mut table, &pending, &order)?;
-                    let root_id = ids[ids.len() - 1];
+                    // Planned first, so the first id of the group.
+                    let root_id = ids.iter().copied().min().expect("the group has its root");
                     table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
                     Self::apply_flags(&mut table, root_id, flags);
                     drop(table);
@@ -155,7 +162,6 @@ impl<P: Platform> Linker<P> {
                 bound: Vec::new(),
                 scope: vec![Dep::Host(host)],
                 nodelete: true,
-                load_seq: 0,
                 state: State::Ready,
                 phdrs: Vec::new(),
             },
@@ -299,8 +305,15 @@ impl<P: Platform> Linker<P> {
         Ok(())
     }
 
-    /// Loads the pending objects in `order`; on failure removes what it
-    /// added and returns the error. Returns the new ids in `order`.
+    /// Loads the pending objects as one group. All are mapped first (their
+    /// symbols answer lookups from then on), then relocated in `order`
+    /// (dependencies first), each binding through the global scope and the
+    /// whole group breadth-first, so that an object ahead in that order
+    /// (the root, say) interposes on the objects it needs, as ELF says;
+    /// then they are finished in the same order (references to IFUNCs of
+    /// objects relocated later wait until then) and registered. On failure
+    /// every image is dropped, giving its memory back, and the table is as
+    /// it was. Returns the new ids in `order`, the order of constructors.
     fn load_group(
         &self,
         table: &mut Table<P::Memory>,
@@ -308,7 +321,6 @@ impl<P: Platform> Linker<P> {
         order: &[usize],
     ) -> Result<Vec<u32>, Error> {
         let first = table.next_id;
-        table.next_id += pending.len() as u32;
         let dep_of = |t: Target| match t {
             Target::Existing(id) => Dep::Ours(id),
             Target::New(i) => Dep::Ours(first + i as u32),
@@ -319,53 +331,80 @@ impl<P: Platform> Linker<P> {
             .map(|p| p.deps.iter().map(|&t| dep_of(t)).collect())
             .collect();
         let group = breadth_first(table, Dep::Ours(first), first, &deps);
-        let me = self.platform.thread_id();
         let options = LoadOptions {
             machine: self.platform.machine(),
             binding: Binding::Global,
         };
-        let mut loaded = Vec::with_capacity(order.len());
-        for &i in order {
-            let p = &pending[i];
-            let id = first + i as u32;
-            let bind = |host: Option<&dyn HostScope>| {
+
+        // Map every object: segments in memory, nothing relocated, nothing
+        // registered (dropping `members` gives all of it back).
+        let mut members: Vec<Option<MappedImage<'_, P::Memory>>> =
+            Vec::with_capacity(pending.len());
+        for p in pending {
+            let memory = self.platform.memory();
+            let mapped = match p.file.mapping() {
+                Some(mapping) => modlib::map_file(p.file.bytes(), mapping, &options, memory),
+                None => modlib::map(p.file.bytes(), &options, memory),
+            };
+            members.push(Some(mapped.map_err(|e| load_error(p.path(), e))?));
+        }
+
+        // Relocate, then finish, in `order`: one view of the host's objects
+        // for the whole group, if the host has one; else the host scope.
+        let mut providers: Vec<Vec<u32>> = vec![Vec::new(); pending.len()];
+        let table_view: &Table<P::Memory> = table;
+        let mut relocate_all = |host: Option<&dyn HostScope>| {
+            for &i in order {
+                let mut image = members[i].take().expect("mapped above");
                 let scope = LoadScope {
-                    table,
+                    table: table_view,
                     host,
                     group: &group,
-                    providers: core::cell::RefCell::new(Vec::new()),
-                    current: Dep::Ours(id),
+                    members: &members,
+                    first,
+                    providers: RefCell::new(Vec::new()),
+                    current: Dep::Ours(first + i as u32),
                 };
-                let memory = self.platform.memory();
-                let result = match p.file.mapping() {
-                    Some(mapping) => {
-                        modlib::load_file(p.file.bytes(), mapping, &options, memory, &scope)
-                    }
-                    None => modlib::load(p.file.bytes(), &options, memory, &scope),
-                };
-                (result, scope.providers.into_inner())
-            };
-            // One view of the host's objects for the whole object, if the
-            // host has one; else the host scope itself.
-            let mut outcome = None;
-            let host = self.platform.host();
-            if !host.is_some_and(|h| h.for_load(&mut |view| outcome = Some(bind(Some(view))))) {
-                outcome = Some(bind(host));
+                let result = image.apply_relocations(&scope);
+                providers[i] = scope.providers.into_inner();
+                members[i] = Some(image);
+                result.map_err(|e| load_error(pending[i].path(), e))?;
             }
-            let (result, providers) = outcome.expect("the object was bound");
-            let bound: Vec<u32> = providers
+            let mut images = Vec::with_capacity(order.len());
+            for &i in order {
+                let image = members[i].take().expect("relocated above");
+                let scope = LoadScope {
+                    table: table_view,
+                    host,
+                    group: &group,
+                    members: &members,
+                    first,
+                    providers: RefCell::new(Vec::new()),
+                    current: Dep::Ours(first + i as u32),
+                };
+                let result = image.finish(&scope);
+                images.push((i, result.map_err(|e| load_error(pending[i].path(), e))?));
+            }
+            Ok::<Vec<(usize, LoadedImage<P::Memory>)>, Error>(images)
+        };
+        let mut outcome = None;
+        let host = self.platform.host();
+        if !host.is_some_and(|h| h.for_load(&mut |view| outcome = Some(relocate_all(Some(view))))) {
+            outcome = Some(relocate_all(host));
+        }
+        let images = outcome.expect("the group was relocated")?;
+
+        // Register them, in constructor order.
+        let me = self.platform.thread_id();
+        table.next_id += pending.len() as u32;
+        let mut ids = Vec::with_capacity(images.len());
+        for (i, image) in images {
+            let p = &pending[i];
+            let id = first + i as u32;
+            let bound: Vec<u32> = core::mem::take(&mut providers[i])
                 .into_iter()
                 .filter(|&p| p != id && !deps[i].contains(&Dep::Ours(p)))
                 .collect();
-            let image = match result {
-                Ok(image) => image,
-                Err(e) => {
-                    for id in loaded {
-                        table.objects.remove(&id);
-                    }
-                    return Err(load_error(p.path(), e));
-                }
-            };
             let phdrs = image
                 .dynamic()
                 .map(|d| {
@@ -399,12 +438,11 @@ impl<P: Platform> Linker<P> {
                     bound,
                     scope: Vec::new(),
                     nodelete: false,
-                    load_seq: table.adds,
                     state: State::Initializing(me),
                     phdrs,
                 },
             );
-            loaded.push(id);
+            ids.push(id);
         }
         for (i, d) in deps.iter().enumerate() {
             let id = first + i as u32;
@@ -427,7 +465,7 @@ impl<P: Platform> Linker<P> {
                     .dependents += 1;
             }
         }
-        Ok(loaded)
+        Ok(ids)
     }
 
     /// Runs constructors of newly loaded objects in order, without the lock.
@@ -484,42 +522,27 @@ fn breadth_first<M: modlib::Memory>(
     order
 }
 
-/// Pending objects dependencies-first, ending with the root (index 0);
-/// a cycle among them is an error.
-fn post_order(pending: &[Pending]) -> Result<Vec<usize>, Error> {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mark {
-        None,
-        Active,
-        Done,
-    }
-    fn visit(
-        i: usize,
-        pending: &[Pending],
-        marks: &mut [Mark],
-        out: &mut Vec<usize>,
-    ) -> Result<(), Error> {
-        marks[i] = Mark::Active;
-        for &t in &pending[i].deps {
-            if let Target::New(j) = t {
-                match marks[j] {
-                    Mark::Active => {
-                        return Err(Error::DependencyCycle {
-                            path: String::from(pending[i].path()),
-                            needed: String::from(pending[j].path()),
-                        })
-                    }
-                    Mark::None => visit(j, pending, marks, out)?,
-                    Mark::Done => {}
-                }
-            }
-        }
-        marks[i] = Mark::Done;
-        out.push(i);
-        Ok(())
-    }
-    let mut marks = vec![Mark::None; pending.len()];
-    let mut out = Vec::with_capacity(pending.len());
-    visit(0, pending, &mut marks, &mut out)?;
-    Ok(out)
+/// The pending objects (index 0 the root, then breadth-first) in the order
+/// glibc relocates a `dlopen` group and runs its constructors: the reverse
+/// of its `l_initfini` list, which is the breadth-first list sorted
+/// dependents-first with the root kept first (see [`dependents_first`]).
+/// Dependencies come before the objects that need them; a `DT_NEEDED`
+/// cycle is broken deterministically, the root always last.
+fn init_order(pending: &[Pending]) -> Vec<usize> {
+    let maps: Vec<u32> = (0..pending.len() as u32).collect();
+    let needed = |i: u32| -> Vec<u32> {
+        pending[i as usize]
+            .deps
+            .iter()
+            .filter_map(|t| match *t {
+                Target::New(j) => Some(j as u32),
+                Target::Existing(_) | Target::Host(_) => None,
+            })
+            .collect()
+    };
+    dependents_first(&maps, &needed, None, true)
+        .into_iter()
+        .rev()
+        .map(|i| i as usize)
+        .collect()
 }

@@ -1,11 +1,11 @@
 //! Symbol search scopes: the global scope (host objects, then `RTLD_GLOBAL`
 //! objects in order), an object's breadth-first local scope, and the
-//! resolver an object being loaded binds through.
+//! resolver the objects of a group being loaded bind through.
 
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use modlib::{Lookup, Memory, ProviderId, Resolved, Symbol, SymbolResolver};
+use modlib::{Lookup, MappedImage, Memory, ProviderId, Resolved, Symbol, SymbolResolver};
 
 use super::Table;
 use crate::object::{Dep, State};
@@ -85,22 +85,28 @@ pub(crate) fn local<M: Memory>(
         .find_map(|&dep| lookup_in(table, host, dep, lookup))
 }
 
-/// What an object of a load group binds through: the global scope, then the
-/// group's objects loaded so far, breadth-first from its root. Records which
-/// of our objects answered, so the object can hold them loaded. `current`
-/// is the object being loaded (not in the table yet): a symbol it defines
-/// itself binds to the first definition before it in that order, else to
-/// its own.
-pub(crate) struct LoadScope<'a, M: Memory> {
+/// What an object of a load group binds through: the global scope, then
+/// the whole group breadth-first from its root — the objects that were
+/// already loaded from the table, the new ones (`members`, ids from
+/// `first`) from their mapped images, relocated or not. Records which of
+/// our objects answered, so the object can hold them loaded. `current` is
+/// the object being relocated (its slot is empty meanwhile): a symbol it
+/// defines itself binds to the first definition before it in that order,
+/// else to its own.
+pub(crate) struct LoadScope<'a, 'f, M: Memory> {
     pub table: &'a Table<M>,
     pub host: Option<&'a dyn HostScope>,
     pub group: &'a [Dep],
+    /// The group's new objects by id from `first`; `None` while one is
+    /// being relocated or once it is finished.
+    pub members: &'a [Option<MappedImage<'f, M>>],
+    pub first: u32,
     /// Ids of our objects that provided a symbol, without repeats.
     pub providers: RefCell<Vec<u32>>,
     pub current: Dep,
 }
 
-impl<M: Memory> LoadScope<'_, M> {
+impl<M: Memory> LoadScope<'_, '_, M> {
     /// Notes who answered.
     fn record(&self, found: Resolved) -> Resolved {
         if found.provider != HOST {
@@ -111,13 +117,36 @@ impl<M: Memory> LoadScope<'_, M> {
         }
         found
     }
+
+    /// The slot of a new object of the group, if `id` is one.
+    fn member(&self, id: u32) -> Option<&Option<MappedImage<'_, M>>> {
+        let index = id.checked_sub(self.first)?;
+        self.members.get(index as usize)
+    }
+
+    /// Looks `lookup` up in one entry of the group.
+    fn lookup_in(&self, dep: Dep, lookup: &Lookup<'_>) -> Option<Resolved> {
+        if let Dep::Ours(id) = dep {
+            if let Some(slot) = self.member(id) {
+                return slot.as_ref()?.lookup(lookup).map(|symbol| Resolved {
+                    symbol,
+                    provider: ProviderId(id),
+                });
+            }
+        }
+        lookup_in(self.table, self.host, dep, lookup)
+    }
+
+    fn search(&self, scope: &[Dep], lookup: &Lookup<'_>) -> Option<Resolved> {
+        let found = global(self.table, self.host, lookup, 0, true)
+            .or_else(|| scope.iter().find_map(|&dep| self.lookup_in(dep, lookup)))?;
+        Some(self.record(found))
+    }
 }
 
-impl<M: Memory> SymbolResolver for LoadScope<'_, M> {
+impl<M: Memory> SymbolResolver for LoadScope<'_, '_, M> {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
-        let found = global(self.table, self.host, lookup, 0, true)
-            .or_else(|| local(self.table, self.host, self.group, lookup))?;
-        Some(self.record(found))
+        self.search(self.group, lookup)
     }
 
     fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
@@ -126,9 +155,15 @@ impl<M: Memory> SymbolResolver for LoadScope<'_, M> {
             .iter()
             .position(|&d| d == self.current)
             .map_or(self.group, |at| &self.group[..at]);
-        let found = global(self.table, self.host, lookup, 0, true)
-            .or_else(|| local(self.table, self.host, before, lookup))?;
-        Some(self.record(found))
+        self.search(before, lookup)
+    }
+
+    /// Objects of the table and the host are relocated; a new object of the
+    /// group is once its relocations are applied (an empty slot is one
+    /// being relocated, which never answers, or one already finished).
+    fn is_relocated(&self, provider: ProviderId) -> bool {
+        self.member(provider.0)
+            .is_none_or(|slot| slot.as_ref().is_none_or(MappedImage::is_relocated))
     }
 }
 

@@ -1,12 +1,16 @@
-//! Loading `ET_DYN` shared objects: map the `PT_LOAD` segments into one
-//! reservation, read `PT_DYNAMIC`, bind symbols once each, apply
-//! `DT_RELR`/`DT_RELA`/`DT_REL`/`DT_JMPREL`, run IFUNC resolvers, protect
-//! (W^X, then RELRO), and collect init/fini and dependency information.
+//! Loading `ET_DYN` shared objects in two steps. [`map`]: map the
+//! `PT_LOAD` segments into one reservation, read `PT_DYNAMIC` and check the
+//! symbol tables, which then answer lookups. [`Mapped::relocate`]: bind
+//! symbols once each, apply `DT_RELR`/`DT_RELA`/`DT_REL`/`DT_JMPREL`,
+//! protect (W^X), run the object's IFUNC resolvers, then RELRO, and collect
+//! init/fini — unless references to IFUNCs of objects not relocated yet
+//! wait for [`Pending::finish`].
 
 mod pages;
 pub(crate) mod symbols;
 mod tags;
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -22,7 +26,7 @@ use crate::machine::Machine;
 use crate::memory::{align_down, align_up, FileMapping, Held, Memory, Protection};
 use crate::modinfo::ModInfo;
 use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
-use crate::symbol::{Lookup, SymbolKind, SymbolResolver};
+use crate::symbol::{Lookup, ProviderId, Symbol, SymbolKind, SymbolResolver};
 use crate::{Binding, LoadOptions};
 
 use pages::Segment;
@@ -42,15 +46,51 @@ enum Bound {
     Address(u64),
     /// The object's own IFUNC: its resolver runs after relocation.
     OwnIfunc(u64),
+    /// An IFUNC of an object not relocated yet (index into the binder's
+    /// `waiting`): its resolver runs when the image is finished.
+    Waiting(usize),
 }
 
-/// A relocation whose value comes from an IFUNC resolver of this object.
+/// Where the value of a deferred relocation comes from.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// An IFUNC resolver of this object (or an `IRELATIVE` one), called
+    /// once the object is relocated and its code executable.
+    Resolver(u64),
+    /// A symbol bound to an IFUNC of another object that was not relocated
+    /// yet (index into `Pending::symbols`).
+    Waiting(usize),
+}
+
+/// A relocation whose value comes from an IFUNC resolver.
 struct Deferred {
     place: u64,
     r_type: u32,
-    resolver: u64,
+    target: Target,
     addend: i64,
     table: &'static str,
+}
+
+/// A symbol bound to an IFUNC of an object that was not relocated yet.
+///
+/// Why wait rather than order the relocations so that this cannot happen:
+/// objects are relocated dependencies first (as glibc does), so the IFUNCs
+/// of an object's dependencies are ready when it is relocated; but a
+/// dependency may bind to an IFUNC of the object that needs it (the group's
+/// root interposing it, or the other side of a `DT_NEEDED` cycle), and no
+/// order relocates both sides first. glibc calls such a resolver in its
+/// unrelocated object; here the reference waits until that object is
+/// relocated and the caller finishes the image. (A resolver that itself
+/// calls through a reference still waiting would find it unfilled: a
+/// resolver should call nothing outside its object, as glibc requires.)
+struct WaitingSymbol {
+    name: String,
+    /// Address of the IFUNC's resolver.
+    resolver: u64,
+    size: u64,
+    provider: ProviderId,
+    /// Index of its entry in the imports, whose address is filled in then.
+    import: Option<usize>,
 }
 
 /// The object's segments and the file-side view of its tables.
@@ -103,13 +143,47 @@ fn segment_protection(ph: &ProgramHeader) -> Result<Protection, LoadError> {
     }
 }
 
-pub(crate) fn load<M: Memory>(
-    file: &File<'_>,
+/// A shared object whose segments are in memory (read-write) and whose
+/// symbol tables answer lookups, not yet relocated: none of its code may
+/// run. Dropping it gives its memory back.
+pub(crate) struct Mapped<'a, M: Memory> {
+    held: Held<M>,
+    layout: Layout<'a>,
+    tags: tags::Tags,
+    dynsyms: DynSymbols,
+    /// Page ranges and their protections before RELRO (unbiased).
+    ranges: Vec<(u64, u64, Protection)>,
+    /// The whole pages of `PT_GNU_RELRO` (unbiased), if any.
+    relro: Option<(u64, u64)>,
+    base: u64,
+    machine: Machine,
+    symbolic: bool,
+    info: DynamicInfo,
+    entry: Option<u64>,
+    modinfo: ModInfo,
+}
+
+/// A relocated shared object, to be handed out by [`Pending::finish`]:
+/// complete, or with references to IFUNCs of objects that were not
+/// relocated yet still unfilled (and its RELRO still writable).
+pub(crate) struct Pending<'a, M: Memory> {
+    mapped: Box<Mapped<'a, M>>,
+    imports: Vec<Import>,
+    /// The relocations that wait (their `target` is `Target::Waiting`).
+    waiting: Vec<Deferred>,
+    symbols: Vec<WaitingSymbol>,
+}
+
+/// Maps the segments of the shared object `file` into memory from
+/// `memory` (whole pages of large segments through `mapping` when given)
+/// and checks its symbol tables, without relocating anything. Boxed: the
+/// image moves through several steps, and is large.
+pub(crate) fn map<'a, M: Memory>(
+    file: &File<'a>,
     options: LoadOptions,
     memory: M,
-    resolver: &dyn SymbolResolver,
     mapping: Option<&dyn FileMapping>,
-) -> Result<LoadedImage<M>, LoadError> {
+) -> Result<Box<Mapped<'a, M>>, LoadError> {
     let machine = options.machine;
     let page = memory.page_size() as u64;
     let Parsed {
@@ -124,8 +198,9 @@ pub(crate) fn load<M: Memory>(
     let lo = layout.lo;
     let span = (hi - lo) as usize;
     let mut dynsyms = locate_symbols(&layout, &tags)?;
-    let view =
-        file_view(&layout, &dynsyms).ok_or(LoadError::malformed("dynamic symbol tables", 0))?;
+    let strtab = file_view(&layout, &dynsyms)
+        .ok_or(LoadError::malformed("dynamic symbol tables", 0))?
+        .strtab;
 
     // The ranges to commit, adjacent ones merged.
     let mut commits: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
@@ -200,52 +275,9 @@ pub(crate) fn load<M: Memory>(
             dst.copy_from_slice(&data[from..to]);
         }
     }
-
-    let strtab = view.strtab;
-    let needs = match tags.verneed {
-        Some((vaddr, count)) => layout
-            .file_tail(vaddr)
-            .map(|b| symbols::version_needs(b, strtab, count as usize))
-            .unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let mut binder = Binder {
-        view,
-        needs,
-        resolver,
-        machine,
-        base,
-        symbolic: options.binding == Binding::Symbolic || tags.symbolic,
-        bound: vec![Bound::Unknown; dynsyms.count],
-        imports: Vec::new(),
-    };
-    let mut deferred = Vec::new();
-    let mut relocator = Relocator {
-        layout: &layout,
-        held: &mut held,
-        machine,
-        base,
-        window: (0, 0, core::ptr::null_mut()),
-        word_limit: None,
-    };
-    if let Some((vaddr, size)) = tags.relr {
-        relocator.relr(vaddr, size)?;
+    if !dynsyms.place(held.res()) {
+        return Err(LoadError::malformed("dynamic symbol tables", 0));
     }
-    if let Some((vaddr, size)) = tags.rela {
-        relocator.table(vaddr, size, true, ".rela.dyn", &mut binder, &mut deferred)?;
-    }
-    if let Some((vaddr, size)) = tags.rel {
-        relocator.table(vaddr, size, false, ".rel.dyn", &mut binder, &mut deferred)?;
-    }
-    if let Some((vaddr, size)) = tags.jmprel {
-        let (rela, name) = if tags.pltrel_is_rela {
-            (true, ".rela.plt")
-        } else {
-            (false, ".rel.plt")
-        };
-        relocator.table(vaddr, size, rela, name, &mut binder, &mut deferred)?;
-    }
-
     let relro = relro.and_then(|ph| {
         let (a, b) = (
             align_down(ph.p_vaddr, page),
@@ -253,69 +285,265 @@ pub(crate) fn load<M: Memory>(
         );
         (a < b && a >= lo && b <= hi).then_some((a, b))
     });
-    let final_ranges = match relro {
-        Some((a, b)) => pages::with_read_only(&ranges, a, b),
-        None => ranges.clone(),
-    };
-    // Committed pages are read-write already: only the other protections
-    // take a call. Without IFUNC resolvers to run in between, RELRO is
-    // applied in the same pass.
-    let protect = |held: &mut Held<M>, list: &[(u64, u64, Protection)]| {
+    Ok(Box::new(Mapped {
+        held,
+        info: dynamic_info(&tags, strtab, phdrs),
+        symbolic: options.binding == Binding::Symbolic || tags.symbolic,
+        layout,
+        tags,
+        dynsyms,
+        ranges,
+        relro,
+        base,
+        machine,
+        entry: (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry)),
+        modinfo: modinfo(file),
+    }))
+}
+
+impl<'a, M: Memory> Mapped<'a, M> {
+    pub(crate) fn held(&self) -> &Held<M> {
+        &self.held
+    }
+
+    pub(crate) fn base(&self) -> u64 {
+        self.base
+    }
+
+    pub(crate) fn info(&self) -> &DynamicInfo {
+        &self.info
+    }
+
+    /// An exported symbol, at its run-time address (for an IFUNC, its
+    /// resolver's, which must not be called before relocation).
+    pub(crate) fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.dynsyms.lookup(self.held.res(), self.base, lookup)
+    }
+
+    /// Binds the symbols and applies the relocations, protects the image
+    /// (W^X) and runs its own IFUNC resolvers. References to IFUNCs of
+    /// objects `resolver` says are not relocated yet are left for
+    /// [`Pending::finish`], as is RELRO then (the places must stay
+    /// writable).
+    pub(crate) fn relocate(
+        mut self: Box<Self>,
+        resolver: &dyn SymbolResolver,
+    ) -> Result<Pending<'a, M>, LoadError> {
+        let machine = self.machine;
+        let base = self.base;
+        let tags = &self.tags;
+        let view = file_view(&self.layout, &self.dynsyms)
+            .ok_or(LoadError::malformed("dynamic symbol tables", 0))?;
+        let needs = match tags.verneed {
+            Some((vaddr, count)) => self
+                .layout
+                .file_tail(vaddr)
+                .map(|b| symbols::version_needs(b, view.strtab, count as usize))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        let mut binder = Binder {
+            view,
+            needs,
+            resolver,
+            machine,
+            base,
+            symbolic: self.symbolic,
+            bound: vec![Bound::Unknown; self.dynsyms.count],
+            imports: Vec::new(),
+            waiting: Vec::new(),
+        };
+        let mut deferred = Vec::new();
+        let mut relocator = Relocator {
+            layout: &self.layout,
+            held: &mut self.held,
+            machine,
+            base,
+            window: (0, 0, core::ptr::null_mut()),
+            word_limit: None,
+        };
+        if let Some((vaddr, size)) = tags.relr {
+            relocator.relr(vaddr, size)?;
+        }
+        if let Some((vaddr, size)) = tags.rela {
+            relocator.table(vaddr, size, true, ".rela.dyn", &mut binder, &mut deferred)?;
+        }
+        if let Some((vaddr, size)) = tags.rel {
+            relocator.table(vaddr, size, false, ".rel.dyn", &mut binder, &mut deferred)?;
+        }
+        if let Some((vaddr, size)) = tags.jmprel {
+            let (rela, name) = if tags.pltrel_is_rela {
+                (true, ".rela.plt")
+            } else {
+                (false, ".rel.plt")
+            };
+            relocator.table(vaddr, size, rela, name, &mut binder, &mut deferred)?;
+        }
+        let Binder {
+            imports,
+            waiting: symbols,
+            ..
+        } = binder;
+        let (own, waiting): (Vec<Deferred>, Vec<Deferred>) = deferred
+            .into_iter()
+            .partition(|d| matches!(d.target, Target::Resolver(_)));
+
+        // Committed pages are read-write already: only the other
+        // protections take a call. Without IFUNC resolvers to run or
+        // references waiting in between, RELRO is applied in the same pass.
+        if own.is_empty() && waiting.is_empty() {
+            self.protect(&self.final_ranges())?;
+        } else {
+            self.protect(&self.ranges)?;
+            if !own.is_empty() {
+                run_ifunc_resolvers(
+                    &self.layout,
+                    &self.ranges,
+                    &mut self.held,
+                    machine,
+                    base,
+                    &own,
+                )?;
+            }
+            if waiting.is_empty() {
+                self.protect_relro()?;
+            }
+        }
+        Ok(Pending {
+            mapped: self,
+            imports,
+            waiting,
+            symbols,
+        })
+    }
+
+    /// The protections once RELRO is read-only.
+    fn final_ranges(&self) -> Vec<(u64, u64, Protection)> {
+        match self.relro {
+            Some((a, b)) => pages::with_read_only(&self.ranges, a, b),
+            None => self.ranges.clone(),
+        }
+    }
+
+    /// Sets `list`'s protections (committed pages are read-write already)
+    /// and makes code visible to instruction fetch.
+    fn protect(&self, list: &[(u64, u64, Protection)]) -> Result<(), LoadError> {
+        let lo = self.layout.lo;
         for &(a, b, prot) in list {
             let (offset, len) = ((a - lo) as usize, (b - a) as usize);
             if prot != Protection::ReadWrite {
-                held.memory.protect(held.res(), offset, len, prot)?;
+                self.held
+                    .memory
+                    .protect(self.held.res(), offset, len, prot)?;
             }
             if prot == Protection::ReadExecute {
-                held.memory.sync_icache(held.res(), offset, len);
+                self.held.memory.sync_icache(self.held.res(), offset, len);
             }
         }
-        Ok::<(), LoadError>(())
-    };
-    if deferred.is_empty() {
-        protect(&mut held, &final_ranges)?;
-    } else {
-        protect(&mut held, &ranges)?;
-        run_ifunc_resolvers(&layout, &ranges, &mut held, machine, base, &deferred)?;
-        if let Some((a, b)) = relro {
-            held.memory.protect(
-                held.res(),
+        Ok(())
+    }
+
+    /// Makes the RELRO pages read-only.
+    fn protect_relro(&self) -> Result<(), LoadError> {
+        if let Some((a, b)) = self.relro {
+            let lo = self.layout.lo;
+            self.held.memory.protect(
+                self.held.res(),
                 (a - lo) as usize,
                 (b - a) as usize,
                 Protection::Read,
             )?;
         }
+        Ok(())
     }
-    let regions = final_ranges
-        .iter()
-        .map(|&(a, b, protection)| Region {
-            addr: base.wrapping_add(a),
-            size: (b - a) as usize,
-            protection,
-        })
-        .collect();
 
-    let (init, fini) = init_fini(&tags, &layout, &held, base)?;
-    let info = dynamic_info(&tags, strtab, phdrs);
-    let entry = (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry));
-    let imports = binder.imports;
-    if !dynsyms.place(held.res()) {
-        return Err(LoadError::malformed("dynamic symbol tables", 0));
+    /// The finished image: relocated and fully protected.
+    fn into_image(self, imports: Vec<Import>) -> Result<LoadedImage<M>, LoadError> {
+        let regions = self
+            .final_ranges()
+            .iter()
+            .map(|&(a, b, protection)| Region {
+                addr: self.base.wrapping_add(a),
+                size: (b - a) as usize,
+                protection,
+            })
+            .collect();
+        let (init, fini) = init_fini(&self.tags, &self.layout, &self.held, self.base)?;
+        Ok(LoadedImage {
+            held: self.held,
+            machine: self.machine,
+            kind: ObjectKind::Shared,
+            base: self.base,
+            regions,
+            exports: Exports::Dynamic(self.dynsyms),
+            init,
+            fini,
+            entry: self.entry,
+            modinfo: self.modinfo,
+            imports,
+            dynamic: Some(self.info),
+        })
     }
-    Ok(LoadedImage {
-        held,
-        machine,
-        kind: ObjectKind::Shared,
-        base,
-        regions,
-        exports: Exports::Dynamic(dynsyms),
-        init,
-        fini,
-        entry,
-        modinfo: modinfo(file),
-        imports,
-        dynamic: Some(info),
-    })
+}
+
+impl<M: Memory> Pending<'_, M> {
+    pub(crate) fn mapped(&self) -> &Mapped<'_, M> {
+        &self.mapped
+    }
+
+    /// Calls the resolvers of the IFUNCs that references waited for (whose
+    /// objects `resolver` must now report relocated), stores what they
+    /// return, makes RELRO read-only and hands back the finished image.
+    pub(crate) fn finish(self, resolver: &dyn SymbolResolver) -> Result<LoadedImage<M>, LoadError> {
+        let Pending {
+            mut mapped,
+            mut imports,
+            waiting,
+            symbols,
+        } = self;
+        if waiting.is_empty() {
+            // Complete already, RELRO included.
+            return (*mapped).into_image(imports);
+        }
+        let mut values = Vec::with_capacity(symbols.len());
+        for s in symbols {
+            if !resolver.is_relocated(s.provider) {
+                return Err(LoadError::UnrelocatedIfunc { name: s.name });
+            }
+            let symbol = Symbol {
+                address: s.resolver,
+                size: s.size,
+                kind: SymbolKind::Ifunc,
+            };
+            // The provider is relocated now (asked just above), as
+            // `bound_address` requires of an IFUNC it calls.
+            let value = call::bound_address(symbol, mapped.machine)?;
+            if let Some(import) = s.import.and_then(|i| imports.get_mut(i)) {
+                import.address = value;
+            }
+            values.push(value);
+        }
+        for d in &waiting {
+            let Target::Waiting(w) = d.target else {
+                continue;
+            };
+            if !writable(&mapped.ranges, d.place) {
+                return Err(LoadError::Unsupported {
+                    what: "IFUNC relocation in read-only memory",
+                });
+            }
+            store_resolved(
+                &mapped.layout,
+                &mut mapped.held,
+                mapped.machine,
+                mapped.base,
+                d,
+                values[w],
+            )?;
+        }
+        mapped.protect_relro()?;
+        (*mapped).into_image(imports)
+    }
 }
 
 /// What loading needs from the headers, before any memory is taken.
@@ -616,6 +844,7 @@ struct Binder<'a, 'r> {
     symbolic: bool,
     bound: Vec<Bound>,
     imports: Vec<Import>,
+    waiting: Vec<WaitingSymbol>,
 }
 
 impl Binder<'_, '_> {
@@ -651,6 +880,28 @@ impl Binder<'_, '_> {
                 self.resolver.resolve(&lookup)
             };
             match found {
+                Some(found)
+                    if found.symbol.kind == SymbolKind::Ifunc
+                        && !self.resolver.is_relocated(found.provider) =>
+                {
+                    let import = (!sym.is_defined()).then(|| {
+                        self.imports.push(Import {
+                            name: String::from(name),
+                            version: version.map(String::from),
+                            address: 0,
+                            provider: Some(found.provider),
+                        });
+                        self.imports.len() - 1
+                    });
+                    self.waiting.push(WaitingSymbol {
+                        name: String::from(name),
+                        resolver: found.symbol.address,
+                        size: found.symbol.size,
+                        provider: found.provider,
+                        import,
+                    });
+                    Bound::Waiting(self.waiting.len() - 1)
+                }
                 Some(found) => {
                     let address = call::bound_address(found.symbol, self.machine)?;
                     if !sym.is_defined() {
@@ -903,7 +1154,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 deferred.push(Deferred {
                     place,
                     r_type,
-                    resolver: base.wrapping_add(addend as u64),
+                    target: Target::Resolver(base.wrapping_add(addend as u64)),
                     addend: 0,
                     table: name,
                 });
@@ -916,7 +1167,17 @@ impl<M: Memory> Relocator<'_, '_, M> {
                     deferred.push(Deferred {
                         place,
                         r_type,
-                        resolver,
+                        target: Target::Resolver(resolver),
+                        addend,
+                        table: name,
+                    });
+                    return Ok(());
+                }
+                (Bound::Waiting(w), _) => {
+                    deferred.push(Deferred {
+                        place,
+                        r_type,
+                        target: Target::Waiting(w),
                         addend,
                         table: name,
                     });
@@ -956,8 +1217,8 @@ fn out_of_bounds(table: &str, place: u64) -> LoadError {
     }
 }
 
-/// Runs the object's IFUNC resolvers (code is executable by now) and stores
-/// what they return; every target must be in writable memory.
+/// Runs the object's own IFUNC resolvers (code is executable by now) and
+/// stores what they return; every target must be in writable memory.
 fn run_ifunc_resolvers<M: Memory>(
     layout: &Layout<'_>,
     ranges: &[(u64, u64, Protection)],
@@ -972,17 +1233,17 @@ fn run_ifunc_resolvers<M: Memory>(
         });
     }
     for d in deferred {
-        let writable = ranges
-            .iter()
-            .any(|&(a, b, p)| p == Protection::ReadWrite && a <= d.place && d.place + 8 <= b);
-        if !writable {
+        let Target::Resolver(resolver) = d.target else {
+            continue;
+        };
+        if !writable(ranges, d.place) {
             return Err(LoadError::Unsupported {
                 what: "IFUNC relocation in read-only memory",
             });
         }
         // Only code the object itself brought may be called: an address
         // from a corrupt table would otherwise send the loader anywhere.
-        let code = d.resolver.wrapping_sub(base);
+        let code = resolver.wrapping_sub(base);
         let in_code = layout.segments.iter().any(|s| {
             s.prot == Protection::ReadExecute && s.vaddr <= code && code < s.vaddr + s.filesz
         });
@@ -995,37 +1256,57 @@ fn run_ifunc_resolvers<M: Memory>(
         // SAFETY: the resolver address lies in the file-backed part of one of
         // this image's executable segments, which is relocated, executable
         // and of the host machine (all checked above).
-        let value = unsafe { call::ifunc_resolver(d.resolver) };
-        let s = layout.segments[layout
-            .segment_of(d.place)
-            .ok_or_else(|| out_of_bounds(d.table, d.place))?];
-        // SAFETY: the place lies in a read-write page of a committed segment
-        // (checked above) and no other slice of the reservation is alive.
-        let bytes = unsafe {
-            held.res_mut()
-                .bytes_mut((s.vaddr - layout.lo) as usize, s.memsz as usize)
-        }
-        .ok_or_else(|| out_of_bounds(d.table, d.place))?;
-        let fix = Fixup {
-            r_type: d.r_type,
-            place: base.wrapping_add(d.place),
-            symbol: value,
-            addend: d.addend,
-            base,
-            ..Fixup::default()
-        };
-        let offset = (d.place - s.vaddr) as usize;
-        let result = if reloc::dynamic_class(machine, d.r_type) == DynamicClass::IRelative {
-            bytes
-                .get_mut(offset..offset + 8)
-                .map(|f| f.copy_from_slice(&value.to_le_bytes()))
-                .ok_or(RelocFault::OutOfBounds)
-        } else {
-            reloc::apply(machine, &fix, bytes, offset)
-        };
-        result.map_err(|_| out_of_bounds(d.table, d.place))?;
+        let value = unsafe { call::ifunc_resolver(resolver) };
+        store_resolved(layout, held, machine, base, d, value)?;
     }
     Ok(())
+}
+
+/// Whether the 8 bytes at unbiased `place` lie in one read-write range.
+fn writable(ranges: &[(u64, u64, Protection)], place: u64) -> bool {
+    ranges.iter().any(|&(a, b, p)| {
+        p == Protection::ReadWrite && a <= place && place.checked_add(8).is_some_and(|end| end <= b)
+    })
+}
+
+/// Applies the deferred relocation `d` with `value`, what its IFUNC
+/// resolver returned; the place must be writable (checked by the caller).
+fn store_resolved<M: Memory>(
+    layout: &Layout<'_>,
+    held: &mut Held<M>,
+    machine: Machine,
+    base: u64,
+    d: &Deferred,
+    value: u64,
+) -> Result<(), LoadError> {
+    let s = layout.segments[layout
+        .segment_of(d.place)
+        .ok_or_else(|| out_of_bounds(d.table, d.place))?];
+    // SAFETY: the place lies in a read-write page of a committed segment
+    // (checked by the caller) and no other slice of the reservation is alive.
+    let bytes = unsafe {
+        held.res_mut()
+            .bytes_mut((s.vaddr - layout.lo) as usize, s.memsz as usize)
+    }
+    .ok_or_else(|| out_of_bounds(d.table, d.place))?;
+    let fix = Fixup {
+        r_type: d.r_type,
+        place: base.wrapping_add(d.place),
+        symbol: value,
+        addend: d.addend,
+        base,
+        ..Fixup::default()
+    };
+    let offset = (d.place - s.vaddr) as usize;
+    let result = if reloc::dynamic_class(machine, d.r_type) == DynamicClass::IRelative {
+        bytes
+            .get_mut(offset..offset + 8)
+            .map(|f| f.copy_from_slice(&value.to_le_bytes()))
+            .ok_or(RelocFault::OutOfBounds)
+    } else {
+        reloc::apply(machine, &fix, bytes, offset)
+    };
+    result.map_err(|_| out_of_bounds(d.table, d.place))
 }
 
 /// Init and fini functions in call order, read from the relocated image.

@@ -449,8 +449,9 @@ impl DynSymbols {
             HashKind::Gnu => {
                 // SAFETY: the hash table lies in the reservation (checked
                 // just above) inside the file-backed part of a loaded
-                // segment, which is committed, readable and not written
-                // after load.
+                // segment, which is committed and readable; the image is
+                // written only through `&mut` of the reservation, which the
+                // shared borrow `res` excludes.
                 let hash = unsafe { res.bytes(tables[2].0, tables[2].1) };
                 hash.and_then(GnuParams::parse)
             }
@@ -472,8 +473,10 @@ impl DynSymbols {
             }
             // SAFETY: `place` checked that `off..off+len` lies inside this
             // reservation (whose size never changes), in the file-backed part
-            // of a loaded segment: committed, readable for the image's life,
-            // and not written after load.
+            // of a loaded segment: committed and readable for the image's
+            // life. The image is written (relocated, possibly after the
+            // tables were placed) only through `&mut` of the reservation,
+            // which the borrow `'a` of `res` excludes while the slice lives.
             unsafe { core::slice::from_raw_parts(res.host().as_ptr().add(off), len) }
         };
         let [symtab, strtab, hash, versym, verdef] = placed.tables.map(get);
@@ -498,7 +501,8 @@ impl DynSymbols {
             }
             // SAFETY: every span was checked at load time to lie inside the
             // file-backed part of a loaded segment, which stays committed and
-            // readable for the image's life; nothing writes to it after load.
+            // readable for the image's life; writes go only through `&mut`
+            // of the reservation, which the borrow of `res` excludes.
             unsafe { res.bytes((span.vaddr - lo) as usize, span.len) }
         };
         let optional = |span: Option<Span>| match span {

@@ -1,5 +1,7 @@
-//! Loading `ET_REL` objects: lay out the allocated sections, bind symbols,
-//! synthesise the GOT and stubs, apply `SHT_RELA`/`SHT_REL`, protect.
+//! Loading `ET_REL` objects in two steps. [`map`]: lay out the allocated
+//! sections and copy them, giving defined symbols their values.
+//! [`Mapped::relocate`]: bind the undefined symbols, synthesise the GOT and
+//! stubs, apply `SHT_RELA`/`SHT_REL`, protect.
 
 mod layout;
 
@@ -43,7 +45,7 @@ struct Entry {
 
 /// The parsed parts of the object the loader works from.
 struct Object<'a> {
-    file: &'a File<'a>,
+    file: File<'a>,
     shdrs: Vec<SectionHeader>,
     names: Option<StringTable<'a>>,
     symbols: Vec<ElfSymbol>,
@@ -52,7 +54,7 @@ struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
-    fn parse(file: &'a File<'a>) -> Result<Self, LoadError> {
+    fn parse(file: File<'a>) -> Result<Self, LoadError> {
         let (shdrs, names) = file.elf.section_headers_with_strtab().map_err(|_| {
             LoadError::malformed("section header string table", file.elf.ehdr.e_shoff)
         })?;
@@ -78,7 +80,7 @@ impl<'a> Object<'a> {
                 let table = elf::symbol::SymbolTable::new(
                     elf::endian::LittleEndian,
                     elf::file::Class::ELF64,
-                    section_bytes(file, shdr)?,
+                    section_bytes(&file, shdr)?,
                 );
                 let strtab_shdr = shdrs
                     .get(shdr.sh_link as usize)
@@ -86,7 +88,7 @@ impl<'a> Object<'a> {
                         "symbol string table index",
                         shdr.sh_offset,
                     ))?;
-                let strtab = StringTable::new(section_bytes(file, strtab_shdr)?);
+                let strtab = StringTable::new(section_bytes(&file, strtab_shdr)?);
                 (table.iter().collect(), strtab)
             }
             None => (Vec::new(), StringTable::default()),
@@ -178,12 +180,27 @@ impl<'a> Object<'a> {
     }
 }
 
-pub(crate) fn load<M: Memory>(
-    file: &File<'_>,
+/// A relocatable object whose sections are in memory (read-write) and
+/// whose defined symbols have their run-time values, not yet bound or
+/// relocated: none of its code may run. Dropping it gives its memory back.
+pub(crate) struct Mapped<'a, M: Memory> {
+    obj: Object<'a>,
+    plan: Layout,
+    held: Held<M>,
+    start: u64,
+    machine: crate::Machine,
+    /// Run-time value of every symbol; undefined ones are 0 until bound.
+    values: Vec<u64>,
+    exports: SymbolTable<'static>,
+}
+
+/// Lays out the object `file` in memory from `memory` and copies its
+/// sections there, without binding or relocating anything.
+pub(crate) fn map<M: Memory>(
+    file: File<'_>,
     options: LoadOptions,
     memory: M,
-    resolver: &dyn SymbolResolver,
-) -> Result<LoadedImage<M>, LoadError> {
+) -> Result<Mapped<'_, M>, LoadError> {
     let machine = options.machine;
     let obj = Object::parse(file)?;
     let plan = plan(&obj, machine, memory.page_size() as u64)?;
@@ -199,50 +216,96 @@ pub(crate) fn load<M: Memory>(
     let start = held.res().addr();
 
     copy_sections(&obj, &plan, &mut held)?;
-    let (values, imports) = bind_symbols(&obj, &plan, start, machine, resolver)?;
-    write_got_and_stubs(&plan, &values, start, machine, &mut held);
-    apply_relocations(&obj, &plan, &values, start, machine, &mut held)?;
-    let (init, fini) = init_fini(&obj, &plan, &held)?;
+    let values = defined_values(&obj, &plan, start)?;
+    let exports = exports(&obj, &values)?;
+    Ok(Mapped {
+        obj,
+        plan,
+        held,
+        start,
+        machine,
+        values,
+        exports,
+    })
+}
 
-    let mut regions = Vec::new();
-    for (g, &(offset, size)) in plan.groups.iter().enumerate() {
-        if size == 0 {
-            continue;
-        }
-        held.memory.protect(held.res(), offset, size, GROUPS[g])?;
-        if g == 0 {
-            held.memory.sync_icache(held.res(), offset, size);
-        }
-        regions.push(Region {
-            addr: start + offset as u64,
-            size,
-            protection: GROUPS[g],
-        });
+impl<M: Memory> Mapped<'_, M> {
+    pub(crate) fn held(&self) -> &Held<M> {
+        &self.held
     }
 
-    let modinfo = obj
-        .shdrs
-        .iter()
-        .enumerate()
-        .find(|(i, _)| obj.section_name(*i) == ".modinfo")
-        .map(|(_, s)| section_bytes(file, s).map(ModInfo::parse))
-        .transpose()?
-        .unwrap_or_default();
+    pub(crate) fn start(&self) -> u64 {
+        self.start
+    }
 
-    Ok(LoadedImage {
-        exports: Exports::Table(exports(&obj, &values)?),
-        held,
-        machine,
-        kind: ObjectKind::Relocatable,
-        base: start,
-        regions,
-        init,
-        fini,
-        entry: None,
-        modinfo,
-        imports,
-        dynamic: None,
-    })
+    /// An exported symbol at its run-time address.
+    pub(crate) fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
+        self.exports.get(lookup.name).copied()
+    }
+
+    /// Binds the undefined symbols through `resolver`, synthesises the GOT
+    /// and stubs, applies the relocations and protects the image. An IFUNC
+    /// of an object `resolver` says is not relocated yet is refused: a
+    /// relocatable object is loaded on its own, never in a group where that
+    /// could be waited for.
+    pub(crate) fn relocate(
+        self,
+        resolver: &dyn SymbolResolver,
+    ) -> Result<LoadedImage<M>, LoadError> {
+        let Mapped {
+            obj,
+            plan,
+            mut held,
+            start,
+            machine,
+            mut values,
+            exports,
+        } = self;
+        let imports = bind_undefined(&obj, &plan, start, machine, resolver, &mut values)?;
+        write_got_and_stubs(&plan, &values, start, machine, &mut held);
+        apply_relocations(&obj, &plan, &values, start, machine, &mut held)?;
+        let (init, fini) = init_fini(&obj, &plan, &held)?;
+
+        let mut regions = Vec::new();
+        for (g, &(offset, size)) in plan.groups.iter().enumerate() {
+            if size == 0 {
+                continue;
+            }
+            held.memory.protect(held.res(), offset, size, GROUPS[g])?;
+            if g == 0 {
+                held.memory.sync_icache(held.res(), offset, size);
+            }
+            regions.push(Region {
+                addr: start + offset as u64,
+                size,
+                protection: GROUPS[g],
+            });
+        }
+
+        let modinfo = obj
+            .shdrs
+            .iter()
+            .enumerate()
+            .find(|(i, _)| obj.section_name(*i) == ".modinfo")
+            .map(|(_, s)| section_bytes(&obj.file, s).map(ModInfo::parse))
+            .transpose()?
+            .unwrap_or_default();
+
+        Ok(LoadedImage {
+            exports: Exports::Table(exports),
+            held,
+            machine,
+            kind: ObjectKind::Relocatable,
+            base: start,
+            regions,
+            init,
+            fini,
+            entry: None,
+            modinfo,
+            imports,
+            dynamic: None,
+        })
+    }
 }
 
 /// Scans the relocations for the GOT slots and stubs they need, checks the
@@ -274,7 +337,7 @@ fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, 
     needs.got_base |= got_symbol.is_some();
     for (i, shdr) in obj.shdrs.iter().enumerate() {
         if shdr.sh_flags & u64::from(SHF_ALLOC) != 0 && shdr.sh_type != SHT_NOBITS {
-            section_bytes(obj.file, shdr)
+            section_bytes(&obj.file, shdr)
                 .map_err(|_| LoadError::malformed("section data outside the file", i as u64))?;
         }
     }
@@ -289,7 +352,7 @@ fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, 
 
 /// Where [`load`] would place the parts of the object in `file`.
 pub(crate) fn describe(
-    file: &File<'_>,
+    file: File<'_>,
     machine: crate::Machine,
     page: u64,
 ) -> Result<RelocatableLayout, LoadError> {
@@ -342,7 +405,7 @@ fn copy_sections<M: Memory>(
         if shdr.sh_type == SHT_NOBITS {
             continue;
         }
-        let data = section_bytes(obj.file, shdr)?;
+        let data = section_bytes(&obj.file, shdr)?;
         // SAFETY: the whole reservation is committed read-write and no other
         // slice of it exists during this call.
         let dst = unsafe { held.res_mut().bytes_mut(offset, data.len()) }.ok_or(
@@ -353,56 +416,13 @@ fn copy_sections<M: Memory>(
     Ok(())
 }
 
-/// The run-time value of every symbol, and the imports that bound them.
-fn bind_symbols(
-    obj: &Object<'_>,
-    plan: &Layout,
-    start: u64,
-    machine: crate::Machine,
-    resolver: &dyn SymbolResolver,
-) -> Result<(Vec<u64>, Vec<Import>), LoadError> {
+/// The run-time value of every defined symbol (undefined ones are 0 here,
+/// bound by [`bind_undefined`]).
+fn defined_values(obj: &Object<'_>, plan: &Layout, start: u64) -> Result<Vec<u64>, LoadError> {
     let mut values = Vec::with_capacity(obj.symbols.len());
-    let mut imports = Vec::new();
     for (i, sym) in obj.symbols.iter().enumerate() {
         let value = match sym.st_shndx {
-            SHN_UNDEF if i == 0 => 0,
-            SHN_UNDEF => {
-                let name = obj.symbol_name(i)?;
-                if name.is_empty() {
-                    0
-                } else if name == GOT_SYMBOL && plan.got_needed {
-                    start + plan.got as u64
-                } else {
-                    let lookup = Lookup::new(name, None);
-                    match resolver.resolve(&lookup) {
-                        Some(found) => {
-                            let address = call::bound_address(found.symbol, machine)?;
-                            imports.push(Import {
-                                name: String::from(name),
-                                version: None,
-                                address,
-                                provider: Some(found.provider),
-                            });
-                            address
-                        }
-                        None if sym.st_bind() == STB_WEAK => {
-                            imports.push(Import {
-                                name: String::from(name),
-                                version: None,
-                                address: 0,
-                                provider: None,
-                            });
-                            0
-                        }
-                        None => {
-                            return Err(LoadError::UndefinedSymbol {
-                                name: String::from(name),
-                                version: None,
-                            })
-                        }
-                    }
-                }
-            }
+            SHN_UNDEF => 0,
             SHN_ABS => sym.st_value,
             SHN_COMMON => {
                 let offset =
@@ -444,7 +464,69 @@ fn bind_symbols(
         };
         values.push(value);
     }
-    Ok((values, imports))
+    Ok(values)
+}
+
+/// Binds every undefined symbol into `values`; returns the imports that
+/// bound them.
+fn bind_undefined(
+    obj: &Object<'_>,
+    plan: &Layout,
+    start: u64,
+    machine: crate::Machine,
+    resolver: &dyn SymbolResolver,
+    values: &mut [u64],
+) -> Result<Vec<Import>, LoadError> {
+    let mut imports = Vec::new();
+    for (i, sym) in obj.symbols.iter().enumerate().skip(1) {
+        if sym.st_shndx != SHN_UNDEF {
+            continue;
+        }
+        let name = obj.symbol_name(i)?;
+        values[i] = if name.is_empty() {
+            0
+        } else if name == GOT_SYMBOL && plan.got_needed {
+            start + plan.got as u64
+        } else {
+            let lookup = Lookup::new(name, None);
+            match resolver.resolve(&lookup) {
+                Some(found)
+                    if found.symbol.kind == SymbolKind::Ifunc
+                        && !resolver.is_relocated(found.provider) =>
+                {
+                    return Err(LoadError::UnrelocatedIfunc {
+                        name: String::from(name),
+                    })
+                }
+                Some(found) => {
+                    let address = call::bound_address(found.symbol, machine)?;
+                    imports.push(Import {
+                        name: String::from(name),
+                        version: None,
+                        address,
+                        provider: Some(found.provider),
+                    });
+                    address
+                }
+                None if sym.st_bind() == STB_WEAK => {
+                    imports.push(Import {
+                        name: String::from(name),
+                        version: None,
+                        address: 0,
+                        provider: None,
+                    });
+                    0
+                }
+                None => {
+                    return Err(LoadError::UndefinedSymbol {
+                        name: String::from(name),
+                        version: None,
+                    })
+                }
+            }
+        };
+    }
+    Ok(imports)
 }
 
 fn write_got_and_stubs<M: Memory>(

@@ -1,0 +1,287 @@
+//! A `dlopen` group (an object and the dependencies it brings) is loaded as
+//! a system dynamic linker loads it: every object mapped first, then all
+//! relocated, each binding through the whole group breadth-first. So the
+//! root interposes on its dependencies' definitions, `DT_NEEDED` cycles
+//! load (and unload), an IFUNC of an object relocated later is resolved
+//! only once that object is relocated, and a failure anywhere leaves
+//! nothing loaded and no memory held.
+
+mod common;
+
+use std::ffi::c_int;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use common::{close_ok, is_loaded, lib, open_ok, sym, take_log_with, RTLD_NOW};
+use dl::hosted::{Hosted, MmapMemory};
+use dl::{Error, FileContents, FileError, Flags, Handle, HostScope, Linker, Platform};
+use modlib::{LoadError, Machine};
+use testkit::CountingMemory;
+
+type IntFn = unsafe extern "C" fn() -> c_int;
+
+/// Calls an `int f(void)` of a handle.
+fn call(handle: *mut std::ffi::c_void, name: &str) -> c_int {
+    // SAFETY: every fixture function called this way is `int f(void)`.
+    unsafe { sym::<IntFn>(handle, name)() }
+}
+
+fn interpose_libs() -> (PathBuf, PathBuf) {
+    let dep = lib("group_interpose_dep", &["group_interpose_dep.c"], &[], &[]);
+    let root = lib(
+        "group_interpose_root",
+        &["group_interpose_root.c"],
+        &["group_interpose_dep"],
+        &[],
+    );
+    (root, dep)
+}
+
+/// a needs b and b needs a. `libgroup_cycle_a_stub.so` (a's code under a's
+/// soname) stands in for a while b is linked, since a cannot be linked
+/// before b exists.
+fn cycle_libs() -> (PathBuf, PathBuf) {
+    lib(
+        "group_cycle_a_stub",
+        &["group_cycle_a.c"],
+        &["dltest"],
+        &["-Wl,-soname,libgroup_cycle_a.so"],
+    );
+    let b = lib(
+        "group_cycle_b",
+        &["group_cycle_b.c"],
+        &["group_cycle_a_stub", "dltest"],
+        &[],
+    );
+    let a = lib(
+        "group_cycle_a",
+        &["group_cycle_a.c"],
+        &["group_cycle_b", "dltest"],
+        &[],
+    );
+    (a, b)
+}
+
+#[test]
+fn the_root_interposes_on_its_dependencies() {
+    let _serial = common::serial();
+    let (root, dep) = interpose_libs();
+    let h = open_ok(&root, RTLD_NOW);
+    // The dependency calls group_which, which it defines and so does the
+    // root: the root comes first in the group's scope, so glibc binds the
+    // dependency's call to the root's definition.
+    assert_eq!(call(h, "group_root_calls_dep"), 1);
+    assert_eq!(call(h, "group_which"), 1, "the handle finds the root's too");
+    // The dependency's handle searches from the dependency, but its code
+    // stays bound as it was loaded.
+    let hd = open_ok(&dep, RTLD_NOW);
+    assert_eq!(call(hd, "group_which"), 2);
+    assert_eq!(call(hd, "group_dep_which"), 1);
+    close_ok(hd);
+    close_ok(h);
+    assert!(!is_loaded(&root));
+    assert!(!is_loaded(&dep), "the dependency went with the root");
+}
+
+#[test]
+fn a_dependency_cycle_loads_and_unloads() {
+    let _serial = common::serial();
+    let (a, b) = cycle_libs();
+    let h = open_ok(&a, RTLD_NOW);
+    assert!(is_loaded(&b));
+    // Each constructor once, in glibc's order for a cycle: the root last.
+    assert_eq!(
+        take_log_with("group_cycle_"),
+        ["group_cycle_b:init", "group_cycle_a:init"]
+    );
+    // Symbols resolve both ways, through a's handle (a, then b).
+    assert_eq!(call(h, "group_cycle_a_calls_b"), 21);
+    assert_eq!(call(h, "group_cycle_b_calls_a"), 12);
+    close_ok(h);
+    // Nothing else holds them: both go, destructors in glibc's order.
+    assert_eq!(
+        take_log_with("group_cycle_"),
+        ["group_cycle_b:fini", "group_cycle_a:fini"]
+    );
+    assert!(!is_loaded(&a));
+    assert!(!is_loaded(&b));
+
+    // Opened from the other side, the roles swap.
+    let h = open_ok(&b, RTLD_NOW);
+    assert_eq!(
+        take_log_with("group_cycle_"),
+        ["group_cycle_a:init", "group_cycle_b:init"]
+    );
+    // A second handle on a member keeps the whole cycle.
+    let ha = open_ok(&a, RTLD_NOW);
+    close_ok(h);
+    assert!(is_loaded(&a) && is_loaded(&b));
+    assert!(
+        take_log_with("group_cycle_").is_empty(),
+        "nothing finalised"
+    );
+    assert_eq!(call(ha, "group_cycle_b_calls_a"), 12);
+    close_ok(ha);
+    assert_eq!(
+        take_log_with("group_cycle_"),
+        ["group_cycle_a:fini", "group_cycle_b:fini"]
+    );
+    assert!(!is_loaded(&a));
+    assert!(!is_loaded(&b));
+}
+
+#[test]
+fn an_ifunc_of_an_object_relocated_later_waits_for_it() {
+    let _serial = common::serial();
+    let dep = lib("group_ifunc_dep", &["group_ifunc_dep.c"], &[], &[]);
+    let root = lib(
+        "group_ifunc_root",
+        &["group_ifunc_root.c"],
+        &["group_ifunc_dep"],
+        &[],
+    );
+    let h = open_ok(&root, RTLD_NOW);
+    // The dependency (relocated first) binds group_pick, an IFUNC of the
+    // root: its resolver ran only after the root's relocation (glibc calls
+    // it before, and would give -1).
+    assert_eq!(call(h, "group_root_value"), 42);
+    assert_eq!(call(h, "group_dep_calls_pick"), 42);
+    close_ok(h);
+    // The dependency bound to the root, which needs it: both still go.
+    assert!(!is_loaded(&root));
+    assert!(!is_loaded(&dep));
+}
+
+/// The hosted platform with its memory counted.
+struct Counted {
+    hosted: Hosted,
+    memory: Arc<CountingMemory<MmapMemory>>,
+}
+
+impl Platform for Counted {
+    type Memory = Arc<CountingMemory<MmapMemory>>;
+
+    fn memory(&self) -> Self::Memory {
+        Arc::clone(&self.memory)
+    }
+    fn machine(&self) -> Machine {
+        self.hosted.machine()
+    }
+    fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError> {
+        self.hosted.read_file(path)
+    }
+    fn open_file(&self, path: &str) -> Result<Box<dyn FileContents>, FileError> {
+        self.hosted.open_file(path)
+    }
+    fn identifies_open_files(&self) -> bool {
+        self.hosted.identifies_open_files()
+    }
+    fn exists(&self, path: &str) -> bool {
+        self.hosted.exists(path)
+    }
+    fn canonical(&self, path: &str) -> String {
+        self.hosted.canonical(path)
+    }
+    fn search_path(&self) -> Vec<String> {
+        Vec::new()
+    }
+    fn system_path(&self) -> Vec<String> {
+        self.hosted.system_path()
+    }
+    fn host(&self) -> Option<&dyn HostScope> {
+        self.hosted.host()
+    }
+    fn thread_id(&self) -> u64 {
+        self.hosted.thread_id()
+    }
+    fn yield_now(&self) {
+        self.hosted.yield_now();
+    }
+}
+
+/// A copy of `good` beside it whose first `SHT_RELA` entry has a relocation
+/// type (200) that none of x86_64, aarch64 and riscv64 defines.
+fn with_bad_relocation(good: &Path, name: &str) -> PathBuf {
+    let mut bytes = std::fs::read(good).unwrap();
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
+    let (shoff, shentsize, shnum) = (
+        u64_at(&bytes, 0x28),
+        u16_at(&bytes, 0x3a),
+        u16_at(&bytes, 0x3c),
+    );
+    let rela = (0..shnum)
+        .map(|i| shoff + i * shentsize)
+        .find(|&sh| u32_at(&bytes, sh + 4) == 4 /* SHT_RELA */)
+        .expect("a SHT_RELA section");
+    let first = u64_at(&bytes, rela + 0x18); // sh_offset
+    assert!(u64_at(&bytes, rela + 0x20) >= 24, "at least one entry");
+    // r_info's low 32 bits are the type.
+    bytes[first + 8..first + 12].copy_from_slice(&200u32.to_le_bytes());
+    let bad = good.with_file_name(name);
+    std::fs::write(&bad, bytes).unwrap();
+    bad
+}
+
+#[test]
+fn a_failed_relocation_leaves_nothing_loaded_and_no_memory_held() {
+    let (root, _) = interpose_libs();
+    let good = lib(
+        "group_bad_root",
+        &["group_bad_root.c"],
+        &["group_interpose_dep"],
+        &[],
+    );
+    // Beside its dependency, found through DT_RUNPATH=$ORIGIN.
+    let bad = with_bad_relocation(&good, "libgroup_bad_root-patched.so");
+    let memory = Arc::new(CountingMemory::new(MmapMemory));
+    let linker = Linker::new(Counted {
+        hosted: Hosted::new(),
+        memory: Arc::clone(&memory),
+    });
+    let path = |p: &Path| String::from(p.to_str().unwrap());
+
+    // The dependency is relocated first and succeeds; the root, second,
+    // fails. Both had been mapped.
+    let err = linker.open(Some(&path(&bad)), Flags::NOW).unwrap_err();
+    match &err {
+        Error::Load {
+            path: failed,
+            source: LoadError::UnsupportedRelocation { r_type: 200, .. },
+        } => assert_eq!(failed, &path(&bad)),
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(
+        memory.reserved_total() > 0,
+        "the group was mapped before relocation"
+    );
+    assert!(linker.loaded().is_empty(), "nothing registered");
+    assert_eq!(memory.live_reservations(), 0, "a reservation leaked");
+    assert_eq!(memory.live_bytes(), 0, "memory leaked");
+
+    // The table is as it was: the good root and its dependency load (the
+    // dependency is not taken for loaded) and unload, giving back
+    // everything.
+    let h = linker.open(Some(&path(&good)), Flags::NOW).unwrap();
+    assert_eq!(linker.loaded().len(), 2);
+    let at = linker.symbol(h, "group_bad_calls_dep", 0).unwrap();
+    // SAFETY: `int group_bad_calls_dep(void)` of the fixture.
+    let f: IntFn = unsafe { std::mem::transmute::<usize, IntFn>(at as usize) };
+    // SAFETY: loaded, relocated code of this machine.
+    assert_eq!(unsafe { f() }, 2, "no interposer in this group");
+    assert!(memory.live_bytes() > 0);
+    linker.close(h).unwrap();
+    assert!(linker.loaded().is_empty());
+    assert_eq!(memory.live_bytes(), 0, "memory leaked after close");
+
+    // A group whose dependency binds to the root (which needs it) holds
+    // itself in a cycle of references, and still goes on close.
+    let h = linker.open(Some(&path(&root)), Flags::NOW).unwrap();
+    assert_eq!(linker.loaded().len(), 2);
+    assert!(matches!(h, Handle::Object(_)));
+    linker.close(h).unwrap();
+    assert!(linker.loaded().is_empty(), "{:?}", linker.loaded());
+    assert_eq!(memory.live_bytes(), 0, "memory leaked after close");
+    assert_eq!(memory.live_reservations(), 0);
+}
