@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{chardev_read, kmalloc_live, module, module_with, take_log, Kernel, TICKS};
+use common::{
+    chardev_read, kmalloc_live, module, module_with, shared_module, take_log, Kernel, TICKS,
+};
 use kmod::{KmodError, ModuleState};
 use modlib::{Protection, SymbolKind};
 use testkit::Compiler;
@@ -94,6 +96,30 @@ fn chardev_and_consumer_from_every_compiler_and_level() {
         let consumer = module_with(&Compiler::host_clang(), "consumer", "-O0");
         exercise_pair(&kernel, &chardev, &consumer, "gcc chardev, clang consumer");
     }
+}
+
+#[test]
+fn shared_objects_load_as_modules() {
+    let kernel = Kernel::new();
+    let (chardev_so, consumer_so) = (shared_module("chardev"), shared_module("consumer"));
+    assert_eq!(
+        modlib::identify(&chardev_so, modlib::Machine::host().unwrap()),
+        Ok(modlib::ObjectKind::Shared)
+    );
+    exercise_pair(&kernel, &chardev_so, &consumer_so, "gcc -shared");
+    // A relocatable provider serves a shared consumer and the other way round.
+    exercise_pair(
+        &kernel,
+        &module("chardev"),
+        &consumer_so,
+        "chardev.o, consumer.so",
+    );
+    exercise_pair(
+        &kernel,
+        &chardev_so,
+        &module("consumer"),
+        "chardev.so, consumer.o",
+    );
 }
 
 #[test]

@@ -155,6 +155,19 @@ pub fn module_with(compiler: &Compiler, name: &str, opt: &str) -> Vec<u8> {
     testkit::fixtures::object(compiler, &source, &flags).bytes
 }
 
+/// Fixture `name` linked as a shared object (`-shared -fPIC -nostdlib`):
+/// kmod loads `ET_DYN` modules as well as relocatable ones.
+pub fn shared_module(name: &str) -> Vec<u8> {
+    let include = format!("-I{}", include_dir().display());
+    let headers = headers_hash();
+    let source = fixture_dir().join(format!("{name}.c"));
+    let mut flags = vec!["-O2", "-fPIC", "-nostdlib", "-Wall", &include, &headers];
+    if cfg!(target_arch = "aarch64") {
+        flags.push("-mno-outline-atomics");
+    }
+    testkit::fixtures::shared(&Compiler::host_gcc(), &[&source], &flags).bytes
+}
+
 /// Fixture `name` compiled with gcc -O2 (the cross gcc when the tests run
 /// on another machine than x86-64).
 pub fn module(name: &str) -> Vec<u8> {
