@@ -1,0 +1,35 @@
+//! Feeds arbitrary bytes to `modlib::load` for every machine and checks the
+//! invariants the loader promises on hostile input: no panic, no undefined
+//! behaviour (under the sanitizer), and every byte of memory given back.
+//!
+//! Code from the input never runs: shared objects are only loaded for the
+//! machines this process is not (their IFUNC resolvers cannot be called),
+//! and for the host machine only relocatable objects are loaded.
+#![no_main]
+
+use modlib::{load, LoadOptions, Machine, ObjectKind, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
+use testkit::{CountingMemory, HostMemory, Placement};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let host = SymbolTable::new(
+        vec![
+            SymbolEntry::new("host_function", 0x1000, SymbolKind::Function),
+            SymbolEntry::new("host_data", 0x2000, SymbolKind::Object),
+        ],
+        ProviderId(1),
+    )
+    .expect("unique names");
+    let memory = CountingMemory::new(HostMemory::new(Placement::Low2G));
+    for machine in [Machine::X86_64, Machine::Aarch64, Machine::Riscv64] {
+        let kind = modlib::identify(data, machine);
+        if Machine::host() == Some(machine) && kind != Ok(ObjectKind::Relocatable) {
+            continue;
+        }
+        let options = LoadOptions {
+            machine,
+            ..LoadOptions::default()
+        };
+        drop(load(data, &options, &memory, &host));
+        assert_eq!(memory.live_bytes(), 0, "a load for {machine} kept memory");
+    }
+});
