@@ -62,6 +62,10 @@ pub struct DynamicInfo {
     pub program_headers: Vec<elf::segment::ProgramHeader>,
 }
 
+// One per image, which is itself held behind an `Arc` or a box by its
+// users: boxing the dynamic tables would only add a pointer to follow on
+// every lookup.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Exports {
     Table(SymbolTable<'static>),
     Dynamic(DynSymbols),

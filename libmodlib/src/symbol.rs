@@ -69,6 +69,7 @@ pub struct Lookup<'a> {
 
 impl<'a> Lookup<'a> {
     /// A lookup for `name`, optionally at `version`.
+    #[inline]
     pub fn new(name: &'a str, version: Option<&'a str>) -> Self {
         Lookup {
             name,

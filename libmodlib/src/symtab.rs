@@ -3,7 +3,7 @@
 //! its GNU or SysV hash table, honouring symbol versions, and address-to-
 //! symbol queries. The same code answers lookups in loaded images.
 
-use crate::dynamic::symbols::{gnu_hash_count, u32_at, HashKind, View, SYM_SIZE};
+use crate::dynamic::symbols::{gnu_hash_count, u32_at, GnuParams, HashKind, View, SYM_SIZE};
 use crate::symbol::{Lookup, Symbol};
 
 /// The hash table a dynamic symbol table comes with.
@@ -36,6 +36,8 @@ impl<'a> HashTable<'a> {
 #[derive(Clone, Copy)]
 pub struct DynamicSymbols<'a> {
     view: View<'a>,
+    /// The GNU hash header, read once.
+    gnu: Option<GnuParams>,
 }
 
 impl<'a> DynamicSymbols<'a> {
@@ -53,27 +55,27 @@ impl<'a> DynamicSymbols<'a> {
             return None;
         }
         let (hash, hash_kind) = hash.parts();
+        let view = View {
+            symtab,
+            strtab,
+            hash,
+            hash_kind,
+            versym: if versym.len() >= count * 2 {
+                versym
+            } else {
+                &[]
+            },
+            verdef,
+            count,
+        };
         Some(DynamicSymbols {
-            view: View {
-                symtab,
-                strtab,
-                hash,
-                hash_kind,
-                versym: if versym.len() >= count * 2 {
-                    versym
-                } else {
-                    &[]
-                },
-                verdef,
-                count,
-                gnu: None,
-            }
-            .with_header(),
+            gnu: view.gnu_params(),
+            view,
         })
     }
 
-    pub(crate) fn from_view(view: View<'a>) -> Self {
-        DynamicSymbols { view }
+    pub(crate) fn from_view(view: View<'a>, gnu: Option<GnuParams>) -> Self {
+        DynamicSymbols { view, gnu }
     }
 
     /// The GNU hashes of the symbols the `DT_GNU_HASH` table indexes (each
@@ -81,7 +83,7 @@ impl<'a> DynamicSymbols<'a> {
     /// `None` for a table with only `DT_HASH`. Lets a caller build a filter
     /// over several tables.
     pub fn gnu_hashes(&self) -> Option<impl Iterator<Item = u32> + 'a> {
-        let p = self.view.gnu?;
+        let p = self.gnu?;
         let chains = 16 + p.bloom_size as usize * 8 + p.nbuckets as usize * 4;
         let n = self.view.count.checked_sub(p.symoffset)?;
         let table = self
@@ -107,11 +109,13 @@ impl<'a> DynamicSymbols<'a> {
 
     /// The exported definition matching `lookup`, relocated by `base`.
     pub fn lookup(&self, lookup: &Lookup<'_>, base: u64) -> Option<Symbol> {
-        self.view.find(lookup).map(|(_, s)| Symbol {
-            address: s.address(base),
-            size: s.size,
-            kind: s.kind(),
-        })
+        self.view
+            .find(self.gnu.as_ref(), lookup)
+            .map(|(_, s)| Symbol {
+                address: s.address(base),
+                size: s.size,
+                kind: s.kind(),
+            })
     }
 
     /// The exported symbol whose extent contains `addr` (or the nearest one

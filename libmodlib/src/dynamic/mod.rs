@@ -819,19 +819,15 @@ fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<'a>> {
             .file(s.vaddr, s.len as u64)
             .or((s.len == 0).then_some(&[][..]))
     };
-    Some(
-        View {
-            symtab: get(d.symtab)?,
-            strtab: get(d.strtab)?,
-            hash: get(d.hash)?,
-            hash_kind: d.hash_kind,
-            versym: d.versym.map_or(Some(&[][..]), get)?,
-            verdef: d.verdef.map_or(Some(&[][..]), get)?,
-            count: d.count,
-            gnu: None,
-        }
-        .with_header(),
-    )
+    Some(View {
+        symtab: get(d.symtab)?,
+        strtab: get(d.strtab)?,
+        hash: get(d.hash)?,
+        hash_kind: d.hash_kind,
+        versym: d.versym.map_or(Some(&[][..]), get)?,
+        verdef: d.verdef.map_or(Some(&[][..]), get)?,
+        count: d.count,
+    })
 }
 
 /// Binds each dynamic symbol once and remembers the answer.

@@ -53,6 +53,10 @@ pub(crate) struct DynSymbols {
 pub(crate) struct Placed {
     tables: [(usize, usize); 5],
     gnu: Option<GnuParams>,
+    /// Whether lookups can take [`DynSymbols::lookup_gnu`]: a GNU hash
+    /// table and no version definitions (so every definition is of the
+    /// base version, which any lookup accepts).
+    lean: bool,
 }
 
 /// The tables as byte slices.
@@ -65,29 +69,70 @@ pub(crate) struct View<'a> {
     pub versym: &'a [u8],
     pub verdef: &'a [u8],
     pub count: usize,
-    /// The `DT_GNU_HASH` header, read once (see [`View::with_header`]).
-    pub gnu: Option<GnuParams>,
 }
 
-/// The header of a `DT_GNU_HASH` table.
+/// The header of a `DT_GNU_HASH` table, with what lookups derive from it
+/// worked out once.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct GnuParams {
     pub nbuckets: u32,
     pub symoffset: usize,
     pub bloom_size: u32,
     pub shift: u32,
+    /// `bloom_size - 1` when it is a power of two (every linker makes it
+    /// one), for a mask instead of a division; 0 otherwise.
+    bloom_mask: u32,
+    /// `2^64 / nbuckets` rounded up (wrapping to 0 for one bucket): the
+    /// bucket is then found with two multiplications instead of a
+    /// division (Lemire's "fastmod", exact for every 32-bit hash).
+    bucket_magic: u64,
+    /// Byte offsets of the buckets and of the chains in the table.
+    buckets: usize,
+    chains: usize,
 }
 
 impl GnuParams {
     /// The header, if the table has buckets and a bloom filter.
     fn parse(h: &[u8]) -> Option<GnuParams> {
-        let p = GnuParams {
-            nbuckets: u32_at(h, 0)?,
+        let nbuckets = u32_at(h, 0)?;
+        let bloom_size = u32_at(h, 8)?;
+        if nbuckets == 0 || bloom_size == 0 {
+            return None;
+        }
+        let buckets = (bloom_size as usize).checked_mul(8)?.checked_add(16)?;
+        let chains = (nbuckets as usize).checked_mul(4)?.checked_add(buckets)?;
+        Some(GnuParams {
+            nbuckets,
             symoffset: u32_at(h, 4)? as usize,
-            bloom_size: u32_at(h, 8)?,
+            bloom_size,
             shift: u32_at(h, 12)?,
-        };
-        (p.nbuckets != 0 && p.bloom_size != 0).then_some(p)
+            bloom_mask: if bloom_size.is_power_of_two() {
+                bloom_size - 1
+            } else {
+                0
+            },
+            bucket_magic: (u64::MAX / u64::from(nbuckets)).wrapping_add(1),
+            buckets,
+            chains,
+        })
+    }
+
+    /// `hash % nbuckets`, without a division.
+    #[inline]
+    fn bucket(&self, hash: u32) -> usize {
+        let low = self.bucket_magic.wrapping_mul(u64::from(hash));
+        ((u128::from(low) * u128::from(self.nbuckets)) >> 64) as usize
+    }
+
+    /// Index of the bloom filter word for `hash`.
+    #[inline]
+    fn bloom_word(&self, hash: u32) -> usize {
+        let word = hash / 64;
+        if self.bloom_mask != 0 || self.bloom_size == 1 {
+            (word & self.bloom_mask) as usize
+        } else {
+            (word % self.bloom_size) as usize
+        }
     }
 }
 
@@ -148,6 +193,62 @@ pub(crate) fn u64_at(b: &[u8], off: usize) -> Option<u64> {
     ))
 }
 
+/// Whether `a` and `b` (of equal length) hold the same bytes: compared
+/// eight bytes at a time in place (symbol names are short, and a call to
+/// `memcmp` costs more than the comparison).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    // The 2-, 4- or 8-byte words at `at` (inside both slices, by the
+    // callers' lengths) compared as integers.
+    let eq2 = |at: usize| {
+        let w = |s: &[u8]| {
+            s.get(at..at + 2)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u16::from_ne_bytes)
+        };
+        w(a) == w(b)
+    };
+    let eq4 = |at: usize| {
+        let w = |s: &[u8]| {
+            s.get(at..at + 4)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u32::from_ne_bytes)
+        };
+        w(a) == w(b)
+    };
+    let eq8 = |at: usize| {
+        let w = |s: &[u8]| {
+            s.get(at..at + 8)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u64::from_ne_bytes)
+        };
+        w(a) == w(b)
+    };
+    match n {
+        0 => true,
+        1 => a[0] == b[0],
+        // Two words overlapping in the middle cover every length up to
+        // twice the word size.
+        2..=3 => eq2(0) && eq2(n - 2),
+        4..=7 => eq4(0) && eq4(n - 4),
+        _ => {
+            let mut at = 0;
+            while at + 8 < n {
+                if !eq8(at) {
+                    return false;
+                }
+                at += 8;
+            }
+            // The last eight bytes, overlapping the previous word if need be.
+            eq8(n - 8)
+        }
+    }
+}
+
 /// The NUL-terminated string at `off` of a string table.
 pub(crate) fn c_str(strtab: &[u8], off: usize) -> Option<&str> {
     let tail = strtab.get(off..)?;
@@ -190,13 +291,13 @@ pub(crate) fn gnu_hash_len(hash: &[u8], count: usize) -> Option<usize> {
 }
 
 impl<'a> View<'a> {
-    /// The view with its GNU hash header read (done once, not per lookup).
-    pub fn with_header(mut self) -> Self {
-        self.gnu = match self.hash_kind {
+    /// The GNU hash header, read once (not per lookup) and passed to
+    /// [`View::find`].
+    pub fn gnu_params(&self) -> Option<GnuParams> {
+        match self.hash_kind {
             HashKind::Gnu => GnuParams::parse(self.hash),
             HashKind::Sysv | HashKind::None => None,
-        };
-        self
+        }
     }
 
     #[inline]
@@ -283,11 +384,7 @@ impl<'a> View<'a> {
         start
             .checked_add(name.len())
             .and_then(|end| self.strtab.get(start..=end))
-            .is_some_and(|s| {
-                // A byte loop: symbol names are short, and a call to
-                // `memcmp` costs more than comparing them in place.
-                s[name.len()] == 0 && s.iter().zip(name).all(|(a, b)| a == b)
-            })
+            .is_some_and(|s| s[name.len()] == 0 && same_bytes(&s[..name.len()], name))
     }
 
     #[inline]
@@ -299,11 +396,12 @@ impl<'a> View<'a> {
         .then_some(sym)
     }
 
-    /// The exported symbol for `lookup`, with its index.
+    /// The exported symbol for `lookup`, with its index; `gnu` is the
+    /// table's [`View::gnu_params`].
     #[inline]
-    pub fn find(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
+    pub fn find(&self, gnu: Option<&GnuParams>, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
         match self.hash_kind {
-            HashKind::Gnu => self.find_gnu(lookup),
+            HashKind::Gnu => self.find_gnu(gnu?, lookup),
             HashKind::Sysv => self.find_sysv(lookup),
             HashKind::None => {
                 (1..self.count).find_map(|i| self.candidate(i, lookup).map(|s| (i, s)))
@@ -312,30 +410,19 @@ impl<'a> View<'a> {
     }
 
     #[inline]
-    fn find_gnu(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
-        let p = self.gnu?;
+    fn find_gnu(&self, p: &GnuParams, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
         let h = self.hash;
         let hash = lookup.gnu_hash;
-        let word_index = if p.bloom_size.is_power_of_two() {
-            // Every linker makes the bloom filter a power of two in size:
-            // a mask then replaces the division.
-            (hash / 64) & (p.bloom_size - 1)
-        } else {
-            (hash / 64) % p.bloom_size
-        };
-        let word = u64_at(h, 16 + word_index as usize * 8)?;
+        let word = u64_at(h, 16 + p.bloom_word(hash) * 8)?;
         let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (p.shift % 32)) % 64));
         if word & mask != mask {
             return None;
         }
-        let buckets = 16 + p.bloom_size as usize * 8;
-        let chains = h.get(buckets + p.nbuckets as usize * 4..)?;
-        let mut i = u32_at(h, buckets + (hash % p.nbuckets) as usize * 4)? as usize;
-        if i < p.symoffset {
-            return None;
-        }
+        let mut i = u32_at(h, p.buckets + p.bucket(hash) * 4)? as usize;
+        let chains = h.get(p.chains..)?;
+        let mut at = i.checked_sub(p.symoffset)?.checked_mul(4)?;
         loop {
-            let ch = u32_at(chains, (i - p.symoffset) * 4)?;
+            let ch = u32_at(chains, at)?;
             if (ch | 1) == (hash | 1) {
                 if let Some(sym) = self.candidate(i, lookup) {
                     return Some((i, sym));
@@ -345,6 +432,7 @@ impl<'a> View<'a> {
                 return None;
             }
             i += 1;
+            at += 4;
         }
     }
 
@@ -457,8 +545,80 @@ impl DynSymbols {
             }
             HashKind::Sysv | HashKind::None => None,
         };
-        self.placed = Some(Placed { tables, gnu });
+        let lean = gnu.is_some() && tables[4].1 == 0;
+        self.placed = Some(Placed { tables, gnu, lean });
         true
+    }
+
+    /// The lookup of [`DynSymbols::lookup`] for a placed image with a GNU
+    /// hash table and no version definitions: the same search as
+    /// [`View::find`] (and the same bounds check on every read: the tables
+    /// lie in the image, whose contents the object could change), kept in
+    /// one function without building a [`View`].
+    #[inline]
+    fn lookup_gnu(
+        res: &Reservation,
+        placed: &Placed,
+        params: &GnuParams,
+        base: u64,
+        lookup: &Lookup<'_>,
+    ) -> Option<Symbol> {
+        let table = |(off, len): (usize, usize)| -> &[u8] {
+            // SAFETY: as in `view`: `place` checked that `off..off+len` lies
+            // inside this reservation (whose size never changes), in the
+            // file-backed part of a loaded segment, committed and readable
+            // for the image's life; writes to the image need `&mut` of the
+            // reservation, which the borrow of `res` excludes meanwhile.
+            unsafe { core::slice::from_raw_parts(res.host().as_ptr().add(off), len) }
+        };
+        let [symtab, strtab, hash, _, _] = placed.tables;
+        let (symtab, strtab, hashes) = (table(symtab), table(strtab), table(hash));
+        let hash = lookup.gnu_hash;
+        let word = u64_at(hashes, 16 + params.bloom_word(hash) * 8)?;
+        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (params.shift % 32)) % 64));
+        if word & mask != mask {
+            return None;
+        }
+        let mut i = u32_at(hashes, params.buckets + params.bucket(hash) * 4)? as usize;
+        let chains = hashes.get(params.chains..)?;
+        let mut at = i.checked_sub(params.symoffset)?.checked_mul(4)?;
+        let name = lookup.name.as_bytes();
+        loop {
+            let ch = u32_at(chains, at)?;
+            if (ch | 1) == (hash | 1) {
+                let e: &[u8; SYM_SIZE] = symtab
+                    .get(i * SYM_SIZE..(i + 1) * SYM_SIZE)?
+                    .try_into()
+                    .ok()?;
+                let [n0, n1, n2, n3, info, other, x0, x1, v @ .., _, _, _, _, _, _, _, _] = *e;
+                let [.., z0, z1, z2, z3, z4, z5, z6, z7] = *e;
+                let sym = RawSym {
+                    name: u32::from_le_bytes([n0, n1, n2, n3]),
+                    info,
+                    other,
+                    shndx: u16::from_le_bytes([x0, x1]),
+                    value: u64::from_le_bytes(v),
+                    size: u64::from_le_bytes([z0, z1, z2, z3, z4, z5, z6, z7]),
+                };
+                let start = sym.name as usize;
+                let named = start
+                    .checked_add(name.len())
+                    .and_then(|end| strtab.get(start..=end))
+                    .is_some_and(|s| s[name.len()] == 0 && same_bytes(&s[..name.len()], name));
+                if named && sym.is_exported() {
+                    return Some(Symbol {
+                        address: sym.address(base),
+                        size: sym.size,
+                        kind: sym.kind(),
+                    });
+                }
+            }
+            if ch & 1 != 0 {
+                return None;
+            }
+            i += 1;
+            at += 4;
+        }
     }
 
     /// The tables inside a loaded image.
@@ -488,7 +648,6 @@ impl DynSymbols {
             versym,
             verdef,
             count: self.count,
-            gnu: placed.gnu,
         })
     }
 
@@ -509,19 +668,15 @@ impl DynSymbols {
             Some(span) => get(span),
             None => Some(&[][..]),
         };
-        Some(
-            View {
-                symtab: get(self.symtab)?,
-                strtab: get(self.strtab)?,
-                hash: get(self.hash)?,
-                hash_kind: self.hash_kind,
-                versym: optional(self.versym)?,
-                verdef: optional(self.verdef)?,
-                count: self.count,
-                gnu: None,
-            }
-            .with_header(),
-        )
+        Some(View {
+            symtab: get(self.symtab)?,
+            strtab: get(self.strtab)?,
+            hash: get(self.hash)?,
+            hash_kind: self.hash_kind,
+            versym: optional(self.versym)?,
+            verdef: optional(self.verdef)?,
+            count: self.count,
+        })
     }
 
     /// The tables as the public view type.
@@ -529,12 +684,33 @@ impl DynSymbols {
         &self,
         res: &'a Reservation,
     ) -> Option<crate::symtab::DynamicSymbols<'a>> {
-        self.view(res).map(crate::symtab::DynamicSymbols::from_view)
+        let gnu = match &self.placed {
+            Some(placed) => placed.gnu,
+            None => self.view_checked(res)?.gnu_params(),
+        };
+        self.view(res)
+            .map(|view| crate::symtab::DynamicSymbols::from_view(view, gnu))
     }
 
     #[inline]
     pub fn lookup(&self, res: &Reservation, base: u64, lookup: &Lookup<'_>) -> Option<Symbol> {
-        self.view(res)?.find(lookup).map(|(_, s)| Symbol {
+        let found = match &self.placed {
+            Some(
+                placed @ Placed {
+                    lean: true,
+                    gnu: Some(p),
+                    ..
+                },
+            ) => {
+                return Self::lookup_gnu(res, placed, p, base, lookup);
+            }
+            Some(placed) => self.view(res)?.find(placed.gnu.as_ref(), lookup),
+            None => {
+                let view = self.view_checked(res)?;
+                view.find(view.gnu_params().as_ref(), lookup)
+            }
+        };
+        found.map(|(_, s)| Symbol {
             address: s.address(base),
             size: s.size,
             kind: s.kind(),
