@@ -142,8 +142,9 @@ pub fn insmod(name: &str) -> Result<ModHandle, KmodError> {
     })?;
     // SAFETY: updating a plain counter before modules read it.
     unsafe { KERNEL_TICKS = csr::time() };
+    let modules = manager();
     let start = csr::time();
-    let handle = manager().insmod(image, name)?;
+    let handle = modules.insmod(image, name)?;
     let us = (csr::time() - start) / csr::TICKS_PER_US;
     let size = manager()
         .modules()
