@@ -113,14 +113,20 @@ impl Cache {
     }
 }
 
-/// Bits of the host filter: 32 Ki bits (4 KiB), about 3% false positives
-/// for the few thousand symbols of libc and its company.
-const FILTER_BITS: u32 = 1 << 15;
+/// Words of the host filter: 1024 words of 64 bits (8 KiB), about 0.5%
+/// false positives for the few thousand symbols of libc and its company.
+const FILTER_WORDS: usize = 1024;
 
 /// A bloom filter over the GNU hashes of every symbol of every host object
 /// that has a `DT_GNU_HASH` table: a name it rejects is defined by none of
 /// them, so one check replaces one per object for the many lookups that
 /// the host cannot answer (a library's references to its own symbols).
+///
+/// Blocked: a hash picks one word and three bits in it, so a check reads
+/// one word. The word and bits come from the hash multiplied by a large odd
+/// constant, whose high bits depend on all of the hash's bits: the GNU
+/// hashes of short names (`f1`, `v42`) differ in their low bits only, and
+/// bits taken straight from the hash would be the same for all of them.
 struct Filter {
     words: Vec<u64>,
     /// Objects with symbols but no `DT_GNU_HASH` table, not covered.
@@ -128,14 +134,19 @@ struct Filter {
 }
 
 impl Filter {
-    /// The two bits of a hash (its lowest bit is not kept in the tables).
-    fn bits(hash: u32) -> [u32; 2] {
-        let h = hash >> 1;
-        [h % FILTER_BITS, (h >> 15) % FILTER_BITS]
+    /// The word and the mask of a hash (its lowest bit is not kept in the
+    /// tables, so it is left out).
+    #[inline]
+    fn place(hash: u32) -> (usize, u64) {
+        let x = u64::from(hash >> 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let word = (x >> 54) as usize % FILTER_WORDS;
+        let mask =
+            (1u64 << ((x >> 48) & 63)) | (1u64 << ((x >> 42) & 63)) | (1u64 << ((x >> 36) & 63));
+        (word, mask)
     }
 
     fn new(entries: &[Entry]) -> Filter {
-        let mut words = alloc::vec![0u64; (FILTER_BITS / 64) as usize];
+        let mut words = alloc::vec![0u64; FILTER_WORDS];
         let mut uncovered = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             let Some(symbols) = &e.symbols else { continue };
@@ -144,21 +155,18 @@ impl Filter {
                 continue;
             };
             for hash in hashes {
-                for bit in Filter::bits(hash) {
-                    words[(bit / 64) as usize] |= 1 << (bit % 64);
-                }
+                let (word, mask) = Filter::place(hash);
+                words[word] |= mask;
             }
         }
         Filter { words, uncovered }
     }
 
     /// Whether no object the filter covers can define a name of this hash.
+    #[inline]
     fn rejects(&self, hash: u32) -> bool {
-        Filter::bits(hash).iter().any(|&bit| {
-            self.words
-                .get((bit / 64) as usize)
-                .is_none_or(|w| w & (1 << (bit % 64)) == 0)
-        })
+        let (word, mask) = Filter::place(hash);
+        self.words.get(word).is_none_or(|w| w & mask != mask)
     }
 }
 

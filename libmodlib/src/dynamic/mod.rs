@@ -978,29 +978,6 @@ impl<M: Memory> Relocator<'_, '_, M> {
         Some((bytes, (place - lo) as usize))
     }
 
-    /// Stores `value` in the 64-bit word at `place` if it lies in the
-    /// current segment window (the common case for a run of relocations);
-    /// `false` leaves the relocation to the general path.
-    #[inline]
-    fn store_word(&mut self, place: u64, value: u64) -> bool {
-        let (lo, _, ptr) = self.window;
-        let offset = place.wrapping_sub(lo);
-        match self.word_limit {
-            Some(limit) if offset <= limit => {
-                // SAFETY: `offset..offset+8` lies in the window's committed,
-                // read-write segment (`limit` is its size less 8), which this
-                // relocator borrows exclusively; no slice of it is alive.
-                unsafe {
-                    ptr.add(offset as usize)
-                        .cast::<[u8; 8]>()
-                        .write_unaligned(value.to_le_bytes());
-                }
-                true
-            }
-            _ => false,
-        }
-    }
-
     fn relr(&mut self, vaddr: u64, size: u64) -> Result<(), LoadError> {
         let table = self.layout.file(vaddr, size).ok_or(LoadError::malformed(
             "DT_RELR outside the loaded file data",
@@ -1063,6 +1040,12 @@ impl<M: Memory> Relocator<'_, '_, M> {
         // Classes of the last type seen: tables come in long runs of one.
         let mut last = (u32::MAX, DynamicClass::Unknown);
         if rela {
+            // The window in locals, so the loop does not reload it after
+            // each store (which the compiler cannot tell apart from `self`);
+            // taken again after each relocation of the general path, which
+            // may move it.
+            let base = self.base;
+            let mut window = (self.window.0, self.window.2, self.word_limit);
             for entry in table.chunks_exact(24) {
                 let Ok(entry) = <&[u8; 24]>::try_from(entry) else {
                     continue;
@@ -1074,10 +1057,23 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 }
                 // B + A into a 64-bit word (every supported machine is
                 // ELF64): the bulk of most tables, kept on a short path.
-                if last.1 == DynamicClass::Relative
-                    && self.store_word(place, self.base.wrapping_add(addend))
-                {
-                    continue;
+                if last.1 == DynamicClass::Relative {
+                    let (lo, ptr, limit) = window;
+                    let offset = place.wrapping_sub(lo);
+                    if limit.is_some_and(|limit| offset <= limit) {
+                        // SAFETY: `ptr` is the start of the window's
+                        // committed, read-write segment (set by `place` from
+                        // `bytes_mut`) and `limit` its size less 8, so
+                        // `offset..offset+8` lies in it; the reservation is
+                        // borrowed exclusively by this relocator and no
+                        // slice of it is alive.
+                        unsafe {
+                            ptr.add(offset as usize)
+                                .cast::<[u8; 8]>()
+                                .write_unaligned(base.wrapping_add(addend).to_le_bytes());
+                        }
+                        continue;
+                    }
                 }
                 let sym = (info >> 32) as usize;
                 self.one(
@@ -1089,6 +1085,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
                     binder,
                     deferred,
                 )?;
+                window = (self.window.0, self.window.2, self.word_limit);
             }
         } else {
             for entry in table.chunks_exact(16) {
@@ -1352,13 +1349,156 @@ fn init_fini<M: Memory>(
     Ok((init, fini))
 }
 
-/// `.modinfo` from the section headers, if the object keeps them.
+/// `.modinfo` from the section headers, if the object keeps them: the
+/// first section of that name, as `ElfBytes::section_header_by_name` finds
+/// it, but read straight from the header bytes (no parsed copy of every
+/// header), each read bounds-checked; anything malformed means no metadata.
 fn modinfo(file: &File<'_>) -> ModInfo {
-    file.elf
-        .section_header_by_name(".modinfo")
-        .ok()
-        .flatten()
-        .and_then(|s| crate::header::section_bytes(file, &s).ok())
+    modinfo_bytes(file.data)
         .map(ModInfo::parse)
         .unwrap_or_default()
+}
+
+fn modinfo_bytes(data: &[u8]) -> Option<&[u8]> {
+    const SHDR_SIZE: usize = 64;
+    const SHN_XINDEX: u16 = 0xffff;
+    const NAME: &[u8] = b".modinfo\0";
+    let u16_at = symbols::u16_at;
+    let u32_at = symbols::u32_at;
+    let u64_at = symbols::u64_at;
+    let shoff = usize::try_from(u64_at(data, 0x28)?).ok()?;
+    if shoff == 0 || usize::from(u16_at(data, 0x3a)?) != SHDR_SIZE {
+        return None;
+    }
+    let header = |i: usize| -> Option<&[u8]> {
+        let at = i.checked_mul(SHDR_SIZE)?.checked_add(shoff)?;
+        data.get(at..at.checked_add(SHDR_SIZE)?)
+    };
+    // Counts too large for the ELF header are kept in section 0.
+    let shnum = match u16_at(data, 0x3c)? {
+        0 => usize::try_from(u64_at(header(0)?, 32)?).ok()?,
+        n => usize::from(n),
+    };
+    let shstrndx = match u16_at(data, 0x3e)? {
+        SHN_XINDEX => u32_at(header(0)?, 40)? as usize,
+        n => usize::from(n),
+    };
+    let bytes = |h: &[u8]| -> Option<&[u8]> {
+        if u32_at(h, 4)? == elf::abi::SHT_NOBITS {
+            return Some(&[]);
+        }
+        let start = usize::try_from(u64_at(h, 24)?).ok()?;
+        let len = usize::try_from(u64_at(h, 32)?).ok()?;
+        data.get(start..start.checked_add(len)?)
+    };
+    if shstrndx >= shnum {
+        return None;
+    }
+    let names = bytes(header(shstrndx)?)?;
+    for i in 0..shnum {
+        let h = header(i)?;
+        let at = u32_at(h, 0)? as usize;
+        let name = names.get(at..)?;
+        if name.starts_with(NAME) {
+            return bytes(h);
+        }
+        // A name must at least be terminated within the table.
+        name.iter().position(|&b| b == 0)?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modinfo_bytes;
+    use alloc::vec::Vec;
+
+    /// An ELF header and section headers for `sections` (`(name, type,
+    /// contents)`), with `.shstrtab` last; `shnum0` puts the count in
+    /// section 0 instead.
+    fn elf(sections: &[(&str, u32, &[u8])], shnum0: bool) -> Vec<u8> {
+        let mut names = alloc::vec![0u8];
+        let mut offsets = Vec::new();
+        for (name, _, _) in sections.iter().chain([&(".shstrtab", 3, &[][..])]) {
+            offsets.push(names.len() as u32);
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+        }
+        let mut data = alloc::vec![0u8; 64];
+        data[..4].copy_from_slice(b"\x7fELF");
+        data[4] = 2;
+        data[5] = 1;
+        data[6] = 1;
+        data[16..18].copy_from_slice(&3u16.to_le_bytes());
+        data[18..20].copy_from_slice(&62u16.to_le_bytes());
+        data[52..54].copy_from_slice(&64u16.to_le_bytes());
+        data[58..60].copy_from_slice(&64u16.to_le_bytes());
+        let mut placed = Vec::new();
+        for (_, _, bytes) in sections {
+            placed.push((data.len() as u64, bytes.len() as u64));
+            data.extend_from_slice(bytes);
+        }
+        placed.push((data.len() as u64, names.len() as u64));
+        data.extend_from_slice(&names);
+        while data.len() % 8 != 0 {
+            data.push(0);
+        }
+        let shoff = data.len() as u64;
+        let count = sections.len() + 2;
+        data[40..48].copy_from_slice(&shoff.to_le_bytes());
+        let shnum = if shnum0 { 0 } else { count as u16 };
+        data[60..62].copy_from_slice(&shnum.to_le_bytes());
+        data[62..64].copy_from_slice(&((count - 1) as u16).to_le_bytes());
+        let mut null = [0u8; 64];
+        if shnum0 {
+            null[32..40].copy_from_slice(&(count as u64).to_le_bytes());
+        }
+        data.extend_from_slice(&null);
+        let types = sections.iter().map(|s| s.1).chain([3]);
+        for ((name, ty), (off, size)) in offsets.iter().zip(types).zip(placed) {
+            let mut h = [0u8; 64];
+            h[..4].copy_from_slice(&name.to_le_bytes());
+            h[4..8].copy_from_slice(&ty.to_le_bytes());
+            h[24..32].copy_from_slice(&off.to_le_bytes());
+            h[32..40].copy_from_slice(&size.to_le_bytes());
+            data.extend_from_slice(&h);
+        }
+        data
+    }
+
+    fn by_elf_crate(data: &[u8]) -> Option<&[u8]> {
+        crate::inspect::section(data, crate::Machine::X86_64, ".modinfo")
+            .ok()
+            .flatten()
+    }
+
+    #[test]
+    fn modinfo_found_as_the_elf_crate_finds_it() {
+        let info = b"name=x\0license=MIT\0";
+        let cases: [&[(&str, u32, &[u8])]; 5] = [
+            &[(".text", 1, b"\x90\x90"), (".modinfo", 1, info)],
+            &[(".modinfo.x", 1, b"a=b\0"), (".modinfo", 1, info)],
+            &[(".modinfo", 8, b""), (".modinfo", 1, info)],
+            &[(".text", 1, b"\xc3")],
+            &[],
+        ];
+        for (i, sections) in cases.iter().enumerate() {
+            for shnum0 in [false, true] {
+                let data = elf(sections, shnum0);
+                assert_eq!(
+                    modinfo_bytes(&data),
+                    by_elf_crate(&data),
+                    "case {i}, shnum0 {shnum0}"
+                );
+            }
+        }
+        let data = elf(cases[0], false);
+        assert_eq!(modinfo_bytes(&data), Some(&info[..]));
+        // Truncated anywhere: never out of bounds, never a different answer
+        // from the data that is there.
+        for len in 0..data.len() {
+            let cut = &data[..len];
+            assert!(modinfo_bytes(cut).is_none_or(|m| m == info), "len {len}");
+        }
+    }
 }

@@ -249,11 +249,48 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// The NUL-terminated string at `off` of a string table.
+/// The NUL-terminated string at `off` of a string table (`None` if it is
+/// unterminated or not UTF-8).
+///
+/// Symbol names are nearly always ASCII: the terminator is found eight
+/// bytes at a time, noting on the way whether every byte before it is
+/// ASCII, and only a name that is not goes through the full UTF-8 check.
+#[inline]
 pub(crate) fn c_str(strtab: &[u8], off: usize) -> Option<&str> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let tail = strtab.get(off..)?;
-    let len = tail.iter().position(|&b| b == 0)?;
-    core::str::from_utf8(&tail[..len]).ok()
+    let mut at = 0usize;
+    let mut high = 0u64;
+    let len = loop {
+        let Some(chunk) = tail.get(at..at + 8) else {
+            // Fewer than eight bytes left: byte by byte.
+            let rest = &tail[at..];
+            let n = rest.iter().position(|&b| b == 0)?;
+            high |= rest[..n].iter().fold(0u64, |h, &b| h | u64::from(b & 0x80));
+            break at + n;
+        };
+        let w = u64::from_le_bytes(chunk.try_into().ok()?);
+        // The lowest flagged byte is the first zero byte (a borrow can only
+        // flag bytes above a real zero).
+        let zero = w.wrapping_sub(ONES) & !w & HIGH;
+        if zero != 0 {
+            let n = (zero.trailing_zeros() / 8) as usize;
+            // The bytes before the terminator only.
+            high |= w & HIGH & ((1u64 << (n * 8)) - 1);
+            break at + n;
+        }
+        high |= w & HIGH;
+        at += 8;
+    };
+    let bytes = &tail[..len];
+    if high == 0 {
+        // SAFETY: no byte of `bytes` has its high bit set: all are ASCII,
+        // which is valid UTF-8.
+        Some(unsafe { core::str::from_utf8_unchecked(bytes) })
+    } else {
+        core::str::from_utf8(bytes).ok()
+    }
 }
 
 /// Number of symbols described by a GNU hash table (the table has no count).
@@ -738,5 +775,41 @@ impl DynSymbols {
                 ))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::c_str;
+
+    #[test]
+    fn c_str_finds_terminator_and_checks_utf8() {
+        let mut table = alloc::vec::Vec::new();
+        table.extend_from_slice(
+            b"\0f1\0a_rather_long_symbol_name_x\0caf\xc3\xa9_\xc3\xa9t\xc3\xa9\0",
+        );
+        table.extend_from_slice(b"bad\xff\xfe_name_here\0short\x80\0tail");
+        assert_eq!(c_str(&table, 0), Some(""));
+        assert_eq!(c_str(&table, 1), Some("f1"));
+        assert_eq!(c_str(&table, 4), Some("a_rather_long_symbol_name_x"));
+        assert_eq!(c_str(&table, 5), Some("_rather_long_symbol_name_x"));
+        let cafe = 4 + "a_rather_long_symbol_name_x".len() + 1;
+        assert_eq!(c_str(&table, cafe), Some("café_été"));
+        let bad = cafe + "café_été".len() + 1;
+        assert_eq!(c_str(&table, bad), None);
+        let short = bad + b"bad\xff\xfe_name_here".len() + 1;
+        assert_eq!(c_str(&table, short), None);
+        let tail = short + b"short\x80".len() + 1;
+        assert_eq!(c_str(&table, tail), None, "unterminated");
+        assert_eq!(c_str(&table, table.len()), None);
+        assert_eq!(c_str(&table, table.len() + 1), None);
+        // Every offset agrees with the plain definition.
+        for off in 0..=table.len() {
+            let plain = table.get(off..).and_then(|t| {
+                let n = t.iter().position(|&b| b == 0)?;
+                core::str::from_utf8(&t[..n]).ok()
+            });
+            assert_eq!(c_str(&table, off), plain, "offset {off}");
+        }
     }
 }
