@@ -537,3 +537,27 @@ fn objects_bound_through_the_global_scope_stay_while_used() {
     assert!(!is_loaded(&provider));
     assert!(!is_loaded(&user));
 }
+
+#[test]
+fn noload_never_reads_or_reports() {
+    let _serial = common::serial();
+    let _ = last_error();
+    // A file that is not an object: loading it would fail with "not an ELF
+    // file", so a quiet NULL shows RTLD_NOLOAD did not read it.
+    let junk = common::lib_dir().join("libnoload_junk.so");
+    std::fs::write(&junk, b"not an object").unwrap();
+    assert!(open(&junk, RTLD_NOW | RTLD_NOLOAD).is_null());
+    assert_eq!(
+        last_error(),
+        None,
+        "RTLD_NOLOAD of an unloaded file is not an error"
+    );
+    let missing = common::lib_dir().join("libnoload_missing.so");
+    assert!(open(&missing, RTLD_NOW | RTLD_NOLOAD).is_null());
+    assert_eq!(last_error(), None, "nor is RTLD_NOLOAD of a missing file");
+    assert!(open(&junk, RTLD_NOW).is_null());
+    assert!(
+        last_error().unwrap().contains("not an ELF file"),
+        "a real open reads it"
+    );
+}

@@ -94,15 +94,17 @@ impl<P: Platform> Linker<P> {
                 continue;
             }
             let mut pending = Vec::new();
-            let root = self.target(&table, &mut pending, name, None)?;
+            let root = if flags.contains(Flags::NOLOAD) {
+                self.find_loaded(&table, name)
+                    .ok_or_else(|| Error::NotLoaded {
+                        name: String::from(name),
+                    })?
+            } else {
+                self.target(&table, &mut pending, name, None)?
+            };
             let id = match root {
                 Target::Existing(id) => id,
                 Target::Host(host) => Self::register_host(&mut table, name, host),
-                Target::New(_) if flags.contains(Flags::NOLOAD) => {
-                    return Err(Error::NotLoaded {
-                        name: String::from(name),
-                    })
-                }
                 Target::New(_) => {
                     self.plan_dependencies(&table, &mut pending)?;
                     let order = init_order(&pending);
@@ -167,6 +169,27 @@ impl<P: Platform> Linker<P> {
             },
         );
         id
+    }
+
+    /// The object `name` names if it is already loaded, without searching
+    /// for or reading any file (`RTLD_NOLOAD`): by soname or path, a host
+    /// object by name, and for a path, by the identity of the file there.
+    fn find_loaded(&self, table: &Table<P::Memory>, name: &str) -> Option<Target> {
+        if let Some(o) = table.objects.values().find(|o| o.answers_to(name)) {
+            return Some(Target::Existing(o.id));
+        }
+        if !name.contains('/') {
+            return self.platform.host()?.object(name).map(Target::Host);
+        }
+        if !self.platform.exists(name) {
+            return None;
+        }
+        let canonical = self.platform.canonical(name);
+        table
+            .objects
+            .values()
+            .find(|o| o.canonical == canonical)
+            .map(|o| Target::Existing(o.id))
     }
 
     /// Resolves one name: an object already loaded or planned, a host
