@@ -9,7 +9,7 @@ use alloc::vec::Vec;
 
 use crate::arch::csr;
 use crate::arch::paging::PAGE;
-use crate::arch::trap::{self, UserContext};
+use crate::arch::trap::{self, TrapKind, UserContext};
 use crate::vm::{self, Prot};
 use crate::{console, modules, ramfs};
 use sysabi as sys;
@@ -130,36 +130,22 @@ pub fn run(args: &[&str]) -> Outcome {
         return Outcome::NotStarted(String::from("no memory for the user stack"));
     }
     let (sp, argv) = push_args(args);
-    let mut ctx = UserContext::default();
-    ctx.regs[2] = sp;
-    ctx.regs[10] = args.len() as u64;
-    ctx.regs[11] = argv;
-    ctx.sepc = entry;
+    let mut ctx = UserContext::start(entry, sp, args.len() as u64, argv);
     let outcome = loop {
         let t = trap::run_user(&mut ctx);
-        match t.cause {
-            trap::CAUSE_USER_ECALL => {
-                ctx.sepc += 4;
-                let (nr, a) = (
-                    ctx.regs[17],
-                    [ctx.regs[10], ctx.regs[11], ctx.regs[12], ctx.regs[13]],
-                );
+        match t.kind() {
+            TrapKind::Syscall => {
+                let (nr, a) = ctx.take_syscall();
                 if nr == sys::EXIT {
                     break Outcome::Exited(a[0] as i32);
                 }
-                ctx.regs[10] = syscall(nr, a);
+                ctx.set_syscall_result(syscall(nr, a));
             }
-            cause => {
+            kind => {
                 break Outcome::Faulted {
-                    cause: match cause {
-                        trap::CAUSE_FETCH_PAGE_FAULT => "instruction page fault",
-                        trap::CAUSE_LOAD_PAGE_FAULT => "load page fault",
-                        trap::CAUSE_STORE_PAGE_FAULT => "store page fault",
-                        2 => "illegal instruction",
-                        _ => "exception",
-                    },
+                    cause: kind.describe(),
                     address: t.value,
-                    pc: ctx.sepc,
+                    pc: ctx.pc(),
                 }
             }
         }

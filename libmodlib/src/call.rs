@@ -74,55 +74,13 @@ pub fn hwcaps() -> HwCaps {
 }
 
 /// Calls an IFUNC resolver at `addr` and returns the address it chose,
-/// with the arguments the machine's glibc passes (`elf_ifunc_invoke`):
-/// none on x86_64 (resolvers there query the CPU themselves); on aarch64
-/// `(hwcap | _IFUNC_ARG_HWCAP, &__ifunc_arg_t { size, hwcap, hwcap2 })`;
-/// on riscv64 `(hwcap, NULL, NULL)` (the second argument is
-/// `__riscv_hwprobe` in newer glibc, where resolvers must accept NULL).
+/// with the arguments the host machine's ABI passes (see
+/// `reloc::call_ifunc_resolver`).
 ///
 /// # Safety
 /// `addr` must be an IFUNC resolver of this machine in executable memory
 /// whose own relocations are already applied.
 pub(crate) unsafe fn ifunc_resolver(addr: u64) -> u64 {
-    #[cfg(target_arch = "aarch64")]
-    {
-        /// `__ifunc_arg_t` of `<sys/ifunc.h>`.
-        #[repr(C)]
-        struct IfuncArg {
-            size: u64,
-            hwcap: u64,
-            hwcap2: u64,
-        }
-        /// Set in the first argument when the second points to an
-        /// `__ifunc_arg_t`.
-        const IFUNC_ARG_HWCAP: u64 = 1 << 62;
-        type Resolver = extern "C" fn(u64, *const IfuncArg) -> usize;
-        let caps = hwcaps();
-        let arg = IfuncArg {
-            size: core::mem::size_of::<IfuncArg>() as u64,
-            hwcap: caps.hwcap,
-            hwcap2: caps.hwcap2,
-        };
-        // SAFETY: as for `void_fn`; a resolver takes these two arguments
-        // (or fewer, which the calling convention makes harmless), and
-        // `arg` outlives the call.
-        let f = unsafe { core::mem::transmute::<usize, Resolver>(addr as usize) };
-        f(caps.hwcap | IFUNC_ARG_HWCAP, &raw const arg) as u64
-    }
-    #[cfg(target_arch = "riscv64")]
-    {
-        type Resolver = extern "C" fn(u64, *const (), *const ()) -> usize;
-        // SAFETY: as for `void_fn`; a resolver takes these arguments (or
-        // fewer, which the calling convention makes harmless).
-        let f = unsafe { core::mem::transmute::<usize, Resolver>(addr as usize) };
-        f(hwcaps().hwcap, core::ptr::null(), core::ptr::null()) as u64
-    }
-    #[cfg(not(any(target_arch = "aarch64", target_arch = "riscv64")))]
-    {
-        // SAFETY: as for `void_fn`; resolvers of this machine take no
-        // arguments and return the chosen address.
-        let f: extern "C" fn() -> usize =
-            unsafe { core::mem::transmute::<usize, extern "C" fn() -> usize>(addr as usize) };
-        f() as u64
-    }
+    // SAFETY: per this function's contract.
+    unsafe { crate::reloc::call_ifunc_resolver(addr, hwcaps()) }
 }

@@ -26,8 +26,8 @@ use elf::abi::{
 use modlib::{LoadError, Machine};
 
 use cross::{
-    check_builds, check_coverage, check_shared, first_relocation, load_error, moved,
-    relocation_types, sext, word_at, Build, Image, Isa, Reach, Rel, Semantic, BASE, HOST_SYMBOLS,
+    check_builds, check_coverage, check_shared_objects, first_relocation, load_error, moved, sext,
+    word_at, Build, Image, Isa, Reach, Rel, Semantic, SharedTypes, BASE, HOST_SYMBOLS,
 };
 
 struct Aarch64;
@@ -310,59 +310,11 @@ fn out_of_range_data_overflows() {
 /// the object is refused on a host that cannot run its resolver.
 #[test]
 fn shared_objects_apply_their_dynamic_relocations() {
-    let gcc = cross::available(Aarch64::GCC);
-    let mut seen = std::collections::BTreeSet::new();
-    let mut failures = Vec::new();
-    for ifunc in [false, true] {
-        let mut flags = vec!["-O2", "-fPIC", "-fno-stack-protector"];
-        if ifunc {
-            flags.push("-DWITH_IFUNC");
-        }
-        let mut list = vec![Build::clang::<Aarch64>("shared.c", &flags)];
-        if gcc {
-            list.push(Build::gcc::<Aarch64>("shared.c", &flags));
-        }
-        for build in list {
-            let so = build.shared_object();
-            seen.extend(relocation_types(&so.bytes));
-            if ifunc {
-                if Machine::host() != Some(Machine::Aarch64) {
-                    let e = load_error::<Aarch64>(&so.bytes, &HOST_SYMBOLS);
-                    assert!(
-                        matches!(e, LoadError::Unsupported { what } if what.contains("IFUNC")),
-                        "{build}: {e:?}"
-                    );
-                }
-                continue;
-            }
-            let errors = check_shared::<Aarch64>(
-                &so,
-                R_AARCH64_RELATIVE,
-                &[R_AARCH64_ABS64, R_AARCH64_GLOB_DAT],
-                R_AARCH64_JUMP_SLOT,
-                true,
-            );
-            if !errors.is_empty() {
-                failures.push(format!("{build}:\n  {}", errors.join("\n  ")));
-            }
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-    for t in [
-        R_AARCH64_RELATIVE,
-        R_AARCH64_ABS64,
-        R_AARCH64_GLOB_DAT,
-        R_AARCH64_JUMP_SLOT,
-    ] {
-        assert!(
-            seen.contains(&t),
-            "no shared object has relocation type {t}"
-        );
-    }
-    if gcc {
-        assert!(
-            seen.contains(&R_AARCH64_IRELATIVE),
-            "no shared object has R_AARCH64_IRELATIVE"
-        );
-    }
+    check_shared_objects::<Aarch64>(&SharedTypes {
+        relative: R_AARCH64_RELATIVE,
+        symbolic: &[R_AARCH64_ABS64, R_AARCH64_GLOB_DAT],
+        jump_slot: R_AARCH64_JUMP_SLOT,
+        jump_slot_addend: true,
+        irelative: R_AARCH64_IRELATIVE,
+    });
 }

@@ -21,8 +21,8 @@ use elf::abi::{
 use modlib::{LoadError, Machine};
 
 use cross::{
-    check_builds, check_coverage, check_shared, first_relocation, load_error, moved,
-    relocation_types, sext, word_at, Build, Image, Isa, Reach, Rel, Semantic, HOST_SYMBOLS,
+    check_builds, check_coverage, check_shared_objects, first_relocation, load_error, moved, sext,
+    word_at, Build, Image, Isa, Reach, Rel, Semantic, SharedTypes, HOST_SYMBOLS,
 };
 
 struct Riscv64;
@@ -363,54 +363,11 @@ fn out_of_range_data_overflows() {
 /// host that cannot run its resolver.
 #[test]
 fn shared_objects_apply_their_dynamic_relocations() {
-    let gcc = cross::available(Riscv64::GCC);
-    let mut seen = std::collections::BTreeSet::new();
-    let mut failures = Vec::new();
-    for ifunc in [false, true] {
-        let mut flags = vec!["-O2", "-fPIC", "-fno-stack-protector"];
-        if ifunc {
-            flags.push("-DWITH_IFUNC");
-        }
-        let mut list = vec![Build::clang::<Riscv64>("shared.c", &flags)];
-        if gcc {
-            list.push(Build::gcc::<Riscv64>("shared.c", &flags));
-        }
-        for build in list {
-            let so = build.shared_object();
-            seen.extend(relocation_types(&so.bytes));
-            if ifunc {
-                if Machine::host() != Some(Machine::Riscv64) {
-                    let e = load_error::<Riscv64>(&so.bytes, &HOST_SYMBOLS);
-                    assert!(
-                        matches!(e, LoadError::Unsupported { what } if what.contains("IFUNC")),
-                        "{build}: {e:?}"
-                    );
-                }
-                continue;
-            }
-            let errors = check_shared::<Riscv64>(
-                &so,
-                R_RISCV_RELATIVE,
-                &[R_RISCV_64],
-                R_RISCV_JUMP_SLOT,
-                false,
-            );
-            if !errors.is_empty() {
-                failures.push(format!("{build}:\n  {}", errors.join("\n  ")));
-            }
-        }
-    }
-    assert!(failures.is_empty(), "{}", failures.join("\n"));
-    for t in [R_RISCV_RELATIVE, R_RISCV_64, R_RISCV_JUMP_SLOT] {
-        assert!(
-            seen.contains(&t),
-            "no shared object has relocation type {t}"
-        );
-    }
-    if gcc {
-        assert!(
-            seen.contains(&R_RISCV_IRELATIVE),
-            "no shared object has R_RISCV_IRELATIVE"
-        );
-    }
+    check_shared_objects::<Riscv64>(&SharedTypes {
+        relative: R_RISCV_RELATIVE,
+        symbolic: &[R_RISCV_64],
+        jump_slot: R_RISCV_JUMP_SLOT,
+        jump_slot_addend: false,
+        irelative: R_RISCV_IRELATIVE,
+    });
 }

@@ -6,6 +6,7 @@
 
 extern crate alloc;
 
+mod arch;
 mod console;
 mod dlfcn;
 mod heap;
@@ -16,16 +17,6 @@ mod tasks;
 
 use alloc::vec::Vec;
 use core::ffi::{c_char, CStr};
-
-core::arch::global_asm!(
-    r#"
-    .section .text.entry
-    .globl _start
-_start:
-    call user_main
-1:  j 1b
-"#
-);
 
 /// Called by the C runtime's `exit`.
 #[no_mangle]

@@ -58,8 +58,7 @@ impl Memory for UserMemory {
     }
 
     fn sync_icache(&self, _res: &Reservation, _offset: usize, _len: usize) {
-        // SAFETY: an instruction fence only orders fetches after our stores.
-        unsafe { core::arch::asm!("fence.i") };
+        crate::arch::fence_i();
     }
 
     fn release(&self, res: Reservation) {

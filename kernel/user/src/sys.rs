@@ -1,17 +1,11 @@
-//! System calls into the kernel (`ecall`, number in `a7`); the numbers
+//! System calls into the kernel (the instruction is in `arch`); the numbers
 //! are the kernel's own, from `sysabi`.
 
 pub use sysabi::*;
 
 /// Issues system call `nr`.
 pub fn call(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64 {
-    let ret: u64;
-    // SAFETY: `ecall` traps to the kernel, which validates every argument
-    // and only writes user memory it has checked is ours.
-    unsafe {
-        core::arch::asm!("ecall", inlateout("a0") a0 => ret, in("a1") a1, in("a2") a2, in("a3") a3, in("a7") nr);
-    }
-    ret
+    crate::arch::syscall(nr, a0, a1, a2, a3)
 }
 
 /// Writes to the console.

@@ -202,51 +202,33 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     if n != b.len() {
         return false;
     }
-    // The 2-, 4- or 8-byte words at `at` (inside both slices, by the
-    // callers' lengths) compared as integers.
-    let eq2 = |at: usize| {
-        let w = |s: &[u8]| {
-            s.get(at..at + 2)
-                .and_then(|w| w.try_into().ok())
-                .map_or(0, u16::from_ne_bytes)
-        };
-        w(a) == w(b)
-    };
-    let eq4 = |at: usize| {
-        let w = |s: &[u8]| {
-            s.get(at..at + 4)
-                .and_then(|w| w.try_into().ok())
-                .map_or(0, u32::from_ne_bytes)
-        };
-        w(a) == w(b)
-    };
-    let eq8 = |at: usize| {
-        let w = |s: &[u8]| {
-            s.get(at..at + 8)
-                .and_then(|w| w.try_into().ok())
-                .map_or(0, u64::from_ne_bytes)
-        };
-        w(a) == w(b)
-    };
     match n {
         0 => true,
         1 => a[0] == b[0],
         // Two words overlapping in the middle cover every length up to
         // twice the word size.
-        2..=3 => eq2(0) && eq2(n - 2),
-        4..=7 => eq4(0) && eq4(n - 4),
+        2..=3 => word_eq::<2>(a, b, 0) && word_eq::<2>(a, b, n - 2),
+        4..=7 => word_eq::<4>(a, b, 0) && word_eq::<4>(a, b, n - 4),
         _ => {
             let mut at = 0;
             while at + 8 < n {
-                if !eq8(at) {
+                if !word_eq::<8>(a, b, at) {
                     return false;
                 }
                 at += 8;
             }
             // The last eight bytes, overlapping the previous word if need be.
-            eq8(n - 8)
+            word_eq::<8>(a, b, n - 8)
         }
     }
+}
+
+/// Whether the `N`-byte words at `at` of `a` and `b` (inside both, by the
+/// caller's lengths) are equal, compared as one integer load each.
+#[inline]
+fn word_eq<const N: usize>(a: &[u8], b: &[u8], at: usize) -> bool {
+    let word = |s: &[u8]| s.get(at..at + N).and_then(|w| <[u8; N]>::try_from(w).ok());
+    word(a) == word(b)
 }
 
 /// The NUL-terminated string at `off` of a string table (`None` if it is

@@ -249,6 +249,36 @@ pub(crate) fn write_stub(bytes: &mut [u8], target: u64) {
     super::field::literal_stub(bytes, &STUB_CODE, target);
 }
 
+/// Calls an IFUNC resolver as glibc does on aarch64:
+/// `(hwcap | _IFUNC_ARG_HWCAP, &__ifunc_arg_t { size, hwcap, hwcap2 })`.
+///
+/// # Safety
+/// `addr` must be a relocated aarch64 IFUNC resolver in executable memory.
+#[cfg(target_arch = "aarch64")]
+pub(crate) unsafe fn call_ifunc_resolver(addr: u64, caps: crate::HwCaps) -> u64 {
+    /// `__ifunc_arg_t` of `<sys/ifunc.h>`.
+    #[repr(C)]
+    struct IfuncArg {
+        size: u64,
+        hwcap: u64,
+        hwcap2: u64,
+    }
+    /// Set in the first argument when the second points to an
+    /// `__ifunc_arg_t`.
+    const IFUNC_ARG_HWCAP: u64 = 1 << 62;
+    type Resolver = extern "C" fn(u64, *const IfuncArg) -> usize;
+    let arg = IfuncArg {
+        size: core::mem::size_of::<IfuncArg>() as u64,
+        hwcap: caps.hwcap,
+        hwcap2: caps.hwcap2,
+    };
+    // SAFETY: per the contract; a resolver takes these two arguments (or
+    // fewer, which the calling convention makes harmless), and `arg`
+    // outlives the call.
+    let f = unsafe { core::mem::transmute::<usize, Resolver>(addr as usize) };
+    f(caps.hwcap | IFUNC_ARG_HWCAP, &raw const arg) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,3 +206,28 @@ pub(crate) fn reach(
         _ => Err(RelocFault::Overflow),
     }
 }
+
+/// Calls the IFUNC resolver at `addr` with the arguments the host
+/// machine's glibc passes (`elf_ifunc_invoke`) and returns the address it
+/// chose: none on x86_64 (resolvers there query the CPU themselves), the
+/// hardware capabilities on aarch64 and riscv64.
+///
+/// # Safety
+/// `addr` must be an IFUNC resolver of the host machine in executable
+/// memory whose own relocations are already applied.
+pub(crate) unsafe fn call_ifunc_resolver(addr: u64, caps: crate::HwCaps) -> u64 {
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: per this function's contract.
+    return unsafe { aarch64::call_ifunc_resolver(addr, caps) };
+    #[cfg(target_arch = "riscv64")]
+    // SAFETY: per this function's contract.
+    return unsafe { riscv64::call_ifunc_resolver(addr, caps) };
+    #[cfg(not(any(target_arch = "aarch64", target_arch = "riscv64")))]
+    {
+        let _ = caps;
+        // SAFETY: per this function's contract; resolvers of this machine
+        // take no arguments and return the chosen address.
+        let f = unsafe { core::mem::transmute::<usize, extern "C" fn() -> usize>(addr as usize) };
+        f() as u64
+    }
+}

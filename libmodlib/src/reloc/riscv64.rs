@@ -363,6 +363,21 @@ pub(crate) fn write_stub(bytes: &mut [u8], target: u64) {
     super::field::literal_stub(bytes, &STUB_CODE, target);
 }
 
+/// Calls an IFUNC resolver as glibc does on riscv64: `(hwcap, NULL, NULL)`
+/// (the second argument is `__riscv_hwprobe` in newer glibc, where
+/// resolvers must accept NULL).
+///
+/// # Safety
+/// `addr` must be a relocated riscv64 IFUNC resolver in executable memory.
+#[cfg(target_arch = "riscv64")]
+pub(crate) unsafe fn call_ifunc_resolver(addr: u64, caps: crate::HwCaps) -> u64 {
+    type Resolver = extern "C" fn(u64, *const (), *const ()) -> usize;
+    // SAFETY: per the contract; a resolver takes these arguments (or fewer,
+    // which the calling convention makes harmless).
+    let f = unsafe { core::mem::transmute::<usize, Resolver>(addr as usize) };
+    f(caps.hwcap, core::ptr::null(), core::ptr::null()) as u64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1158,3 +1158,78 @@ pub fn check_shared<I: Isa>(
     }
     errors
 }
+
+/// The dynamic relocation types of one machine that shared objects use.
+pub struct SharedTypes {
+    /// `RELATIVE`.
+    pub relative: u32,
+    /// Symbolic types other than `JUMP_SLOT` (`64`, `GLOB_DAT`...).
+    pub symbolic: &'static [u32],
+    /// `JUMP_SLOT`.
+    pub jump_slot: u32,
+    /// Whether `JUMP_SLOT` adds the addend.
+    pub jump_slot_addend: bool,
+    /// `IRELATIVE`.
+    pub irelative: u32,
+}
+
+/// `shared.c` linked by clang (and the cross gcc when installed), with and
+/// without a local IFUNC: without, every word a dynamic relocation writes
+/// holds what the psABI formula gives and nothing else changed; with, the
+/// object is refused on a host that cannot run its resolver. Every type of
+/// `types` must appear in some build (`IRELATIVE` in the gcc ones).
+pub fn check_shared_objects<I: Isa>(types: &SharedTypes) {
+    let gcc = available(I::GCC);
+    let mut seen = BTreeSet::new();
+    let mut failures = Vec::new();
+    for ifunc in [false, true] {
+        let mut flags = vec!["-O2", "-fPIC", "-fno-stack-protector"];
+        if ifunc {
+            flags.push("-DWITH_IFUNC");
+        }
+        let mut list = vec![Build::clang::<I>("shared.c", &flags)];
+        if gcc {
+            list.push(Build::gcc::<I>("shared.c", &flags));
+        }
+        for build in list {
+            let so = build.shared_object();
+            seen.extend(relocation_types(&so.bytes));
+            if ifunc {
+                if Machine::host() != Some(I::MACHINE) {
+                    let e = load_error::<I>(&so.bytes, &HOST_SYMBOLS);
+                    assert!(
+                        matches!(e, LoadError::Unsupported { what } if what.contains("IFUNC")),
+                        "{build}: {e:?}"
+                    );
+                }
+                continue;
+            }
+            let errors = check_shared::<I>(
+                &so,
+                types.relative,
+                types.symbolic,
+                types.jump_slot,
+                types.jump_slot_addend,
+            );
+            if !errors.is_empty() {
+                failures.push(format!("{build}:\n  {}", errors.join("\n  ")));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let expected = [types.relative, types.jump_slot];
+    for &t in expected.iter().chain(types.symbolic) {
+        assert!(
+            seen.contains(&t),
+            "no shared object has relocation type {}",
+            I::type_name(t)
+        );
+    }
+    if gcc {
+        assert!(
+            seen.contains(&types.irelative),
+            "no shared object has {}",
+            I::type_name(types.irelative)
+        );
+    }
+}

@@ -15,6 +15,70 @@ pub struct UserContext {
     pub kernel_sp: u64,
 }
 
+impl UserContext {
+    /// A task about to start at `entry` with stack `sp` and `main`-style
+    /// arguments `argc`, `argv` (in `a0`, `a1`).
+    pub fn start(entry: u64, sp: u64, argc: u64, argv: u64) -> Self {
+        let mut ctx = UserContext::default();
+        ctx.regs[2] = sp;
+        ctx.regs[10] = argc;
+        ctx.regs[11] = argv;
+        ctx.sepc = entry;
+        ctx
+    }
+
+    /// The system call the task just made (number in `a7`, arguments in
+    /// `a0`..`a3`); the task will resume after its `ecall`.
+    pub fn take_syscall(&mut self) -> (u64, [u64; 4]) {
+        self.sepc += 4;
+        (
+            self.regs[17],
+            [self.regs[10], self.regs[11], self.regs[12], self.regs[13]],
+        )
+    }
+
+    /// Hands the task a system call's result (in `a0`).
+    pub fn set_syscall_result(&mut self, value: u64) {
+        self.regs[10] = value;
+    }
+
+    /// Where the task is (or stopped).
+    pub fn pc(&self) -> u64 {
+        self.sepc
+    }
+}
+
+/// What a trap from U-mode was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    /// `ecall`: a system call.
+    Syscall,
+    /// Instruction fetch from a page the task may not execute.
+    FetchFault,
+    /// Load from a page the task may not read.
+    LoadFault,
+    /// Store to a page the task may not write.
+    StoreFault,
+    /// An instruction the task may not run.
+    IllegalInstruction,
+    /// Anything else.
+    Other,
+}
+
+impl TrapKind {
+    /// A short description for reports.
+    pub fn describe(self) -> &'static str {
+        match self {
+            TrapKind::Syscall => "system call",
+            TrapKind::FetchFault => "instruction page fault",
+            TrapKind::LoadFault => "load page fault",
+            TrapKind::StoreFault => "store page fault",
+            TrapKind::IllegalInstruction => "illegal instruction",
+            TrapKind::Other => "exception",
+        }
+    }
+}
+
 /// Why the task stopped.
 #[derive(Debug, Clone, Copy)]
 pub struct Trap {
@@ -24,14 +88,19 @@ pub struct Trap {
     pub value: u64,
 }
 
-/// `scause` of an `ecall` from U-mode.
-pub const CAUSE_USER_ECALL: u64 = 8;
-/// `scause` of an instruction page fault.
-pub const CAUSE_FETCH_PAGE_FAULT: u64 = 12;
-/// `scause` of a load page fault.
-pub const CAUSE_LOAD_PAGE_FAULT: u64 = 13;
-/// `scause` of a store page fault.
-pub const CAUSE_STORE_PAGE_FAULT: u64 = 15;
+impl Trap {
+    /// What the trap was.
+    pub fn kind(&self) -> TrapKind {
+        match self.cause {
+            2 => TrapKind::IllegalInstruction,
+            8 => TrapKind::Syscall,
+            12 => TrapKind::FetchFault,
+            13 => TrapKind::LoadFault,
+            15 => TrapKind::StoreFault,
+            _ => TrapKind::Other,
+        }
+    }
+}
 
 extern "C" {
     fn __run_user(ctx: *mut UserContext);
