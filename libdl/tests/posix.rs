@@ -487,6 +487,73 @@ fn thread_local_storage_is_refused() {
     assert!(!is_loaded(&path));
 }
 
+/// A copy of `path` with its `DT_TEXTREL` tag and `DF_TEXTREL` flag
+/// taken out: its relocations of code are then a file's lie.
+fn without_textrel(path: &std::path::Path) -> std::path::PathBuf {
+    let mut bytes = std::fs::read(path).unwrap();
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let (shoff, shentsize, shnum) = (
+        u64_at(&bytes, 0x28) as usize,
+        u16_at(&bytes, 0x3a),
+        u16_at(&bytes, 0x3c),
+    );
+    let dynamic = (0..shnum)
+        .map(|i| shoff + i * shentsize)
+        .find(|&sh| u32_at(&bytes, sh + 4) == 6 /* SHT_DYNAMIC */)
+        .expect("a SHT_DYNAMIC section");
+    let (start, size) = (
+        u64_at(&bytes, dynamic + 0x18) as usize,
+        u64_at(&bytes, dynamic + 0x20) as usize,
+    );
+    let mut found = false;
+    for at in (start..start + size).step_by(16) {
+        match u64_at(&bytes, at) {
+            22 /* DT_TEXTREL */ => {
+                bytes[at..at + 8].copy_from_slice(&21u64.to_le_bytes()); // DT_DEBUG
+                found = true;
+            }
+            30 /* DT_FLAGS */ => {
+                let flags = u64_at(&bytes, at + 8) & !4 /* DF_TEXTREL */;
+                bytes[at + 8..at + 16].copy_from_slice(&flags.to_le_bytes());
+            }
+            _ => {}
+        }
+    }
+    assert!(found, "the linker marked {} DT_TEXTREL", path.display());
+    let out = common::lib_dir().join("libtextrel-patched.so");
+    std::fs::write(&out, bytes).unwrap();
+    out
+}
+
+#[test]
+fn text_relocations_only_when_declared() {
+    let _serial = common::serial();
+    let path = lib("textrel", &["textrel.c"], &[], &["-Wl,-z,notext"]);
+    assert!(
+        std::fs::metadata(&path).unwrap().len() > 64 * 1024,
+        "mapped, not read"
+    );
+    let h = open_ok(&path, RTLD_NOW);
+    assert_eq!(
+        call(h, "textrel_call"),
+        4243,
+        "the pointer in .text was relocated"
+    );
+    close_ok(h);
+
+    let lie = without_textrel(&path);
+    assert!(open(&lie, RTLD_NOW).is_null());
+    let error = last_error().unwrap();
+    assert!(
+        error.starts_with(&format!("{}: relocation at offset", lie.display()))
+            && error.ends_with("writes to a read-only segment (the object has no DT_TEXTREL)"),
+        "{error}"
+    );
+    assert!(!is_loaded(&lie));
+}
+
 #[test]
 fn constructors_may_call_dlopen() {
     let _serial = common::serial();

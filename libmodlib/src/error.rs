@@ -92,6 +92,18 @@ pub enum LoadError {
         /// Offset of the relocated place within its section.
         offset: u64,
     },
+    /// A shared object without `DT_TEXTREL` relocates a place in a segment
+    /// that is not writable (its text or read-only data).
+    #[error(
+        "relocation at offset {offset:#x} in {section} writes to a read-only segment \
+         (the object has no DT_TEXTREL)"
+    )]
+    RelocationInReadOnly {
+        /// Name of the relocation table.
+        section: String,
+        /// Unbiased address of the relocated place.
+        offset: u64,
+    },
     /// A relocated place lies outside the section or segment it belongs to.
     #[error("relocation at offset {offset:#x} in {section} lies outside its target")]
     RelocationOutOfBounds {

@@ -207,20 +207,23 @@ forward_memory!(&T, alloc::sync::Arc<T>);
 /// of a file gives). Passed to [`crate::load_file`] beside the file's bytes.
 pub trait FileMapping {
     /// Makes `offset..offset+len` of `res` hold the file's bytes from
-    /// `file_offset` on, read-write and private to the image (writes never
-    /// reach the file). `offset`, `len` and `file_offset` are multiples of
-    /// the page size and the range is committed. `written` says the loader
-    /// will write most of these pages (a writable segment, which relocations
-    /// target), so a host may copy them in at once rather than on first
-    /// write. Returns `false` if it cannot; the range is then unchanged and
-    /// the loader copies instead.
+    /// `file_offset` on, private to the image (writes never reach the
+    /// file), with `protection`. `offset`, `len` and `file_offset` are
+    /// multiples of the page size and the range is committed.
+    /// `Protection::ReadWrite` means the loader will write most of these
+    /// pages (a writable segment, which relocations target), so a host may
+    /// copy them in at once rather than on first write; any other value is
+    /// the pages' final protection, which nothing writes or changes later:
+    /// pages mapped executable must already be visible to instruction fetch
+    /// (as a fresh mapping of a file is). Returns `false` if it cannot; the
+    /// range is then unchanged and the loader copies instead.
     fn map_file(
         &self,
         res: &Reservation,
         offset: usize,
         len: usize,
         file_offset: u64,
-        written: bool,
+        protection: Protection,
     ) -> bool;
 }
 

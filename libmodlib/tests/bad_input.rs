@@ -833,6 +833,25 @@ fn bad_dynamic_relocations() {
         );
     }
 
+    // Places in the object's code and read-only data: it has no
+    // DT_TEXTREL, so nothing there may be written.
+    for (_, ph) in p
+        .segments
+        .iter()
+        .filter(|(_, ph)| ph.p_type == elf::abi::PT_LOAD && ph.p_flags & elf::abi::PF_W == 0)
+    {
+        let offset = ph.p_vaddr + ph.p_filesz / 2;
+        let e = load_err(&patched(&bytes, relative + R_OFFSET, 8, offset));
+        assert!(
+            matches!(
+                &e,
+                LoadError::RelocationInReadOnly { section, offset: o }
+                    if section == ".rela.dyn" && *o == offset
+            ),
+            "r_offset {offset:#x}: {e:?}"
+        );
+    }
+
     let info = get(&bytes, glob_dat + R_INFO, 8);
     for sym in [0x1000, 0xffff_ffff] {
         let e = load_err(&patched(

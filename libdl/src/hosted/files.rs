@@ -243,7 +243,7 @@ impl modlib::FileMapping for ObjectFile {
         offset: usize,
         len: usize,
         file_offset: u64,
-        written: bool,
+        protection: modlib::Protection,
     ) -> bool {
         let Data::Mapped { fd, len: size, .. } = self.data else {
             return false;
@@ -271,8 +271,8 @@ impl modlib::FileMapping for ObjectFile {
             libc::mmap(
                 at,
                 len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                if written {
+                super::memory::prot_flags(protection),
+                if protection == modlib::Protection::ReadWrite {
                     // Copied in now, in one go, instead of one fault per
                     // page as relocations write them.
                     libc::MAP_PRIVATE | libc::MAP_FIXED | libc::MAP_POPULATE

@@ -125,13 +125,8 @@ impl Memory for MmapMemory {
         prot: Protection,
     ) -> Result<(), MemoryError> {
         let ptr = range(res, offset, len)?;
-        let flags = match prot {
-            Protection::Read => libc::PROT_READ,
-            Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
-            Protection::ReadExecute => libc::PROT_READ | libc::PROT_EXEC,
-        };
         // SAFETY: the range lies within the reservation's own mapping.
-        if unsafe { libc::mprotect(ptr, len, flags) } != 0 {
+        if unsafe { libc::mprotect(ptr, len, prot_flags(prot)) } != 0 {
             return Err(MemoryError::Refused { code: errno() });
         }
         Ok(())
@@ -155,5 +150,14 @@ impl Memory for MmapMemory {
     fn release(&self, res: Reservation) {
         // SAFETY: the reservation owns this mapping and is consumed.
         unsafe { libc::munmap(res.host().as_ptr().cast(), res.size()) };
+    }
+}
+
+/// The `mmap`/`mprotect` flags for `prot`.
+pub(crate) fn prot_flags(prot: Protection) -> libc::c_int {
+    match prot {
+        Protection::Read => libc::PROT_READ,
+        Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
+        Protection::ReadExecute => libc::PROT_READ | libc::PROT_EXEC,
     }
 }

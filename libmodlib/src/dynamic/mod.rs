@@ -130,6 +130,22 @@ impl<'a> Layout<'a> {
             .iter()
             .position(|s| s.vaddr <= vaddr && vaddr < s.vaddr + s.memsz)
     }
+
+    /// The segment a relocation from `table` may write at `place`: a
+    /// writable one, or any with text relocations (`textrel`).
+    fn target(&self, place: u64, textrel: bool, table: &str) -> Result<Segment, LoadError> {
+        let s = self.segments[self
+            .segment_of(place)
+            .ok_or_else(|| out_of_bounds(table, place))?];
+        if s.prot == Protection::ReadWrite || textrel {
+            Ok(s)
+        } else {
+            Err(LoadError::RelocationInReadOnly {
+                section: String::from(table),
+                offset: place,
+            })
+        }
+    }
 }
 
 fn segment_protection(ph: &ProgramHeader) -> Result<Protection, LoadError> {
@@ -155,6 +171,9 @@ pub(crate) struct Mapped<'a, M: Memory> {
     ranges: Vec<(u64, u64, Protection)>,
     /// The whole pages of `PT_GNU_RELRO` (unbiased), if any.
     relro: Option<(u64, u64)>,
+    /// Page ranges (unbiased, sorted) placed at their final protection
+    /// when mapped: never written, and left alone by `protect`.
+    preset: Vec<(u64, u64)>,
     base: u64,
     machine: Machine,
     symbolic: bool,
@@ -230,6 +249,7 @@ pub(crate) fn map<'a, M: Memory>(
                 .commit(held.res(), (a - lo) as usize, (b - a) as usize)?;
         }
     }
+    let mut preset: Vec<(u64, u64)> = Vec::new();
     for s in &layout.segments {
         let data = file_range(
             file.data,
@@ -245,6 +265,13 @@ pub(crate) fn map<'a, M: Memory>(
             let first = align_up(s.vaddr, page).unwrap_or(u64::MAX);
             let end = align_down(s.vaddr + s.filesz, page);
             let file_first = s.offset + first.wrapping_sub(s.vaddr);
+            // Pages nothing writes get their final protection at once
+            // (no later `protect`, and never writable); with text
+            // relocations every page is written, so all start writable.
+            let protection = match pages::uniform(&ranges, first, end) {
+                Some(p) if !tags.textrel => p,
+                _ => Protection::ReadWrite,
+            };
             if first < end
                 && end - first >= MAP_AT_LEAST * page
                 && file_first % page == 0
@@ -253,11 +280,14 @@ pub(crate) fn map<'a, M: Memory>(
                     (first - lo) as usize,
                     (end - first) as usize,
                     file_first,
-                    s.prot == Protection::ReadWrite,
+                    protection,
                 )
             {
                 head = (first - s.vaddr) as usize;
                 tail = (end - s.vaddr) as usize;
+                if protection != Protection::ReadWrite {
+                    preset.push((first, end));
+                }
             }
         }
         for (from, to) in [(0, head), (tail, data.len())] {
@@ -294,6 +324,7 @@ pub(crate) fn map<'a, M: Memory>(
         dynsyms,
         ranges,
         relro,
+        preset,
         base,
         machine,
         entry: (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry)),
@@ -356,6 +387,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
         let mut deferred = Vec::new();
         let mut relocator = Relocator {
             layout: &self.layout,
+            textrel: tags.textrel,
             held: &mut self.held,
             machine,
             base,
@@ -398,6 +430,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             if !own.is_empty() {
                 run_ifunc_resolvers(
                     &self.layout,
+                    self.tags.textrel,
                     &self.ranges,
                     &mut self.held,
                     machine,
@@ -429,7 +462,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
     /// and makes code visible to instruction fetch.
     fn protect(&self, list: &[(u64, u64, Protection)]) -> Result<(), LoadError> {
         let lo = self.layout.lo;
-        for &(a, b, prot) in list {
+        for (a, b, prot) in pages::without(list, &self.preset) {
             let (offset, len) = ((a - lo) as usize, (b - a) as usize);
             if prot != Protection::ReadWrite {
                 self.held
@@ -534,6 +567,7 @@ impl<M: Memory> Pending<'_, M> {
             }
             store_resolved(
                 &mapped.layout,
+                mapped.tags.textrel,
                 &mut mapped.held,
                 mapped.machine,
                 mapped.base,
@@ -943,6 +977,8 @@ impl Binder<'_, '_> {
 /// Applies relocations to the image through per-segment slices.
 struct Relocator<'l, 'a, M: Memory> {
     layout: &'l Layout<'a>,
+    /// The object has text relocations: any segment may be written.
+    textrel: bool,
     held: &'l mut Held<M>,
     machine: Machine,
     base: u64,
@@ -954,19 +990,23 @@ struct Relocator<'l, 'a, M: Memory> {
 }
 
 impl<M: Memory> Relocator<'_, '_, M> {
-    /// The bytes of the segment holding `place`, and the offset within them.
-    fn place(&mut self, place: u64) -> Option<(&mut [u8], usize)> {
+    /// The bytes of the segment holding `place`, which a relocation from
+    /// `table` writes, and the offset within them.
+    fn place(&mut self, place: u64, table: &str) -> Result<(&mut [u8], usize), LoadError> {
         let (lo, hi, _) = self.window;
         if !(lo <= place && place < hi) {
-            let s = self.layout.segments[self.layout.segment_of(place)?];
-            // SAFETY: the segment lies inside the reservation and its pages
-            // are committed read-write until protection; slices made from
-            // the window never outlive the `&mut self` borrow that made them.
+            let s = self.layout.target(place, self.textrel, table)?;
+            // SAFETY: the segment lies inside the reservation and is
+            // writable, or (text relocations) committed read-write with
+            // nothing mapped at a final protection, until protection;
+            // slices made from the window never outlive the `&mut self`
+            // borrow that made them.
             let bytes = unsafe {
                 self.held
                     .res_mut()
                     .bytes_mut((s.vaddr - self.layout.lo) as usize, s.memsz as usize)
-            }?;
+            }
+            .ok_or_else(|| out_of_bounds(table, place))?;
             self.window = (s.vaddr, s.vaddr + s.memsz, bytes.as_mut_ptr());
             self.word_limit = s.memsz.checked_sub(8);
         }
@@ -975,7 +1015,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
         // `lo..hi` (set above from `bytes_mut`), the reservation is borrowed
         // exclusively by this relocator, and this is the only live slice.
         let bytes = unsafe { core::slice::from_raw_parts_mut(ptr, (hi - lo) as usize) };
-        Some((bytes, (place - lo) as usize))
+        Ok((bytes, (place - lo) as usize))
     }
 
     fn relr(&mut self, vaddr: u64, size: u64) -> Result<(), LoadError> {
@@ -1008,9 +1048,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
     /// `*place += B` for a RELR entry.
     fn relative_in_place(&mut self, place: u64, table: &'static str) -> Result<(), LoadError> {
         let base = self.base;
-        let (bytes, off) = self
-            .place(place)
-            .ok_or_else(|| out_of_bounds(table, place))?;
+        let (bytes, off) = self.place(place, table)?;
         let field = bytes
             .get_mut(off..off + 8)
             .ok_or_else(|| out_of_bounds(table, place))?;
@@ -1132,9 +1170,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
             DynamicClass::Relative | DynamicClass::IRelative | DynamicClass::Symbolic => {}
         }
         let base = self.base;
-        let (bytes, offset) = self
-            .place(place)
-            .ok_or_else(|| out_of_bounds(name, place))?;
+        let (bytes, offset) = self.place(place, name)?;
         let addend = match addend {
             Some(a) => a,
             None => {
@@ -1214,6 +1250,7 @@ fn out_of_bounds(table: &str, place: u64) -> LoadError {
 /// stores what they return; every target must be in writable memory.
 fn run_ifunc_resolvers<M: Memory>(
     layout: &Layout<'_>,
+    textrel: bool,
     ranges: &[(u64, u64, Protection)],
     held: &mut Held<M>,
     machine: Machine,
@@ -1250,7 +1287,7 @@ fn run_ifunc_resolvers<M: Memory>(
         // this image's executable segments, which is relocated, executable
         // and of the host machine (all checked above).
         let value = unsafe { call::ifunc_resolver(resolver) };
-        store_resolved(layout, held, machine, base, d, value)?;
+        store_resolved(layout, textrel, held, machine, base, d, value)?;
     }
     Ok(())
 }
@@ -1266,17 +1303,18 @@ fn writable(ranges: &[(u64, u64, Protection)], place: u64) -> bool {
 /// resolver returned; the place must be writable (checked by the caller).
 fn store_resolved<M: Memory>(
     layout: &Layout<'_>,
+    textrel: bool,
     held: &mut Held<M>,
     machine: Machine,
     base: u64,
     d: &Deferred,
     value: u64,
 ) -> Result<(), LoadError> {
-    let s = layout.segments[layout
-        .segment_of(d.place)
-        .ok_or_else(|| out_of_bounds(d.table, d.place))?];
-    // SAFETY: the place lies in a read-write page of a committed segment
-    // (checked by the caller) and no other slice of the reservation is alive.
+    let s = layout.target(d.place, textrel, d.table)?;
+    // SAFETY: the place lies in a read-write page (checked by the caller)
+    // of a committed segment that is writable or, with text relocations,
+    // was not mapped at a final protection; no other slice of the
+    // reservation is alive.
     let bytes = unsafe {
         held.res_mut()
             .bytes_mut((s.vaddr - layout.lo) as usize, s.memsz as usize)

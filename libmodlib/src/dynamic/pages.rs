@@ -97,6 +97,35 @@ pub(crate) fn with_read_only(
     out
 }
 
+/// The protection `ranges` give every page of `[lo, hi)`, if they give them
+/// all the same one.
+pub(crate) fn uniform(ranges: &[(u64, u64, Protection)], lo: u64, hi: u64) -> Option<Protection> {
+    let &(_, _, p) = ranges.iter().find(|&&(a, b, _)| a <= lo && hi <= b)?;
+    Some(p)
+}
+
+/// `list` less the pages of `done` (sorted, non-overlapping ranges that
+/// hold their final protection already).
+pub(crate) fn without(
+    list: &[(u64, u64, Protection)],
+    done: &[(u64, u64)],
+) -> Vec<(u64, u64, Protection)> {
+    let mut out = Vec::with_capacity(list.len() + done.len());
+    for &(a, b, p) in list {
+        let mut from = a;
+        for &(x, y) in done.iter().filter(|&&(x, y)| x < b && a < y) {
+            if from < x {
+                out.push((from, x, p));
+            }
+            from = from.max(y);
+        }
+        if from < b {
+            out.push((from, b, p));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +182,25 @@ mod tests {
                 (0x2000, 0x4000, Protection::ReadWrite)
             ]
         );
+    }
+
+    #[test]
+    fn ranges_already_final_are_left_out() {
+        let list = [
+            (0, 0x4000, Protection::Read),
+            (0x4000, 0x6000, Protection::ReadExecute),
+            (0x6000, 0x8000, Protection::Read),
+        ];
+        assert_eq!(
+            without(&list, &[(0x1000, 0x3000), (0x4000, 0x6000)]),
+            [
+                (0, 0x1000, Protection::Read),
+                (0x3000, 0x4000, Protection::Read),
+                (0x6000, 0x8000, Protection::Read),
+            ]
+        );
+        assert_eq!(without(&list, &[]), list);
+        assert_eq!(uniform(&list, 0x1000, 0x3000), Some(Protection::Read));
+        assert_eq!(uniform(&list, 0x3000, 0x5000), None);
     }
 }
