@@ -1,0 +1,388 @@
+//! Applying a shared object's relocation tables to its image, and storing
+//! what IFUNC resolvers return.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use crate::call;
+use crate::error::LoadError;
+use crate::machine::Machine;
+use crate::memory::{Held, Memory, Protection};
+use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
+
+use super::bind::{Binder, Bound, Deferred, Target};
+use super::parse::Layout;
+
+/// Applies relocations to the image through per-segment slices.
+pub(super) struct Relocator<'l, 'a, M: Memory> {
+    pub(super) layout: &'l Layout<'a>,
+    /// The object has text relocations: any segment may be written.
+    pub(super) textrel: bool,
+    pub(super) held: &'l mut Held<M>,
+    pub(super) machine: Machine,
+    pub(super) base: u64,
+    /// The segment relocations last went to: its unbiased memory range
+    /// and where its bytes are (null before the first relocation).
+    pub(super) window: (u64, u64, *mut u8),
+    /// The last offset in the window where a 64-bit word fits, or `None`.
+    pub(super) word_limit: Option<u64>,
+}
+
+impl<M: Memory> Relocator<'_, '_, M> {
+    /// The bytes of the segment holding `place`, which a relocation from
+    /// `table` writes, and the offset within them.
+    pub(super) fn place(
+        &mut self,
+        place: u64,
+        table: &str,
+    ) -> Result<(&mut [u8], usize), LoadError> {
+        let (lo, hi, _) = self.window;
+        if !(lo <= place && place < hi) {
+            let s = self.layout.target(place, self.textrel, table)?;
+            // SAFETY: the segment lies inside the reservation and is
+            // writable, or (text relocations) committed read-write with
+            // nothing mapped at a final protection, until protection;
+            // slices made from the window never outlive the `&mut self`
+            // borrow that made them.
+            let bytes = unsafe {
+                self.held
+                    .res_mut()
+                    .bytes_mut((s.vaddr - self.layout.lo) as usize, s.memsz as usize)
+            }
+            .ok_or_else(|| out_of_bounds(table, place))?;
+            self.window = (s.vaddr, s.vaddr + s.memsz, bytes.as_mut_ptr());
+            self.word_limit = s.memsz.checked_sub(8);
+        }
+        let (lo, hi, ptr) = self.window;
+        // SAFETY: `ptr` is the start of the committed, read-write segment
+        // `lo..hi` (set above from `bytes_mut`), the reservation is borrowed
+        // exclusively by this relocator, and this is the only live slice.
+        let bytes = unsafe { core::slice::from_raw_parts_mut(ptr, (hi - lo) as usize) };
+        Ok((bytes, (place - lo) as usize))
+    }
+
+    pub(super) fn relr(&mut self, vaddr: u64, size: u64) -> Result<(), LoadError> {
+        let table = self.layout.file(vaddr, size).ok_or(LoadError::malformed(
+            "DT_RELR outside the loaded file data",
+            vaddr,
+        ))?;
+        let mut next = 0u64;
+        for chunk in table.chunks_exact(8) {
+            let entry = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+            if entry & 1 == 0 {
+                self.relative_in_place(entry, ".relr.dyn")?;
+                next = entry + 8;
+            } else {
+                let mut bits = entry >> 1;
+                let mut at = next;
+                while bits != 0 {
+                    if bits & 1 != 0 {
+                        self.relative_in_place(at, ".relr.dyn")?;
+                    }
+                    bits >>= 1;
+                    at += 8;
+                }
+                next += 63 * 8;
+            }
+        }
+        Ok(())
+    }
+
+    /// `*place += B` for a RELR entry.
+    pub(super) fn relative_in_place(
+        &mut self,
+        place: u64,
+        table: &'static str,
+    ) -> Result<(), LoadError> {
+        let base = self.base;
+        let (bytes, off) = self.place(place, table)?;
+        let field = bytes
+            .get_mut(off..off + 8)
+            .ok_or_else(|| out_of_bounds(table, place))?;
+        let value = u64::from_le_bytes((&*field).try_into().unwrap_or_default());
+        field.copy_from_slice(&value.wrapping_add(base).to_le_bytes());
+        Ok(())
+    }
+
+    pub(super) fn table(
+        &mut self,
+        vaddr: u64,
+        size: u64,
+        rela: bool,
+        name: &'static str,
+        binder: &mut Binder<'_, '_>,
+        deferred: &mut Vec<Deferred>,
+    ) -> Result<(), LoadError> {
+        let table = self.layout.file(vaddr, size).ok_or(LoadError::malformed(
+            "relocation table outside the loaded file data",
+            vaddr,
+        ))?;
+        let word = |e: &[u8], at: usize| {
+            e.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
+        };
+        // Classes of the last type seen: tables come in long runs of one.
+        let mut last = (u32::MAX, DynamicClass::Unknown);
+        if rela {
+            // The window in locals, so the loop does not reload it after
+            // each store (which the compiler cannot tell apart from `self`);
+            // taken again after each relocation of the general path, which
+            // may move it.
+            let base = self.base;
+            let mut window = (self.window.0, self.window.2, self.word_limit);
+            for entry in table.chunks_exact(24) {
+                let Ok(entry) = <&[u8; 24]>::try_from(entry) else {
+                    continue;
+                };
+                let (place, info, addend) = (word(entry, 0), word(entry, 8), word(entry, 16));
+                let r_type = info as u32;
+                if r_type != last.0 {
+                    last = (r_type, reloc::dynamic_class(self.machine, r_type));
+                }
+                // B + A into a 64-bit word (every supported machine is
+                // ELF64): the bulk of most tables, kept on a short path.
+                if last.1 == DynamicClass::Relative {
+                    let (lo, ptr, limit) = window;
+                    let offset = place.wrapping_sub(lo);
+                    if limit.is_some_and(|limit| offset <= limit) {
+                        // SAFETY: `ptr` is the start of the window's
+                        // committed, read-write segment (set by `place` from
+                        // `bytes_mut`) and `limit` its size less 8, so
+                        // `offset..offset+8` lies in it; the reservation is
+                        // borrowed exclusively by this relocator and no
+                        // slice of it is alive.
+                        unsafe {
+                            ptr.add(offset as usize)
+                                .cast::<[u8; 8]>()
+                                .write_unaligned(base.wrapping_add(addend).to_le_bytes());
+                        }
+                        continue;
+                    }
+                }
+                let sym = (info >> 32) as usize;
+                self.one(
+                    place,
+                    r_type,
+                    sym,
+                    Some(addend as i64),
+                    name,
+                    binder,
+                    deferred,
+                )?;
+                window = (self.window.0, self.window.2, self.word_limit);
+            }
+        } else {
+            for entry in table.chunks_exact(16) {
+                let (place, info) = (word(entry, 0), word(entry, 8));
+                let (sym, r_type) = ((info >> 32) as usize, info as u32);
+                self.one(place, r_type, sym, None, name, binder, deferred)?;
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn one(
+        &mut self,
+        place: u64,
+        r_type: u32,
+        sym: usize,
+        addend: Option<i64>,
+        name: &'static str,
+        binder: &mut Binder<'_, '_>,
+        deferred: &mut Vec<Deferred>,
+    ) -> Result<(), LoadError> {
+        let machine = self.machine;
+        let class = reloc::dynamic_class(machine, r_type);
+        let unsupported = || LoadError::UnsupportedRelocation {
+            machine,
+            r_type,
+            section: String::from(name),
+            offset: place,
+        };
+        match class {
+            DynamicClass::None => return Ok(()),
+            DynamicClass::Tls => {
+                return Err(LoadError::ThreadLocalStorage {
+                    what: "TLS relocation",
+                })
+            }
+            DynamicClass::Copy => {
+                return Err(LoadError::Unsupported {
+                    what: "COPY relocations (only valid in executables)",
+                })
+            }
+            DynamicClass::Unknown => return Err(unsupported()),
+            DynamicClass::Relative | DynamicClass::IRelative | DynamicClass::Symbolic => {}
+        }
+        let base = self.base;
+        let (bytes, offset) = self.place(place, name)?;
+        let addend = match addend {
+            Some(a) => a,
+            None => {
+                reloc::implicit_addend(machine, r_type, bytes, offset).map_err(|_| unsupported())?
+            }
+        };
+        let (symbol, size) = match class {
+            DynamicClass::Relative => (0, 0),
+            DynamicClass::IRelative => {
+                deferred.push(Deferred {
+                    place,
+                    r_type,
+                    target: Target::Resolver(base.wrapping_add(addend as u64)),
+                    addend: 0,
+                    table: name,
+                });
+                return Ok(());
+            }
+            _ if sym == 0 => (0, 0),
+            _ => match binder.bind(sym)? {
+                (Bound::Address(a), size) => (a, size),
+                (Bound::OwnIfunc(resolver), _) => {
+                    deferred.push(Deferred {
+                        place,
+                        r_type,
+                        target: Target::Resolver(resolver),
+                        addend,
+                        table: name,
+                    });
+                    return Ok(());
+                }
+                (Bound::Waiting(w), _) => {
+                    deferred.push(Deferred {
+                        place,
+                        r_type,
+                        target: Target::Waiting(w),
+                        addend,
+                        table: name,
+                    });
+                    return Ok(());
+                }
+                (Bound::Unknown, _) => unreachable!("bind never leaves a symbol unknown"),
+            },
+        };
+        let fix = Fixup {
+            r_type,
+            place: base.wrapping_add(place),
+            symbol,
+            size,
+            addend,
+            base,
+            ..Fixup::default()
+        };
+        reloc::apply(machine, &fix, bytes, offset).map_err(|f| match f {
+            // Dynamic relocations are never paired and never need relaxation.
+            RelocFault::Unsupported | RelocFault::Unpaired | RelocFault::NeedsRelaxation => {
+                unsupported()
+            }
+            RelocFault::Overflow => LoadError::RelocationOverflow {
+                r_type,
+                symbol: binder.describe(sym),
+                offset: place,
+            },
+            RelocFault::OutOfBounds => out_of_bounds(name, place),
+        })
+    }
+}
+
+pub(super) fn out_of_bounds(table: &str, place: u64) -> LoadError {
+    LoadError::RelocationOutOfBounds {
+        section: String::from(table),
+        offset: place,
+    }
+}
+
+/// Runs the object's own IFUNC resolvers (code is executable by now) and
+/// stores what they return; every target must be in writable memory.
+pub(super) fn run_ifunc_resolvers<M: Memory>(
+    layout: &Layout<'_>,
+    textrel: bool,
+    ranges: &[(u64, u64, Protection)],
+    held: &mut Held<M>,
+    machine: Machine,
+    base: u64,
+    deferred: &[Deferred],
+) -> Result<(), LoadError> {
+    if Machine::host() != Some(machine) {
+        return Err(LoadError::Unsupported {
+            what: "IFUNC symbols in objects for another machine",
+        });
+    }
+    for d in deferred {
+        let Target::Resolver(resolver) = d.target else {
+            continue;
+        };
+        if !writable(ranges, d.place) {
+            return Err(LoadError::Unsupported {
+                what: "IFUNC relocation in read-only memory",
+            });
+        }
+        // Only code the object itself brought may be called: an address
+        // from a corrupt table would otherwise send the loader anywhere.
+        let code = resolver.wrapping_sub(base);
+        let in_code = layout.segments.iter().any(|s| {
+            s.prot == Protection::ReadExecute && s.vaddr <= code && code < s.vaddr + s.filesz
+        });
+        if !in_code {
+            return Err(LoadError::malformed(
+                "IFUNC resolver outside the object's code",
+                d.place,
+            ));
+        }
+        // SAFETY: the resolver address lies in the file-backed part of one of
+        // this image's executable segments, which is relocated, executable
+        // and of the host machine (all checked above).
+        let value = unsafe { call::ifunc_resolver(resolver) };
+        store_resolved(layout, textrel, held, machine, base, d, value)?;
+    }
+    Ok(())
+}
+
+/// Whether the 8 bytes at unbiased `place` lie in one read-write range.
+pub(super) fn writable(ranges: &[(u64, u64, Protection)], place: u64) -> bool {
+    ranges.iter().any(|&(a, b, p)| {
+        p == Protection::ReadWrite && a <= place && place.checked_add(8).is_some_and(|end| end <= b)
+    })
+}
+
+/// Applies the deferred relocation `d` with `value`, what its IFUNC
+/// resolver returned; the place must be writable (checked by the caller).
+pub(super) fn store_resolved<M: Memory>(
+    layout: &Layout<'_>,
+    textrel: bool,
+    held: &mut Held<M>,
+    machine: Machine,
+    base: u64,
+    d: &Deferred,
+    value: u64,
+) -> Result<(), LoadError> {
+    let s = layout.target(d.place, textrel, d.table)?;
+    // SAFETY: the place lies in a read-write page (checked by the caller)
+    // of a committed segment that is writable or, with text relocations,
+    // was not mapped at a final protection; no other slice of the
+    // reservation is alive.
+    let bytes = unsafe {
+        held.res_mut()
+            .bytes_mut((s.vaddr - layout.lo) as usize, s.memsz as usize)
+    }
+    .ok_or_else(|| out_of_bounds(d.table, d.place))?;
+    let fix = Fixup {
+        r_type: d.r_type,
+        place: base.wrapping_add(d.place),
+        symbol: value,
+        addend: d.addend,
+        base,
+        ..Fixup::default()
+    };
+    let offset = (d.place - s.vaddr) as usize;
+    let result = if reloc::dynamic_class(machine, d.r_type) == DynamicClass::IRelative {
+        bytes
+            .get_mut(offset..offset + 8)
+            .map(|f| f.copy_from_slice(&value.to_le_bytes()))
+            .ok_or(RelocFault::OutOfBounds)
+    } else {
+        reloc::apply(machine, &fix, bytes, offset)
+    };
+    result.map_err(|_| out_of_bounds(d.table, d.place))
+}

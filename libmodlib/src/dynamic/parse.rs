@@ -1,0 +1,541 @@
+//! Reading a shared object before it is mapped: program headers, the
+//! dynamic table, the symbol tables and `.modinfo`, all bounds-checked
+//! against the file.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use elf::abi::{PF_W, PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_LOAD, PT_TLS};
+use elf::segment::ProgramHeader;
+
+use crate::error::LoadError;
+use crate::header::{file_range, File};
+use crate::image::DynamicInfo;
+use crate::memory::{align_down, align_up, Protection};
+use crate::modinfo::ModInfo;
+
+use super::apply::out_of_bounds;
+use super::pages::{self, Segment};
+use super::symbols::{
+    self, c_str, gnu_hash_count, gnu_hash_len, u32_at, DynSymbols, HashKind, Span, View,
+};
+use super::tags;
+
+/// Largest image span accepted (1 TiB): anything bigger is a corrupt header.
+const MAX_SPAN: u64 = 1 << 40;
+
+/// The object's segments and the file-side view of its tables.
+pub(super) struct Layout<'a> {
+    pub(super) bytes: &'a [u8],
+    pub(super) segments: Vec<Segment>,
+    /// Unbiased address of the reservation start.
+    pub(super) lo: u64,
+}
+
+impl<'a> Layout<'a> {
+    /// The file bytes at unbiased address `vaddr`, `len` long, if they lie in
+    /// the file-backed part of one segment.
+    pub(super) fn file(&self, vaddr: u64, len: u64) -> Option<&'a [u8]> {
+        let s = self
+            .segments
+            .iter()
+            .find(|s| s.vaddr <= vaddr && vaddr < s.vaddr + s.filesz)?;
+        if vaddr.checked_add(len)? > s.vaddr + s.filesz {
+            return None;
+        }
+        file_range(self.bytes, s.offset + (vaddr - s.vaddr), len, "").ok()
+    }
+
+    /// The file bytes from `vaddr` to the end of its segment's file data.
+    pub(super) fn file_tail(&self, vaddr: u64) -> Option<&'a [u8]> {
+        let s = self
+            .segments
+            .iter()
+            .find(|s| s.vaddr <= vaddr && vaddr < s.vaddr + s.filesz)?;
+        self.file(vaddr, s.vaddr + s.filesz - vaddr)
+    }
+
+    /// Index of the segment whose memory holds `vaddr`.
+    pub(super) fn segment_of(&self, vaddr: u64) -> Option<usize> {
+        self.segments
+            .iter()
+            .position(|s| s.vaddr <= vaddr && vaddr < s.vaddr + s.memsz)
+    }
+
+    /// The segment a relocation from `table` may write at `place`: a
+    /// writable one, or any with text relocations (`textrel`).
+    pub(super) fn target(
+        &self,
+        place: u64,
+        textrel: bool,
+        table: &str,
+    ) -> Result<Segment, LoadError> {
+        let s = self.segments[self
+            .segment_of(place)
+            .ok_or_else(|| out_of_bounds(table, place))?];
+        if s.prot == Protection::ReadWrite || textrel {
+            Ok(s)
+        } else {
+            Err(LoadError::RelocationInReadOnly {
+                section: String::from(table),
+                offset: place,
+            })
+        }
+    }
+}
+
+pub(super) fn segment_protection(ph: &ProgramHeader) -> Result<Protection, LoadError> {
+    match (ph.p_flags & PF_W != 0, ph.p_flags & PF_X != 0) {
+        (true, true) => Err(LoadError::Unsupported {
+            what: "a writable and executable segment (W^X)",
+        }),
+        (false, true) => Ok(Protection::ReadExecute),
+        (true, false) => Ok(Protection::ReadWrite),
+        (false, false) => Ok(Protection::Read),
+    }
+}
+
+/// What loading needs from the headers, before any memory is taken.
+pub(super) struct Parsed<'a> {
+    pub(super) phdrs: Vec<ProgramHeader>,
+    pub(super) layout: Layout<'a>,
+    pub(super) relro: Option<ProgramHeader>,
+    pub(super) max_align: u64,
+    /// Unbiased end of the image, page-aligned.
+    pub(super) hi: u64,
+    pub(super) ranges: Vec<(u64, u64, Protection)>,
+    pub(super) tags: tags::Tags,
+}
+
+/// Reads and checks the program headers and the dynamic table.
+pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadError> {
+    let phdrs: Vec<ProgramHeader> = file
+        .elf
+        .segments()
+        .ok_or(LoadError::malformed(
+            "shared object without program headers",
+            0,
+        ))?
+        .iter()
+        .collect();
+    let mut segments = Vec::new();
+    let (mut dynamic, mut relro, mut max_align) = (None, None, 0u64);
+    for ph in &phdrs {
+        match ph.p_type {
+            PT_LOAD => {
+                if ph.p_filesz > ph.p_memsz {
+                    return Err(LoadError::malformed(
+                        "segment file size exceeds memory size",
+                        ph.p_offset,
+                    ));
+                }
+                file_range(
+                    file.data,
+                    ph.p_offset,
+                    ph.p_filesz,
+                    "segment data outside the file",
+                )?;
+                if ph.p_memsz == 0 {
+                    continue;
+                }
+                if ph.p_align.is_power_of_two() {
+                    max_align = max_align.max(ph.p_align);
+                }
+                segments.push(Segment {
+                    vaddr: ph.p_vaddr,
+                    memsz: ph.p_memsz,
+                    filesz: ph.p_filesz,
+                    offset: ph.p_offset,
+                    prot: segment_protection(ph)?,
+                });
+            }
+            PT_DYNAMIC => dynamic = Some(*ph),
+            PT_GNU_RELRO => relro = Some(*ph),
+            PT_TLS => {
+                return Err(LoadError::ThreadLocalStorage {
+                    what: "PT_TLS segment",
+                })
+            }
+            _ => {}
+        }
+    }
+    segments.sort_by_key(|s| s.vaddr);
+    if segments.is_empty() {
+        return Err(LoadError::malformed("no loadable segment", 0));
+    }
+    for w in segments.windows(2) {
+        if w[0]
+            .vaddr
+            .checked_add(w[0].memsz)
+            .is_none_or(|end| end > w[1].vaddr)
+        {
+            return Err(LoadError::malformed("overlapping segments", w[1].offset));
+        }
+    }
+    let lo = align_down(segments[0].vaddr, page);
+    let last = segments[segments.len() - 1];
+    let hi = last
+        .vaddr
+        .checked_add(last.memsz)
+        .and_then(|end| align_up(end, page))
+        .filter(|&hi| hi - lo <= MAX_SPAN)
+        .ok_or(LoadError::malformed(
+            "segments span too much address space",
+            last.offset,
+        ))?;
+    let ranges = pages::protections(&segments, page)?;
+    let layout = Layout {
+        bytes: file.data,
+        segments,
+        lo,
+    };
+    let tags = match dynamic {
+        Some(ph) => {
+            let raw = file_range(
+                file.data,
+                ph.p_offset,
+                ph.p_filesz,
+                "PT_DYNAMIC outside the file",
+            )?;
+            tags::parse(raw, ph.p_offset)?
+        }
+        None => tags::Tags::default(),
+    };
+    Ok(Parsed {
+        phdrs,
+        layout,
+        relro,
+        max_align,
+        hi,
+        ranges,
+        tags,
+    })
+}
+
+/// Dependencies, name and search path of a shared object, read from the
+/// file without loading it.
+pub(crate) fn describe(file: &File<'_>) -> Result<DynamicInfo, LoadError> {
+    let parsed = parse(file, 4096)?;
+    let strtab = match parsed.tags.strtab {
+        Some(a) => parsed
+            .layout
+            .file(a, parsed.tags.strsz)
+            .ok_or(LoadError::malformed(
+                "DT_STRTAB outside the loaded file data",
+                a,
+            ))?,
+        None => &[],
+    };
+    Ok(dynamic_info(&parsed.tags, strtab, parsed.phdrs))
+}
+
+/// The caller-facing summary of the dynamic table.
+pub(super) fn dynamic_info(
+    tags: &tags::Tags,
+    strtab: &[u8],
+    phdrs: Vec<ProgramHeader>,
+) -> DynamicInfo {
+    let string = |off: u64| c_str(strtab, off as usize).map(String::from);
+    DynamicInfo {
+        needed: tags.needed.iter().filter_map(|&o| string(o)).collect(),
+        soname: tags.soname.and_then(string),
+        runpath: tags
+            .runpath
+            .or(tags.rpath)
+            .and_then(string)
+            .map(|p| {
+                p.split(':')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        runpath_is_rpath: tags.runpath.is_none() && tags.rpath.is_some(),
+        program_headers: phdrs,
+    }
+}
+
+/// Finds and bounds-checks the dynamic symbol, string, hash and version tables.
+pub(super) fn locate_symbols(
+    layout: &Layout<'_>,
+    tags: &tags::Tags,
+) -> Result<DynSymbols, LoadError> {
+    let strtab = match tags.strtab {
+        Some(a) => {
+            layout.file(a, tags.strsz).ok_or(LoadError::malformed(
+                "DT_STRTAB outside the loaded file data",
+                a,
+            ))?;
+            Span {
+                vaddr: a,
+                len: tags.strsz as usize,
+            }
+        }
+        None => Span {
+            vaddr: layout.lo,
+            len: 0,
+        },
+    };
+    let (hash_kind, hash_vaddr, count, hash_len) = if let Some(a) = tags.gnu_hash {
+        let tail = layout.file_tail(a).ok_or(LoadError::malformed(
+            "DT_GNU_HASH outside the loaded file data",
+            a,
+        ))?;
+        let count = gnu_hash_count(tail).ok_or(LoadError::malformed("DT_GNU_HASH table", a))?;
+        let len = gnu_hash_len(tail, count).filter(|&l| l <= tail.len());
+        (
+            HashKind::Gnu,
+            a,
+            count,
+            len.ok_or(LoadError::malformed("DT_GNU_HASH table", a))?,
+        )
+    } else if let Some(a) = tags.hash {
+        let tail = layout.file_tail(a).ok_or(LoadError::malformed(
+            "DT_HASH outside the loaded file data",
+            a,
+        ))?;
+        let nbucket = u32_at(tail, 0).ok_or(LoadError::malformed("DT_HASH table", a))? as usize;
+        let nchain = u32_at(tail, 4).ok_or(LoadError::malformed("DT_HASH table", a))? as usize;
+        let len = 8 + (nbucket + nchain) * 4;
+        if len > tail.len() {
+            return Err(LoadError::malformed("DT_HASH table", a));
+        }
+        (HashKind::Sysv, a, nchain, len)
+    } else if tags.symtab.is_some() {
+        return Err(LoadError::malformed(
+            "dynamic symbols without DT_GNU_HASH or DT_HASH",
+            0,
+        ));
+    } else {
+        (HashKind::None, layout.lo, 0, 0)
+    };
+    let symtab = match tags.symtab {
+        Some(a) => {
+            let len = count
+                .checked_mul(symbols::SYM_SIZE)
+                .ok_or(LoadError::malformed("DT_SYMTAB", a))?;
+            layout.file(a, len as u64).ok_or(LoadError::malformed(
+                "DT_SYMTAB outside the loaded file data",
+                a,
+            ))?;
+            Span { vaddr: a, len }
+        }
+        None => Span {
+            vaddr: layout.lo,
+            len: 0,
+        },
+    };
+    let versym = match tags.versym {
+        Some(a) if count > 0 => {
+            layout
+                .file(a, count as u64 * 2)
+                .ok_or(LoadError::malformed(
+                    "DT_VERSYM outside the loaded file data",
+                    a,
+                ))?;
+            Some(Span {
+                vaddr: a,
+                len: count * 2,
+            })
+        }
+        _ => None,
+    };
+    let verdef = match tags.verdef {
+        Some(a) => {
+            let tail = layout.file_tail(a).ok_or(LoadError::malformed(
+                "DT_VERDEF outside the loaded file data",
+                a,
+            ))?;
+            Some(Span {
+                vaddr: a,
+                len: tail.len(),
+            })
+        }
+        None => None,
+    };
+    Ok(DynSymbols {
+        symtab,
+        strtab,
+        hash: Span {
+            vaddr: hash_vaddr,
+            len: hash_len,
+        },
+        hash_kind,
+        versym,
+        verdef,
+        count: if tags.symtab.is_some() { count } else { 0 },
+        image_vaddr: layout.lo,
+        placed: None,
+    })
+}
+
+pub(super) fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<'a>> {
+    let get = |s: Span| {
+        layout
+            .file(s.vaddr, s.len as u64)
+            .or((s.len == 0).then_some(&[][..]))
+    };
+    Some(View {
+        symtab: get(d.symtab)?,
+        strtab: get(d.strtab)?,
+        hash: get(d.hash)?,
+        hash_kind: d.hash_kind,
+        versym: d.versym.map_or(Some(&[][..]), get)?,
+        verdef: d.verdef.map_or(Some(&[][..]), get)?,
+        count: d.count,
+    })
+}
+
+/// `.modinfo` from the section headers, if the object keeps them: the
+/// first section of that name, as `ElfBytes::section_header_by_name` finds
+/// it, but read straight from the header bytes (no parsed copy of every
+/// header), each read bounds-checked; anything malformed means no metadata.
+pub(super) fn modinfo(file: &File<'_>) -> ModInfo {
+    modinfo_bytes(file.data)
+        .map(ModInfo::parse)
+        .unwrap_or_default()
+}
+
+pub(super) fn modinfo_bytes(data: &[u8]) -> Option<&[u8]> {
+    const SHDR_SIZE: usize = 64;
+    const SHN_XINDEX: u16 = 0xffff;
+    const NAME: &[u8] = b".modinfo\0";
+    let u16_at = symbols::u16_at;
+    let u32_at = symbols::u32_at;
+    let u64_at = symbols::u64_at;
+    let shoff = usize::try_from(u64_at(data, 0x28)?).ok()?;
+    if shoff == 0 || usize::from(u16_at(data, 0x3a)?) != SHDR_SIZE {
+        return None;
+    }
+    let header = |i: usize| -> Option<&[u8]> {
+        let at = i.checked_mul(SHDR_SIZE)?.checked_add(shoff)?;
+        data.get(at..at.checked_add(SHDR_SIZE)?)
+    };
+    // Counts too large for the ELF header are kept in section 0.
+    let shnum = match u16_at(data, 0x3c)? {
+        0 => usize::try_from(u64_at(header(0)?, 32)?).ok()?,
+        n => usize::from(n),
+    };
+    let shstrndx = match u16_at(data, 0x3e)? {
+        SHN_XINDEX => u32_at(header(0)?, 40)? as usize,
+        n => usize::from(n),
+    };
+    let bytes = |h: &[u8]| -> Option<&[u8]> {
+        if u32_at(h, 4)? == elf::abi::SHT_NOBITS {
+            return Some(&[]);
+        }
+        let start = usize::try_from(u64_at(h, 24)?).ok()?;
+        let len = usize::try_from(u64_at(h, 32)?).ok()?;
+        data.get(start..start.checked_add(len)?)
+    };
+    if shstrndx >= shnum {
+        return None;
+    }
+    let names = bytes(header(shstrndx)?)?;
+    for i in 0..shnum {
+        let h = header(i)?;
+        let at = u32_at(h, 0)? as usize;
+        let name = names.get(at..)?;
+        if name.starts_with(NAME) {
+            return bytes(h);
+        }
+        // A name must at least be terminated within the table.
+        name.iter().position(|&b| b == 0)?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modinfo_bytes;
+    use alloc::vec::Vec;
+
+    /// An ELF header and section headers for `sections` (`(name, type,
+    /// contents)`), with `.shstrtab` last; `shnum0` puts the count in
+    /// section 0 instead.
+    pub(super) fn elf(sections: &[(&str, u32, &[u8])], shnum0: bool) -> Vec<u8> {
+        let mut names = alloc::vec![0u8];
+        let mut offsets = Vec::new();
+        for (name, _, _) in sections.iter().chain([&(".shstrtab", 3, &[][..])]) {
+            offsets.push(names.len() as u32);
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+        }
+        let mut data = alloc::vec![0u8; 64];
+        data[..4].copy_from_slice(b"\x7fELF");
+        data[4] = 2;
+        data[5] = 1;
+        data[6] = 1;
+        data[16..18].copy_from_slice(&3u16.to_le_bytes());
+        data[18..20].copy_from_slice(&62u16.to_le_bytes());
+        data[52..54].copy_from_slice(&64u16.to_le_bytes());
+        data[58..60].copy_from_slice(&64u16.to_le_bytes());
+        let mut placed = Vec::new();
+        for (_, _, bytes) in sections {
+            placed.push((data.len() as u64, bytes.len() as u64));
+            data.extend_from_slice(bytes);
+        }
+        placed.push((data.len() as u64, names.len() as u64));
+        data.extend_from_slice(&names);
+        while data.len() % 8 != 0 {
+            data.push(0);
+        }
+        let shoff = data.len() as u64;
+        let count = sections.len() + 2;
+        data[40..48].copy_from_slice(&shoff.to_le_bytes());
+        let shnum = if shnum0 { 0 } else { count as u16 };
+        data[60..62].copy_from_slice(&shnum.to_le_bytes());
+        data[62..64].copy_from_slice(&((count - 1) as u16).to_le_bytes());
+        let mut null = [0u8; 64];
+        if shnum0 {
+            null[32..40].copy_from_slice(&(count as u64).to_le_bytes());
+        }
+        data.extend_from_slice(&null);
+        let types = sections.iter().map(|s| s.1).chain([3]);
+        for ((name, ty), (off, size)) in offsets.iter().zip(types).zip(placed) {
+            let mut h = [0u8; 64];
+            h[..4].copy_from_slice(&name.to_le_bytes());
+            h[4..8].copy_from_slice(&ty.to_le_bytes());
+            h[24..32].copy_from_slice(&off.to_le_bytes());
+            h[32..40].copy_from_slice(&size.to_le_bytes());
+            data.extend_from_slice(&h);
+        }
+        data
+    }
+
+    pub(super) fn by_elf_crate(data: &[u8]) -> Option<&[u8]> {
+        crate::inspect::section(data, crate::Machine::X86_64, ".modinfo")
+            .ok()
+            .flatten()
+    }
+
+    #[test]
+    pub(super) fn modinfo_found_as_the_elf_crate_finds_it() {
+        let info = b"name=x\0license=MIT\0";
+        let cases: [&[(&str, u32, &[u8])]; 5] = [
+            &[(".text", 1, b"\x90\x90"), (".modinfo", 1, info)],
+            &[(".modinfo.x", 1, b"a=b\0"), (".modinfo", 1, info)],
+            &[(".modinfo", 8, b""), (".modinfo", 1, info)],
+            &[(".text", 1, b"\xc3")],
+            &[],
+        ];
+        for (i, sections) in cases.iter().enumerate() {
+            for shnum0 in [false, true] {
+                let data = elf(sections, shnum0);
+                assert_eq!(
+                    modinfo_bytes(&data),
+                    by_elf_crate(&data),
+                    "case {i}, shnum0 {shnum0}"
+                );
+            }
+        }
+        let data = elf(cases[0], false);
+        assert_eq!(modinfo_bytes(&data), Some(&info[..]));
+        // Truncated anywhere: never out of bounds, never a different answer
+        // from the data that is there.
+        for len in 0..data.len() {
+            let cut = &data[..len];
+            assert!(modinfo_bytes(cut).is_none_or(|m| m == info), "len {len}");
+        }
+    }
+}
