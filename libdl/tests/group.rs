@@ -199,31 +199,6 @@ impl Platform for Counted {
     }
 }
 
-/// A copy of `good` beside it whose first `SHT_RELA` entry has a relocation
-/// type (200) that none of x86_64, aarch64 and riscv64 defines.
-fn with_bad_relocation(good: &Path, name: &str) -> PathBuf {
-    let mut bytes = std::fs::read(good).unwrap();
-    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
-    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
-    let (shoff, shentsize, shnum) = (
-        u64_at(&bytes, 0x28),
-        u16_at(&bytes, 0x3a),
-        u16_at(&bytes, 0x3c),
-    );
-    let rela = (0..shnum)
-        .map(|i| shoff + i * shentsize)
-        .find(|&sh| u32_at(&bytes, sh + 4) == 4 /* SHT_RELA */)
-        .expect("a SHT_RELA section");
-    let first = u64_at(&bytes, rela + 0x18); // sh_offset
-    assert!(u64_at(&bytes, rela + 0x20) >= 24, "at least one entry");
-    // r_info's low 32 bits are the type.
-    bytes[first + 8..first + 12].copy_from_slice(&200u32.to_le_bytes());
-    let bad = good.with_file_name(name);
-    std::fs::write(&bad, bytes).unwrap();
-    bad
-}
-
 #[test]
 fn a_failed_relocation_leaves_nothing_loaded_and_no_memory_held() {
     let (root, _) = interpose_libs();
@@ -234,7 +209,7 @@ fn a_failed_relocation_leaves_nothing_loaded_and_no_memory_held() {
         &[],
     );
     // Beside its dependency, found through DT_RUNPATH=$ORIGIN.
-    let bad = with_bad_relocation(&good, "libgroup_bad_root-patched.so");
+    let bad = common::with_bad_relocation(&good, "libgroup_bad_root-patched.so");
     let memory = Arc::new(CountingMemory::new(MmapMemory));
     let linker = Linker::new(Counted {
         hosted: Hosted::new(),

@@ -400,7 +400,10 @@ fn dlerror_is_per_thread_precise_and_cleared_by_reading() {
     take_log_with("refcount:");
 
     // A bad relocation: the type, where, and which file.
-    let bad = bad_relocation_copy();
+    let bad = common::with_bad_relocation(
+        &lib("badreloc", &["badreloc.c"], &[], &[]),
+        "libbadreloc-patched.so",
+    );
     assert!(open(&bad, RTLD_NOW).is_null());
     let err = last_error().unwrap();
     assert!(
@@ -417,32 +420,6 @@ fn dlerror_is_per_thread_precise_and_cleared_by_reading() {
     assert!(last_error()
         .unwrap()
         .contains("exactly one of RTLD_LAZY and RTLD_NOW"));
-}
-
-/// A copy of the `badreloc` fixture whose first `.rela.dyn` entry has a
-/// relocation type (200) that none of x86_64, aarch64 and riscv64 defines.
-fn bad_relocation_copy() -> std::path::PathBuf {
-    let good = lib("badreloc", &["badreloc.c"], &[], &[]);
-    let mut bytes = std::fs::read(&good).unwrap();
-    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
-    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap()) as usize;
-    let (shoff, shentsize, shnum) = (
-        u64_at(&bytes, 0x28),
-        u16_at(&bytes, 0x3a),
-        u16_at(&bytes, 0x3c),
-    );
-    let rela = (0..shnum)
-        .map(|i| shoff + i * shentsize)
-        .find(|&sh| u32_at(&bytes, sh + 4) == 4 /* SHT_RELA */)
-        .expect("a SHT_RELA section");
-    let first = u64_at(&bytes, rela + 0x18); // sh_offset
-    assert!(u64_at(&bytes, rela + 0x20) >= 24, "at least one entry");
-    // r_info's low 32 bits are the type.
-    bytes[first + 8..first + 12].copy_from_slice(&200u32.to_le_bytes());
-    let bad = common::lib_dir().join("libbadreloc-patched.so");
-    std::fs::write(&bad, bytes).unwrap();
-    bad
 }
 
 #[test]
@@ -491,32 +468,17 @@ fn thread_local_storage_is_refused() {
 /// taken out: its relocations of code are then a file's lie.
 fn without_textrel(path: &std::path::Path) -> std::path::PathBuf {
     let mut bytes = std::fs::read(path).unwrap();
-    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes(b[o..o + 2].try_into().unwrap()) as usize;
-    let u32_at = |b: &[u8], o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
-    let u64_at = |b: &[u8], o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
-    let (shoff, shentsize, shnum) = (
-        u64_at(&bytes, 0x28) as usize,
-        u16_at(&bytes, 0x3a),
-        u16_at(&bytes, 0x3c),
-    );
-    let dynamic = (0..shnum)
-        .map(|i| shoff + i * shentsize)
-        .find(|&sh| u32_at(&bytes, sh + 4) == 6 /* SHT_DYNAMIC */)
-        .expect("a SHT_DYNAMIC section");
-    let (start, size) = (
-        u64_at(&bytes, dynamic + 0x18) as usize,
-        u64_at(&bytes, dynamic + 0x20) as usize,
-    );
+    let (start, size) = common::section_of_type(&bytes, 6 /* SHT_DYNAMIC */);
     let mut found = false;
     for at in (start..start + size).step_by(16) {
-        match u64_at(&bytes, at) {
+        match common::u64_at(&bytes, at) {
             22 /* DT_TEXTREL */ => {
                 bytes[at..at + 8].copy_from_slice(&21u64.to_le_bytes()); // DT_DEBUG
                 found = true;
             }
             30 /* DT_FLAGS */ => {
-                let flags = u64_at(&bytes, at + 8) & !4 /* DF_TEXTREL */;
-                bytes[at + 8..at + 16].copy_from_slice(&flags.to_le_bytes());
+                let flags = common::u64_at(&bytes, at + 8) & !4 /* DF_TEXTREL */;
+                bytes[at + 8..at + 16].copy_from_slice(&(flags as u64).to_le_bytes());
             }
             _ => {}
         }

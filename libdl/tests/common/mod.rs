@@ -264,3 +264,45 @@ pub fn take_log_with(prefix: &str) -> Vec<String> {
         .filter(|e| e.starts_with(prefix))
         .collect()
 }
+
+fn u16_at(b: &[u8], o: usize) -> usize {
+    usize::from(u16::from_le_bytes(b[o..o + 2].try_into().unwrap()))
+}
+
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+
+/// The little-endian 64-bit word at `o` of `b`.
+pub fn u64_at(b: &[u8], o: usize) -> usize {
+    usize::try_from(u64::from_le_bytes(b[o..o + 8].try_into().unwrap())).unwrap()
+}
+
+/// File offset and size of the first section of type `sh_type` in the
+/// ELF64 file `bytes`.
+pub fn section_of_type(bytes: &[u8], sh_type: u32) -> (usize, usize) {
+    let (shoff, shentsize, shnum) = (
+        u64_at(bytes, 0x28),
+        u16_at(bytes, 0x3a),
+        u16_at(bytes, 0x3c),
+    );
+    let sh = (0..shnum)
+        .map(|i| shoff + i * shentsize)
+        .find(|&sh| u32_at(bytes, sh + 4) == sh_type)
+        .unwrap_or_else(|| panic!("a section of type {sh_type}"));
+    (u64_at(bytes, sh + 0x18), u64_at(bytes, sh + 0x20))
+}
+
+/// A copy of `good` beside it, named `name`, whose first `SHT_RELA` entry
+/// has a relocation type (200) that none of x86_64, aarch64 and riscv64
+/// defines.
+pub fn with_bad_relocation(good: &Path, name: &str) -> PathBuf {
+    let mut bytes = std::fs::read(good).unwrap();
+    let (first, size) = section_of_type(&bytes, 4 /* SHT_RELA */);
+    assert!(size >= 24, "at least one entry");
+    // r_info's low 32 bits are the type.
+    bytes[first + 8..first + 12].copy_from_slice(&200u32.to_le_bytes());
+    let bad = good.with_file_name(name);
+    std::fs::write(&bad, bytes).unwrap();
+    bad
+}
