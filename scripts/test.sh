@@ -55,6 +55,17 @@ for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
     cross_test "$target" -p kmod -p dl -p sotest
 done
 
+# Hostile input beyond the fixed cases: a short coverage-guided run of
+# modlib::load on mutants of the objects the tests built (any crash, leak
+# or panic fails it). scripts/fuzz.sh runs it for longer.
+step "fuzz: ${FUZZ_SECONDS:-45} s of coverage-guided fuzzing of modlib::load (scripts/fuzz.sh)"
+set +e
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-45}" -seed=1 2>&1 | grep -vE '^"|^#'
+fuzz_status="${PIPESTATUS[0]}"
+set -e
+fuzz_ok=1
+[ "$fuzz_status" -eq 0 ] || fuzz_ok=0
+
 step "QEMU system: build (scripts/build-kernel.sh) and boot under qemu-system-riscv64"
 qemu_log="$(mktemp)"
 set +e
@@ -76,12 +87,17 @@ rm -f "$qemu_log"
 step "summary"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i } ; n++ }
      END { printf "%d test binaries: %d passed, %d failed, %d ignored\n", n, p, f, g }' "$log"
+if [ "$fuzz_ok" -ne 1 ]; then
+    echo "fuzz: FAILED (a crash, panic or leak; see its output above)"
+else
+    echo "fuzz: no crash, panic or leak"
+fi
 if [ "$qemu_ok" -ne 1 ]; then
     echo "QEMU system: FAILED"
 else
     echo "QEMU system: booted, every check passed, exit status 0"
 fi
-if [ "$status" -ne 0 ] || [ "$qemu_ok" -ne 1 ]; then
+if [ "$status" -ne 0 ] || [ "$qemu_ok" -ne 1 ] || [ "$fuzz_ok" -ne 1 ]; then
     echo "FAILED (cargo test exit status $status)"
     exit 1
 fi
