@@ -170,6 +170,16 @@ void *dlopen(const char *filename, int flags);
 void *dlsym(void *handle, const char *symbol);
 
 /**
+ * Finds the definition of a symbol with a given version (GNU
+ * `dlvsym(3)`), e.g. `dlvsym(RTLD_DEFAULT, "memcpy", "GLIBC_2.14")`. The
+ * entry point passes the caller's return address on to [`dlvsym_from`].
+ *
+ * # Safety
+ * As for [`dlsym`]; `version` must be a NUL-terminated string too.
+ */
+void *dlvsym(void *handle, const char *symbol, const char *version);
+
+/**
  * Closes a handle; see `dlclose(3)`. Returns 0 on success.
  *
  * # Safety

@@ -194,6 +194,53 @@ unsafe extern "C" fn dlsym_from(
     }
 }
 
+/// Finds the definition of a symbol with a given version (GNU
+/// `dlvsym(3)`), e.g. `dlvsym(RTLD_DEFAULT, "memcpy", "GLIBC_2.14")`. The
+/// entry point passes the caller's return address on to [`dlvsym_from`].
+///
+/// # Safety
+/// As for [`dlsym`]; `version` must be a NUL-terminated string too.
+#[no_mangle]
+#[unsafe(naked)]
+pub unsafe extern "C" fn dlvsym(
+    handle: *mut c_void,
+    symbol: *const c_char,
+    version: *const c_char,
+) -> *mut c_void {
+    #[cfg(target_arch = "x86_64")]
+    core::arch::naked_asm!("mov rcx, [rsp]", "jmp {inner}", inner = sym dlvsym_from);
+    #[cfg(target_arch = "aarch64")]
+    core::arch::naked_asm!("mov x3, x30", "b {inner}", inner = sym dlvsym_from);
+    #[cfg(target_arch = "riscv64")]
+    core::arch::naked_asm!("mv a3, ra", "tail {inner}", inner = sym dlvsym_from);
+}
+
+/// `dlvsym` with the caller's address made explicit.
+///
+/// # Safety
+/// As for [`dlvsym`].
+unsafe extern "C" fn dlvsym_from(
+    handle: *mut c_void,
+    symbol: *const c_char,
+    version: *const c_char,
+    caller: usize,
+) -> *mut c_void {
+    let Some(handle) = Handle::from_raw(handle as usize) else {
+        return fail(&Error::InvalidHandle, core::ptr::null_mut());
+    };
+    // SAFETY: NUL-terminated per the contract.
+    let name = unsafe { c_str(symbol) };
+    // SAFETY: as above.
+    let version = unsafe { c_str(version) };
+    let (Some(name), Some(version)) = (name, version) else {
+        return fail(&Error::InvalidName, core::ptr::null_mut());
+    };
+    match linker().versioned_symbol(handle, name, Some(version), caller as u64) {
+        Ok(address) => address as usize as *mut c_void,
+        Err(e) => fail(&e, core::ptr::null_mut()),
+    }
+}
+
 /// Closes a handle; see `dlclose(3)`. Returns 0 on success.
 ///
 /// # Safety

@@ -8,9 +8,9 @@ mod common;
 use std::ffi::{c_char, c_int, c_void};
 
 use common::{
-    close_ok, dlclose, dlerror, dlopen, dlsym, is_loaded, last_error, lib, open, open_ok, sym,
-    sym_addr, take_log_with, RTLD_DEFAULT, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NEXT,
-    RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW,
+    c, close_ok, dlclose, dlerror, dlopen, dlsym, dlvsym, is_loaded, last_error, lib, open,
+    open_ok, sym, sym_addr, take_log_with, RTLD_DEFAULT, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL,
+    RTLD_NEXT, RTLD_NODELETE, RTLD_NOLOAD, RTLD_NOW,
 };
 
 type IntFn = unsafe extern "C" fn() -> c_int;
@@ -276,6 +276,67 @@ fn dlopen_null_is_the_global_scope() {
         "gone with its object"
     );
     close_ok(h);
+}
+
+/// `dlvsym` of `name` at `version` in `handle`.
+fn versioned(handle: *mut c_void, name: &str, version: &str) -> *mut c_void {
+    let (name, version) = (c(name), c(version));
+    // SAFETY: a handle from dlopen (or a pseudo-handle) and two C strings.
+    unsafe { dlvsym(handle, name.as_ptr(), version.as_ptr()) }
+}
+
+#[test]
+fn dlvsym_finds_each_version() {
+    let _serial = common::serial();
+    let map = common::fixture_source("versioned.map");
+    let path = lib(
+        "versioned",
+        &["versioned.c"],
+        &[],
+        &[&format!("-Wl,--version-script={}", map.display())],
+    );
+    let h = open_ok(&path, RTLD_NOW);
+    let call_at = |p: *mut c_void| {
+        assert!(!p.is_null(), "{:?}", last_error());
+        // SAFETY: both versions of `foo` are `int foo(void)`.
+        unsafe { std::mem::transmute::<*mut c_void, IntFn>(p)() }
+    };
+    assert_eq!(call_at(versioned(h, "foo", "V1")), 1, "foo@V1");
+    assert_eq!(call_at(versioned(h, "foo", "V2")), 2, "foo@@V2");
+    assert_eq!(call(h, "foo"), 2, "dlsym gives the default version");
+    assert!(versioned(h, "foo", "V3").is_null());
+    assert_eq!(
+        last_error().unwrap(),
+        format!("{}: undefined symbol: foo, version V3", path.display())
+    );
+    close_ok(h);
+
+    // The host's libc, through its own version definitions.
+    #[cfg(target_arch = "x86_64")]
+    let (current, old) = ("GLIBC_2.14", Some("GLIBC_2.2.5"));
+    #[cfg(target_arch = "aarch64")]
+    let (current, old) = ("GLIBC_2.17", None::<&str>);
+    #[cfg(target_arch = "riscv64")]
+    let (current, old) = ("GLIBC_2.27", None::<&str>);
+    let memcpy = versioned(RTLD_DEFAULT, "memcpy", current);
+    assert!(!memcpy.is_null(), "{:?}", last_error());
+    assert_eq!(
+        memcpy,
+        sym_addr(RTLD_DEFAULT, "memcpy"),
+        "the default version"
+    );
+    if let Some(old) = old {
+        let legacy = versioned(RTLD_DEFAULT, "memcpy", old);
+        assert!(
+            !legacy.is_null() && legacy != memcpy,
+            "memcpy@{old} is another function"
+        );
+    }
+    assert!(versioned(RTLD_DEFAULT, "memcpy", "NO_SUCH_VERSION").is_null());
+    assert_eq!(
+        last_error().unwrap(),
+        "RTLD_DEFAULT: undefined symbol: memcpy, version NO_SUCH_VERSION"
+    );
 }
 
 #[test]

@@ -51,7 +51,19 @@ impl<P: Platform> Linker<P> {
     /// `dlsym`: the address of `name` in the scope `handle` names; `caller`
     /// is the calling code's address (for `RTLD_NEXT`).
     pub fn symbol(&self, handle: Handle, name: &str, caller: u64) -> Result<u64, Error> {
-        let lookup = Lookup::new(name, None);
+        self.versioned_symbol(handle, name, None, caller)
+    }
+
+    /// `dlvsym`: as [`Linker::symbol`], but only the definition of `name`
+    /// with symbol version `version` (`GLIBC_2.14`) when given.
+    pub fn versioned_symbol(
+        &self,
+        handle: Handle,
+        name: &str,
+        version: Option<&str>,
+        caller: u64,
+    ) -> Result<u64, Error> {
+        let lookup = Lookup::new(name, version);
         let host = self.platform.host();
         let table = self.table.lock();
         let found = match handle {
@@ -93,16 +105,20 @@ impl<P: Platform> Linker<P> {
             Handle::Next => String::from("RTLD_NEXT"),
             Handle::Default | Handle::Global => String::from("RTLD_DEFAULT"),
         };
+        let described = || match version {
+            Some(v) => alloc::format!("{name}, version {v}"),
+            None => String::from(name),
+        };
         let Some(found) = found else {
             return Err(Error::SymbolNotFound {
                 object: scope_name(),
-                name: String::from(name),
+                name: described(),
             });
         };
         drop(table);
         address(found.symbol, self.platform.machine()).ok_or_else(|| Error::SymbolNotFound {
             object: String::new(),
-            name: String::from(name),
+            name: described(),
         })
     }
 

@@ -31,6 +31,11 @@ pub const RTLD_NEXT: *mut c_void = usize::MAX as *mut c_void;
 extern "C" {
     pub fn dlopen(filename: *const c_char, flags: c_int) -> *mut c_void;
     pub fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *mut c_void;
+    pub fn dlvsym(
+        handle: *mut c_void,
+        symbol: *const c_char,
+        version: *const c_char,
+    ) -> *mut c_void;
     pub fn dlclose(handle: *mut c_void) -> c_int;
     pub fn dlerror() -> *mut c_char;
     pub fn dladdr(addr: *const c_void, info: *mut Dl_info) -> c_int;
