@@ -17,4 +17,4 @@ pub use error::Error;
 pub use flags::Flags;
 pub use handle::Handle;
 pub use linker::{AddressInfo, Linker, ObjectInfo};
-pub use platform::{FileContents, FileError, HostObject, HostScope, Platform};
+pub use platform::{FileContents, FileError, HostObject, HostScope, Platform, ThreadLocalStorage};

@@ -24,12 +24,15 @@ pub enum Error {
         /// What the platform said.
         reason: String,
     },
-    /// The object uses thread-local storage, which this loader refuses
-    /// rather than loading it half-working.
-    #[error("{path}: thread-local storage is not supported")]
+    /// The object uses thread-local storage in a way this loader (or its
+    /// platform) does not provide; it is refused rather than loaded
+    /// half-working.
+    #[error("{path}: unsupported thread-local storage: {what}")]
     ThreadLocalStorage {
         /// Path of the object.
         path: String,
+        /// What in the object needs it.
+        what: &'static str,
     },
     /// The ELF loader refused the object.
     #[error("{path}: {source}")]

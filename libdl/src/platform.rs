@@ -7,7 +7,7 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use modlib::{FileMapping, Lookup, Machine, Memory, Symbol};
+use modlib::{FileMapping, Lookup, Machine, Memory, Symbol, ThreadLocal};
 
 /// Why a file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,8 +31,8 @@ pub trait HostScope: Sync {
     /// Name of a host object.
     fn name(&self, object: HostObject) -> String;
     /// Has the host's own loader load a system library (one this loader
-    /// does not take on, such as libraries using thread-local storage) and
-    /// returns it as a host object.
+    /// leaves to it, being found in the system's directories) and returns
+    /// it as a host object.
     fn load(&self, path: &str) -> Option<HostObject>;
     /// Runs `f`, the binding of one load (every object of a `dlopen`
     /// group), with lookups answered from one consistent view of the host's
@@ -68,6 +68,23 @@ impl FileContents for Vec<u8> {
     fn bytes(&self) -> &[u8] {
         self
     }
+}
+
+/// Thread-local storage for the objects the loader loads: a module id per
+/// object with `PT_TLS`, and per thread a block of it, made from the
+/// object's template on first use by the function the objects call as
+/// `__tls_get_addr`.
+pub trait ThreadLocalStorage: Sync {
+    /// Address of the function loaded code calls as `__tls_get_addr`
+    /// (`void *(const size_t index[2])`: module id, offset).
+    fn get_addr(&self) -> u64;
+    /// Registers an object's thread-local storage (its initialisation
+    /// image stays readable until [`ThreadLocalStorage::unregister`]) and
+    /// returns its module id, never 0.
+    fn register(&self, template: ThreadLocal) -> u64;
+    /// Forgets a module before its object is unmapped: no block of it is
+    /// made again, and each thread's block is freed.
+    fn unregister(&self, module: u64);
 }
 
 /// The system under the loader.
@@ -108,6 +125,11 @@ pub trait Platform: Send + Sync {
     fn system_path(&self) -> Vec<String>;
     /// The host's own objects, if it has a dynamic linker of its own.
     fn host(&self) -> Option<&dyn HostScope>;
+    /// Thread-local storage for loaded objects, if the platform has it;
+    /// without it objects with `PT_TLS` are refused.
+    fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {
+        None
+    }
     /// An identifier of the calling thread.
     fn thread_id(&self) -> u64;
     /// Lets another thread run (while waiting for an object being

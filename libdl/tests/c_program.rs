@@ -52,7 +52,7 @@ fn static_library() -> PathBuf {
 #[test]
 fn c_program_uses_our_loader() {
     let library = common::lib("cprog_lib", &["cprog_lib.c"], &[], &[]);
-    let tls = common::lib("tls", &["tls.c"], &[], &[]);
+    let tls = common::initial_exec_tls_library();
     let missing = common::lib_dir().join("libcprog_missing.so");
     let archive = static_library();
     let program = common::lib_dir().join("cprog");
@@ -89,7 +89,7 @@ fn c_program_uses_our_loader() {
     let expected = format!(
         "missing: {missing}: cannot open shared object file: not found\n\
          cleared: yes\n\
-         tls: {tls}: thread-local storage is not supported\n\
+         tls: {tls}: unsupported thread-local storage: {initial_exec}\n\
          summary: n=7 min=-7 median=8 max=1000 mean=153.29\n\
          dladdr: cprog_summary\n\
          malloc: found\n\
@@ -98,6 +98,7 @@ fn c_program_uses_our_loader() {
          stale: invalid handle\n",
         missing = missing.display(),
         tls = tls.display(),
+        initial_exec = common::INITIAL_EXEC_MESSAGE,
     );
     assert_eq!(stdout, expected);
 }

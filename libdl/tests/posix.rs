@@ -514,15 +514,111 @@ fn invalid_and_stale_handles_are_errors() {
 }
 
 #[test]
-fn thread_local_storage_is_refused() {
+fn thread_local_storage_is_per_thread() {
     let _serial = common::serial();
-    let path = lib("tls", &["tls.c"], &[], &[]);
+    let path = lib("tls", &["tls.c"], &[], common::traditional_tls());
+    let h = open_ok(&path, RTLD_NOW);
+    // SAFETY: the fixture's signatures.
+    let counter_address: unsafe extern "C" fn() -> *mut c_void =
+        unsafe { sym(h, "tls_counter_address") };
+    // SAFETY: as above.
+    let zero_sum: unsafe extern "C" fn() -> std::ffi::c_long = unsafe { sym(h, "tls_zero_sum") };
+    let (h_addr, counter_address, zero_sum) = (h as usize, counter_address, zero_sum);
+    // What one thread sees of the library's variables, from the start.
+    let run = move || {
+        let h = h_addr as *mut c_void;
+        let seen = (
+            call(h, "tls_bump"),
+            call(h, "tls_bump"),
+            call(h, "tls_private_bump"),
+            call(h, "tls_pointer_read"),
+            // SAFETY: plain functions of the open library.
+            unsafe { zero_sum() },
+            // SAFETY: as above.
+            unsafe { zero_sum() },
+        );
+        // SAFETY: as above.
+        (seen, unsafe { counter_address() } as usize)
+    };
+    let fresh = (6, 7, 101, 77, 0, 9);
+    let (mine, my_counter) = run();
+    assert_eq!(mine, fresh, "the first thread");
+    // All alive at once (each waits for the others before it exits and
+    // its blocks are freed), so that each has a block of its own.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let barrier = std::sync::Arc::clone(&barrier);
+            std::thread::spawn(move || {
+                let seen = run();
+                barrier.wait();
+                seen
+            })
+        })
+        .collect();
+    let others: Vec<_> = threads
+        .into_iter()
+        .map(|t| t.join().expect("thread ran"))
+        .collect();
+    let mut addresses = vec![my_counter];
+    for (seen, address) in others {
+        assert_eq!(seen, fresh, "each thread starts from the initial values");
+        addresses.push(address);
+    }
+    addresses.sort_unstable();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 5, "one block per thread");
+    assert_eq!(
+        call(h, "tls_bump"),
+        8,
+        "this thread's copy went on counting"
+    );
+    close_ok(h);
+    assert!(!is_loaded(&path));
+
+    // Loaded again: a new module, fresh blocks.
+    let h = open_ok(&path, RTLD_NOW);
+    assert_eq!(call(h, "tls_bump"), 6);
+    close_ok(h);
+}
+
+#[test]
+fn thread_local_storage_the_loader_cannot_give_is_refused() {
+    let _serial = common::serial();
+    let path = common::initial_exec_tls_library();
     assert!(open(&path, RTLD_NOW).is_null());
     assert_eq!(
         last_error().unwrap(),
-        format!("{}: thread-local storage is not supported", path.display())
+        format!(
+            "{}: unsupported thread-local storage: {}",
+            path.display(),
+            common::INITIAL_EXEC_MESSAGE
+        )
     );
     assert!(!is_loaded(&path));
+
+    // TLS descriptors: the default on aarch64, -mtls-dialect=gnu2 on
+    // x86_64 (riscv64's gcc has none).
+    let dialect = if cfg!(target_arch = "x86_64") {
+        Some("-mtls-dialect=gnu2")
+    } else if cfg!(target_arch = "aarch64") {
+        Some("-mtls-dialect=desc")
+    } else {
+        None
+    };
+    if let Some(dialect) = dialect {
+        let path = lib("tls_desc", &["tls.c"], &[], &[dialect]);
+        assert!(open(&path, RTLD_NOW).is_null());
+        let error = last_error().unwrap();
+        assert!(
+            error.starts_with(&format!(
+                "{}: unsupported thread-local storage: TLS descriptors",
+                path.display()
+            )),
+            "{error}"
+        );
+        assert!(!is_loaded(&path));
+    }
 }
 
 /// A copy of `path` with its `DT_TEXTREL` tag and `DF_TEXTREL` flag

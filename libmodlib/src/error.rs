@@ -118,9 +118,10 @@ pub enum LoadError {
         /// What is missing.
         what: &'static str,
     },
-    /// The object uses thread-local storage (`PT_TLS` or TLS relocations),
-    /// which this loader refuses rather than loading it half-working.
-    #[error("thread-local storage is not supported ({what})")]
+    /// The object uses thread-local storage in a way this loader (or its
+    /// host) does not provide, and is refused rather than loaded
+    /// half-working.
+    #[error("unsupported thread-local storage: {what}")]
     ThreadLocalStorage {
         /// What in the object needs it.
         what: &'static str,

@@ -47,6 +47,23 @@ pub struct Import {
     pub provider: Option<ProviderId>,
 }
 
+/// A shared object's thread-local storage (`PT_TLS`): what each thread's
+/// block of it starts as, and the module id its code passes to
+/// `__tls_get_addr`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadLocal {
+    /// Run-time address of the initialisation image (`.tdata`).
+    pub init: u64,
+    /// Bytes of the initialisation image; the rest of a block is zero.
+    pub init_size: usize,
+    /// Bytes of a block (`.tdata` then `.tbss`).
+    pub size: usize,
+    /// Alignment of a block (a power of two).
+    pub align: usize,
+    /// The module id the host gave the object (0 before it gives one).
+    pub module: u64,
+}
+
 /// What a shared object says about its place among others.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DynamicInfo {
@@ -86,6 +103,7 @@ pub struct LoadedImage<M: Memory> {
     pub(crate) modinfo: ModInfo,
     pub(crate) imports: Vec<Import>,
     pub(crate) dynamic: Option<DynamicInfo>,
+    pub(crate) thread_local: Option<ThreadLocal>,
 }
 
 impl<M: Memory> LoadedImage<M> {
@@ -193,6 +211,11 @@ impl<M: Memory> LoadedImage<M> {
     /// Every external symbol the image bound, and who provided it.
     pub fn imports(&self) -> &[Import] {
         &self.imports
+    }
+
+    /// The object's thread-local storage, if it has any.
+    pub fn thread_local(&self) -> Option<ThreadLocal> {
+        self.thread_local
     }
 
     /// Dependencies, search paths and program headers of a shared object.

@@ -47,7 +47,7 @@ mod table;
 pub use call::{bound_address, hwcaps, set_hwcaps, HwCaps};
 pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
-pub use image::{DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region};
+pub use image::{DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region, ThreadLocal};
 pub use machine::Machine;
 pub use mapped::MappedImage;
 pub use memory::{FileMapping, Memory, MemoryError, Protection, Reservation};
@@ -84,6 +84,14 @@ impl Default for LoadOptions {
             binding: Binding::Global,
         }
     }
+}
+
+/// What a host's `__tls_get_addr` for objects of `machine` adds to the
+/// offset in the `tls_index` it is given (the psABI's `TLS_DTV_OFFSET`):
+/// `0x800` on riscv64, whose `DTPREL` values have it subtracted, 0
+/// elsewhere.
+pub const fn tls_dtv_offset(machine: Machine) -> u64 {
+    reloc::tls_dtv_offset(machine)
 }
 
 /// What kind of object `bytes` holds, after checking it is one this loader

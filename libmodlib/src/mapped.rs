@@ -9,7 +9,7 @@ use alloc::boxed::Box;
 
 use crate::dynamic;
 use crate::error::LoadError;
-use crate::image::{DynamicInfo, LoadedImage, ObjectKind};
+use crate::image::{DynamicInfo, LoadedImage, ObjectKind, ThreadLocal};
 use crate::machine::Machine;
 use crate::memory::{Held, Memory};
 use crate::relocatable;
@@ -115,6 +115,29 @@ impl<'a, M: Memory> MappedImage<'a, M> {
             Stage::Waiting(p) => Some(p.mapped().info()),
             Stage::Done(image) => image.dynamic(),
             Stage::Relocatable(_) | Stage::Failed => None,
+        }
+    }
+
+    /// The object's thread-local storage (`PT_TLS`), if it has any: the
+    /// host sets up a block per thread from it and gives the object a
+    /// module id with [`MappedImage::set_tls_module`] before relocation.
+    pub fn thread_local(&self) -> Option<ThreadLocal> {
+        match &self.stage {
+            Stage::Shared(m) => m.thread_local(),
+            Stage::Waiting(p) => p.mapped().thread_local(),
+            Stage::Done(image) => image.thread_local(),
+            Stage::Relocatable(_) | Stage::Failed => None,
+        }
+    }
+
+    /// Gives a shared object with thread-local storage the module id its
+    /// `DTPMOD` relocations store, which its code passes to the host's
+    /// `__tls_get_addr` (the host binds that name for it). Without one such
+    /// an object is refused (`ThreadLocalStorage`) when relocated. Ignored
+    /// once relocation has begun, and for objects without `PT_TLS`.
+    pub fn set_tls_module(&mut self, module: u64) {
+        if let Stage::Shared(m) = &mut self.stage {
+            m.set_tls_module(module);
         }
     }
 

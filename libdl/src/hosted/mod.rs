@@ -6,6 +6,7 @@
 mod files;
 mod host;
 mod memory;
+mod tls;
 
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -17,7 +18,7 @@ pub use host::HostLinkMap;
 pub use memory::MmapMemory;
 
 use crate::linker::Linker;
-use crate::platform::{FileContents, FileError, HostScope, Platform};
+use crate::platform::{FileContents, FileError, HostScope, Platform, ThreadLocalStorage};
 
 /// The system's library directories, searched last.
 const SYSTEM_DIRS: &[&str] = &[
@@ -108,6 +109,10 @@ impl Platform for Hosted {
 
     fn host(&self) -> Option<&dyn HostScope> {
         Some(&self.host)
+    }
+
+    fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {
+        Some(&tls::HostedTls)
     }
 
     fn thread_id(&self) -> u64 {

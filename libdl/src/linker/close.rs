@@ -60,6 +60,14 @@ impl<P: Platform> Linker<P> {
             }
         }
         drop(table);
+        if let Some(tls) = self.platform.thread_local() {
+            let modules = removed
+                .iter()
+                .filter_map(|o| o.image().and_then(|i| i.thread_local()));
+            for t in modules {
+                tls.unregister(t.module);
+            }
+        }
         drop(removed);
         Ok(())
     }

@@ -23,7 +23,7 @@ use crate::error::Error;
 use crate::flags::Flags;
 use crate::handle::Handle;
 use crate::object::{Body, Dep, Object, RawPhdr, State};
-use crate::platform::{FileContents, HostObject, HostScope, Platform};
+use crate::platform::{FileContents, HostObject, HostScope, Platform, ThreadLocalStorage};
 
 /// Where a name leads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +60,9 @@ fn with_nul(s: &str) -> Vec<u8> {
 
 fn load_error(path: &str, source: LoadError) -> Error {
     match source {
-        LoadError::ThreadLocalStorage { .. } => Error::ThreadLocalStorage {
+        LoadError::ThreadLocalStorage { what } => Error::ThreadLocalStorage {
             path: String::from(path),
+            what,
         },
         source => Error::Load {
             path: String::from(path),
@@ -363,17 +364,31 @@ impl<P: Platform> Linker<P> {
         // registered (dropping `members` gives all of it back).
         let mut members: Vec<Option<MappedImage<'_, P::Memory>>> =
             Vec::with_capacity(pending.len());
+        // TLS module ids given out, taken back unless the load succeeds.
+        let mut modules = TlsModules(Vec::new(), self.platform.thread_local());
         for p in pending {
             let memory = self.platform.memory();
             let mapped = match p.file.mapping() {
                 Some(mapping) => modlib::map_file(p.file.bytes(), mapping, &options, memory),
                 None => modlib::map(p.file.bytes(), &options, memory),
             };
-            members.push(Some(mapped.map_err(|e| load_error(p.path(), e))?));
+            let mut mapped = mapped.map_err(|e| load_error(p.path(), e))?;
+            if let (Some(template), Some(tls)) =
+                (mapped.thread_local(), self.platform.thread_local())
+            {
+                let module = tls.register(template);
+                modules.0.push(module);
+                mapped.set_tls_module(module);
+            }
+            members.push(Some(mapped));
         }
 
         // Relocate, then finish, in `order`: one view of the host's objects
         // for the whole group, if the host has one; else the host scope.
+        let tls_get_addr = self
+            .platform
+            .thread_local()
+            .map(ThreadLocalStorage::get_addr);
         let mut providers: Vec<Vec<u32>> = vec![Vec::new(); pending.len()];
         let table_view: &Table<P::Memory> = table;
         let mut relocate_all = |host: Option<&dyn HostScope>| {
@@ -387,6 +402,7 @@ impl<P: Platform> Linker<P> {
                     first,
                     providers: RefCell::new(Vec::new()),
                     current: Dep::Ours(first + i as u32),
+                    tls_get_addr,
                 };
                 let result = image.apply_relocations(&scope);
                 providers[i] = scope.providers.into_inner();
@@ -404,6 +420,7 @@ impl<P: Platform> Linker<P> {
                     first,
                     providers: RefCell::new(Vec::new()),
                     current: Dep::Ours(first + i as u32),
+                    tls_get_addr,
                 };
                 let result = image.finish(&scope);
                 images.push((i, result.map_err(|e| load_error(pending[i].path(), e))?));
@@ -416,6 +433,9 @@ impl<P: Platform> Linker<P> {
             outcome = Some(relocate_all(host));
         }
         let images = outcome.expect("the group was relocated")?;
+        // The objects own their module ids from here on (given back when
+        // they are unloaded).
+        modules.0.clear();
 
         // Register them, in constructor order.
         let me = self.platform.thread_id();
@@ -568,4 +588,18 @@ fn init_order(pending: &[Pending]) -> Vec<usize> {
         .rev()
         .map(|i| i as usize)
         .collect()
+}
+
+/// TLS module ids registered for a load group, unregistered when dropped
+/// (a failed load) unless taken out.
+struct TlsModules<'p>(Vec<u64>, Option<&'p dyn ThreadLocalStorage>);
+
+impl Drop for TlsModules<'_> {
+    fn drop(&mut self) {
+        if let Some(tls) = self.1 {
+            for &module in &self.0 {
+                tls.unregister(module);
+            }
+        }
+    }
 }

@@ -5,7 +5,9 @@
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use modlib::{Lookup, MappedImage, Memory, ProviderId, Resolved, Symbol, SymbolResolver};
+use modlib::{
+    Lookup, MappedImage, Memory, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
+};
 
 use super::Table;
 use crate::object::{Dep, State};
@@ -104,6 +106,9 @@ pub(crate) struct LoadScope<'a, 'f, M: Memory> {
     /// Ids of our objects that provided a symbol, without repeats.
     pub providers: RefCell<Vec<u32>>,
     pub current: Dep,
+    /// The platform's `__tls_get_addr` for our objects' thread-local
+    /// storage, which binds ahead of any other definition of that name.
+    pub tls_get_addr: Option<u64>,
 }
 
 impl<M: Memory> LoadScope<'_, '_, M> {
@@ -146,6 +151,17 @@ impl<M: Memory> LoadScope<'_, '_, M> {
 
 impl<M: Memory> SymbolResolver for LoadScope<'_, '_, M> {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        if let Some(address) = self.tls_get_addr.filter(|_| lookup.name == TLS_GET_ADDR) {
+            // Our module ids mean nothing to the host's own function.
+            return Some(Resolved {
+                symbol: Symbol {
+                    address,
+                    size: 0,
+                    kind: SymbolKind::Function,
+                },
+                provider: HOST,
+            });
+        }
         self.search(self.group, lookup)
     }
 
@@ -166,6 +182,9 @@ impl<M: Memory> SymbolResolver for LoadScope<'_, '_, M> {
             .is_none_or(|slot| slot.as_ref().is_none_or(MappedImage::is_relocated))
     }
 }
+
+/// The name code built for dynamic TLS calls to reach a thread's block.
+const TLS_GET_ADDR: &str = "__tls_get_addr";
 
 /// A symbol's final address (IFUNC resolvers called).
 pub(crate) fn address(symbol: Symbol, machine: modlib::Machine) -> Option<u64> {

@@ -311,3 +311,30 @@ pub fn with_bad_relocation(good: &Path, name: &str) -> PathBuf {
     std::fs::write(&bad, bytes).unwrap();
     bad
 }
+
+/// The library built from `tls_initial_exec.c` with the initial-exec TLS
+/// model, which no loader can give a library loaded after the program.
+pub fn initial_exec_tls_library() -> PathBuf {
+    lib(
+        "tls_initial_exec",
+        &["tls_initial_exec.c"],
+        &[],
+        &["-ftls-model=initial-exec"],
+    )
+}
+
+/// What the loader says of [`initial_exec_tls_library`] after
+/// "unsupported thread-local storage: ".
+pub const INITIAL_EXEC_MESSAGE: &str = "the initial-exec model (a TPOFF relocation), which \
+     only objects loaded with the program can use: build with -fPIC and without \
+     -ftls-model=initial-exec";
+
+/// Flags that make the compiler use `__tls_get_addr` for dynamic TLS
+/// rather than TLS descriptors (the default on aarch64).
+pub fn traditional_tls() -> &'static [&'static str] {
+    if cfg!(target_arch = "aarch64") {
+        &["-mtls-dialect=trad"]
+    } else {
+        &[]
+    }
+}

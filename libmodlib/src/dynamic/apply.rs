@@ -18,6 +18,8 @@ pub(super) struct Relocator<'l, 'a, M: Memory> {
     pub(super) layout: &'l Layout<'a>,
     /// The object has text relocations: any segment may be written.
     pub(super) textrel: bool,
+    /// The object's TLS module id, if it has thread-local storage.
+    pub(super) tls_module: Option<u64>,
     pub(super) held: &'l mut Held<M>,
     pub(super) machine: Machine,
     pub(super) base: u64,
@@ -203,9 +205,22 @@ impl<M: Memory> Relocator<'_, '_, M> {
         };
         match class {
             DynamicClass::None => return Ok(()),
+            DynamicClass::TlsStatic => {
+                return Err(LoadError::ThreadLocalStorage {
+                    what: "the initial-exec model (a TPOFF relocation), which only objects \
+                           loaded with the program can use: build with -fPIC and without \
+                           -ftls-model=initial-exec",
+                })
+            }
+            DynamicClass::TlsDescriptor => {
+                return Err(LoadError::ThreadLocalStorage {
+                    what: "TLS descriptors (TLSDESC): build with -mtls-dialect=trad \
+                           (aarch64) or -mtls-dialect=gnu (x86_64)",
+                })
+            }
             DynamicClass::Tls => {
                 return Err(LoadError::ThreadLocalStorage {
-                    what: "TLS relocation",
+                    what: "a static-link TLS relocation",
                 })
             }
             DynamicClass::Copy => {
@@ -214,9 +229,14 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 })
             }
             DynamicClass::Unknown => return Err(unsupported()),
-            DynamicClass::Relative | DynamicClass::IRelative | DynamicClass::Symbolic => {}
+            DynamicClass::Relative
+            | DynamicClass::IRelative
+            | DynamicClass::Symbolic
+            | DynamicClass::TlsModule
+            | DynamicClass::TlsOffset => {}
         }
         let base = self.base;
+        let tls_module = self.tls_module;
         let (bytes, offset) = self.place(place, name)?;
         let addend = match addend {
             Some(a) => a,
@@ -226,6 +246,24 @@ impl<M: Memory> Relocator<'_, '_, M> {
         };
         let (symbol, size) = match class {
             DynamicClass::Relative => (0, 0),
+            DynamicClass::TlsModule | DynamicClass::TlsOffset => {
+                let module = tls_module.ok_or(LoadError::ThreadLocalStorage {
+                    what: "a TLS relocation in an object without PT_TLS",
+                })?;
+                let value = if class == DynamicClass::TlsModule {
+                    module
+                } else {
+                    binder
+                        .tls_offset(sym)?
+                        .wrapping_add(addend as u64)
+                        .wrapping_sub(reloc::tls_dtv_offset(machine))
+                };
+                let field = bytes
+                    .get_mut(offset..offset + 8)
+                    .ok_or_else(|| out_of_bounds(name, place))?;
+                field.copy_from_slice(&value.to_le_bytes());
+                return Ok(());
+            }
             DynamicClass::IRelative => {
                 deferred.push(Deferred {
                     place,

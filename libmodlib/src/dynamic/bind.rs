@@ -168,6 +168,26 @@ impl Binder<'_, '_> {
         Ok((bound, sym.size))
     }
 
+    /// The offset in this object's TLS block of the thread-local symbol
+    /// `index` (0: none, as local-dynamic code refers to the block). Only
+    /// the object's own thread-local variables are reachable: a reference
+    /// to another object's is refused.
+    pub(super) fn tls_offset(&self, index: usize) -> Result<u64, LoadError> {
+        if index == 0 {
+            return Ok(0);
+        }
+        let sym = self.view.sym(index).ok_or(LoadError::malformed(
+            "relocation symbol index out of range",
+            index as u64,
+        ))?;
+        if !sym.is_defined() {
+            return Err(LoadError::ThreadLocalStorage {
+                what: "a thread-local variable of another object",
+            });
+        }
+        Ok(sym.value)
+    }
+
     pub(super) fn describe(&self, index: usize) -> String {
         self.view
             .sym(index)

@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 use crate::call;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
-use crate::image::{DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region};
+use crate::image::{DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region, ThreadLocal};
 use crate::machine::Machine;
 use crate::memory::{align_down, align_up, FileMapping, Held, Memory, Protection};
 use crate::modinfo::ModInfo;
@@ -30,7 +30,7 @@ use crate::{Binding, LoadOptions};
 use apply::{run_ifunc_resolvers, store_resolved, writable, Relocator};
 use bind::{Binder, Bound, Deferred, Target, WaitingSymbol};
 pub(crate) use parse::describe;
-use parse::{dynamic_info, file_view, locate_symbols, modinfo, parse, Layout, Parsed};
+use parse::{dynamic_info, file_view, locate_symbols, modinfo, parse, Layout, Parsed, TlsSegment};
 use symbols::DynSymbols;
 
 /// Fewest whole pages of a segment worth mapping from the file rather than
@@ -52,6 +52,10 @@ pub(crate) struct Mapped<'a, M: Memory> {
     /// Page ranges (unbiased, sorted) placed at their final protection
     /// when mapped: never written, and left alone by `protect`.
     preset: Vec<(u64, u64)>,
+    /// `PT_TLS`, if the object has thread-local storage.
+    tls: Option<TlsSegment>,
+    /// The TLS module id the host gave it (required with `PT_TLS`).
+    tls_module: Option<u64>,
     base: u64,
     machine: Machine,
     symbolic: bool,
@@ -91,6 +95,7 @@ pub(crate) fn map<'a, M: Memory>(
         hi,
         ranges,
         tags,
+        tls,
     } = parse(file, page)?;
     let lo = layout.lo;
     let span = (hi - lo) as usize;
@@ -203,6 +208,8 @@ pub(crate) fn map<'a, M: Memory>(
         ranges,
         relro,
         preset,
+        tls,
+        tls_module: None,
         base,
         machine,
         entry: (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry)),
@@ -223,6 +230,22 @@ impl<'a, M: Memory> Mapped<'a, M> {
         &self.info
     }
 
+    /// The object's thread-local storage, with the module id given so far.
+    pub(crate) fn thread_local(&self) -> Option<ThreadLocal> {
+        self.tls.map(|t| ThreadLocal {
+            init: self.base.wrapping_add(t.vaddr),
+            init_size: t.filesz as usize,
+            size: t.memsz as usize,
+            align: t.align as usize,
+            module: self.tls_module.unwrap_or(0),
+        })
+    }
+
+    /// Gives the object its TLS module id, before it is relocated.
+    pub(crate) fn set_tls_module(&mut self, module: u64) {
+        self.tls_module = Some(module);
+    }
+
     /// An exported symbol, at its run-time address (for an IFUNC, its
     /// resolver's, which must not be called before relocation).
     pub(crate) fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
@@ -240,6 +263,11 @@ impl<'a, M: Memory> Mapped<'a, M> {
     ) -> Result<Pending<'a, M>, LoadError> {
         let machine = self.machine;
         let base = self.base;
+        if self.tls.is_some() && self.tls_module.is_none() {
+            return Err(LoadError::ThreadLocalStorage {
+                what: "a PT_TLS segment, and the host provides no thread-local storage",
+            });
+        }
         let tags = &self.tags;
         let view = file_view(&self.layout, &self.dynsyms)
             .ok_or(LoadError::malformed("dynamic symbol tables", 0))?;
@@ -266,6 +294,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
         let mut relocator = Relocator {
             layout: &self.layout,
             textrel: tags.textrel,
+            tls_module: self.tls_module,
             held: &mut self.held,
             machine,
             base,
@@ -380,6 +409,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             })
             .collect();
         let (init, fini) = init_fini(&self.tags, &self.layout, &self.held, self.base)?;
+        let thread_local = self.thread_local();
         Ok(LoadedImage {
             held: self.held,
             machine: self.machine,
@@ -392,6 +422,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             entry: self.entry,
             modinfo: self.modinfo,
             imports,
+            thread_local,
             dynamic: Some(self.info),
         })
     }

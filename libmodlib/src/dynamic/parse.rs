@@ -105,6 +105,45 @@ pub(super) struct Parsed<'a> {
     pub(super) hi: u64,
     pub(super) ranges: Vec<(u64, u64, Protection)>,
     pub(super) tags: tags::Tags,
+    /// `PT_TLS`, checked: its initialisation image lies in one segment's
+    /// file data.
+    pub(super) tls: Option<TlsSegment>,
+}
+
+/// A checked `PT_TLS` segment, in unbiased addresses.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TlsSegment {
+    pub(super) vaddr: u64,
+    pub(super) filesz: u64,
+    pub(super) memsz: u64,
+    pub(super) align: u64,
+}
+
+/// Largest thread-local block accepted (1 GiB): each thread gets one.
+const MAX_TLS: u64 = 1 << 30;
+
+/// Checks `PT_TLS`: sizes, alignment, and an initialisation image that the
+/// image's memory holds.
+fn thread_local(layout: &Layout<'_>, ph: &ProgramHeader) -> Result<TlsSegment, LoadError> {
+    let bad = |what| LoadError::malformed(what, ph.p_offset);
+    if ph.p_filesz > ph.p_memsz || ph.p_memsz > MAX_TLS {
+        return Err(bad("PT_TLS sizes"));
+    }
+    let align = ph.p_align.max(1);
+    if !align.is_power_of_two() || align > MAX_TLS {
+        return Err(bad("PT_TLS alignment"));
+    }
+    if ph.p_filesz > 0 && layout.file(ph.p_vaddr, ph.p_filesz).is_none() {
+        return Err(bad(
+            "PT_TLS initialisation image outside the loaded file data",
+        ));
+    }
+    Ok(TlsSegment {
+        vaddr: ph.p_vaddr,
+        filesz: ph.p_filesz,
+        memsz: ph.p_memsz,
+        align,
+    })
 }
 
 /// Reads and checks the program headers and the dynamic table.
@@ -119,7 +158,7 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
         .iter()
         .collect();
     let mut segments = Vec::new();
-    let (mut dynamic, mut relro, mut max_align) = (None, None, 0u64);
+    let (mut dynamic, mut relro, mut tls, mut max_align) = (None, None, None, 0u64);
     for ph in &phdrs {
         match ph.p_type {
             PT_LOAD => {
@@ -151,11 +190,10 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
             }
             PT_DYNAMIC => dynamic = Some(*ph),
             PT_GNU_RELRO => relro = Some(*ph),
-            PT_TLS => {
-                return Err(LoadError::ThreadLocalStorage {
-                    what: "PT_TLS segment",
-                })
+            PT_TLS if tls.is_some() => {
+                return Err(LoadError::malformed("two PT_TLS segments", ph.p_offset));
             }
+            PT_TLS => tls = Some(*ph),
             _ => {}
         }
     }
@@ -189,6 +227,7 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
         segments,
         lo,
     };
+    let tls = tls.map(|ph| thread_local(&layout, &ph)).transpose()?;
     let tags = match dynamic {
         Some(ph) => {
             let raw = file_range(
@@ -209,6 +248,7 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
         hi,
         ranges,
         tags,
+        tls,
     })
 }
 

@@ -31,6 +31,10 @@ use super::{reach, DynamicClass, Fixup, Needs, RelocFault};
 /// The withdrawn second "no relocation" code, still accepted by linkers.
 const R_AARCH64_NONE_OLD: u32 = 256;
 
+/// What `__tls_get_addr` adds to the offset it is given, and `DTPREL`
+/// values have subtracted (the psABI's `TLS_DTV_OFFSET`): none.
+pub(crate) const TLS_DTV_OFFSET: u64 = 0;
+
 /// `ldr x16, #8; br x16` followed by the 64-bit target: reaches any address
 /// and clobbers only IP0, which AAPCS64 reserves for veneers.
 pub(crate) const STUB_SIZE: usize = 16;
@@ -237,9 +241,10 @@ pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
         R_AARCH64_IRELATIVE => DynamicClass::IRelative,
         R_AARCH64_ABS64 | R_AARCH64_ABS32 | R_AARCH64_PREL64 | R_AARCH64_PREL32
         | R_AARCH64_GLOB_DAT | R_AARCH64_JUMP_SLOT => DynamicClass::Symbolic,
-        R_AARCH64_TLS_DTPMOD | R_AARCH64_TLS_DTPREL | R_AARCH64_TLS_TPREL | R_AARCH64_TLSDESC => {
-            DynamicClass::Tls
-        }
+        R_AARCH64_TLS_DTPMOD => DynamicClass::TlsModule,
+        R_AARCH64_TLS_DTPREL => DynamicClass::TlsOffset,
+        R_AARCH64_TLS_TPREL => DynamicClass::TlsStatic,
+        R_AARCH64_TLSDESC => DynamicClass::TlsDescriptor,
         R_AARCH64_COPY => DynamicClass::Copy,
         _ => DynamicClass::Unknown,
     }

@@ -94,7 +94,17 @@ pub(crate) enum DynamicClass {
     IRelative,
     /// Needs the symbol's value; applied through [`apply`].
     Symbolic,
-    /// Thread-local storage.
+    /// The TLS module id of the symbol's object (`DTPMOD`): 64-bit word.
+    TlsModule,
+    /// S + A as an offset into the symbol's TLS block (`DTPOFF`/`DTPREL`):
+    /// 64-bit word.
+    TlsOffset,
+    /// An offset from the thread pointer into static TLS (`TPOFF`/`TPREL`,
+    /// the initial-exec model), which a loaded object cannot have.
+    TlsStatic,
+    /// A TLS descriptor (`TLSDESC`).
+    TlsDescriptor,
+    /// Any other TLS type (static-link types that never appear here).
     Tls,
     /// `COPY`: only valid in executables.
     Copy,
@@ -122,6 +132,15 @@ pub(crate) fn apply(
         Machine::X86_64 => x86_64::apply(fix, bytes, offset),
         Machine::Aarch64 => aarch64::apply(fix, bytes, offset),
         Machine::Riscv64 => riscv64::apply(fix, bytes, offset),
+    }
+}
+
+/// The machine's `TLS_DTV_OFFSET` (see [`crate::tls_dtv_offset`]).
+pub(crate) const fn tls_dtv_offset(machine: Machine) -> u64 {
+    match machine {
+        Machine::X86_64 => x86_64::TLS_DTV_OFFSET,
+        Machine::Aarch64 => aarch64::TLS_DTV_OFFSET,
+        Machine::Riscv64 => riscv64::TLS_DTV_OFFSET,
     }
 }
 

@@ -35,6 +35,10 @@ pub(crate) const R_RISCV_SET_ULEB128: u32 = 60;
 /// Subtracts from a ULEB128 field; follows its `SET_ULEB128` (61).
 pub(crate) const R_RISCV_SUB_ULEB128: u32 = 61;
 
+/// What `__tls_get_addr` adds to the offset it is given, and `DTPREL`
+/// values have subtracted (the psABI's `TLS_DTV_OFFSET`): 0x800, so that 12-bit signed offsets reach 4 KiB of the block.
+pub(crate) const TLS_DTV_OFFSET: u64 = 0x800;
+
 /// `auipc t3, 0; ld t3, 16(t3); jr t3; nop` followed by the 64-bit target.
 /// `t3` is a temporary the psABI lets PLT-like stubs clobber.
 pub(crate) const STUB_SIZE: usize = 24;
@@ -352,8 +356,11 @@ pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
         R_RISCV_RELATIVE => DynamicClass::Relative,
         R_RISCV_IRELATIVE => DynamicClass::IRelative,
         R_RISCV_64 | R_RISCV_32 | R_RISCV_JUMP_SLOT => DynamicClass::Symbolic,
-        R_RISCV_TLS_DTPMOD32 | R_RISCV_TLS_DTPMOD64 | R_RISCV_TLS_DTPREL32
-        | R_RISCV_TLS_DTPREL64 | R_RISCV_TLS_TPREL32 | R_RISCV_TLS_TPREL64 => DynamicClass::Tls,
+        R_RISCV_TLS_DTPMOD64 => DynamicClass::TlsModule,
+        R_RISCV_TLS_DTPREL64 => DynamicClass::TlsOffset,
+        R_RISCV_TLS_TPREL64 => DynamicClass::TlsStatic,
+        // The 32-bit forms belong to RV32 objects.
+        R_RISCV_TLS_DTPMOD32 | R_RISCV_TLS_DTPREL32 | R_RISCV_TLS_TPREL32 => DynamicClass::Tls,
         R_RISCV_COPY => DynamicClass::Copy,
         _ => DynamicClass::Unknown,
     }

@@ -20,6 +20,10 @@ use elf::abi::{
 use super::field::{any16, any8, get, put, signed16, signed32, signed8, unsigned32};
 use super::{DynamicClass, Fixup, Needs, RelocFault};
 
+/// What `__tls_get_addr` adds to the offset it is given, and `DTPREL`
+/// values have subtracted (the psABI's `TLS_DTV_OFFSET`): none.
+pub(crate) const TLS_DTV_OFFSET: u64 = 0;
+
 /// `jmp *0(%rip)` followed by the 64-bit target, padded with `int3`.
 pub(crate) const STUB_SIZE: usize = 16;
 
@@ -161,17 +165,16 @@ pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
         R_X86_64_IRELATIVE => DynamicClass::IRelative,
         R_X86_64_64 | R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT | R_X86_64_PC32 | R_X86_64_32
         | R_X86_64_PC64 | R_X86_64_SIZE32 | R_X86_64_SIZE64 => DynamicClass::Symbolic,
-        R_X86_64_DTPMOD64
-        | R_X86_64_DTPOFF64
-        | R_X86_64_TPOFF64
-        | R_X86_64_TLSGD
+        R_X86_64_DTPMOD64 => DynamicClass::TlsModule,
+        R_X86_64_DTPOFF64 => DynamicClass::TlsOffset,
+        R_X86_64_TPOFF64 | R_X86_64_TPOFF32 => DynamicClass::TlsStatic,
+        R_X86_64_TLSDESC => DynamicClass::TlsDescriptor,
+        R_X86_64_TLSGD
         | R_X86_64_TLSLD
         | R_X86_64_DTPOFF32
         | R_X86_64_GOTTPOFF
-        | R_X86_64_TPOFF32
         | R_X86_64_GOTPC32_TLSDESC
-        | R_X86_64_TLSDESC_CALL
-        | R_X86_64_TLSDESC => DynamicClass::Tls,
+        | R_X86_64_TLSDESC_CALL => DynamicClass::Tls,
         R_X86_64_COPY => DynamicClass::Copy,
         _ => DynamicClass::Unknown,
     }

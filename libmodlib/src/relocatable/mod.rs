@@ -304,6 +304,7 @@ impl<M: Memory> Mapped<'_, M> {
             modinfo,
             imports,
             dynamic: None,
+            thread_local: None,
         })
     }
 }
