@@ -130,6 +130,13 @@ pub trait Platform: Send + Sync {
     fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {
         None
     }
+    /// For lazy binding (`RTLD_LAZY`): the address of a function that
+    /// reports a call to a function no object defined (calls through the
+    /// PLT to such functions are bound to it, and fail only if made), and
+    /// ends the program. Without one every reference must resolve.
+    fn unresolved_call(&self) -> Option<u64> {
+        None
+    }
     /// An identifier of the calling thread.
     fn thread_id(&self) -> u64;
     /// Lets another thread run (while waiting for an object being

@@ -673,6 +673,74 @@ fn text_relocations_only_when_declared() {
     assert!(!is_loaded(&lie));
 }
 
+/// Set to a library's path in the child process of
+/// [`lazy_binding_defers_missing_functions_to_their_call`].
+const LAZY_CHILD: &str = "DL_TEST_LAZY_CHILD";
+
+#[test]
+fn lazy_binding_defers_missing_functions_to_their_call() {
+    let _serial = common::serial();
+    let path = lib("lazy", &["lazy.c"], &[], &["-Wl,-z,lazy"]);
+    assert!(open(&path, RTLD_NOW).is_null());
+    assert_eq!(
+        last_error().unwrap(),
+        format!("{}: undefined symbol `lazy_never_defined`", path.display())
+    );
+    let h = open_ok(&path, RTLD_LAZY);
+    assert_eq!(call(h, "lazy_ok"), 1, "the rest of the library works");
+    close_ok(h);
+
+    // Linked -z now, it must bind in full whatever the mode.
+    let now = lib("lazy_now", &["lazy.c"], &[], &["-Wl,-z,now"]);
+    assert!(open(&now, RTLD_LAZY).is_null());
+    assert!(last_error()
+        .unwrap()
+        .ends_with("undefined symbol `lazy_never_defined`"));
+
+    // The call itself ends the program, naming what is missing.
+    let exe = std::env::current_exe().expect("this test binary");
+    let child = testkit::fixtures::program_command(&exe)
+        .args([
+            "--exact",
+            "lazy_call_in_a_child_process",
+            "--test-threads=1",
+        ])
+        .env(LAZY_CHILD, &path)
+        .output()
+        .expect("run the child");
+    let stderr = String::from_utf8_lossy(&child.stderr);
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&child.status),
+        Some(libc::SIGABRT),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "dl: symbol lookup error: a function that no loaded object defines was called \
+             (bound lazily, RTLD_LAZY): {}: undefined symbol: lazy_never_defined",
+            path.display()
+        )),
+        "{stderr}"
+    );
+}
+
+/// The child process of [`lazy_binding_defers_missing_functions_to_their_call`]
+/// (does nothing unless started by it): calls the missing function.
+#[test]
+fn lazy_call_in_a_child_process() {
+    let Some(path) = std::env::var_os(LAZY_CHILD) else {
+        return;
+    };
+    let h = open_ok(std::path::Path::new(&path), RTLD_LAZY);
+    // SAFETY: `void lazy_call_missing(void)`; it calls the lazy handler,
+    // which aborts.
+    unsafe {
+        let call_missing: unsafe extern "C" fn() = sym(h, "lazy_call_missing");
+        call_missing();
+    }
+    unreachable!("the call to a missing function returned");
+}
+
 #[test]
 fn constructors_may_call_dlopen() {
     let _serial = common::serial();

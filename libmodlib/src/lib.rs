@@ -75,6 +75,13 @@ pub struct LoadOptions {
     pub machine: Machine,
     /// Binding of a shared object's references to its own definitions.
     pub binding: Binding,
+    /// Lazy binding (`RTLD_LAZY`): with `Some(handler)`, a call through the
+    /// PLT (`JUMP_SLOT`) to a function nothing defines is bound to
+    /// `handler`, which reports the missing function if it is ever called,
+    /// instead of failing the load; the object's imports list it with no
+    /// provider and `handler` as its address. Ignored for objects linked
+    /// with `-z now` (`DF_BIND_NOW`), which must bind in full.
+    pub lazy_calls: Option<u64>,
 }
 
 impl Default for LoadOptions {
@@ -82,6 +89,7 @@ impl Default for LoadOptions {
         LoadOptions {
             machine: Machine::host().unwrap_or(Machine::Riscv64),
             binding: Binding::Global,
+            lazy_calls: None,
         }
     }
 }

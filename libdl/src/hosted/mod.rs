@@ -5,6 +5,7 @@
 
 mod files;
 mod host;
+mod lazy;
 mod memory;
 mod tls;
 
@@ -109,6 +110,10 @@ impl Platform for Hosted {
 
     fn host(&self) -> Option<&dyn HostScope> {
         Some(&self.host)
+    }
+
+    fn unresolved_call(&self) -> Option<u64> {
+        Some(lazy::handler())
     }
 
     fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {

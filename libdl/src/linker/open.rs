@@ -109,7 +109,8 @@ impl<P: Platform> Linker<P> {
                 Target::New(_) => {
                     self.plan_dependencies(&table, &mut pending)?;
                     let order = init_order(&pending);
-                    let ids = self.load_group(&mut table, &pending, &order)?;
+                    let lazy = flags.contains(Flags::LAZY);
+                    let ids = self.load_group(&mut table, &pending, &order, lazy)?;
                     // Planned first, so the first id of the group.
                     let root_id = ids.iter().copied().min().expect("the group has its root");
                     table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
@@ -343,6 +344,7 @@ impl<P: Platform> Linker<P> {
         table: &mut Table<P::Memory>,
         pending: &[Pending],
         order: &[usize],
+        lazy: bool,
     ) -> Result<Vec<u32>, Error> {
         let first = table.next_id;
         let dep_of = |t: Target| match t {
@@ -358,6 +360,7 @@ impl<P: Platform> Linker<P> {
         let options = LoadOptions {
             machine: self.platform.machine(),
             binding: Binding::Global,
+            lazy_calls: self.platform.unresolved_call().filter(|_| lazy),
         };
 
         // Map every object: segments in memory, nothing relocated, nothing

@@ -232,6 +232,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
             DynamicClass::Relative
             | DynamicClass::IRelative
             | DynamicClass::Symbolic
+            | DynamicClass::JumpSlot
             | DynamicClass::TlsModule
             | DynamicClass::TlsOffset => {}
         }
@@ -275,7 +276,11 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 return Ok(());
             }
             _ if sym == 0 => (0, 0),
-            _ => match binder.bind(sym)? {
+            _ => match if class == DynamicClass::JumpSlot {
+                binder.bind_call(sym)?
+            } else {
+                binder.bind(sym)?
+            } {
                 (Bound::Address(a), size) => (a, size),
                 (Bound::OwnIfunc(resolver), _) => {
                     deferred.push(Deferred {
@@ -297,7 +302,9 @@ impl<M: Memory> Relocator<'_, '_, M> {
                     });
                     return Ok(());
                 }
-                (Bound::Unknown, _) => unreachable!("bind never leaves a symbol unknown"),
+                (Bound::Unknown | Bound::Unresolved, _) => {
+                    unreachable!("binding gives an address, an IFUNC or an error")
+                }
             },
         };
         let fix = Fixup {

@@ -22,6 +22,8 @@ pub(super) enum Bound {
     /// An IFUNC of an object not relocated yet (index into the binder's
     /// `waiting`): its resolver runs when the image is finished.
     Waiting(usize),
+    /// Defined nowhere, and left to the lazy handler for calls.
+    Unresolved,
 }
 
 /// Where the value of a deferred relocation comes from.
@@ -74,6 +76,8 @@ pub(super) struct Binder<'a, 'r> {
     pub(super) machine: Machine,
     pub(super) base: u64,
     pub(super) symbolic: bool,
+    /// Where calls to functions nothing defines go, if they may (lazy).
+    pub(super) lazy_calls: Option<u64>,
     pub(super) bound: Vec<Bound>,
     pub(super) imports: Vec<Import>,
     pub(super) waiting: Vec<WaitingSymbol>,
@@ -85,9 +89,18 @@ impl Binder<'_, '_> {
             "relocation symbol index out of range",
             index as u64,
         ))?;
-        if let Bound::Unknown = self.bound[index] {
-        } else {
-            return Ok((self.bound[index], sym.size));
+        match self.bound[index] {
+            Bound::Unknown => {}
+            Bound::Unresolved => {
+                return Err(LoadError::UndefinedSymbol {
+                    name: self.describe(index),
+                    version: self
+                        .view
+                        .needed_version(index, &self.needs)
+                        .map(String::from),
+                })
+            }
+            bound => return Ok((bound, sym.size)),
         }
         let name = self.view.name(&sym).ok_or(LoadError::malformed(
             "dynamic symbol name",
@@ -166,6 +179,27 @@ impl Binder<'_, '_> {
         };
         self.bound[index] = bound;
         Ok((bound, sym.size))
+    }
+
+    /// Binds the symbol a `JUMP_SLOT` calls: as [`Binder::bind`], but with
+    /// lazy binding a function nothing defines is bound to the lazy
+    /// handler (and listed among the imports, with no provider) instead.
+    pub(super) fn bind_call(&mut self, index: usize) -> Result<(Bound, u64), LoadError> {
+        match (self.bind(index), self.lazy_calls) {
+            (Err(LoadError::UndefinedSymbol { name, version }), Some(handler)) => {
+                if !matches!(self.bound[index], Bound::Unresolved) {
+                    self.bound[index] = Bound::Unresolved;
+                    self.imports.push(Import {
+                        name,
+                        version,
+                        address: handler,
+                        provider: None,
+                    });
+                }
+                Ok((Bound::Address(handler), 0))
+            }
+            (result, _) => result,
+        }
     }
 
     /// The offset in this object's TLS block of the thread-local symbol

@@ -59,6 +59,9 @@ pub(crate) struct Mapped<'a, M: Memory> {
     base: u64,
     machine: Machine,
     symbolic: bool,
+    /// Where calls to functions nothing defines go (lazy binding), if
+    /// they may stay unresolved.
+    lazy_calls: Option<u64>,
     info: DynamicInfo,
     entry: Option<u64>,
     modinfo: ModInfo,
@@ -202,6 +205,7 @@ pub(crate) fn map<'a, M: Memory>(
         held,
         info: dynamic_info(&tags, strtab, phdrs),
         symbolic: options.binding == Binding::Symbolic || tags.symbolic,
+        lazy_calls: options.lazy_calls.filter(|_| !tags.bind_now),
         layout,
         tags,
         dynsyms,
@@ -286,6 +290,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             machine,
             base,
             symbolic: self.symbolic,
+            lazy_calls: self.lazy_calls,
             bound: vec![Bound::Unknown; self.dynsyms.count],
             imports: Vec::new(),
             waiting: Vec::new(),

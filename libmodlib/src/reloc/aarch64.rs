@@ -239,8 +239,9 @@ pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
         R_AARCH64_NONE | R_AARCH64_NONE_OLD => DynamicClass::None,
         R_AARCH64_RELATIVE => DynamicClass::Relative,
         R_AARCH64_IRELATIVE => DynamicClass::IRelative,
+        R_AARCH64_JUMP_SLOT => DynamicClass::JumpSlot,
         R_AARCH64_ABS64 | R_AARCH64_ABS32 | R_AARCH64_PREL64 | R_AARCH64_PREL32
-        | R_AARCH64_GLOB_DAT | R_AARCH64_JUMP_SLOT => DynamicClass::Symbolic,
+        | R_AARCH64_GLOB_DAT => DynamicClass::Symbolic,
         R_AARCH64_TLS_DTPMOD => DynamicClass::TlsModule,
         R_AARCH64_TLS_DTPREL => DynamicClass::TlsOffset,
         R_AARCH64_TLS_TPREL => DynamicClass::TlsStatic,

@@ -94,6 +94,9 @@ pub(crate) enum DynamicClass {
     IRelative,
     /// Needs the symbol's value; applied through [`apply`].
     Symbolic,
+    /// A `JUMP_SLOT`: symbolic, and only ever called through the PLT, so a
+    /// lazily bound object may leave it unresolved.
+    JumpSlot,
     /// The TLS module id of the symbol's object (`DTPMOD`): 64-bit word.
     TlsModule,
     /// S + A as an offset into the symbol's TLS block (`DTPOFF`/`DTPREL`):

@@ -163,8 +163,9 @@ pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
         R_X86_64_NONE => DynamicClass::None,
         R_X86_64_RELATIVE | R_X86_64_RELATIVE64 => DynamicClass::Relative,
         R_X86_64_IRELATIVE => DynamicClass::IRelative,
-        R_X86_64_64 | R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT | R_X86_64_PC32 | R_X86_64_32
-        | R_X86_64_PC64 | R_X86_64_SIZE32 | R_X86_64_SIZE64 => DynamicClass::Symbolic,
+        R_X86_64_JUMP_SLOT => DynamicClass::JumpSlot,
+        R_X86_64_64 | R_X86_64_GLOB_DAT | R_X86_64_PC32 | R_X86_64_32 | R_X86_64_PC64
+        | R_X86_64_SIZE32 | R_X86_64_SIZE64 => DynamicClass::Symbolic,
         R_X86_64_DTPMOD64 => DynamicClass::TlsModule,
         R_X86_64_DTPOFF64 => DynamicClass::TlsOffset,
         R_X86_64_TPOFF64 | R_X86_64_TPOFF32 => DynamicClass::TlsStatic,
