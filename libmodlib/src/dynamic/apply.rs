@@ -276,11 +276,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 return Ok(());
             }
             _ if sym == 0 => (0, 0),
-            _ => match if class == DynamicClass::JumpSlot {
-                binder.bind_call(sym)?
-            } else {
-                binder.bind(sym)?
-            } {
+            _ => match binder.bind(sym, class == DynamicClass::JumpSlot)? {
                 (Bound::Address(a), size) => (a, size),
                 (Bound::OwnIfunc(resolver), _) => {
                     deferred.push(Deferred {

@@ -84,7 +84,25 @@ pub(super) struct Binder<'a, 'r> {
 }
 
 impl Binder<'_, '_> {
-    pub(super) fn bind(&mut self, index: usize) -> Result<(Bound, u64), LoadError> {
+    /// Binds symbol `index` once and remembers the answer. `call` says the
+    /// reference is a PLT call (`JUMP_SLOT`): with lazy binding a function
+    /// nothing defines is then bound to the lazy handler (and listed among
+    /// the imports, with no provider) instead of failing.
+    #[inline]
+    pub(super) fn bind(&mut self, index: usize, call: bool) -> Result<(Bound, u64), LoadError> {
+        if let Some(&bound @ (Bound::Address(_) | Bound::OwnIfunc(_) | Bound::Waiting(_))) =
+            self.bound.get(index)
+        {
+            if let Some(sym) = self.view.sym(index) {
+                return Ok((bound, sym.size));
+            }
+        }
+        self.bind_first(index, call)
+    }
+
+    /// [`Binder::bind`] for a symbol not bound yet (or left unresolved).
+    #[inline(never)]
+    fn bind_first(&mut self, index: usize, call: bool) -> Result<(Bound, u64), LoadError> {
         let sym = self.view.sym(index).ok_or(LoadError::malformed(
             "relocation symbol index out of range",
             index as u64,
@@ -92,13 +110,16 @@ impl Binder<'_, '_> {
         match self.bound[index] {
             Bound::Unknown => {}
             Bound::Unresolved => {
+                if let Some(handler) = self.lazy_calls.filter(|_| call) {
+                    return Ok((Bound::Address(handler), 0));
+                }
                 return Err(LoadError::UndefinedSymbol {
                     name: self.describe(index),
                     version: self
                         .view
                         .needed_version(index, &self.needs)
                         .map(String::from),
-                })
+                });
             }
             bound => return Ok((bound, sym.size)),
         }
@@ -170,36 +191,24 @@ impl Binder<'_, '_> {
                     Bound::Address(0)
                 }
                 None => {
-                    return Err(LoadError::UndefinedSymbol {
-                        name: String::from(name),
-                        version: version.map(String::from),
-                    })
-                }
-            }
-        };
-        self.bound[index] = bound;
-        Ok((bound, sym.size))
-    }
-
-    /// Binds the symbol a `JUMP_SLOT` calls: as [`Binder::bind`], but with
-    /// lazy binding a function nothing defines is bound to the lazy
-    /// handler (and listed among the imports, with no provider) instead.
-    pub(super) fn bind_call(&mut self, index: usize) -> Result<(Bound, u64), LoadError> {
-        match (self.bind(index), self.lazy_calls) {
-            (Err(LoadError::UndefinedSymbol { name, version }), Some(handler)) => {
-                if !matches!(self.bound[index], Bound::Unresolved) {
-                    self.bound[index] = Bound::Unresolved;
+                    let name = String::from(name);
+                    let version = version.map(String::from);
+                    let Some(handler) = self.lazy_calls.filter(|_| call) else {
+                        return Err(LoadError::UndefinedSymbol { name, version });
+                    };
                     self.imports.push(Import {
                         name,
                         version,
                         address: handler,
                         provider: None,
                     });
+                    self.bound[index] = Bound::Unresolved;
+                    return Ok((Bound::Address(handler), 0));
                 }
-                Ok((Bound::Address(handler), 0))
             }
-            (result, _) => result,
-        }
+        };
+        self.bound[index] = bound;
+        Ok((bound, sym.size))
     }
 
     /// The offset in this object's TLS block of the thread-local symbol
