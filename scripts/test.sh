@@ -76,6 +76,7 @@ qemu_ok=1
 [ "$qemu_status" -eq 0 ] || { echo "QEMU system: exit status $qemu_status (expected 0)"; qemu_ok=0; }
 for line in "29 passed, 0 failed" "4 plugins: 3 ran, 1 failed to load" \
     "says \"hello from consumer\"" "program hello exited with status 0" \
+    "libgreet.so's thread-local counter: 41, then 42" \
     "task ended by the kernel: load page fault at address 0x80200000" \
     "PASS write to read-only library text faulted (W^X)" \
     "rmmod chardev: refused"; do

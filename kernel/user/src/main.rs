@@ -14,6 +14,7 @@ mod platform;
 mod sys;
 mod table;
 mod tasks;
+mod tls;
 
 use alloc::vec::Vec;
 use core::ffi::{c_char, CStr};

@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
-use dl_core::{FileError, HostObject, HostScope, Platform};
+use dl_core::{FileError, HostObject, HostScope, Platform, ThreadLocalStorage};
 use modlib::{Lookup, Machine, Memory, MemoryError, Protection, Reservation, Symbol};
 
 use crate::sys;
@@ -143,6 +143,9 @@ impl Platform for UserPlatform {
     }
     fn host(&self) -> Option<&dyn HostScope> {
         Some(&self.runtime)
+    }
+    fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {
+        Some(&crate::tls::UserTls)
     }
     fn thread_id(&self) -> u64 {
         1
