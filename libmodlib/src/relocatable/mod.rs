@@ -20,7 +20,7 @@ use elf::symbol::Symbol as ElfSymbol;
 
 use crate::call;
 use crate::error::LoadError;
-use crate::header::{section_bytes, File};
+use crate::header::{file_range, section_bytes, File};
 use crate::image::{Exports, Import, LoadedImage, ObjectKind, Region};
 use crate::inspect::{PlacedSection, RelocatableLayout};
 use crate::memory::{Held, Memory};
@@ -151,31 +151,29 @@ impl<'a> Object<'a> {
             ));
         }
         let bad = || LoadError::malformed("relocation section", shdr.sh_offset);
-        let entries = if shdr.sh_type == SHT_RELA {
-            self.file
-                .elf
-                .section_data_as_relas(shdr)
-                .map_err(|_| bad())?
-                .map(|r| Entry {
-                    offset: r.r_offset,
-                    sym: r.r_sym,
-                    r_type: r.r_type,
-                    addend: Some(r.r_addend),
-                })
-                .collect()
-        } else {
-            self.file
-                .elf
-                .section_data_as_rels(shdr)
-                .map_err(|_| bad())?
-                .map(|r| Entry {
-                    offset: r.r_offset,
-                    sym: r.r_sym,
-                    r_type: r.r_type,
-                    addend: None,
-                })
-                .collect()
+        let data =
+            file_range(self.file.data, shdr.sh_offset, shdr.sh_size, "").map_err(|_| bad())?;
+        // ELF64 little-endian (all the loader accepts): `r_offset`, `r_info`
+        // (symbol above, type below) and, for RELA, `r_addend`, read
+        // straight from the bytes.
+        let word = |e: &[u8], at: usize| {
+            e.get(at..at + 8)
+                .and_then(|b| b.try_into().ok())
+                .map_or(0, u64::from_le_bytes)
         };
+        let rela = shdr.sh_type == SHT_RELA;
+        let entries = data
+            .chunks_exact(if rela { 24 } else { 16 })
+            .map(|e| {
+                let info = word(e, 8);
+                Entry {
+                    offset: word(e, 0),
+                    sym: (info >> 32) as u32,
+                    r_type: info as u32,
+                    addend: rela.then(|| word(e, 16) as i64),
+                }
+            })
+            .collect();
         Ok(entries)
     }
 }
