@@ -25,11 +25,21 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         if Machine::host() == Some(machine) && kind != Ok(ObjectKind::Relocatable) {
             continue;
         }
+        // Lazy binding on (unresolved calls bound to a handler that is
+        // never called here), and objects with thread-local storage given a
+        // module id, so that those paths meet hostile input too.
         let options = LoadOptions {
             machine,
+            lazy_calls: Some(0x3000),
             ..LoadOptions::default()
         };
         drop(load(data, &options, &memory, &host));
+        if let Ok(mut mapped) = modlib::map(data, &options, &memory) {
+            if mapped.thread_local().is_some() {
+                mapped.set_tls_module(1);
+                drop(mapped.relocate(&host));
+            }
+        }
         assert_eq!(memory.live_bytes(), 0, "a load for {machine} kept memory");
     }
 });
