@@ -85,6 +85,13 @@ pub trait ThreadLocalStorage: Sync {
     /// Forgets a module before its object is unmapped: no block of it is
     /// made again, and each thread's block is freed.
     fn unregister(&self, module: u64);
+    /// Address of the resolver TLS descriptors call (see
+    /// `modlib::MappedImage::set_tls_descriptor_resolver`), if the platform
+    /// has one for its machine; without it objects using descriptors are
+    /// refused.
+    fn descriptor_resolver(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The system under the loader.

@@ -141,6 +141,20 @@ impl<'a, M: Memory> MappedImage<'a, M> {
         }
     }
 
+    /// Gives a shared object with thread-local storage the host's resolver
+    /// for TLS descriptors (`TLSDESC`, the aarch64 default): each
+    /// descriptor becomes (resolver, address of a `tls_index` record of
+    /// module id and offset, in the image), so the resolver is entered with
+    /// the descriptor's address in the machine's first argument register,
+    /// must return the variable's address minus the thread pointer, and
+    /// must preserve every other register. Without one, descriptors are
+    /// refused. Ignored once relocation has begun.
+    pub fn set_tls_descriptor_resolver(&mut self, resolver: u64) {
+        if let Stage::Shared(m) = &mut self.stage {
+            m.set_tls_descriptor_resolver(resolver);
+        }
+    }
+
     /// The exported symbol matching `lookup`, at its run-time address,
     /// valid before relocation. For an IFUNC that is its resolver's
     /// address, which must not be called before [`MappedImage::is_relocated`].

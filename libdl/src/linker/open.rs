@@ -382,6 +382,9 @@ impl<P: Platform> Linker<P> {
                 let module = tls.register(template);
                 modules.0.push(module);
                 mapped.set_tls_module(module);
+                if let Some(resolver) = tls.descriptor_resolver() {
+                    mapped.set_tls_descriptor_resolver(resolver);
+                }
             }
             members.push(Some(mapped));
         }

@@ -12,6 +12,44 @@ use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
 
 use super::bind::{Binder, Bound, Deferred, Target};
 use super::parse::Layout;
+use super::tags::Tags;
+
+/// The `tls_index` records of an object's TLS descriptors: pages after its
+/// segments, filled in relocation order.
+pub(super) struct Descriptors {
+    /// Unbiased address of the next free record.
+    pub(super) next: u64,
+    /// Unbiased end of the records.
+    pub(super) end: u64,
+    /// The host's resolver, which reads the record a descriptor points to.
+    pub(super) resolver: Option<u64>,
+}
+
+/// How many TLS descriptor relocations the object's tables hold: one
+/// `tls_index` record each.
+pub(super) fn count_tls_descriptors(layout: &Layout<'_>, tags: &Tags, machine: Machine) -> usize {
+    let mut count = 0;
+    for (table, rela) in [
+        (tags.rela, true),
+        (tags.rel, false),
+        (tags.jmprel, tags.pltrel_is_rela),
+    ] {
+        let Some(bytes) = table.and_then(|(vaddr, size)| layout.file(vaddr, size)) else {
+            continue;
+        };
+        count += bytes
+            .chunks_exact(if rela { 24 } else { 16 })
+            .filter(|e| {
+                let info = e
+                    .get(8..16)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_le_bytes);
+                reloc::dynamic_class(machine, info as u32) == DynamicClass::TlsDescriptor
+            })
+            .count();
+    }
+    count
+}
 
 /// Applies relocations to the image through per-segment slices.
 pub(super) struct Relocator<'l, 'a, M: Memory> {
@@ -20,6 +58,8 @@ pub(super) struct Relocator<'l, 'a, M: Memory> {
     pub(super) textrel: bool,
     /// The object's TLS module id, if it has thread-local storage.
     pub(super) tls_module: Option<u64>,
+    /// Where TLS descriptors' `tls_index` records go, if it has any.
+    pub(super) descriptors: Option<Descriptors>,
     pub(super) held: &'l mut Held<M>,
     pub(super) machine: Machine,
     pub(super) base: u64,
@@ -184,6 +224,60 @@ impl<M: Memory> Relocator<'_, '_, M> {
         Ok(())
     }
 
+    /// A TLS descriptor (`TLSDESC`, a two-word GOT pair): its `tls_index`
+    /// record (module id, offset) goes in the next free slot after the
+    /// segments, and the pair becomes (host resolver, address of the
+    /// record).
+    fn descriptor(
+        &mut self,
+        place: u64,
+        sym: usize,
+        addend: Option<i64>,
+        name: &'static str,
+        binder: &Binder<'_, '_>,
+    ) -> Result<(), LoadError> {
+        const NO_RESOLVER: LoadError = LoadError::ThreadLocalStorage {
+            what: "TLS descriptors (TLSDESC), which the host does not resolve: build with \
+                   -mtls-dialect=trad (aarch64) or -mtls-dialect=gnu (x86_64)",
+        };
+        let module = self.tls_module.ok_or(LoadError::ThreadLocalStorage {
+            what: "a TLS relocation in an object without PT_TLS",
+        })?;
+        let descriptors = self.descriptors.as_mut().ok_or(NO_RESOLVER)?;
+        let resolver = descriptors.resolver.ok_or(NO_RESOLVER)?;
+        let record = descriptors.next;
+        if record + 16 > descriptors.end {
+            return Err(LoadError::malformed("TLS descriptor tables changed", place));
+        }
+        descriptors.next += 16;
+        let addend = addend.ok_or(LoadError::ThreadLocalStorage {
+            what: "a TLS descriptor in a REL table",
+        })?;
+        let offset = binder
+            .tls_offset(sym)?
+            .wrapping_add(addend as u64)
+            .wrapping_sub(reloc::tls_dtv_offset(self.machine));
+        // SAFETY: the record lies in the committed, read-write pages after
+        // the segments (sized for every descriptor when mapped); no other
+        // slice of the reservation is alive.
+        let slot = unsafe {
+            self.held
+                .res_mut()
+                .bytes_mut((record - self.layout.lo) as usize, 16)
+        }
+        .ok_or_else(|| out_of_bounds(name, place))?;
+        slot[..8].copy_from_slice(&module.to_le_bytes());
+        slot[8..].copy_from_slice(&offset.to_le_bytes());
+        let pair = [resolver, self.base.wrapping_add(record)];
+        let (bytes, at) = self.place(place, name)?;
+        let field = bytes
+            .get_mut(at..at + 16)
+            .ok_or_else(|| out_of_bounds(name, place))?;
+        field[..8].copy_from_slice(&pair[0].to_le_bytes());
+        field[8..].copy_from_slice(&pair[1].to_le_bytes());
+        Ok(())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn one(
         &mut self,
@@ -213,10 +307,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 })
             }
             DynamicClass::TlsDescriptor => {
-                return Err(LoadError::ThreadLocalStorage {
-                    what: "TLS descriptors (TLSDESC): build with -mtls-dialect=trad \
-                           (aarch64) or -mtls-dialect=gnu (x86_64)",
-                })
+                return self.descriptor(place, sym, addend, name, binder);
             }
             DynamicClass::Tls => {
                 return Err(LoadError::ThreadLocalStorage {

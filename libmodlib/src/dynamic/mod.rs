@@ -27,7 +27,7 @@ use crate::modinfo::ModInfo;
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
 use crate::{Binding, LoadOptions};
 
-use apply::{run_ifunc_resolvers, store_resolved, writable, Relocator};
+use apply::{run_ifunc_resolvers, store_resolved, writable, Descriptors, Relocator};
 use bind::{Binder, Bound, Deferred, Target, WaitingSymbol};
 pub(crate) use parse::describe;
 use parse::{dynamic_info, file_view, locate_symbols, modinfo, parse, Layout, Parsed, TlsSegment};
@@ -56,6 +56,11 @@ pub(crate) struct Mapped<'a, M: Memory> {
     tls: Option<TlsSegment>,
     /// The TLS module id the host gave it (required with `PT_TLS`).
     tls_module: Option<u64>,
+    /// Where the `tls_index` records of TLS descriptors go (unbiased) and
+    /// how many there are.
+    descriptors: Option<(u64, usize)>,
+    /// The host's resolver for TLS descriptors (required with any).
+    descriptor_resolver: Option<u64>,
     base: u64,
     machine: Machine,
     symbolic: bool,
@@ -96,11 +101,29 @@ pub(crate) fn map<'a, M: Memory>(
         relro,
         max_align,
         hi,
-        ranges,
+        mut ranges,
         tags,
         tls,
     } = parse(file, page)?;
     let lo = layout.lo;
+    // TLS descriptors each get a `tls_index` in pages after the segments
+    // (read-only once relocated), which their resolver passes on.
+    let descriptors = if tls.is_some() {
+        apply::count_tls_descriptors(&layout, &tags, machine)
+    } else {
+        0
+    };
+    let descriptor_area = (descriptors > 0).then(|| {
+        let end = align_up(hi + descriptors as u64 * 16, page).unwrap_or(hi);
+        (hi, end)
+    });
+    let hi = match descriptor_area {
+        Some((from, to)) => {
+            ranges.push((from, to, Protection::Read));
+            to
+        }
+        None => hi,
+    };
     let span = (hi - lo) as usize;
     let mut dynsyms = locate_symbols(&layout, &tags)?;
     let strtab = file_view(&layout, &dynsyms)
@@ -214,6 +237,8 @@ pub(crate) fn map<'a, M: Memory>(
         preset,
         tls,
         tls_module: None,
+        descriptors: descriptor_area.map(|(from, _)| (from, descriptors)),
+        descriptor_resolver: None,
         base,
         machine,
         entry: (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry)),
@@ -248,6 +273,11 @@ impl<'a, M: Memory> Mapped<'a, M> {
     /// Gives the object its TLS module id, before it is relocated.
     pub(crate) fn set_tls_module(&mut self, module: u64) {
         self.tls_module = Some(module);
+    }
+
+    /// Gives the object the host's TLS descriptor resolver.
+    pub(crate) fn set_tls_descriptor_resolver(&mut self, resolver: u64) {
+        self.descriptor_resolver = Some(resolver);
     }
 
     /// An exported symbol, at its run-time address (for an IFUNC, its
@@ -300,6 +330,11 @@ impl<'a, M: Memory> Mapped<'a, M> {
             layout: &self.layout,
             textrel: tags.textrel,
             tls_module: self.tls_module,
+            descriptors: self.descriptors.map(|(area, count)| Descriptors {
+                next: area,
+                end: area + count as u64 * 16,
+                resolver: self.descriptor_resolver,
+            }),
             held: &mut self.held,
             machine,
             base,
