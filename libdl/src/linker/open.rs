@@ -214,12 +214,17 @@ impl<P: Platform> Linker<P> {
                 return Ok(Target::Host(host));
             }
         }
-        let (path, system) = self
+        let not_found = || Error::NotFound {
+            name: String::from(name),
+            needed_by: requester.map(|r| String::from(pending[r].path())),
+        };
+        let Found {
+            path,
+            file: found,
+            system,
+        } = self
             .search(name, requester.map(|r| &pending[r]))
-            .ok_or_else(|| Error::NotFound {
-                name: String::from(name),
-                needed_by: requester.map(|r| String::from(pending[r].path())),
-            })?;
+            .ok_or_else(not_found)?;
         if system {
             if let Some(host) = self.platform.host().and_then(|h| h.load(&path)) {
                 return Ok(Target::Host(host));
@@ -227,12 +232,22 @@ impl<P: Platform> Linker<P> {
         }
         // Opened before the identity check when the open file can say what
         // it is (saving a separate look-up of the path).
-        let mut file = None;
+        let mut file = found;
         let canonical = if self.platform.identifies_open_files() {
-            let f = self.platform.open_file(&path).map_err(|e| Error::Io {
-                path: path.clone(),
-                reason: e.0,
-            })?;
+            let f = match file.take() {
+                Some(f) => f,
+                None => self.platform.open_file(&path).map_err(|e| {
+                    // A path given whole is opened without looking first.
+                    if self.platform.exists(&path) {
+                        Error::Io {
+                            path: path.clone(),
+                            reason: e.0,
+                        }
+                    } else {
+                        not_found()
+                    }
+                })?,
+            };
             let id = f
                 .identity()
                 .unwrap_or_else(|| self.platform.canonical(&path));
@@ -275,13 +290,19 @@ impl<P: Platform> Linker<P> {
 
     /// The file `name` names: itself if it has a `/`, else the first match
     /// in the requester's `DT_RUNPATH` (with `$ORIGIN`), then the platform's
-    /// search path, then the system directories (flagged `true`).
-    fn search(&self, name: &str, requester: Option<&Pending>) -> Option<(String, bool)> {
+    /// search path, then the system directories (flagged `true`). When
+    /// open files tell their identity, a path with a `/` is not looked at
+    /// here (the caller opens it and tells a missing file from an
+    /// unreadable one), and user directories are searched by opening: the
+    /// file found comes back open.
+    fn search(&self, name: &str, requester: Option<&Pending>) -> Option<Found> {
+        let by_opening = self.platform.identifies_open_files();
         if name.contains('/') {
-            return self
-                .platform
-                .exists(name)
-                .then(|| (String::from(name), false));
+            return (by_opening || self.platform.exists(name)).then(|| Found {
+                path: String::from(name),
+                file: None,
+                system: false,
+            });
         }
         let origin = requester.map(|r| match r.path().rfind('/') {
             Some(i) => &r.path()[..i],
@@ -302,14 +323,23 @@ impl<P: Platform> Linker<P> {
         let system = core::iter::once(())
             .flat_map(|()| self.platform.system_path())
             .map(|dir| (dir, true));
-        user.chain(system)
-            .map(|(dir, system)| {
-                (
-                    alloc::format!("{}/{name}", dir.trim_end_matches('/')),
+        user.chain(system).find_map(|(dir, system)| {
+            let candidate = alloc::format!("{}/{name}", dir.trim_end_matches('/'));
+            if by_opening && !system {
+                let file = self.platform.open_file(&candidate).ok()?;
+                Some(Found {
+                    path: candidate,
+                    file: Some(file),
+                    system: false,
+                })
+            } else {
+                self.platform.exists(&candidate).then_some(Found {
+                    path: candidate,
+                    file: None,
                     system,
-                )
-            })
-            .find(|(candidate, _)| self.platform.exists(candidate))
+                })
+            }
+        })
     }
 
     /// Finds every dependency of the pending objects, breadth-first.
@@ -608,4 +638,12 @@ impl Drop for TlsModules<'_> {
             }
         }
     }
+}
+
+/// A file the search found: its path, the file itself if the search opened
+/// it, and whether it is in a system directory.
+struct Found {
+    path: String,
+    file: Option<Box<dyn FileContents>>,
+    system: bool,
 }
