@@ -949,6 +949,21 @@ fn thread_local_storage_is_refused() {
         "{e:?}"
     );
     assert!(e.to_string().contains("thread-local storage"), "{e}");
+
+    // Given a module id but no descriptor resolver, an object using TLS
+    // descriptors is refused, and what to rebuild with is named.
+    let bytes = shared("tls.c", &["-mtls-dialect=gnu2"]);
+    let mem = CountingMemory::new(HostMemory::new(Placement::Low2G));
+    let mut mapped = modlib::map(&bytes, &LoadOptions::default(), &mem).expect("maps");
+    assert!(mapped.thread_local().is_some());
+    mapped.set_tls_module(1);
+    let e = mapped.relocate(&host()).expect_err("no resolver");
+    assert!(
+        matches!(e, LoadError::ThreadLocalStorage { what } if what.contains("TLS descriptors")
+            && what.contains("-mtls-dialect")),
+        "{e:?}"
+    );
+    assert_eq!(mem.live_bytes(), 0, "bytes leaked");
 }
 
 // ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ mod host;
 mod lazy;
 mod memory;
 mod tls;
+mod tlsdesc;
 
 use alloc::boxed::Box;
 use alloc::string::String;

@@ -178,78 +178,6 @@ pub(crate) unsafe extern "C" fn tls_get_addr(index: *const TlsIndex) -> *mut u8 
     std::process::abort()
 }
 
-/// The resolver of TLS descriptors (aarch64): entered from the code with
-/// the descriptor's address in x0 (its second word is the address of a
-/// `tls_index`), returns in x0 the variable's address minus the thread
-/// pointer, and keeps every other register as it found it (the code
-/// assumes so): the general registers a call may clobber and all of the
-/// SIMD registers are saved around the call to [`tls_get_addr`].
-#[cfg(target_arch = "aarch64")]
-#[unsafe(naked)]
-unsafe extern "C" fn tls_descriptor_resolver() {
-    core::arch::naked_asm!(
-        "stp x29, x30, [sp, #-16]!",
-        "mov x29, sp",
-        "stp x1, x2, [sp, #-16]!",
-        "stp x3, x4, [sp, #-16]!",
-        "stp x5, x6, [sp, #-16]!",
-        "stp x7, x8, [sp, #-16]!",
-        "stp x9, x10, [sp, #-16]!",
-        "stp x11, x12, [sp, #-16]!",
-        "stp x13, x14, [sp, #-16]!",
-        "stp x15, x16, [sp, #-16]!",
-        "stp x17, x18, [sp, #-16]!",
-        "stp q0, q1, [sp, #-32]!",
-        "stp q2, q3, [sp, #-32]!",
-        "stp q4, q5, [sp, #-32]!",
-        "stp q6, q7, [sp, #-32]!",
-        "stp q8, q9, [sp, #-32]!",
-        "stp q10, q11, [sp, #-32]!",
-        "stp q12, q13, [sp, #-32]!",
-        "stp q14, q15, [sp, #-32]!",
-        "stp q16, q17, [sp, #-32]!",
-        "stp q18, q19, [sp, #-32]!",
-        "stp q20, q21, [sp, #-32]!",
-        "stp q22, q23, [sp, #-32]!",
-        "stp q24, q25, [sp, #-32]!",
-        "stp q26, q27, [sp, #-32]!",
-        "stp q28, q29, [sp, #-32]!",
-        "stp q30, q31, [sp, #-32]!",
-        "ldr x0, [x0, #8]",
-        "bl {get}",
-        "mrs x1, tpidr_el0",
-        "sub x0, x0, x1",
-        "ldp q30, q31, [sp], #32",
-        "ldp q28, q29, [sp], #32",
-        "ldp q26, q27, [sp], #32",
-        "ldp q24, q25, [sp], #32",
-        "ldp q22, q23, [sp], #32",
-        "ldp q20, q21, [sp], #32",
-        "ldp q18, q19, [sp], #32",
-        "ldp q16, q17, [sp], #32",
-        "ldp q14, q15, [sp], #32",
-        "ldp q12, q13, [sp], #32",
-        "ldp q10, q11, [sp], #32",
-        "ldp q8, q9, [sp], #32",
-        "ldp q6, q7, [sp], #32",
-        "ldp q4, q5, [sp], #32",
-        "ldp q2, q3, [sp], #32",
-        "ldp q0, q1, [sp], #32",
-        "ldp x17, x18, [sp], #16",
-        "ldp x15, x16, [sp], #16",
-        "ldp x13, x14, [sp], #16",
-        "ldp x11, x12, [sp], #16",
-        "ldp x9, x10, [sp], #16",
-        "ldp x7, x8, [sp], #16",
-        "ldp x5, x6, [sp], #16",
-        "ldp x3, x4, [sp], #16",
-        "ldp x1, x2, [sp], #16",
-        "ldp x29, x30, [sp], #16",
-        "ret",
-        get = sym tls_get_addr,
-    );
-}
-
 /// The hosted platform's [`dl_core::ThreadLocalStorage`].
 pub(crate) struct HostedTls;
 
@@ -268,8 +196,10 @@ impl dl_core::ThreadLocalStorage for HostedTls {
 
     fn descriptor_resolver(&self) -> Option<u64> {
         #[cfg(target_arch = "aarch64")]
-        return Some((tls_descriptor_resolver as unsafe extern "C" fn()) as usize as u64);
-        #[cfg(not(target_arch = "aarch64"))]
+        return Some(super::tlsdesc::aarch64_resolver());
+        #[cfg(target_arch = "x86_64")]
+        return super::tlsdesc::x86_64_resolver();
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
         None
     }
 }
