@@ -32,6 +32,7 @@ done
 build "${lib[@]}" -Wl,-soname,libgreet.so kernel/programs/greet.c -o "$ramfs/libgreet.so"
 build "${lib[@]}" kernel/programs/hello.c -L "$ramfs" -lgreet -o "$ramfs/hello.mo"
 build "${lib[@]}" kernel/programs/fault.c -o "$ramfs/libfault.so"
+build "${lib[@]}" -Wl,-z,lazy libdl/tests/fixtures/lazy.c -o "$ramfs/liblazy.so"
 
 echo "==> user image (U-mode)" >&2
 (cd kernel && cargo build --release -q -p user-image)

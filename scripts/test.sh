@@ -77,6 +77,8 @@ qemu_ok=1
 for line in "29 passed, 0 failed" "4 plugins: 3 ran, 1 failed to load" \
     "says \"hello from consumer\"" "program hello exited with status 0" \
     "libgreet.so's thread-local counter: 41, then 42" \
+    "lazy: RTLD_LAZY loaded it; lazy_ok() = 1" \
+    "(bound lazily, RTLD_LAZY): /lib/liblazy.so: undefined symbol: lazy_never_defined" \
     "task ended by the kernel: load page fault at address 0x80200000" \
     "PASS write to read-only library text faulted (W^X)" \
     "rmmod chardev: refused"; do

@@ -101,6 +101,14 @@ extern "C" fn kmain() -> ! {
         checks.check(outcome == Outcome::Exited(0), what);
     }
 
+    kprintln!("> user task: lazy (RTLD_LAZY and a function nothing defines)");
+    let outcome = user::run(&["user", "lazy"]);
+    report(&outcome);
+    checks.check(
+        outcome == Outcome::Exited(127),
+        "a lazily bound call to a missing function ended only its task",
+    );
+
     kprintln!("--- protection ---");
     kprintln!("> user task: fault-kernel (a library reads kernel memory)");
     let outcome = user::run(&["user", "fault-kernel"]);

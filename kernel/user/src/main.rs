@@ -10,6 +10,7 @@ mod arch;
 mod console;
 mod dlfcn;
 mod heap;
+mod lazy;
 mod platform;
 mod sys;
 mod table;
@@ -50,6 +51,7 @@ extern "C" fn user_main(argc: usize, argv: *const *const c_char) -> ! {
         Some("sotest") => tasks::run_program("sotest", &["sotest", "/lib"]),
         Some("plugins") => tasks::plugins("Hello, protected world"),
         Some("device") => tasks::device(),
+        Some("lazy") => tasks::lazy(),
         Some("run") if args.len() > 2 => tasks::run_program(args[2], &args[2..]),
         Some("fault-kernel") => tasks::fault("fault_read_kernel"),
         Some("fault-wx") => tasks::fault("fault_write_text"),

@@ -144,6 +144,9 @@ impl Platform for UserPlatform {
     fn host(&self) -> Option<&dyn HostScope> {
         Some(&self.runtime)
     }
+    fn unresolved_call(&self) -> Option<u64> {
+        Some(crate::lazy::handler())
+    }
     fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {
         Some(&crate::tls::UserTls)
     }

@@ -148,6 +148,44 @@ pub fn device() -> i32 {
     i32::from(text != "hello from consumer")
 }
 
+/// Opens `liblazy.so`, which calls a function nothing defines: refused
+/// with `RTLD_NOW`, loaded with `RTLD_LAZY`, where its other functions work
+/// and the call to the missing one ends the task (status 127).
+pub fn lazy() -> i32 {
+    let path = "/lib/liblazy.so";
+    match linker().open(Some(path), Flags::NOW) {
+        Ok(_) => {
+            println!("lazy: RTLD_NOW loaded a library with a missing function");
+            return 1;
+        }
+        Err(e) => println!("lazy: RTLD_NOW: {e}"),
+    }
+    let handle = match linker().open(Some(path), Flags::LAZY) {
+        Ok(h) => h,
+        Err(e) => {
+            println!("lazy: RTLD_LAZY: {e}");
+            return 1;
+        }
+    };
+    let call = |name: &str| match linker().symbol(handle, name, 0) {
+        // SAFETY: both are `int f(void)`/`void f(void)` functions of the
+        // open library (the int result of the second is never produced).
+        Ok(f) => unsafe {
+            let f: extern "C" fn() -> i32 = core::mem::transmute(f as usize);
+            f()
+        },
+        Err(e) => {
+            println!("lazy: {e}");
+            -1
+        }
+    };
+    println!("lazy: RTLD_LAZY loaded it; lazy_ok() = {}", call("lazy_ok"));
+    println!("lazy: calling lazy_call_missing()");
+    call("lazy_call_missing");
+    println!("lazy: the call to the missing function returned");
+    1
+}
+
 /// Loads the fault library and calls `function`, which must not return.
 pub fn fault(function: &str) -> i32 {
     let handle = match linker().open(Some("/lib/libfault.so"), Flags::NOW) {
