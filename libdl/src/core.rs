@@ -12,9 +12,11 @@ pub mod handle;
 pub mod linker;
 pub mod object;
 pub mod platform;
+pub mod tls;
 
 pub use error::Error;
 pub use flags::Flags;
 pub use handle::Handle;
 pub use linker::{AddressInfo, Linker, ObjectInfo};
 pub use platform::{FileContents, FileError, HostObject, HostScope, Platform, ThreadLocalStorage};
+pub use tls::{TlsBlock, TlsModules};
