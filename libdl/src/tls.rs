@@ -76,6 +76,38 @@ impl TlsModules {
     }
 }
 
+impl TlsModules {
+    /// The block of `module` among a thread's `blocks` (indexed by slot),
+    /// made from the module's template and put there on first use; `None`
+    /// for an id that names no registered module, or out of memory.
+    pub fn block_in(&self, blocks: &mut Vec<Option<TlsBlock>>, module: u64) -> Option<*mut u8> {
+        let (slot, generation) = Self::split(module)?;
+        if let Some(Some(b)) = blocks.get(slot) {
+            if b.generation == generation {
+                return Some(b.as_ptr());
+            }
+        }
+        let (_, _, tls) = self.lookup(module)?;
+        // SAFETY: a registered module's template is readable until it is
+        // unregistered, which happens before its object is unmapped.
+        let block = unsafe { TlsBlock::new(&tls, generation) }?;
+        let ptr = block.as_ptr();
+        if blocks.len() <= slot {
+            blocks.resize_with(slot + 1, || None);
+        }
+        blocks[slot] = Some(block);
+        Some(ptr)
+    }
+
+    /// Frees `blocks`' block of a module [`TlsModules::unregister`] gave
+    /// back as `(slot, generation)`.
+    pub fn drop_block(blocks: &mut [Option<TlsBlock>], (slot, generation): (usize, u32)) {
+        if let Some(entry) = blocks.get_mut(slot) {
+            entry.take_if(|b| b.generation == generation);
+        }
+    }
+}
+
 impl Default for TlsModules {
     fn default() -> Self {
         Self::new()

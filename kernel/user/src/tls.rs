@@ -23,27 +23,6 @@ struct TlsIndex {
     offset: u64,
 }
 
-/// The task's block of `module`, made on first use.
-fn block(module: u64) -> Option<*mut u8> {
-    let (slot, generation) = TlsModules::split(module)?;
-    let mut blocks = BLOCKS.lock();
-    if let Some(Some(b)) = blocks.get(slot) {
-        if b.generation == generation {
-            return Some(b.as_ptr());
-        }
-    }
-    let (_, _, tls) = MODULES.lookup(module)?;
-    // SAFETY: a registered module's template is readable until it is
-    // unregistered, which happens before its object is unmapped.
-    let block = unsafe { TlsBlock::new(&tls, generation) }?;
-    let ptr = block.as_ptr();
-    if blocks.len() <= slot {
-        blocks.resize_with(slot + 1, || None);
-    }
-    blocks[slot] = Some(block);
-    Some(ptr)
-}
-
 /// What loaded code calls as `__tls_get_addr`: the task's address of
 /// `offset` in module `module`. An id naming no module ends the task.
 ///
@@ -52,7 +31,7 @@ fn block(module: u64) -> Option<*mut u8> {
 unsafe extern "C" fn tls_get_addr(index: *const TlsIndex) -> *mut u8 {
     // SAFETY: per the contract.
     let (module, offset) = unsafe { ((*index).module, (*index).offset) };
-    if let Some(ptr) = block(module) {
+    if let Some(ptr) = MODULES.block_in(&mut BLOCKS.lock(), module) {
         let bias = modlib::tls_dtv_offset(Machine::Riscv64);
         return ptr.wrapping_add(offset.wrapping_add(bias) as usize);
     }
@@ -73,10 +52,8 @@ impl ThreadLocalStorage for UserTls {
     }
 
     fn unregister(&self, module: u64) {
-        if let Some((slot, generation)) = MODULES.unregister(module) {
-            if let Some(entry) = BLOCKS.lock().get_mut(slot) {
-                entry.take_if(|b| b.generation == generation);
-            }
+        if let Some(gone) = MODULES.unregister(module) {
+            TlsModules::drop_block(&mut BLOCKS.lock(), gone);
         }
     }
 }

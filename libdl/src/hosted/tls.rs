@@ -35,14 +35,12 @@ pub(crate) struct TlsIndex {
 
 /// Forgets a module, and frees the calling thread's block of it.
 fn unregister(module: u64) {
-    let Some((slot, generation)) = MODULES.unregister(module) else {
+    let Some(gone) = MODULES.unregister(module) else {
         return;
     };
     let _ = BLOCKS.try_with(|blocks| {
         if let Ok(mut blocks) = blocks.try_borrow_mut() {
-            if let Some(entry) = blocks.get_mut(slot) {
-                entry.take_if(|b| b.generation == generation);
-            }
+            TlsModules::drop_block(&mut blocks, gone);
         }
     });
 }
@@ -50,25 +48,7 @@ fn unregister(module: u64) {
 /// The calling thread's block of `module`, made on first use.
 fn block(module: u64) -> Option<*mut u8> {
     BLOCKS
-        .try_with(|blocks| {
-            let mut blocks = blocks.try_borrow_mut().ok()?;
-            let (slot, generation) = TlsModules::split(module)?;
-            if let Some(Some(b)) = blocks.get(slot) {
-                if b.generation == generation {
-                    return Some(b.as_ptr());
-                }
-            }
-            let (_, _, tls) = MODULES.lookup(module)?;
-            // SAFETY: a registered module's template is readable until it
-            // is unregistered, which happens before its object is unmapped.
-            let block = unsafe { TlsBlock::new(&tls, generation) }?;
-            let ptr = block.as_ptr();
-            if blocks.len() <= slot {
-                blocks.resize_with(slot + 1, || None);
-            }
-            blocks[slot] = Some(block);
-            Some(ptr)
-        })
+        .try_with(|blocks| MODULES.block_in(&mut *blocks.try_borrow_mut().ok()?, module))
         .ok()
         .flatten()
 }
