@@ -161,7 +161,7 @@ void *dlopen(const char *filename, int flags);
 
 /**
  * Finds a symbol; see `dlsym(3)`. The entry point passes the caller's
- * return address on to [`dlsym_from`] for `RTLD_NEXT`.
+ * return address on to `dlsym_from` for `RTLD_NEXT`.
  *
  * # Safety
  * `handle` must come from `dlopen` (or be `RTLD_DEFAULT`/`RTLD_NEXT`) and
@@ -172,7 +172,7 @@ void *dlsym(void *handle, const char *symbol);
 /**
  * Finds the definition of a symbol with a given version (GNU
  * `dlvsym(3)`), e.g. `dlvsym(RTLD_DEFAULT, "memcpy", "GLIBC_2.14")`. The
- * entry point passes the caller's return address on to [`dlvsym_from`].
+ * entry point passes the caller's return address on to `dlvsym_from`.
  *
  * # Safety
  * As for [`dlsym`]; `version` must be a NUL-terminated string too.

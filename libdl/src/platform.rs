@@ -1,6 +1,6 @@
 //! What the loader needs from the system it runs on: files, memory, the
 //! objects the host already has (the executable, libc…), and thread
-//! identity. The hosted Linux implementation is [`crate::hosted`]; a bare
+//! identity. The hosted Linux implementation is `dl::hosted`; a bare
 //! user runtime supplies its own.
 
 use alloc::boxed::Box;

@@ -2,7 +2,7 @@
 
 use core::fmt;
 
-/// A target machine (`e_machine`) with a relocation table in [`crate::reloc`].
+/// A target machine (`e_machine`) with a relocation table in `reloc/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Machine {
     /// AMD64 (`EM_X86_64`).
