@@ -80,6 +80,9 @@ pub(crate) struct Object<M: Memory> {
     /// the global scope or its load group): held loaded like dependencies,
     /// but not searched through its handle.
     pub bound: Vec<u32>,
+    /// Calls lazy binding left to the platform's handler, still waiting
+    /// for a definition.
+    pub lazy: Vec<modlib::UnresolvedCall>,
     /// Breadth-first search order for `dlsym` on this object's handle.
     pub scope: Vec<Dep>,
     pub nodelete: bool,

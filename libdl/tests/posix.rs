@@ -739,6 +739,41 @@ fn lazy_binding_defers_missing_functions_to_their_call() {
     );
 }
 
+#[test]
+fn lazy_calls_bind_when_a_later_global_object_defines_them() {
+    let _serial = common::serial();
+    let user = lib(
+        "lazy_late_user",
+        &["lazy_late_user.c"],
+        &[],
+        &["-Wl,-z,lazy"],
+    );
+    let provider = lib("lazy_late_provider", &["lazy_late_provider.c"], &[], &[]);
+    let waiting = || {
+        dl::hosted::linker()
+            .unresolved_calls()
+            .iter()
+            .any(|(object, name)| object.ends_with("liblazy_late_user.so") && name == "lazy_late")
+    };
+    let u = open_ok(&user, RTLD_LAZY);
+    assert!(waiting(), "nothing defines lazy_late yet");
+    // Local objects serve nobody else: the call still waits.
+    let local = open_ok(&provider, RTLD_LAZY | RTLD_LOCAL);
+    assert!(waiting(), "a local object does not serve others");
+    // Made global (a second open with RTLD_GLOBAL): the waiting call binds.
+    let global = open_ok(&provider, RTLD_NOW | RTLD_GLOBAL);
+    assert!(!waiting(), "bound once a global object defines it");
+    assert_eq!(call(u, "lazy_late_call"), 42);
+    // The caller now holds its provider loaded, as a dependency.
+    close_ok(global);
+    close_ok(local);
+    assert!(is_loaded(&provider), "held by the object that calls it");
+    assert_eq!(call(u, "lazy_late_call"), 42);
+    close_ok(u);
+    assert!(!is_loaded(&user));
+    assert!(!is_loaded(&provider), "released with its caller");
+}
+
 /// The child process of [`lazy_binding_defers_missing_functions_to_their_call`]
 /// (does nothing unless started by it): calls the missing function.
 #[test]

@@ -47,6 +47,20 @@ pub struct Import {
     pub provider: Option<ProviderId>,
 }
 
+/// A call through the PLT that lazy binding left to the lazy handler,
+/// because nothing defined its function when the object was loaded: the
+/// host may bind it later (when an object that defines it arrives) by
+/// storing the function's address in `slot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnresolvedCall {
+    /// Run-time address of the `JUMP_SLOT` (a writable 64-bit word).
+    pub slot: u64,
+    /// The function's name.
+    pub name: String,
+    /// The version asked for, if any.
+    pub version: Option<String>,
+}
+
 /// A shared object's thread-local storage (`PT_TLS`): what each thread's
 /// block of it starts as, and the module id its code passes to
 /// `__tls_get_addr`.
@@ -104,6 +118,7 @@ pub struct LoadedImage<M: Memory> {
     pub(crate) imports: Vec<Import>,
     pub(crate) dynamic: Option<DynamicInfo>,
     pub(crate) thread_local: Option<ThreadLocal>,
+    pub(crate) unresolved: Vec<UnresolvedCall>,
 }
 
 impl<M: Memory> LoadedImage<M> {
@@ -211,6 +226,12 @@ impl<M: Memory> LoadedImage<M> {
     /// Every external symbol the image bound, and who provided it.
     pub fn imports(&self) -> &[Import] {
         &self.imports
+    }
+
+    /// The PLT calls lazy binding left to the lazy handler (see
+    /// [`crate::LoadOptions::lazy_calls`]).
+    pub fn unresolved_calls(&self) -> &[UnresolvedCall] {
+        &self.unresolved
     }
 
     /// The object's thread-local storage, if it has any.

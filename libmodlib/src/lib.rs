@@ -47,7 +47,10 @@ mod table;
 pub use call::{bound_address, hwcaps, set_hwcaps, HwCaps};
 pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
-pub use image::{DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region, ThreadLocal};
+pub use image::{
+    DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region, ThreadLocal,
+    UnresolvedCall,
+};
 pub use machine::Machine;
 pub use mapped::MappedImage;
 pub use memory::{FileMapping, Memory, MemoryError, Protection, Reservation};

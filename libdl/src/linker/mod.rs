@@ -5,6 +5,7 @@
 //! platform reads files with plain system calls).
 
 mod close;
+mod lazy;
 mod open;
 mod order;
 mod query;

@@ -115,6 +115,7 @@ impl<P: Platform> Linker<P> {
                     let root_id = ids.iter().copied().min().expect("the group has its root");
                     table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
                     Self::apply_flags(&mut table, root_id, flags);
+                    self.bind_waiting_calls(&mut table);
                     drop(table);
                     self.initialize(&ids);
                     return Ok(Handle::Object(root_id));
@@ -123,6 +124,9 @@ impl<P: Platform> Linker<P> {
             let object = table.objects.get_mut(&id).expect("target exists");
             object.opens += 1;
             Self::apply_flags(&mut table, id, flags);
+            if flags.contains(Flags::GLOBAL) {
+                self.bind_waiting_calls(&mut table);
+            }
             return Ok(Handle::Object(id));
         }
     }
@@ -164,6 +168,7 @@ impl<P: Platform> Linker<P> {
                 dependents: 0,
                 deps: Vec::new(),
                 bound: Vec::new(),
+                lazy: Vec::new(),
                 scope: vec![Dep::Host(host)],
                 nodelete: true,
                 state: State::Ready,
@@ -502,6 +507,7 @@ impl<P: Platform> Linker<P> {
                         .collect()
                 })
                 .unwrap_or_default();
+            let lazy = image.unresolved_calls().to_vec();
             table.adds += 1;
             table.objects.insert(
                 id,
@@ -515,6 +521,7 @@ impl<P: Platform> Linker<P> {
                     dependents: 0,
                     deps: deps[i].clone(),
                     bound,
+                    lazy,
                     scope: Vec::new(),
                     nodelete: false,
                     state: State::Initializing(me),

@@ -142,26 +142,22 @@ impl<P: Platform> Linker<P> {
     }
 
     /// The functions that lazily bound objects call but no object defines
-    /// (bound to [`Platform::unresolved_call`]), as (object path, name):
+    /// (still bound to [`Platform::unresolved_call`]), as (object path, name):
     /// what to report when one is called. Empty if the table is busy (the
     /// report must not wait for a lock the caller may hold).
     pub fn unresolved_calls(&self) -> Vec<(String, String)> {
-        let (Some(table), Some(handler)) = (self.table.try_lock(), self.platform.unresolved_call())
-        else {
+        let Some(table) = self.table.try_lock() else {
             return Vec::new();
         };
-        let mut out = Vec::new();
-        for object in table.objects.values() {
-            let Some(image) = object.image() else {
-                continue;
-            };
-            for import in image.imports() {
-                if import.provider.is_none() && import.address == handler {
-                    out.push((String::from(object.path()), import.name.clone()));
-                }
-            }
-        }
-        out
+        table
+            .objects
+            .values()
+            .flat_map(|o| {
+                o.lazy
+                    .iter()
+                    .map(|call| (String::from(o.path()), call.name.clone()))
+            })
+            .collect()
     }
 
     /// `dladdr` for addresses inside objects this linker loaded.

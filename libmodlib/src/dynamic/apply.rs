@@ -368,7 +368,10 @@ impl<M: Memory> Relocator<'_, '_, M> {
             }
             _ if sym == 0 => (0, 0),
             _ => match binder.bind(sym, class == DynamicClass::JumpSlot)? {
-                (Bound::Address(a), size) => (a, size),
+                (Bound::Address(a), size) => {
+                    binder.note_lazy_slot(sym, base.wrapping_add(place));
+                    (a, size)
+                }
                 (Bound::OwnIfunc(resolver), _) => {
                     deferred.push(Deferred {
                         place,

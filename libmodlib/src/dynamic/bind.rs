@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::call;
 use crate::error::LoadError;
-use crate::image::Import;
+use crate::image::{Import, UnresolvedCall};
 use crate::machine::Machine;
 use crate::symbol::{Lookup, ProviderId, SymbolKind, SymbolResolver};
 
@@ -81,6 +81,8 @@ pub(super) struct Binder<'a, 'r> {
     pub(super) bound: Vec<Bound>,
     pub(super) imports: Vec<Import>,
     pub(super) waiting: Vec<WaitingSymbol>,
+    /// `JUMP_SLOT`s left to the lazy handler.
+    pub(super) unresolved: Vec<UnresolvedCall>,
 }
 
 impl Binder<'_, '_> {
@@ -209,6 +211,21 @@ impl Binder<'_, '_> {
         };
         self.bound[index] = bound;
         Ok((bound, sym.size))
+    }
+
+    /// Notes the `JUMP_SLOT` at run-time address `slot` if symbol `index`
+    /// was left to the lazy handler.
+    pub(super) fn note_lazy_slot(&mut self, index: usize, slot: u64) {
+        if matches!(self.bound.get(index), Some(Bound::Unresolved)) {
+            self.unresolved.push(UnresolvedCall {
+                slot,
+                name: self.describe(index),
+                version: self
+                    .view
+                    .needed_version(index, &self.needs)
+                    .map(String::from),
+            });
+        }
     }
 
     /// The offset in this object's TLS block of the thread-local symbol

@@ -20,7 +20,9 @@ use alloc::vec::Vec;
 use crate::call;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
-use crate::image::{DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region, ThreadLocal};
+use crate::image::{
+    DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region, ThreadLocal, UnresolvedCall,
+};
 use crate::machine::Machine;
 use crate::memory::{align_down, align_up, FileMapping, Held, Memory, Protection};
 use crate::modinfo::ModInfo;
@@ -56,6 +58,8 @@ pub(crate) struct Mapped<'a, M: Memory> {
     tls: Option<TlsSegment>,
     /// The TLS module id the host gave it (required with `PT_TLS`).
     tls_module: Option<u64>,
+    /// The PLT calls left to the lazy handler, once relocated.
+    unresolved: Vec<UnresolvedCall>,
     /// Where the `tls_index` records of TLS descriptors go (unbiased) and
     /// how many there are.
     descriptors: Option<(u64, usize)>,
@@ -237,6 +241,7 @@ pub(crate) fn map<'a, M: Memory>(
         preset,
         tls,
         tls_module: None,
+        unresolved: Vec::new(),
         descriptors: descriptor_area.map(|(from, _)| (from, descriptors)),
         descriptor_resolver: None,
         base,
@@ -324,6 +329,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             bound: vec![Bound::Unknown; self.dynsyms.count],
             imports: Vec::new(),
             waiting: Vec::new(),
+            unresolved: Vec::new(),
         };
         let mut deferred = Vec::new();
         let mut relocator = Relocator {
@@ -361,8 +367,10 @@ impl<'a, M: Memory> Mapped<'a, M> {
         let Binder {
             imports,
             waiting: symbols,
+            unresolved,
             ..
         } = binder;
+        self.unresolved = unresolved;
         let (own, waiting): (Vec<Deferred>, Vec<Deferred>) = deferred
             .into_iter()
             .partition(|d| matches!(d.target, Target::Resolver(_)));
@@ -463,6 +471,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             modinfo: self.modinfo,
             imports,
             thread_local,
+            unresolved: self.unresolved,
             dynamic: Some(self.info),
         })
     }

@@ -303,6 +303,7 @@ impl<M: Memory> Mapped<'_, M> {
             imports,
             dynamic: None,
             thread_local: None,
+            unresolved: Vec::new(),
         })
     }
 }

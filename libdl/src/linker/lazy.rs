@@ -1,0 +1,84 @@
+//! Calls that lazy binding (`RTLD_LAZY`) left to the platform's handler,
+//! because nothing defined their functions when their objects were loaded:
+//! bound when a later load puts a definition in the global scope, as a
+//! system loader would find it at the first call.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use modlib::{Lookup, Protection};
+
+use super::scope::{address, global, HOST};
+use super::{Linker, Table};
+use crate::object::Dep;
+use crate::platform::Platform;
+
+impl<P: Platform> Linker<P> {
+    /// Binds every waiting call whose function the global scope now
+    /// defines; an object of ours that provides one is then held loaded by
+    /// the object that calls it.
+    pub(super) fn bind_waiting_calls(&self, table: &mut Table<P::Memory>) {
+        let waiting: Vec<u32> = table
+            .objects
+            .values()
+            .filter(|o| !o.lazy.is_empty())
+            .map(|o| o.id)
+            .collect();
+        let host = self.platform.host();
+        let machine = self.platform.machine();
+        for id in waiting {
+            let Some(object) = table.objects.get_mut(&id) else {
+                continue;
+            };
+            let calls = core::mem::take(&mut object.lazy);
+            let image = object.image().cloned();
+            let mut still = Vec::new();
+            let mut providers = Vec::new();
+            for call in calls {
+                let lookup = Lookup::new(&call.name, call.version.as_deref());
+                let found = global(table, host, &lookup, 0, true)
+                    .and_then(|r| Some((address(r.symbol, machine)?, r.provider)));
+                // The slot must be a word of the object's writable memory
+                // (`.got.plt` is, in objects linked for lazy binding).
+                let writable = image.as_ref().is_some_and(|i| {
+                    call.slot % 8 == 0
+                        && i.regions().iter().any(|r| {
+                            r.protection == Protection::ReadWrite
+                                && r.addr <= call.slot
+                                && call.slot + 8 <= r.addr + r.size as u64
+                        })
+                });
+                match found {
+                    Some((value, provider)) if writable => {
+                        // SAFETY: the slot is an aligned word of the
+                        // object's read-write memory, which stays mapped
+                        // while the object is in the table; other threads
+                        // may read it at the same time, hence the atomic.
+                        unsafe { AtomicU64::from_ptr(call.slot as *mut u64) }
+                            .store(value, Ordering::Release);
+                        if provider != HOST && provider.0 != id {
+                            providers.push(provider.0);
+                        }
+                    }
+                    _ => still.push(call),
+                }
+            }
+            let Some(object) = table.objects.get_mut(&id) else {
+                continue;
+            };
+            object.lazy = still;
+            let mut newly_held = Vec::new();
+            for p in providers {
+                if !object.bound.contains(&p) && !object.deps.contains(&Dep::Ours(p)) {
+                    object.bound.push(p);
+                    newly_held.push(p);
+                }
+            }
+            for p in newly_held {
+                if let Some(provider) = table.objects.get_mut(&p) {
+                    provider.dependents += 1;
+                }
+            }
+        }
+    }
+}
