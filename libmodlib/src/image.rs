@@ -12,7 +12,6 @@ use crate::machine::Machine;
 use crate::memory::{Held, Memory, Protection};
 use crate::modinfo::ModInfo;
 use crate::symbol::{Lookup, ProviderId, Resolved, Symbol, SymbolResolver};
-use crate::table::SymbolTable;
 
 /// The two object types the loader accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +97,7 @@ pub struct DynamicInfo {
 // every lookup.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Exports {
-    Table(SymbolTable<'static>),
+    Table(crate::relocatable::ExportTable),
     Dynamic(DynSymbols),
 }
 
@@ -167,7 +166,7 @@ impl<M: Memory> LoadedImage<M> {
     #[inline]
     pub fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
         match &self.exports {
-            Exports::Table(table) => table.get(lookup.name).copied(),
+            Exports::Table(table) => table.get(lookup.name),
             Exports::Dynamic(dynsyms) => dynsyms.lookup(self.held.res(), self.base, lookup),
         }
     }
@@ -185,9 +184,8 @@ impl<M: Memory> LoadedImage<M> {
     pub fn exports(&self) -> Vec<(String, Symbol)> {
         match &self.exports {
             Exports::Table(table) => table
-                .entries()
                 .iter()
-                .map(|e| (String::from(e.name.as_ref()), e.symbol))
+                .map(|(name, symbol)| (String::from(name), symbol))
                 .collect(),
             Exports::Dynamic(dynsyms) => dynsyms.all(self.held.res(), self.base),
         }

@@ -3,9 +3,9 @@
 //! [`Mapped::relocate`]: bind the undefined symbols, synthesise the GOT and
 //! stubs, apply `SHT_RELA`/`SHT_REL`, protect.
 
+mod exports;
 mod layout;
 
-use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -27,9 +27,9 @@ use crate::memory::{Held, Memory};
 use crate::modinfo::ModInfo;
 use crate::reloc::{self, Fixup, Partner, RelocFault};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
-use crate::table::{SymbolEntry, SymbolTable};
 use crate::LoadOptions;
 
+pub(crate) use exports::ExportTable;
 use layout::{Layout, SymbolNeeds, GROUPS, NONE};
 
 /// The linker-defined name of the GOT, which the loader defines itself.
@@ -189,7 +189,7 @@ pub(crate) struct Mapped<'a, M: Memory> {
     machine: crate::Machine,
     /// Run-time value of every symbol; undefined ones are 0 until bound.
     values: Vec<u64>,
-    exports: SymbolTable<'static>,
+    exports: ExportTable,
 }
 
 /// Lays out the object `file` in memory from `memory` and copies its
@@ -238,7 +238,7 @@ impl<M: Memory> Mapped<'_, M> {
 
     /// An exported symbol at its run-time address.
     pub(crate) fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
-        self.exports.get(lookup.name).copied()
+        self.exports.get(lookup.name)
     }
 
     /// Binds the undefined symbols through `resolver`, synthesises the GOT
@@ -713,8 +713,9 @@ fn init_fini<M: Memory>(
     Ok((init, fini))
 }
 
-fn exports(obj: &Object<'_>, values: &[u64]) -> Result<SymbolTable<'static>, LoadError> {
-    let mut entries = Vec::new();
+fn exports(obj: &Object<'_>, values: &[u64]) -> Result<ExportTable, LoadError> {
+    let mut items = Vec::new();
+    let mut names_len = 0;
     for (i, sym) in obj.symbols.iter().enumerate() {
         let global = matches!(sym.st_bind(), STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE);
         let visible = matches!(sym.st_vis(), STV_DEFAULT | STV_PROTECTED);
@@ -725,15 +726,16 @@ fn exports(obj: &Object<'_>, values: &[u64]) -> Result<SymbolTable<'static>, Loa
         if name.is_empty() {
             continue;
         }
-        entries.push(SymbolEntry {
-            name: Cow::Owned(String::from(name)),
-            symbol: Symbol {
+        names_len += name.len();
+        items.push((
+            name,
+            Symbol {
                 address: values[i],
                 size: sym.st_size,
                 kind: SymbolKind::from_st_type(sym.st_symtype()),
             },
-        });
+        ));
     }
-    SymbolTable::new(entries, crate::ProviderId(0))
+    ExportTable::new(items.into_iter(), names_len)
         .map_err(|_| LoadError::malformed("a global symbol is defined twice", 0))
 }
