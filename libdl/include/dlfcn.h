@@ -23,7 +23,8 @@
 #define RTLD_NEXT ((void *)-1)
 
 /**
- * `dlopen` mode: bind lazily (this loader always binds at load time).
+ * `dlopen` mode: bind lazily (calls to functions nothing defines wait for a
+ * definition instead of failing the load).
  */
 #define RTLD_LAZY 1
 

@@ -22,7 +22,8 @@ use crate::platform::Platform;
 // The mode values are literals (not `Flags::…bits()`) so that cbindgen can
 // write them into `include/dlfcn.h`; the assertion keeps them equal.
 
-/// `dlopen` mode: bind lazily (this loader always binds at load time).
+/// `dlopen` mode: bind lazily (calls to functions nothing defines wait for a
+/// definition instead of failing the load).
 pub const RTLD_LAZY: c_int = 0x1;
 /// `dlopen` mode: bind every symbol before returning.
 pub const RTLD_NOW: c_int = 0x2;

@@ -8,8 +8,10 @@ use core::ops::BitOr;
 pub struct Flags(i32);
 
 impl Flags {
-    /// Resolve symbols when first used; this loader binds everything at load
-    /// time, so it behaves as `NOW`.
+    /// Lazy binding: every reference is still bound at load time, but a
+    /// call to a function no object defines does not fail the load; it
+    /// binds when a later global object defines it, and reports the missing
+    /// function if made before (on platforms with such a handler).
     pub const LAZY: Flags = Flags(0x1);
     /// Resolve every symbol before `dlopen` returns.
     pub const NOW: Flags = Flags(0x2);
