@@ -59,6 +59,9 @@ impl Isa for Aarch64 {
     const GNU_LD: &'static str = "aarch64-linux-gnu-ld";
     const LLD_UNKNOWN: &'static [u32] = &[R_AARCH64_GOT_LD_PREL19];
     const STUB_SIZE: usize = 16;
+    const STUB_CODE: &'static [u32] = &STUB_CODE;
+    const PREFIX: &'static str = "R_AARCH64_";
+    const TABLE: &'static [(u32, &'static str, &'static str)] = &TABLE;
 
     fn is_tls(r_type: u32) -> bool {
         (512..=573).contains(&r_type)
@@ -100,21 +103,6 @@ impl Isa for Aarch64 {
             }
             _ => None,
         }
-    }
-
-    fn stub_target(stub: &[u8]) -> Option<u64> {
-        let code: Vec<u32> = stub[..8]
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        (code == STUB_CODE).then(|| u64::from_le_bytes(stub[8..16].try_into().unwrap()))
-    }
-
-    fn type_name(r_type: u32) -> String {
-        TABLE
-            .iter()
-            .find(|(t, ..)| *t == r_type)
-            .map_or_else(|| r_type.to_string(), |(_, n, _)| format!("R_AARCH64_{n}"))
     }
 }
 
@@ -239,7 +227,7 @@ fn objects_match_the_reference_linkers() {
 fn fixtures_exercise_every_listed_type() {
     let mut all = builds();
     all.extend(tls_builds());
-    check_coverage::<Aarch64>(&TABLE, &all);
+    check_coverage::<Aarch64>(&all);
 }
 
 /// Thread-local storage is refused naming the first TLS relocation's type

@@ -61,6 +61,9 @@ impl Isa for Riscv64 {
     const GNU_LD: &'static str = "riscv64-linux-gnu-ld";
     const LLD_UNKNOWN: &'static [u32] = &[];
     const STUB_SIZE: usize = 24;
+    const STUB_CODE: &'static [u32] = &STUB_CODE;
+    const PREFIX: &'static str = "R_RISCV_";
+    const TABLE: &'static [(u32, &'static str, &'static str)] = &TABLE;
 
     fn is_tls(r_type: u32) -> bool {
         matches!(
@@ -126,21 +129,6 @@ impl Isa for Riscv64 {
             }
             _ => None,
         }
-    }
-
-    fn stub_target(stub: &[u8]) -> Option<u64> {
-        let code: Vec<u32> = stub[..16]
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
-            .collect();
-        (code == STUB_CODE).then(|| u64::from_le_bytes(stub[16..24].try_into().unwrap()))
-    }
-
-    fn type_name(r_type: u32) -> String {
-        TABLE
-            .iter()
-            .find(|(t, ..)| *t == r_type)
-            .map_or_else(|| r_type.to_string(), |(_, n, _)| format!("R_RISCV_{n}"))
     }
 }
 
@@ -251,7 +239,7 @@ fn objects_match_the_reference_linkers() {
 fn fixtures_exercise_every_listed_type() {
     let mut all = builds();
     all.extend(refusal_builds());
-    check_coverage::<Riscv64>(&TABLE, &all);
+    check_coverage::<Riscv64>(&all);
 }
 
 /// `ALIGN` padding is refused unless it is already exactly right; either

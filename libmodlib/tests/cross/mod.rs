@@ -181,16 +181,39 @@ pub trait Isa {
     /// Relocation types ld.lld 14 does not know (objects with them are
     /// compared against GNU ld only).
     const LLD_UNKNOWN: &'static [u32];
-    /// Size of one of modlib's stubs.
+    /// Size of one of modlib's stubs: its code, then the 64-bit target.
     const STUB_SIZE: usize;
+    /// The instructions of modlib's stubs.
+    const STUB_CODE: &'static [u32];
+    /// Prefix of the relocation names (`R_RISCV_`).
+    const PREFIX: &'static str;
+    /// Which fixture exercises which relocation type: (type, name without
+    /// the prefix, fixture).
+    const TABLE: &'static [(u32, &'static str, &'static str)];
     /// Relocation types that are thread-local storage.
     fn is_tls(r_type: u32) -> bool;
     /// How relocation `i` of a section is compared, if not by bytes.
     fn semantic(rels: &[Rel], i: usize, image: &dyn Image) -> Option<Semantic>;
-    /// Where a stub of modlib's jumps.
-    fn stub_target(stub: &[u8]) -> Option<u64>;
+
+    /// Where a stub of modlib's jumps, if `stub` is one.
+    fn stub_target(stub: &[u8]) -> Option<u64> {
+        let code_len = Self::STUB_CODE.len() * 4;
+        let code: Vec<u32> = stub
+            .get(..code_len)?
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
+            .collect();
+        let target = stub.get(code_len..code_len + 8)?;
+        (code == Self::STUB_CODE).then(|| u64::from_le_bytes(target.try_into().expect("8 bytes")))
+    }
+
     /// A readable name of a relocation type.
-    fn type_name(r_type: u32) -> String;
+    fn type_name(r_type: u32) -> String {
+        Self::TABLE.iter().find(|(t, ..)| *t == r_type).map_or_else(
+            || r_type.to_string(),
+            |(_, n, _)| format!("{}{n}", Self::PREFIX),
+        )
+    }
 }
 
 /// The 32-bit little-endian word at `addr` of `image`.
@@ -1041,7 +1064,8 @@ pub fn load_error<I: Isa>(object: &[u8], symbols: &[HostSymbol]) -> LoadError {
 
 /// Asserts that each `(type, name, fixture)` of `table` occurs in at least
 /// one build of that fixture.
-pub fn check_coverage<I: Isa>(table: &[(u32, &str, &str)], builds: &[Build]) {
+pub fn check_coverage<I: Isa>(builds: &[Build]) {
+    let table = I::TABLE;
     let mut seen: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
     for b in builds {
         seen.entry(b.fixture)
