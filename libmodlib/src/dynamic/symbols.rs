@@ -134,6 +134,51 @@ impl GnuParams {
             (word % self.bloom_size) as usize
         }
     }
+
+    /// The GNU hash search of table `h` for `hash`: the bloom filter, then
+    /// the bucket's chain, calling `accept` with the index of each symbol
+    /// whose hash matches until it gives an answer. Every read is
+    /// bounds-checked.
+    #[inline]
+    fn search<T>(
+        &self,
+        h: &[u8],
+        hash: u32,
+        mut accept: impl FnMut(usize) -> Option<T>,
+    ) -> Option<T> {
+        let word = u64_at(h, 16 + self.bloom_word(hash) * 8)?;
+        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (self.shift % 32)) % 64));
+        if word & mask != mask {
+            return None;
+        }
+        let mut i = u32_at(h, self.buckets + self.bucket(hash) * 4)? as usize;
+        let chains = h.get(self.chains..)?;
+        let mut at = i.checked_sub(self.symoffset)?.checked_mul(4)?;
+        loop {
+            let ch = u32_at(chains, at)?;
+            if (ch | 1) == (hash | 1) {
+                if let Some(found) = accept(i) {
+                    return Some(found);
+                }
+            }
+            if ch & 1 != 0 {
+                return None;
+            }
+            i += 1;
+            at += 4;
+        }
+    }
+}
+
+/// Whether the string at `off` of `strtab` is `name`: compared as bytes (no
+/// UTF-8 check, no scan for the terminator first).
+#[inline]
+fn name_at(strtab: &[u8], off: u32, name: &[u8]) -> bool {
+    let start = off as usize;
+    start
+        .checked_add(name.len())
+        .and_then(|end| strtab.get(start..=end))
+        .is_some_and(|s| s[name.len()] == 0 && same_bytes(&s[..name.len()], name))
 }
 
 /// One `Elf64_Sym`, decoded.
@@ -148,6 +193,26 @@ pub(crate) struct RawSym {
 }
 
 impl RawSym {
+    /// Entry `index` of the symbol table `symtab`, if it lies in it.
+    #[inline]
+    fn at(symtab: &[u8], index: usize) -> Option<RawSym> {
+        let off = index.checked_mul(SYM_SIZE)?;
+        let e: &[u8; SYM_SIZE] = symtab
+            .get(off..off.checked_add(SYM_SIZE)?)?
+            .try_into()
+            .ok()?;
+        let [n0, n1, n2, n3, info, other, x0, x1, v @ .., _, _, _, _, _, _, _, _] = *e;
+        let [.., z0, z1, z2, z3, z4, z5, z6, z7] = *e;
+        Some(RawSym {
+            name: u32::from_le_bytes([n0, n1, n2, n3]),
+            info,
+            other,
+            shndx: u16::from_le_bytes([x0, x1]),
+            value: u64::from_le_bytes(v),
+            size: u64::from_le_bytes([z0, z1, z2, z3, z4, z5, z6, z7]),
+        })
+    }
+
     #[inline]
     pub fn bind(&self) -> u8 {
         self.info >> 4
@@ -324,22 +389,7 @@ impl<'a> View<'a> {
         if index >= self.count {
             return None;
         }
-        let off = index.checked_mul(SYM_SIZE)?;
-        let e: &[u8; SYM_SIZE] = self
-            .symtab
-            .get(off..off.checked_add(SYM_SIZE)?)?
-            .try_into()
-            .ok()?;
-        let [n0, n1, n2, n3, info, other, x0, x1, v @ .., _, _, _, _, _, _, _, _] = *e;
-        let [.., z0, z1, z2, z3, z4, z5, z6, z7] = *e;
-        Some(RawSym {
-            name: u32::from_le_bytes([n0, n1, n2, n3]),
-            info,
-            other,
-            shndx: u16::from_le_bytes([x0, x1]),
-            value: u64::from_le_bytes(v),
-            size: u64::from_le_bytes([z0, z1, z2, z3, z4, z5, z6, z7]),
-        })
+        RawSym::at(self.symtab, index)
     }
 
     pub fn name(&self, sym: &RawSym) -> Option<&'a str> {
@@ -394,23 +444,11 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Whether the string at `off` of the string table is `name`: compared
-    /// as bytes (no UTF-8 check, no scan for the terminator first).
-    #[inline]
-    fn name_is(&self, off: u32, name: &str) -> bool {
-        let name = name.as_bytes();
-        let start = off as usize;
-        start
-            .checked_add(name.len())
-            .and_then(|end| self.strtab.get(start..=end))
-            .is_some_and(|s| s[name.len()] == 0 && same_bytes(&s[..name.len()], name))
-    }
-
     #[inline]
     fn candidate(&self, index: usize, lookup: &Lookup<'_>) -> Option<RawSym> {
         let sym = self.sym(index)?;
         (sym.is_exported()
-            && self.name_is(sym.name, lookup.name)
+            && name_at(self.strtab, sym.name, lookup.name.as_bytes())
             && self.version_matches(index, lookup.version))
         .then_some(sym)
     }
@@ -430,29 +468,9 @@ impl<'a> View<'a> {
 
     #[inline]
     fn find_gnu(&self, p: &GnuParams, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
-        let h = self.hash;
-        let hash = lookup.gnu_hash;
-        let word = u64_at(h, 16 + p.bloom_word(hash) * 8)?;
-        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (p.shift % 32)) % 64));
-        if word & mask != mask {
-            return None;
-        }
-        let mut i = u32_at(h, p.buckets + p.bucket(hash) * 4)? as usize;
-        let chains = h.get(p.chains..)?;
-        let mut at = i.checked_sub(p.symoffset)?.checked_mul(4)?;
-        loop {
-            let ch = u32_at(chains, at)?;
-            if (ch | 1) == (hash | 1) {
-                if let Some(sym) = self.candidate(i, lookup) {
-                    return Some((i, sym));
-                }
-            }
-            if ch & 1 != 0 {
-                return None;
-            }
-            i += 1;
-            at += 4;
-        }
+        p.search(self.hash, lookup.gnu_hash, |i| {
+            self.candidate(i, lookup).map(|sym| (i, sym))
+        })
     }
 
     fn find_sysv(&self, lookup: &Lookup<'_>) -> Option<(usize, RawSym)> {
@@ -592,52 +610,15 @@ impl DynSymbols {
         };
         let [symtab, strtab, hash, _, _] = placed.tables;
         let (symtab, strtab, hashes) = (table(symtab), table(strtab), table(hash));
-        let hash = lookup.gnu_hash;
-        let word = u64_at(hashes, 16 + params.bloom_word(hash) * 8)?;
-        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (params.shift % 32)) % 64));
-        if word & mask != mask {
-            return None;
-        }
-        let mut i = u32_at(hashes, params.buckets + params.bucket(hash) * 4)? as usize;
-        let chains = hashes.get(params.chains..)?;
-        let mut at = i.checked_sub(params.symoffset)?.checked_mul(4)?;
         let name = lookup.name.as_bytes();
-        loop {
-            let ch = u32_at(chains, at)?;
-            if (ch | 1) == (hash | 1) {
-                let e: &[u8; SYM_SIZE] = symtab
-                    .get(i * SYM_SIZE..(i + 1) * SYM_SIZE)?
-                    .try_into()
-                    .ok()?;
-                let [n0, n1, n2, n3, info, other, x0, x1, v @ .., _, _, _, _, _, _, _, _] = *e;
-                let [.., z0, z1, z2, z3, z4, z5, z6, z7] = *e;
-                let sym = RawSym {
-                    name: u32::from_le_bytes([n0, n1, n2, n3]),
-                    info,
-                    other,
-                    shndx: u16::from_le_bytes([x0, x1]),
-                    value: u64::from_le_bytes(v),
-                    size: u64::from_le_bytes([z0, z1, z2, z3, z4, z5, z6, z7]),
-                };
-                let start = sym.name as usize;
-                let named = start
-                    .checked_add(name.len())
-                    .and_then(|end| strtab.get(start..=end))
-                    .is_some_and(|s| s[name.len()] == 0 && same_bytes(&s[..name.len()], name));
-                if named && sym.is_exported() {
-                    return Some(Symbol {
-                        address: sym.address(base),
-                        size: sym.size,
-                        kind: sym.kind(),
-                    });
-                }
-            }
-            if ch & 1 != 0 {
-                return None;
-            }
-            i += 1;
-            at += 4;
-        }
+        params.search(hashes, lookup.gnu_hash, |i| {
+            let sym = RawSym::at(symtab, i)?;
+            (name_at(strtab, sym.name, name) && sym.is_exported()).then(|| Symbol {
+                address: sym.address(base),
+                size: sym.size,
+                kind: sym.kind(),
+            })
+        })
     }
 
     /// The tables inside a loaded image.
