@@ -292,19 +292,11 @@ mod tests {
     const PLACE: u64 = 0x4000_1000;
 
     fn fix(r_type: u32, symbol: u64, addend: i64) -> Fixup {
-        Fixup {
-            r_type,
-            place: PLACE,
-            symbol,
-            addend,
-            ..Fixup::default()
-        }
+        crate::reloc::testing::fixup(PLACE, r_type, symbol, addend)
     }
 
     fn run(f: &Fixup, insn: u32) -> Result<u32, RelocFault> {
-        let mut bytes = insn.to_le_bytes();
-        apply(f, &mut bytes, 0)?;
-        Ok(u32::from_le_bytes(bytes))
+        crate::reloc::testing::apply_to_word(apply, f, insn)
     }
 
     fn sext(v: u32, bits: u32) -> i64 {

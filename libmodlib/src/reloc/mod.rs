@@ -253,3 +253,31 @@ pub(crate) unsafe fn call_ifunc_resolver(addr: u64, caps: crate::HwCaps) -> u64 
         f() as u64
     }
 }
+
+/// Helpers the machines' relocation tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Fixup, RelocFault};
+
+    /// A fixup of `r_type` at `place` against `symbol` with `addend`.
+    pub(crate) fn fixup(place: u64, r_type: u32, symbol: u64, addend: i64) -> Fixup {
+        Fixup {
+            r_type,
+            place,
+            symbol,
+            addend,
+            ..Fixup::default()
+        }
+    }
+
+    /// Instruction `insn` after `apply` relocated it with `f`.
+    pub(crate) fn apply_to_word(
+        apply: fn(&Fixup, &mut [u8], usize) -> Result<(), RelocFault>,
+        f: &Fixup,
+        insn: u32,
+    ) -> Result<u32, RelocFault> {
+        let mut bytes = insn.to_le_bytes();
+        apply(f, &mut bytes, 0)?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+}
