@@ -37,15 +37,8 @@ pub(super) fn count_tls_descriptors(layout: &Layout<'_>, tags: &Tags, machine: M
         let Some(bytes) = table.and_then(|(vaddr, size)| layout.file(vaddr, size)) else {
             continue;
         };
-        count += bytes
-            .chunks_exact(if rela { 24 } else { 16 })
-            .filter(|e| {
-                let info = e
-                    .get(8..16)
-                    .and_then(|b| b.try_into().ok())
-                    .map_or(0, u64::from_le_bytes);
-                reloc::dynamic_class(machine, info as u32) == DynamicClass::TlsDescriptor
-            })
+        count += reloc::entries(bytes, rela)
+            .filter(|e| reloc::dynamic_class(machine, e.r_type()) == DynamicClass::TlsDescriptor)
             .count();
     }
     count
@@ -159,11 +152,6 @@ impl<M: Memory> Relocator<'_, '_, M> {
             "relocation table outside the loaded file data",
             vaddr,
         ))?;
-        let word = |e: &[u8], at: usize| {
-            e.get(at..at + 8)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_le_bytes)
-        };
         // Classes of the last type seen: tables come in long runs of one.
         let mut last = (u32::MAX, DynamicClass::Unknown);
         if rela {
@@ -173,12 +161,8 @@ impl<M: Memory> Relocator<'_, '_, M> {
             // may move it.
             let base = self.base;
             let mut window = (self.window.0, self.window.2, self.word_limit);
-            for entry in table.chunks_exact(24) {
-                let Ok(entry) = <&[u8; 24]>::try_from(entry) else {
-                    continue;
-                };
-                let (place, info, addend) = (word(entry, 0), word(entry, 8), word(entry, 16));
-                let r_type = info as u32;
+            for e in reloc::entries(table, true) {
+                let (place, addend, r_type) = (e.offset, e.addend.unwrap_or(0) as u64, e.r_type());
                 if r_type != last.0 {
                     last = (r_type, reloc::dynamic_class(self.machine, r_type));
                 }
@@ -202,12 +186,11 @@ impl<M: Memory> Relocator<'_, '_, M> {
                         continue;
                     }
                 }
-                let sym = (info >> 32) as usize;
                 self.one(
                     place,
                     r_type,
-                    sym,
-                    Some(addend as i64),
+                    e.sym() as usize,
+                    e.addend,
                     name,
                     binder,
                     deferred,
@@ -215,10 +198,9 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 window = (self.window.0, self.window.2, self.word_limit);
             }
         } else {
-            for entry in table.chunks_exact(16) {
-                let (place, info) = (word(entry, 0), word(entry, 8));
-                let (sym, r_type) = ((info >> 32) as usize, info as u32);
-                self.one(place, r_type, sym, None, name, binder, deferred)?;
+            for e in reloc::entries(table, false) {
+                let (place, sym) = (e.offset, e.sym() as usize);
+                self.one(place, e.r_type(), sym, None, name, binder, deferred)?;
             }
         }
         Ok(())

@@ -254,6 +254,46 @@ pub(crate) unsafe fn call_ifunc_resolver(addr: u64, caps: crate::HwCaps) -> u64 
     }
 }
 
+/// One entry of an ELF64 little-endian relocation table: `r_offset`,
+/// `r_info` (symbol index above, type below) and, for `RELA`, `r_addend`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawEntry {
+    pub offset: u64,
+    pub info: u64,
+    pub addend: Option<i64>,
+}
+
+impl RawEntry {
+    /// The symbol index.
+    pub(crate) fn sym(&self) -> u32 {
+        (self.info >> 32) as u32
+    }
+
+    /// The relocation type.
+    pub(crate) fn r_type(&self) -> u32 {
+        self.info as u32
+    }
+}
+
+/// The entries of relocation table `table` (`RELA` when `rela`, else
+/// `REL`), read straight from its bytes; a partial entry at the end is
+/// ignored.
+#[inline]
+pub(crate) fn entries(table: &[u8], rela: bool) -> impl Iterator<Item = RawEntry> + '_ {
+    let word = |e: &[u8], at: usize| {
+        e.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    table
+        .chunks_exact(if rela { 24 } else { 16 })
+        .map(move |e| RawEntry {
+            offset: word(e, 0),
+            info: word(e, 8),
+            addend: rela.then(|| word(e, 16) as i64),
+        })
+}
+
 /// Helpers the machines' relocation tests share.
 #[cfg(test)]
 pub(crate) mod testing {

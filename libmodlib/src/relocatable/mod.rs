@@ -153,25 +153,12 @@ impl<'a> Object<'a> {
         let bad = || LoadError::malformed("relocation section", shdr.sh_offset);
         let data =
             file_range(self.file.data, shdr.sh_offset, shdr.sh_size, "").map_err(|_| bad())?;
-        // ELF64 little-endian (all the loader accepts): `r_offset`, `r_info`
-        // (symbol above, type below) and, for RELA, `r_addend`, read
-        // straight from the bytes.
-        let word = |e: &[u8], at: usize| {
-            e.get(at..at + 8)
-                .and_then(|b| b.try_into().ok())
-                .map_or(0, u64::from_le_bytes)
-        };
-        let rela = shdr.sh_type == SHT_RELA;
-        let entries = data
-            .chunks_exact(if rela { 24 } else { 16 })
-            .map(|e| {
-                let info = word(e, 8);
-                Entry {
-                    offset: word(e, 0),
-                    sym: (info >> 32) as u32,
-                    r_type: info as u32,
-                    addend: rela.then(|| word(e, 16) as i64),
-                }
+        let entries = reloc::entries(data, shdr.sh_type == SHT_RELA)
+            .map(|e| Entry {
+                offset: e.offset,
+                sym: e.sym(),
+                r_type: e.r_type(),
+                addend: e.addend,
             })
             .collect();
         Ok(entries)
