@@ -232,6 +232,39 @@ impl<M: Memory> LoadedImage<M> {
         &self.unresolved
     }
 
+    /// Binds one of [`LoadedImage::unresolved_calls`] (by its `slot`) to
+    /// `address`, once a definition has turned up: stores it in the call's
+    /// GOT slot, atomically (other threads may be calling through it).
+    /// Returns `false`, changing nothing, if `slot` is not one of them or
+    /// does not lie in the image's writable memory.
+    pub fn bind_unresolved_call(&self, slot: u64, address: u64) -> bool {
+        let known = self.unresolved.iter().any(|c| c.slot == slot);
+        let writable = slot % 8 == 0
+            && self.regions.iter().any(|r| {
+                r.protection == Protection::ReadWrite
+                    && r.addr <= slot
+                    && slot.saturating_add(8) <= r.addr + r.size as u64
+            });
+        let res = self.held.res();
+        let offset = slot.wrapping_sub(res.addr()) as usize;
+        if !known || !writable || offset.saturating_add(8) > res.size() {
+            return false;
+        }
+        let word = res.host().as_ptr().wrapping_add(offset);
+        if word.align_offset(8) != 0 {
+            return false;
+        }
+        #[allow(clippy::cast_ptr_alignment)] // alignment checked just above
+        let word = word.cast::<u64>();
+        // SAFETY: `word` is an 8-aligned word inside this image's
+        // reservation (checked above), in a read-write region that stays
+        // mapped while the image lives; nothing holds a slice of it, and the
+        // store is atomic because loaded code may read it concurrently.
+        let slot_word = unsafe { core::sync::atomic::AtomicU64::from_ptr(word) };
+        slot_word.store(address, core::sync::atomic::Ordering::Release);
+        true
+    }
+
     /// The object's thread-local storage, if it has any.
     pub fn thread_local(&self) -> Option<ThreadLocal> {
         self.thread_local

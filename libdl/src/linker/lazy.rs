@@ -4,9 +4,8 @@
 //! system loader would find it at the first call.
 
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
 
-use modlib::{Lookup, Protection};
+use modlib::Lookup;
 
 use super::scope::{address, global, HOST};
 use super::{Linker, Table};
@@ -38,24 +37,12 @@ impl<P: Platform> Linker<P> {
                 let lookup = Lookup::new(&call.name, call.version.as_deref());
                 let found = global(table, host, &lookup, 0, true)
                     .and_then(|r| Some((address(r.symbol, machine)?, r.provider)));
-                // The slot must be a word of the object's writable memory
-                // (`.got.plt` is, in objects linked for lazy binding).
-                let writable = image.as_ref().is_some_and(|i| {
-                    call.slot % 8 == 0
-                        && i.regions().iter().any(|r| {
-                            r.protection == Protection::ReadWrite
-                                && r.addr <= call.slot
-                                && call.slot + 8 <= r.addr + r.size as u64
-                        })
-                });
                 match found {
-                    Some((value, provider)) if writable => {
-                        // SAFETY: the slot is an aligned word of the
-                        // object's read-write memory, which stays mapped
-                        // while the object is in the table; other threads
-                        // may read it at the same time, hence the atomic.
-                        unsafe { AtomicU64::from_ptr(call.slot as *mut u64) }
-                            .store(value, Ordering::Release);
+                    Some((value, provider))
+                        if image
+                            .as_ref()
+                            .is_some_and(|i| i.bind_unresolved_call(call.slot, value)) =>
+                    {
                         if provider != HOST && provider.0 != id {
                             providers.push(provider.0);
                         }
