@@ -117,7 +117,7 @@ impl Platform for UserPlatform {
         UserMemory
     }
     fn machine(&self) -> Machine {
-        Machine::Riscv64
+        crate::arch::MACHINE
     }
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError> {
         let fd = open(path).ok_or_else(|| FileError(String::from("no such file")))?;

@@ -6,7 +6,7 @@
 use alloc::vec::Vec;
 
 use dl_core::{ThreadLocalStorage, TlsBlock, TlsModules};
-use modlib::{Machine, ThreadLocal};
+use modlib::ThreadLocal;
 
 use crate::{println, sys};
 
@@ -32,7 +32,7 @@ unsafe extern "C" fn tls_get_addr(index: *const TlsIndex) -> *mut u8 {
     // SAFETY: per the contract.
     let (module, offset) = unsafe { ((*index).module, (*index).offset) };
     if let Some(ptr) = MODULES.block_in(&mut BLOCKS.lock(), module) {
-        let bias = modlib::tls_dtv_offset(Machine::Riscv64);
+        let bias = modlib::tls_dtv_offset(crate::arch::MACHINE);
         return ptr.wrapping_add(offset.wrapping_add(bias) as usize);
     }
     println!("__tls_get_addr: no thread-local block for module id {module:#x}");

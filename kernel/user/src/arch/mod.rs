@@ -3,4 +3,4 @@
 
 mod riscv64;
 
-pub use riscv64::{fence_i, syscall};
+pub use riscv64::{fence_i, syscall, MACHINE};
