@@ -16,7 +16,8 @@ cargo fmt --all -- --check
 step "lint: cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-for target in riscv64gc-unknown-none-elf aarch64-unknown-none; do
+for target in riscv64gc-unknown-none-elf aarch64-unknown-none thumbv6m-none-eabi \
+    thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf; do
     for crate in modlib kmod; do
         step "bare build: $crate for $target"
         cargo build -p "$crate" --target "$target"

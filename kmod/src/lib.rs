@@ -21,6 +21,7 @@ mod ksyms;
 mod manager;
 mod probe;
 mod registry;
+mod sync;
 
 pub use abi::{abi_tag, ABI_VERSION};
 pub use error::KmodError;

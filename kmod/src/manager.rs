@@ -7,8 +7,8 @@
 //! module is visible (to `modhandle`, `modsym` and resolution) only once
 //! `Live`.
 
+use crate::sync::Arc;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use modlib::{
@@ -51,7 +51,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
     /// A manager for modules of this machine, with memory from `memory` and
     /// the kernel's exports in `kernel`.
     pub fn new(memory: M, kernel: KernelTable) -> Self {
-        let machine = Machine::host().unwrap_or(Machine::Riscv64);
+        let machine = Machine::default_for_host();
         Self::with_abi(memory, kernel, machine, abi_tag(machine))
     }
 

@@ -1,8 +1,8 @@
 //! The registry of modules: who is loaded, in what state, who uses whom.
 //! Only the manager touches it, always under its one lock.
 
+use crate::sync::Arc;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use modlib::{LoadedImage, Memory, ModInfo, SymbolTable};

@@ -1,7 +1,7 @@
 //! The only place the loader core jumps into loaded code: initialisers,
 //! finalisers and IFUNC resolvers. Callers check the machine first.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::LoadError;
 use crate::machine::Machine;
@@ -24,6 +24,20 @@ pub fn bound_address(symbol: Symbol, machine: Machine) -> Result<u64, LoadError>
     // SAFETY: resolvers that a resolver chain reports are loaded, relocated
     // code of this machine (host functions or fully relocated images).
     Ok(unsafe { ifunc_resolver(symbol.address) })
+}
+
+/// [`bound_address`] for a reference named `name` from an object of
+/// `machine`: an address the machine's words cannot hold (a 32-bit object
+/// bound to a symbol above 4 GiB) is refused, never truncated.
+pub(crate) fn address_for(symbol: Symbol, name: &str, machine: Machine) -> Result<u64, LoadError> {
+    let address = bound_address(symbol, machine)?;
+    if address > machine.class().max_address() {
+        return Err(LoadError::SymbolBeyondClass {
+            name: alloc::string::String::from(name),
+            address,
+        });
+    }
+    Ok(address)
 }
 
 /// Calls `addr` as `extern "C" fn()`.
@@ -51,8 +65,10 @@ pub struct HwCaps {
     pub hwcap2: u64,
 }
 
-static HWCAP: AtomicU64 = AtomicU64::new(0);
-static HWCAP2: AtomicU64 = AtomicU64::new(0);
+// Word-sized: 32-bit hosts have no 64-bit atomics, and their kernels
+// report 32-bit capability words.
+static HWCAP: AtomicUsize = AtomicUsize::new(0);
+static HWCAP2: AtomicUsize = AtomicUsize::new(0);
 
 /// Sets the capabilities every IFUNC resolver is told from now on. They
 /// describe the CPU, so they are one setting for the whole program, made
@@ -61,15 +77,15 @@ static HWCAP2: AtomicU64 = AtomicU64::new(0);
 /// of no optional feature, so they choose baseline implementations, which
 /// every CPU of the architecture runs.
 pub fn set_hwcaps(caps: HwCaps) {
-    HWCAP.store(caps.hwcap, Ordering::Relaxed);
-    HWCAP2.store(caps.hwcap2, Ordering::Relaxed);
+    HWCAP.store(caps.hwcap as usize, Ordering::Relaxed);
+    HWCAP2.store(caps.hwcap2 as usize, Ordering::Relaxed);
 }
 
 /// The capabilities set by [`set_hwcaps`] (none until it is called).
 pub fn hwcaps() -> HwCaps {
     HwCaps {
-        hwcap: HWCAP.load(Ordering::Relaxed),
-        hwcap2: HWCAP2.load(Ordering::Relaxed),
+        hwcap: HWCAP.load(Ordering::Relaxed) as u64,
+        hwcap2: HWCAP2.load(Ordering::Relaxed) as u64,
     }
 }
 

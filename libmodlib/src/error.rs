@@ -12,8 +12,8 @@ pub enum LoadError {
     /// The bytes do not start with the ELF magic.
     #[error("not an ELF file")]
     NotElf,
-    /// ELF class other than 64-bit.
-    #[error("unsupported ELF class {class} (only 64-bit objects are loaded)")]
+    /// ELF class other than ELFCLASS32 or ELFCLASS64.
+    #[error("unsupported ELF class {class} (only ELFCLASS32 and ELFCLASS64 objects are loaded)")]
     UnsupportedClass {
         /// `EI_CLASS` from the identification bytes.
         class: u8,
@@ -31,6 +31,40 @@ pub enum LoadError {
         expected: Machine,
         /// `e_machine` of the object.
         found: u16,
+    },
+    /// The object's class is not its machine's (an ELFCLASS64 Arm object,
+    /// an ELFCLASS32 object for a 64-bit machine).
+    #[error("object is ELF class {class}, but {machine} objects are ELFCLASS{}", machine.word_size() * 8)]
+    WrongClass {
+        /// The machine the loader was configured for.
+        machine: Machine,
+        /// `EI_CLASS` of the object.
+        class: u8,
+    },
+    /// This build of the loader has no relocation table for the machine
+    /// (its cargo feature is off).
+    #[error("this loader was built without support for {machine} objects")]
+    MachineNotBuilt {
+        /// The machine asked for.
+        machine: Machine,
+    },
+    /// The image would lie at addresses its class cannot name (an ELFCLASS32
+    /// object placed above 4 GiB): the host's memory must place it lower.
+    #[error("an ELFCLASS32 object cannot be placed at {addr:#x} ({size} bytes): it must lie below 4 GiB")]
+    AddressBeyondClass {
+        /// Where the host's memory placed the image.
+        addr: u64,
+        /// The image's size.
+        size: usize,
+    },
+    /// A symbol a 32-bit object refers to lies at an address its words
+    /// cannot hold.
+    #[error("symbol `{name}` is at {address:#x}, beyond the 4 GiB a 32-bit object can address")]
+    SymbolBeyondClass {
+        /// The symbol.
+        name: String,
+        /// Its address.
+        address: u64,
     },
     /// Neither `ET_REL` nor `ET_DYN`.
     #[error("unsupported ELF type {e_type} (only ET_REL and ET_DYN are loaded)")]

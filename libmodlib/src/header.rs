@@ -3,6 +3,7 @@
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
 
+use crate::class::Class;
 use crate::error::LoadError;
 use crate::image::ObjectKind;
 use crate::machine::Machine;
@@ -13,6 +14,8 @@ pub(crate) struct File<'a> {
     pub elf: ElfBytes<'a, LittleEndian>,
     /// The whole file.
     pub data: &'a [u8],
+    /// Its class (the machine's: checked by [`parse`]).
+    pub class: Class,
 }
 
 /// Checks magic, class, encoding, machine and type, and locates the tables.
@@ -23,7 +26,7 @@ pub(crate) fn parse(bytes: &[u8], machine: Machine) -> Result<(File<'_>, ObjectK
     let class = *bytes
         .get(elf::abi::EI_CLASS)
         .ok_or(LoadError::malformed("truncated identification", 0))?;
-    if class != elf::abi::ELFCLASS64 {
+    if class != elf::abi::ELFCLASS64 && class != elf::abi::ELFCLASS32 {
         return Err(LoadError::UnsupportedClass { class });
     }
     let encoding = *bytes
@@ -32,15 +35,31 @@ pub(crate) fn parse(bytes: &[u8], machine: Machine) -> Result<(File<'_>, ObjectK
     if encoding != elf::abi::ELFDATA2LSB {
         return Err(LoadError::UnsupportedEncoding { encoding });
     }
-    let elf = ElfBytes::<LittleEndian>::minimal_parse(bytes)
-        .map_err(|_| LoadError::malformed("ELF header or header tables out of bounds", 0))?;
-    let file = File { elf, data: bytes };
-    if file.elf.ehdr.e_machine != machine.e_machine() {
+    // `e_machine` lies at the same place in both classes: a mismatch is
+    // named before the class decides how the rest is read.
+    let e_machine = bytes
+        .get(18..20)
+        .map(|m| u16::from_le_bytes([m[0], m[1]]))
+        .ok_or(LoadError::malformed("truncated ELF header", 0))?;
+    if e_machine != machine.e_machine() {
         return Err(LoadError::WrongMachine {
             expected: machine,
-            found: file.elf.ehdr.e_machine,
+            found: e_machine,
         });
     }
+    if class != machine.elf_class() {
+        return Err(LoadError::WrongClass { machine, class });
+    }
+    if !machine.compiled_in() {
+        return Err(LoadError::MachineNotBuilt { machine });
+    }
+    let elf = ElfBytes::<LittleEndian>::minimal_parse(bytes)
+        .map_err(|_| LoadError::malformed("ELF header or header tables out of bounds", 0))?;
+    let file = File {
+        elf,
+        data: bytes,
+        class: machine.class(),
+    };
     let kind = match file.elf.ehdr.e_type {
         elf::abi::ET_REL => ObjectKind::Relocatable,
         elf::abi::ET_DYN => ObjectKind::Shared,

@@ -238,31 +238,50 @@ impl<M: Memory> LoadedImage<M> {
     /// Returns `false`, changing nothing, if `slot` is not one of them or
     /// does not lie in the image's writable memory.
     pub fn bind_unresolved_call(&self, slot: u64, address: u64) -> bool {
+        let word = self.machine.word_size();
         let known = self.unresolved.iter().any(|c| c.slot == slot);
-        let writable = slot % 8 == 0
+        let writable = slot % word as u64 == 0
             && self.regions.iter().any(|r| {
                 r.protection == Protection::ReadWrite
                     && r.addr <= slot
-                    && slot.saturating_add(8) <= r.addr + r.size as u64
+                    && slot.saturating_add(word as u64) <= r.addr + r.size as u64
             });
         let res = self.held.res();
         let offset = slot.wrapping_sub(res.addr()) as usize;
-        if !known || !writable || offset.saturating_add(8) > res.size() {
+        if !known || !writable || offset.saturating_add(word) > res.size() {
             return false;
         }
-        let word = res.host().as_ptr().wrapping_add(offset);
-        if word.align_offset(8) != 0 {
+        let place = res.host().as_ptr().wrapping_add(offset);
+        if place.align_offset(word) != 0 {
             return false;
         }
-        #[allow(clippy::cast_ptr_alignment)] // alignment checked just above
-        let word = word.cast::<u64>();
-        // SAFETY: `word` is an 8-aligned word inside this image's
-        // reservation (checked above), in a read-write region that stays
-        // mapped while the image lives; nothing holds a slice of it, and the
-        // store is atomic because loaded code may read it concurrently.
-        let slot_word = unsafe { core::sync::atomic::AtomicU64::from_ptr(word) };
-        slot_word.store(address, core::sync::atomic::Ordering::Release);
-        true
+        match word {
+            #[cfg(target_has_atomic = "64")]
+            8 => {
+                #[allow(clippy::cast_ptr_alignment)] // alignment checked above
+                let place = place.cast::<u64>();
+                // SAFETY: `place` is an aligned word inside this image's
+                // reservation (checked above), in a read-write region that
+                // stays mapped while the image lives; nothing holds a slice
+                // of it, and the store is atomic because loaded code may
+                // read it concurrently.
+                let slot_word = unsafe { core::sync::atomic::AtomicU64::from_ptr(place) };
+                slot_word.store(address, core::sync::atomic::Ordering::Release);
+                true
+            }
+            4 => {
+                let Ok(address) = u32::try_from(address) else {
+                    return false;
+                };
+                #[allow(clippy::cast_ptr_alignment)] // alignment checked above
+                let place = place.cast::<u32>();
+                // SAFETY: as for the 64-bit word above.
+                let slot_word = unsafe { core::sync::atomic::AtomicU32::from_ptr(place) };
+                slot_word.store(address, core::sync::atomic::Ordering::Release);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The object's thread-local storage, if it has any.

@@ -28,6 +28,7 @@
 extern crate alloc;
 
 mod call;
+mod class;
 mod dynamic;
 mod error;
 mod hash;
@@ -90,7 +91,7 @@ pub struct LoadOptions {
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
-            machine: Machine::host().unwrap_or(Machine::Riscv64),
+            machine: Machine::default_for_host(),
             binding: Binding::Global,
             lazy_calls: None,
         }

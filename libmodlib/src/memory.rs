@@ -200,7 +200,10 @@ macro_rules! forward_memory {
     )*};
 }
 
-forward_memory!(&T, alloc::sync::Arc<T>);
+forward_memory!(&T);
+// `Arc` needs atomic compare-and-swap, which ARMv6-M lacks.
+#[cfg(target_has_atomic = "ptr")]
+forward_memory!(alloc::sync::Arc<T>);
 
 /// An object file whose pages the host can place into an image without
 /// copying them: a private, copy-on-write mapping of the file (what `mmap`

@@ -1,9 +1,11 @@
 //! A read-only view of an ELF dynamic symbol table that lies in memory (for
 //! example an object the host's own dynamic linker loaded): lookups through
 //! its GNU or SysV hash table, honouring symbol versions, and address-to-
-//! symbol queries. The same code answers lookups in loaded images.
+//! symbol queries. The same code answers lookups in loaded images. Tables
+//! in memory are the host's own, so they have the host's class.
 
-use crate::dynamic::symbols::{gnu_hash_count, u32_at, GnuParams, HashKind, View, SYM_SIZE};
+use crate::class::Class;
+use crate::dynamic::symbols::{gnu_hash_count, u32_at, GnuParams, HashKind, View};
 use crate::symbol::{Lookup, Symbol};
 
 /// The hash table a dynamic symbol table comes with.
@@ -19,7 +21,7 @@ impl<'a> HashTable<'a> {
     /// Number of symbols in the table the hash describes.
     pub fn symbol_count(&self) -> Option<usize> {
         match self {
-            HashTable::Gnu(h) => gnu_hash_count(h),
+            HashTable::Gnu(h) => gnu_hash_count(h, Class::HOST),
             HashTable::Sysv(h) => u32_at(h, 4).map(|n| n as usize),
         }
     }
@@ -51,7 +53,7 @@ impl<'a> DynamicSymbols<'a> {
         verdef: &'a [u8],
     ) -> Option<Self> {
         let count = hash.symbol_count()?;
-        if symtab.len() < count.checked_mul(SYM_SIZE)? {
+        if symtab.len() < count.checked_mul(Class::HOST.sym_size())? {
             return None;
         }
         let (hash, hash_kind) = hash.parts();
@@ -67,6 +69,7 @@ impl<'a> DynamicSymbols<'a> {
             },
             verdef,
             count,
+            class: Class::HOST,
         };
         Some(DynamicSymbols {
             gnu: view.gnu_params(),
@@ -84,7 +87,7 @@ impl<'a> DynamicSymbols<'a> {
     /// over several tables.
     pub fn gnu_hashes(&self) -> Option<impl Iterator<Item = u32> + 'a> {
         let p = self.gnu?;
-        let chains = 16 + p.bloom_size as usize * 8 + p.nbuckets as usize * 4;
+        let chains = p.chains();
         let n = self.view.count.checked_sub(p.symoffset)?;
         let table = self
             .view

@@ -315,9 +315,12 @@ fn non_elf_bytes_are_not_elf() {
 }
 
 #[test]
-fn only_64_bit_little_endian_is_accepted() {
+fn class_and_encoding_are_checked() {
     let bytes = rel_object();
-    for class in [0u8, 1, 3, 0xff] {
+    // An ELFCLASS32 header on an object for a 64-bit machine.
+    let e = load_err(&patched(&bytes, 4, 1, 1));
+    assert!(matches!(e, LoadError::WrongClass { class: 1, .. }), "{e:?}");
+    for class in [0u8, 3, 0xff] {
         let e = load_err(&patched(&bytes, 4, 1, u64::from(class)));
         assert!(
             matches!(e, LoadError::UnsupportedClass { class: c } if c == class),

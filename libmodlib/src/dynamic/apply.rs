@@ -5,6 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::call;
+use crate::class::Class;
 use crate::error::LoadError;
 use crate::machine::Machine;
 use crate::memory::{Held, Memory, Protection};
@@ -37,7 +38,7 @@ pub(super) fn count_tls_descriptors(layout: &Layout<'_>, tags: &Tags, machine: M
         let Some(bytes) = table.and_then(|(vaddr, size)| layout.file(vaddr, size)) else {
             continue;
         };
-        count += reloc::entries(bytes, rela)
+        count += reloc::entries(bytes, rela, machine.class())
             .filter(|e| reloc::dynamic_class(machine, e.r_type()) == DynamicClass::TlsDescriptor)
             .count();
     }
@@ -59,7 +60,7 @@ pub(super) struct Relocator<'l, 'a, M: Memory> {
     /// The segment relocations last went to: its unbiased memory range
     /// and where its bytes are (null before the first relocation).
     pub(super) window: (u64, u64, *mut u8),
-    /// The last offset in the window where a 64-bit word fits, or `None`.
+    /// The last offset in the window where a machine word fits, or `None`.
     pub(super) word_limit: Option<u64>,
 }
 
@@ -86,7 +87,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
             }
             .ok_or_else(|| out_of_bounds(table, place))?;
             self.window = (s.vaddr, s.vaddr + s.memsz, bytes.as_mut_ptr());
-            self.word_limit = s.memsz.checked_sub(8);
+            self.word_limit = s.memsz.checked_sub(self.machine.word_size() as u64);
         }
         let (lo, hi, ptr) = self.window;
         // SAFETY: `ptr` is the start of the committed, read-write segment
@@ -101,12 +102,16 @@ impl<M: Memory> Relocator<'_, '_, M> {
             "DT_RELR outside the loaded file data",
             vaddr,
         ))?;
+        // An address entry relocates one word and sets where the next
+        // bitmap starts; a bitmap entry (low bit set) relocates the words
+        // its other bits select (63 on ELF64, 31 on ELF32).
+        let class = self.machine.class();
+        let word = class.word() as u64;
         let mut next = 0u64;
-        for chunk in table.chunks_exact(8) {
-            let entry = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        for entry in class.words(table) {
             if entry & 1 == 0 {
                 self.relative_in_place(entry, ".relr.dyn")?;
-                next = entry + 8;
+                next = entry.wrapping_add(word);
             } else {
                 let mut bits = entry >> 1;
                 let mut at = next;
@@ -115,9 +120,9 @@ impl<M: Memory> Relocator<'_, '_, M> {
                         self.relative_in_place(at, ".relr.dyn")?;
                     }
                     bits >>= 1;
-                    at += 8;
+                    at = at.wrapping_add(word);
                 }
-                next += 63 * 8;
+                next = next.wrapping_add((u64::from(class.bits()) - 1) * word);
             }
         }
         Ok(())
@@ -130,12 +135,12 @@ impl<M: Memory> Relocator<'_, '_, M> {
         table: &'static str,
     ) -> Result<(), LoadError> {
         let base = self.base;
+        let class = self.machine.class();
         let (bytes, off) = self.place(place, table)?;
-        let field = bytes
-            .get_mut(off..off + 8)
+        let value = class
+            .word_at(bytes, off)
             .ok_or_else(|| out_of_bounds(table, place))?;
-        let value = u64::from_le_bytes((&*field).try_into().unwrap_or_default());
-        field.copy_from_slice(&value.wrapping_add(base).to_le_bytes());
+        class.put_word(bytes, off, class.wrap(value.wrapping_add(base)));
         Ok(())
     }
 
@@ -160,28 +165,36 @@ impl<M: Memory> Relocator<'_, '_, M> {
             // taken again after each relocation of the general path, which
             // may move it.
             let base = self.base;
+            let class = self.machine.class();
             let mut window = (self.window.0, self.window.2, self.word_limit);
-            for e in reloc::entries(table, true) {
+            for e in reloc::entries(table, true, class) {
                 let (place, addend, r_type) = (e.offset, e.addend.unwrap_or(0) as u64, e.r_type());
                 if r_type != last.0 {
                     last = (r_type, reloc::dynamic_class(self.machine, r_type));
                 }
-                // B + A into a 64-bit word (every supported machine is
-                // ELF64): the bulk of most tables, kept on a short path.
+                // B + A into a machine word: the bulk of most tables,
+                // kept on a short path.
                 if last.1 == DynamicClass::Relative {
                     let (lo, ptr, limit) = window;
                     let offset = place.wrapping_sub(lo);
                     if limit.is_some_and(|limit| offset <= limit) {
+                        let value = class.wrap(base.wrapping_add(addend));
                         // SAFETY: `ptr` is the start of the window's
                         // committed, read-write segment (set by `place` from
-                        // `bytes_mut`) and `limit` its size less 8, so
-                        // `offset..offset+8` lies in it; the reservation is
-                        // borrowed exclusively by this relocator and no
+                        // `bytes_mut`) and `limit` its size less a word, so
+                        // `offset..offset+word` lies in it; the reservation
+                        // is borrowed exclusively by this relocator and no
                         // slice of it is alive.
                         unsafe {
-                            ptr.add(offset as usize)
-                                .cast::<[u8; 8]>()
-                                .write_unaligned(base.wrapping_add(addend).to_le_bytes());
+                            let at = ptr.add(offset as usize);
+                            match class {
+                                Class::Elf64 => {
+                                    at.cast::<[u8; 8]>().write_unaligned(value.to_le_bytes());
+                                }
+                                Class::Elf32 => at
+                                    .cast::<[u8; 4]>()
+                                    .write_unaligned((value as u32).to_le_bytes()),
+                            }
                         }
                         continue;
                     }
@@ -198,9 +211,17 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 window = (self.window.0, self.window.2, self.word_limit);
             }
         } else {
-            for e in reloc::entries(table, false) {
-                let (place, sym) = (e.offset, e.sym() as usize);
-                self.one(place, e.r_type(), sym, None, name, binder, deferred)?;
+            for e in reloc::entries(table, false, self.machine.class()) {
+                let (place, sym, r_type) = (e.offset, e.sym() as usize, e.r_type());
+                if r_type != last.0 {
+                    last = (r_type, reloc::dynamic_class(self.machine, r_type));
+                }
+                // B plus the word in place: the bulk of REL tables.
+                if last.1 == DynamicClass::Relative {
+                    self.relative_in_place(place, name)?;
+                    continue;
+                }
+                self.one(place, r_type, sym, None, name, binder, deferred)?;
             }
         }
         Ok(())
@@ -227,11 +248,13 @@ impl<M: Memory> Relocator<'_, '_, M> {
         })?;
         let descriptors = self.descriptors.as_mut().ok_or(NO_RESOLVER)?;
         let resolver = descriptors.resolver.ok_or(NO_RESOLVER)?;
+        let class = self.machine.class();
+        let word = class.word();
         let record = descriptors.next;
-        if record + 16 > descriptors.end {
+        if record + 2 * word as u64 > descriptors.end {
             return Err(LoadError::malformed("TLS descriptor tables changed", place));
         }
-        descriptors.next += 16;
+        descriptors.next += 2 * word as u64;
         let addend = addend.ok_or(LoadError::ThreadLocalStorage {
             what: "a TLS descriptor in a REL table",
         })?;
@@ -245,18 +268,22 @@ impl<M: Memory> Relocator<'_, '_, M> {
         let slot = unsafe {
             self.held
                 .res_mut()
-                .bytes_mut((record - self.layout.lo) as usize, 16)
+                .bytes_mut((record - self.layout.lo) as usize, 2 * word)
         }
         .ok_or_else(|| out_of_bounds(name, place))?;
-        slot[..8].copy_from_slice(&module.to_le_bytes());
-        slot[8..].copy_from_slice(&offset.to_le_bytes());
+        class.put_word(slot, 0, module);
+        class.put_word(slot, word, class.wrap(offset));
         let pair = [resolver, self.base.wrapping_add(record)];
         let (bytes, at) = self.place(place, name)?;
-        let field = bytes
-            .get_mut(at..at + 16)
-            .ok_or_else(|| out_of_bounds(name, place))?;
-        field[..8].copy_from_slice(&pair[0].to_le_bytes());
-        field[8..].copy_from_slice(&pair[1].to_le_bytes());
+        if at.checked_add(2 * word).is_none_or(|end| end > bytes.len()) {
+            return Err(out_of_bounds(name, place));
+        }
+        if !(class.put_word(bytes, at, pair[0]) && class.put_word(bytes, at + word, pair[1])) {
+            return Err(LoadError::SymbolBeyondClass {
+                name: String::from("TLS descriptor resolver"),
+                address: pair[0],
+            });
+        }
         Ok(())
     }
 
@@ -332,10 +359,10 @@ impl<M: Memory> Relocator<'_, '_, M> {
                         .wrapping_add(addend as u64)
                         .wrapping_sub(reloc::tls_dtv_offset(machine))
                 };
-                let field = bytes
-                    .get_mut(offset..offset + 8)
-                    .ok_or_else(|| out_of_bounds(name, place))?;
-                field.copy_from_slice(&value.to_le_bytes());
+                let class = machine.class();
+                if !class.put_word(bytes, offset, class.wrap(value)) {
+                    return Err(out_of_bounds(name, place));
+                }
                 return Ok(());
             }
             DynamicClass::IRelative => {
@@ -430,7 +457,7 @@ pub(super) fn run_ifunc_resolvers<M: Memory>(
         let Target::Resolver(resolver) = d.target else {
             continue;
         };
-        if !writable(ranges, d.place) {
+        if !writable(ranges, d.place, machine.word_size()) {
             return Err(LoadError::Unsupported {
                 what: "IFUNC relocation in read-only memory",
             });
@@ -456,10 +483,12 @@ pub(super) fn run_ifunc_resolvers<M: Memory>(
     Ok(())
 }
 
-/// Whether the 8 bytes at unbiased `place` lie in one read-write range.
-pub(super) fn writable(ranges: &[(u64, u64, Protection)], place: u64) -> bool {
+/// Whether the `word` bytes at unbiased `place` lie in one read-write range.
+pub(super) fn writable(ranges: &[(u64, u64, Protection)], place: u64, word: usize) -> bool {
     ranges.iter().any(|&(a, b, p)| {
-        p == Protection::ReadWrite && a <= place && place.checked_add(8).is_some_and(|end| end <= b)
+        p == Protection::ReadWrite
+            && a <= place
+            && place.checked_add(word as u64).is_some_and(|end| end <= b)
     })
 }
 
@@ -494,9 +523,10 @@ pub(super) fn store_resolved<M: Memory>(
     };
     let offset = (d.place - s.vaddr) as usize;
     let result = if reloc::dynamic_class(machine, d.r_type) == DynamicClass::IRelative {
-        bytes
-            .get_mut(offset..offset + 8)
-            .map(|f| f.copy_from_slice(&value.to_le_bytes()))
+        machine
+            .class()
+            .put_word(bytes, offset, value)
+            .then_some(())
             .ok_or(RelocFault::OutOfBounds)
     } else {
         reloc::apply(machine, &fix, bytes, offset)

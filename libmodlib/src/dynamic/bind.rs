@@ -171,7 +171,7 @@ impl Binder<'_, '_> {
                     Bound::Waiting(self.waiting.len() - 1)
                 }
                 Some(found) => {
-                    let address = call::bound_address(found.symbol, self.machine)?;
+                    let address = call::address_for(found.symbol, name, self.machine)?;
                     if !sym.is_defined() {
                         self.imports.push(Import {
                             name: String::from(name),

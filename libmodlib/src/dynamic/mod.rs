@@ -18,6 +18,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::call;
+use crate::class::Class;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
 use crate::image::{
@@ -118,7 +119,8 @@ pub(crate) fn map<'a, M: Memory>(
         0
     };
     let descriptor_area = (descriptors > 0).then(|| {
-        let end = align_up(hi + descriptors as u64 * 16, page).unwrap_or(hi);
+        let record = 2 * machine.word_size() as u64;
+        let end = align_up(hi + descriptors as u64 * record, page).unwrap_or(hi);
         (hi, end)
     });
     let hi = match descriptor_area {
@@ -129,7 +131,7 @@ pub(crate) fn map<'a, M: Memory>(
         None => hi,
     };
     let span = (hi - lo) as usize;
-    let mut dynsyms = locate_symbols(&layout, &tags)?;
+    let mut dynsyms = locate_symbols(&layout, &tags, file.class)?;
     let strtab = file_view(&layout, &dynsyms)
         .ok_or(LoadError::malformed("dynamic symbol tables", 0))?
         .strtab;
@@ -155,6 +157,12 @@ pub(crate) fn map<'a, M: Memory>(
         res: Some(res),
     };
     let start = held.res().addr();
+    if start.saturating_add(span as u64) > machine.class().max_address() {
+        return Err(LoadError::AddressBeyondClass {
+            addr: start,
+            size: span,
+        });
+    }
     let base = start.wrapping_sub(lo);
     if !whole {
         for &(a, b) in &commits {
@@ -338,7 +346,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             tls_module: self.tls_module,
             descriptors: self.descriptors.map(|(area, count)| Descriptors {
                 next: area,
-                end: area + count as u64 * 16,
+                end: area + count as u64 * 2 * machine.word_size() as u64,
                 resolver: self.descriptor_resolver,
             }),
             held: &mut self.held,
@@ -456,7 +464,13 @@ impl<'a, M: Memory> Mapped<'a, M> {
                 protection,
             })
             .collect();
-        let (init, fini) = init_fini(&self.tags, &self.layout, &self.held, self.base)?;
+        let (init, fini) = init_fini(
+            &self.tags,
+            &self.layout,
+            &self.held,
+            self.base,
+            self.machine.class(),
+        )?;
         let thread_local = self.thread_local();
         Ok(LoadedImage {
             held: self.held,
@@ -518,7 +532,7 @@ impl<M: Memory> Pending<'_, M> {
             let Target::Waiting(w) = d.target else {
                 continue;
             };
-            if !writable(&mapped.ranges, d.place) {
+            if !writable(&mapped.ranges, d.place, mapped.machine.word_size()) {
                 return Err(LoadError::Unsupported {
                     what: "IFUNC relocation in read-only memory",
                 });
@@ -544,6 +558,7 @@ fn init_fini<M: Memory>(
     layout: &Layout<'_>,
     held: &Held<M>,
     base: u64,
+    class: Class,
 ) -> Result<(Vec<u64>, Vec<u64>), LoadError> {
     let array = |range: Option<(u64, u64)>| -> Result<Vec<u64>, LoadError> {
         let Some((vaddr, size)) = range else {
@@ -567,10 +582,9 @@ fn init_fini<M: Memory>(
                 .bytes((vaddr - layout.lo) as usize, size as usize)
         }
         .ok_or(bad)?;
-        Ok(bytes
-            .chunks_exact(8)
-            .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-            .filter(|&f| f != 0 && f != u64::MAX)
+        Ok(class
+            .words(bytes)
+            .filter(|&f| f != 0 && f != class.max_address())
             .collect())
     };
     let mut init: Vec<u64> = tags

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use elf::abi::{PF_W, PF_X, PT_DYNAMIC, PT_GNU_RELRO, PT_LOAD, PT_TLS};
 use elf::segment::ProgramHeader;
 
+use crate::class::Class;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
 use crate::image::DynamicInfo;
@@ -216,7 +217,7 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
         .vaddr
         .checked_add(last.memsz)
         .and_then(|end| align_up(end, page))
-        .filter(|&hi| hi - lo <= MAX_SPAN)
+        .filter(|&hi| hi - lo <= MAX_SPAN && hi - 1 <= file.class.max_address())
         .ok_or(LoadError::malformed(
             "segments span too much address space",
             last.offset,
@@ -236,7 +237,7 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
                 ph.p_filesz,
                 "PT_DYNAMIC outside the file",
             )?;
-            tags::parse(raw, ph.p_offset)?
+            tags::parse(raw, ph.p_offset, file.class)?
         }
         None => tags::Tags::default(),
     };
@@ -299,6 +300,7 @@ pub(super) fn dynamic_info(
 pub(super) fn locate_symbols(
     layout: &Layout<'_>,
     tags: &tags::Tags,
+    class: Class,
 ) -> Result<DynSymbols, LoadError> {
     let strtab = match tags.strtab {
         Some(a) => {
@@ -321,8 +323,9 @@ pub(super) fn locate_symbols(
             "DT_GNU_HASH outside the loaded file data",
             a,
         ))?;
-        let count = gnu_hash_count(tail).ok_or(LoadError::malformed("DT_GNU_HASH table", a))?;
-        let len = gnu_hash_len(tail, count).filter(|&l| l <= tail.len());
+        let count =
+            gnu_hash_count(tail, class).ok_or(LoadError::malformed("DT_GNU_HASH table", a))?;
+        let len = gnu_hash_len(tail, count, class).filter(|&l| l <= tail.len());
         (
             HashKind::Gnu,
             a,
@@ -352,7 +355,7 @@ pub(super) fn locate_symbols(
     let symtab = match tags.symtab {
         Some(a) => {
             let len = count
-                .checked_mul(symbols::SYM_SIZE)
+                .checked_mul(class.sym_size())
                 .ok_or(LoadError::malformed("DT_SYMTAB", a))?;
             layout.file(a, len as u64).ok_or(LoadError::malformed(
                 "DT_SYMTAB outside the loaded file data",
@@ -404,6 +407,7 @@ pub(super) fn locate_symbols(
         versym,
         verdef,
         count: if tags.symtab.is_some() { count } else { 0 },
+        class,
         image_vaddr: layout.lo,
         placed: None,
     })
@@ -423,6 +427,7 @@ pub(super) fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<
         versym: d.versym.map_or(Some(&[][..]), get)?,
         verdef: d.verdef.map_or(Some(&[][..]), get)?,
         count: d.count,
+        class: d.class,
     })
 }
 
@@ -431,41 +436,77 @@ pub(super) fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<
 /// it, but read straight from the header bytes (no parsed copy of every
 /// header), each read bounds-checked; anything malformed means no metadata.
 pub(super) fn modinfo(file: &File<'_>) -> ModInfo {
-    modinfo_bytes(file.data)
+    modinfo_bytes(file.data, file.class)
         .map(ModInfo::parse)
         .unwrap_or_default()
 }
 
-pub(super) fn modinfo_bytes(data: &[u8]) -> Option<&[u8]> {
-    const SHDR_SIZE: usize = 64;
+/// The header fields [`modinfo_bytes`] reads, by class: offsets of
+/// `e_shoff`, `e_shentsize`, and in a section header of `sh_offset`,
+/// `sh_size`, `sh_link`, and the header size.
+struct ShdrFields {
+    shoff: usize,
+    shentsize: usize,
+    offset: usize,
+    size: usize,
+    link: usize,
+    shdr_size: usize,
+}
+
+impl ShdrFields {
+    const fn of(class: Class) -> ShdrFields {
+        match class {
+            Class::Elf32 => ShdrFields {
+                shoff: 0x20,
+                shentsize: 0x2e,
+                offset: 16,
+                size: 20,
+                link: 24,
+                shdr_size: 40,
+            },
+            Class::Elf64 => ShdrFields {
+                shoff: 0x28,
+                shentsize: 0x3a,
+                offset: 24,
+                size: 32,
+                link: 40,
+                shdr_size: 64,
+            },
+        }
+    }
+}
+
+pub(super) fn modinfo_bytes(data: &[u8], class: Class) -> Option<&[u8]> {
     const SHN_XINDEX: u16 = 0xffff;
     const NAME: &[u8] = b".modinfo\0";
+    let f = ShdrFields::of(class);
     let u16_at = symbols::u16_at;
     let u32_at = symbols::u32_at;
-    let u64_at = symbols::u64_at;
-    let shoff = usize::try_from(u64_at(data, 0x28)?).ok()?;
-    if shoff == 0 || usize::from(u16_at(data, 0x3a)?) != SHDR_SIZE {
+    let word = |b: &[u8], off: usize| class.word_at(b, off);
+    let shoff = usize::try_from(word(data, f.shoff)?).ok()?;
+    if shoff == 0 || usize::from(u16_at(data, f.shentsize)?) != f.shdr_size {
         return None;
     }
     let header = |i: usize| -> Option<&[u8]> {
-        let at = i.checked_mul(SHDR_SIZE)?.checked_add(shoff)?;
-        data.get(at..at.checked_add(SHDR_SIZE)?)
+        let at = i.checked_mul(f.shdr_size)?.checked_add(shoff)?;
+        data.get(at..at.checked_add(f.shdr_size)?)
     };
-    // Counts too large for the ELF header are kept in section 0.
-    let shnum = match u16_at(data, 0x3c)? {
-        0 => usize::try_from(u64_at(header(0)?, 32)?).ok()?,
+    // Counts too large for the ELF header are kept in section 0; the
+    // count and index fields follow `e_shentsize`.
+    let shnum = match u16_at(data, f.shentsize + 2)? {
+        0 => usize::try_from(word(header(0)?, f.size)?).ok()?,
         n => usize::from(n),
     };
-    let shstrndx = match u16_at(data, 0x3e)? {
-        SHN_XINDEX => u32_at(header(0)?, 40)? as usize,
+    let shstrndx = match u16_at(data, f.shentsize + 4)? {
+        SHN_XINDEX => u32_at(header(0)?, f.link)? as usize,
         n => usize::from(n),
     };
     let bytes = |h: &[u8]| -> Option<&[u8]> {
         if u32_at(h, 4)? == elf::abi::SHT_NOBITS {
             return Some(&[]);
         }
-        let start = usize::try_from(u64_at(h, 24)?).ok()?;
-        let len = usize::try_from(u64_at(h, 32)?).ok()?;
+        let start = usize::try_from(word(h, f.offset)?).ok()?;
+        let len = usize::try_from(word(h, f.size)?).ok()?;
         data.get(start..start.checked_add(len)?)
     };
     if shstrndx >= shnum {
@@ -488,6 +529,7 @@ pub(super) fn modinfo_bytes(data: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::modinfo_bytes;
+    use crate::class::Class;
     use alloc::vec::Vec;
 
     /// An ELF header and section headers for `sections` (`(name, type,
@@ -563,19 +605,22 @@ mod tests {
             for shnum0 in [false, true] {
                 let data = elf(sections, shnum0);
                 assert_eq!(
-                    modinfo_bytes(&data),
+                    modinfo_bytes(&data, Class::Elf64),
                     by_elf_crate(&data),
                     "case {i}, shnum0 {shnum0}"
                 );
             }
         }
         let data = elf(cases[0], false);
-        assert_eq!(modinfo_bytes(&data), Some(&info[..]));
+        assert_eq!(modinfo_bytes(&data, Class::Elf64), Some(&info[..]));
         // Truncated anywhere: never out of bounds, never a different answer
         // from the data that is there.
         for len in 0..data.len() {
             let cut = &data[..len];
-            assert!(modinfo_bytes(cut).is_none_or(|m| m == info), "len {len}");
+            assert!(
+                modinfo_bytes(cut, Class::Elf64).is_none_or(|m| m == info),
+                "len {len}"
+            );
         }
     }
 }

@@ -8,12 +8,11 @@ use alloc::vec::Vec;
 
 use elf::abi::{SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK};
 
+use crate::class::Class;
 use crate::hash::sysv_hash;
 use crate::memory::Reservation;
 use crate::symbol::{Lookup, Symbol, SymbolKind};
 
-/// Size of an `Elf64_Sym`.
-pub(crate) const SYM_SIZE: usize = 24;
 const VERSYM_HIDDEN: u16 = 0x8000;
 
 /// An address range of a table, in unbiased (file) addresses.
@@ -41,6 +40,8 @@ pub(crate) struct DynSymbols {
     pub versym: Option<Span>,
     pub verdef: Option<Span>,
     pub count: usize,
+    /// The object's class (the layout of its symbols and hash table).
+    pub class: Class,
     /// Unbiased address of the reservation's first byte.
     pub image_vaddr: u64,
     /// The tables' places in the loaded image, once checked (see `place`).
@@ -69,6 +70,7 @@ pub(crate) struct View<'a> {
     pub versym: &'a [u8],
     pub verdef: &'a [u8],
     pub count: usize,
+    pub class: Class,
 }
 
 /// The header of a `DT_GNU_HASH` table, with what lookups derive from it
@@ -79,6 +81,8 @@ pub(crate) struct GnuParams {
     pub symoffset: usize,
     pub bloom_size: u32,
     pub shift: u32,
+    /// The table's class: its bloom filter words are 32 or 64 bits.
+    pub class: Class,
     /// `bloom_size - 1` when it is a power of two (every linker makes it
     /// one), for a mask instead of a division; 0 otherwise.
     bloom_mask: u32,
@@ -93,13 +97,15 @@ pub(crate) struct GnuParams {
 
 impl GnuParams {
     /// The header, if the table has buckets and a bloom filter.
-    fn parse(h: &[u8]) -> Option<GnuParams> {
+    fn parse(h: &[u8], class: Class) -> Option<GnuParams> {
         let nbuckets = u32_at(h, 0)?;
         let bloom_size = u32_at(h, 8)?;
         if nbuckets == 0 || bloom_size == 0 {
             return None;
         }
-        let buckets = (bloom_size as usize).checked_mul(8)?.checked_add(16)?;
+        let buckets = (bloom_size as usize)
+            .checked_mul(class.word())?
+            .checked_add(16)?;
         let chains = (nbuckets as usize).checked_mul(4)?.checked_add(buckets)?;
         Some(GnuParams {
             nbuckets,
@@ -114,7 +120,13 @@ impl GnuParams {
             bucket_magic: (u64::MAX / u64::from(nbuckets)).wrapping_add(1),
             buckets,
             chains,
+            class,
         })
+    }
+
+    /// Byte offset of the chains in the table.
+    pub(crate) fn chains(&self) -> usize {
+        self.chains
     }
 
     /// `hash % nbuckets`, without a division.
@@ -127,7 +139,7 @@ impl GnuParams {
     /// Index of the bloom filter word for `hash`.
     #[inline]
     fn bloom_word(&self, hash: u32) -> usize {
-        let word = hash / 64;
+        let word = hash / self.class.bits();
         if self.bloom_mask != 0 || self.bloom_size == 1 {
             (word & self.bloom_mask) as usize
         } else {
@@ -146,8 +158,11 @@ impl GnuParams {
         hash: u32,
         mut accept: impl FnMut(usize) -> Option<T>,
     ) -> Option<T> {
-        let word = u64_at(h, 16 + self.bloom_word(hash) * 8)?;
-        let mask = (1u64 << (hash % 64)) | (1u64 << ((hash >> (self.shift % 32)) % 64));
+        let bits = self.class.bits();
+        let word = self
+            .class
+            .word_at(h, 16 + self.bloom_word(hash) * self.class.word())?;
+        let mask = (1u64 << (hash % bits)) | (1u64 << ((hash >> (self.shift % 32)) % bits));
         if word & mask != mask {
             return None;
         }
@@ -181,7 +196,7 @@ fn name_at(strtab: &[u8], off: u32, name: &[u8]) -> bool {
         .is_some_and(|s| s[name.len()] == 0 && same_bytes(&s[..name.len()], name))
 }
 
-/// One `Elf64_Sym`, decoded.
+/// One `Elf32_Sym` or `Elf64_Sym`, decoded.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawSym {
     pub name: u32,
@@ -193,24 +208,39 @@ pub(crate) struct RawSym {
 }
 
 impl RawSym {
-    /// Entry `index` of the symbol table `symtab`, if it lies in it.
+    /// Entry `index` of the symbol table `symtab` of class `class`, if it
+    /// lies in it.
     #[inline]
-    fn at(symtab: &[u8], index: usize) -> Option<RawSym> {
-        let off = index.checked_mul(SYM_SIZE)?;
-        let e: &[u8; SYM_SIZE] = symtab
-            .get(off..off.checked_add(SYM_SIZE)?)?
-            .try_into()
-            .ok()?;
-        let [n0, n1, n2, n3, info, other, x0, x1, v @ .., _, _, _, _, _, _, _, _] = *e;
-        let [.., z0, z1, z2, z3, z4, z5, z6, z7] = *e;
-        Some(RawSym {
-            name: u32::from_le_bytes([n0, n1, n2, n3]),
-            info,
-            other,
-            shndx: u16::from_le_bytes([x0, x1]),
-            value: u64::from_le_bytes(v),
-            size: u64::from_le_bytes([z0, z1, z2, z3, z4, z5, z6, z7]),
-        })
+    fn at(symtab: &[u8], index: usize, class: Class) -> Option<RawSym> {
+        match class {
+            Class::Elf64 => {
+                let off = index.checked_mul(24)?;
+                let e: &[u8; 24] = symtab.get(off..off.checked_add(24)?)?.try_into().ok()?;
+                let [n0, n1, n2, n3, info, other, x0, x1, v @ .., _, _, _, _, _, _, _, _] = *e;
+                let [.., z0, z1, z2, z3, z4, z5, z6, z7] = *e;
+                Some(RawSym {
+                    name: u32::from_le_bytes([n0, n1, n2, n3]),
+                    info,
+                    other,
+                    shndx: u16::from_le_bytes([x0, x1]),
+                    value: u64::from_le_bytes(v),
+                    size: u64::from_le_bytes([z0, z1, z2, z3, z4, z5, z6, z7]),
+                })
+            }
+            Class::Elf32 => {
+                let off = index.checked_mul(16)?;
+                let e: &[u8; 16] = symtab.get(off..off.checked_add(16)?)?.try_into().ok()?;
+                let [n0, n1, n2, n3, v0, v1, v2, v3, z0, z1, z2, z3, info, other, x0, x1] = *e;
+                Some(RawSym {
+                    name: u32::from_le_bytes([n0, n1, n2, n3]),
+                    info,
+                    other,
+                    shndx: u16::from_le_bytes([x0, x1]),
+                    value: u64::from(u32::from_le_bytes([v0, v1, v2, v3])),
+                    size: u64::from(u32::from_le_bytes([z0, z1, z2, z3])),
+                })
+            }
+        }
     }
 
     #[inline]
@@ -250,11 +280,6 @@ pub(crate) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
 pub(crate) fn u32_at(b: &[u8], off: usize) -> Option<u32> {
     Some(u32::from_le_bytes(
         b.get(off..off.checked_add(4)?)?.try_into().ok()?,
-    ))
-}
-pub(crate) fn u64_at(b: &[u8], off: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(
-        b.get(off..off.checked_add(8)?)?.try_into().ok()?,
     ))
 }
 
@@ -340,12 +365,13 @@ pub(crate) fn c_str(strtab: &[u8], off: usize) -> Option<&str> {
     }
 }
 
-/// Number of symbols described by a GNU hash table (the table has no count).
-pub(crate) fn gnu_hash_count(hash: &[u8]) -> Option<usize> {
+/// Number of symbols described by a GNU hash table of class `class` (the
+/// table has no count).
+pub(crate) fn gnu_hash_count(hash: &[u8], class: Class) -> Option<usize> {
     let nbuckets = u32_at(hash, 0)? as usize;
     let symoffset = u32_at(hash, 4)? as usize;
     let bloom_size = u32_at(hash, 8)? as usize;
-    let buckets = 16usize.checked_add(bloom_size.checked_mul(8)?)?;
+    let buckets = 16usize.checked_add(bloom_size.checked_mul(class.word())?)?;
     let chains = buckets.checked_add(nbuckets.checked_mul(4)?)?;
     let mut last = 0usize;
     for b in 0..nbuckets {
@@ -363,13 +389,13 @@ pub(crate) fn gnu_hash_count(hash: &[u8]) -> Option<usize> {
     }
 }
 
-/// Byte length of a GNU hash table for `count` symbols.
-pub(crate) fn gnu_hash_len(hash: &[u8], count: usize) -> Option<usize> {
+/// Byte length of a GNU hash table of class `class` for `count` symbols.
+pub(crate) fn gnu_hash_len(hash: &[u8], count: usize, class: Class) -> Option<usize> {
     let nbuckets = u32_at(hash, 0)? as usize;
     let symoffset = u32_at(hash, 4)? as usize;
     let bloom_size = u32_at(hash, 8)? as usize;
     16usize
-        .checked_add(bloom_size.checked_mul(8)?)?
+        .checked_add(bloom_size.checked_mul(class.word())?)?
         .checked_add(nbuckets.checked_mul(4)?)?
         .checked_add(count.saturating_sub(symoffset).checked_mul(4)?)
 }
@@ -379,7 +405,7 @@ impl<'a> View<'a> {
     /// [`View::find`].
     pub fn gnu_params(&self) -> Option<GnuParams> {
         match self.hash_kind {
-            HashKind::Gnu => GnuParams::parse(self.hash),
+            HashKind::Gnu => GnuParams::parse(self.hash, self.class),
             HashKind::Sysv | HashKind::None => None,
         }
     }
@@ -389,7 +415,7 @@ impl<'a> View<'a> {
         if index >= self.count {
             return None;
         }
-        RawSym::at(self.symtab, index)
+        RawSym::at(self.symtab, index, self.class)
     }
 
     pub fn name(&self, sym: &RawSym) -> Option<&'a str> {
@@ -578,7 +604,7 @@ impl DynSymbols {
                 // written only through `&mut` of the reservation, which the
                 // shared borrow `res` excludes.
                 let hash = unsafe { res.bytes(tables[2].0, tables[2].1) };
-                hash.and_then(GnuParams::parse)
+                hash.and_then(|h| GnuParams::parse(h, self.class))
             }
             HashKind::Sysv | HashKind::None => None,
         };
@@ -612,7 +638,7 @@ impl DynSymbols {
         let (symtab, strtab, hashes) = (table(symtab), table(strtab), table(hash));
         let name = lookup.name.as_bytes();
         params.search(hashes, lookup.gnu_hash, |i| {
-            let sym = RawSym::at(symtab, i)?;
+            let sym = RawSym::at(symtab, i, params.class)?;
             (name_at(strtab, sym.name, name) && sym.is_exported()).then(|| Symbol {
                 address: sym.address(base),
                 size: sym.size,
@@ -648,6 +674,7 @@ impl DynSymbols {
             versym,
             verdef,
             count: self.count,
+            class: self.class,
         })
     }
 
@@ -676,6 +703,7 @@ impl DynSymbols {
             versym: optional(self.versym)?,
             verdef: optional(self.verdef)?,
             count: self.count,
+            class: self.class,
         })
     }
 

@@ -10,7 +10,7 @@ use elf::abi::{
     DT_SYMTAB, DT_TEXTREL, DT_VERDEF, DT_VERNEED, DT_VERNEEDNUM, DT_VERSYM,
 };
 
-use super::symbols::{u64_at, SYM_SIZE};
+use crate::class::Class;
 use crate::error::LoadError;
 
 const DT_RELRSZ: i64 = 35;
@@ -47,20 +47,22 @@ pub(crate) struct Tags {
     pub bind_now: bool,
 }
 
-/// Reads the tags from the bytes of `PT_DYNAMIC`.
-pub(crate) fn parse(dynamic: &[u8], offset: u64) -> Result<Tags, LoadError> {
+/// Reads the tags from the bytes of `PT_DYNAMIC` of an object of `class`.
+pub(crate) fn parse(dynamic: &[u8], offset: u64, class: Class) -> Result<Tags, LoadError> {
     let mut t = Tags::default();
     let (mut rela, mut relasz, mut rel, mut relsz, mut relr, mut relrsz) =
         (None, 0, None, 0, None, 0);
     let (mut jmprel, mut pltrelsz, mut pltrel) = (None, 0, None);
     let (mut init_array, mut init_arraysz, mut fini_array, mut fini_arraysz) = (None, 0, None, 0);
     let (mut verneed, mut verneednum) = (None, 0);
-    for entry in 0..dynamic.len() / 16 {
-        let (Some(tag), Some(val)) = (u64_at(dynamic, entry * 16), u64_at(dynamic, entry * 16 + 8))
-        else {
+    let (size, word) = (class.dyn_size(), class.word());
+    for entry in 0..dynamic.len() / size {
+        let (Some(tag), Some(val)) = (
+            class.signed_at(dynamic, entry * size),
+            class.word_at(dynamic, entry * size + word),
+        ) else {
             break;
         };
-        let tag = tag as i64;
         match tag {
             DT_NULL => break,
             DT_NEEDED => t.needed.push(val),
@@ -70,14 +72,17 @@ pub(crate) fn parse(dynamic: &[u8], offset: u64) -> Result<Tags, LoadError> {
             DT_STRTAB => t.strtab = Some(val),
             DT_STRSZ => t.strsz = val,
             DT_SYMTAB => t.symtab = Some(val),
-            DT_SYMENT if val != SYM_SIZE as u64 => {
-                return Err(LoadError::malformed("DT_SYMENT is not 24", offset))
+            DT_SYMENT if val != class.sym_size() as u64 => {
+                return Err(LoadError::malformed(
+                    "DT_SYMENT is not the class's symbol size",
+                    offset,
+                ))
             }
             DT_HASH => t.hash = Some(val),
             DT_GNU_HASH => t.gnu_hash = Some(val),
             DT_RELA => rela = Some(val),
             DT_RELASZ => relasz = val,
-            DT_RELAENT | DT_RELENT | DT_RELRENT if val != entry_size(tag) => {
+            DT_RELAENT | DT_RELENT | DT_RELRENT if val != entry_size(tag, class) => {
                 return Err(LoadError::malformed(
                     "unexpected relocation entry size",
                     offset,
@@ -122,10 +127,10 @@ pub(crate) fn parse(dynamic: &[u8], offset: u64) -> Result<Tags, LoadError> {
     Ok(t)
 }
 
-fn entry_size(tag: i64) -> u64 {
-    match tag {
-        DT_RELAENT => 24,
-        DT_RELENT => 16,
-        _ => 8,
-    }
+fn entry_size(tag: i64, class: Class) -> u64 {
+    (match tag {
+        DT_RELAENT => class.rel_size(true),
+        DT_RELENT => class.rel_size(false),
+        _ => class.word(),
+    }) as u64
 }

@@ -123,5 +123,8 @@ pub(crate) fn literal_stub(bytes: &mut [u8], code: &[u32], target: u64) {
     for (slot, insn) in insns.chunks_exact_mut(4).zip(code) {
         slot.copy_from_slice(&insn.to_le_bytes());
     }
-    literal[..8].copy_from_slice(&target.to_le_bytes());
+    // The literal is a 64-bit word, or a 32-bit one for 32-bit machines
+    // (whose targets lie below 4 GiB).
+    let width = literal.len().min(8);
+    literal[..width].copy_from_slice(&target.to_le_bytes()[..width]);
 }

@@ -10,11 +10,17 @@
 //! every [`Fixup`] of a section first, lets [`pair_section`] fill in each
 //! one's [`Partner`], and only then applies them.
 
+use crate::class::Class;
 use crate::machine::Machine;
 
+#[cfg(feature = "aarch64")]
 pub(crate) mod aarch64;
+#[cfg(feature = "arm")]
+pub(crate) mod arm;
 mod field;
+#[cfg(any(feature = "riscv64", feature = "riscv32"))]
 pub(crate) mod riscv64;
+#[cfg(feature = "x86_64")]
 pub(crate) mod x86_64;
 
 /// The values a relocation formula may use, all as run-time addresses.
@@ -116,15 +122,25 @@ pub(crate) enum DynamicClass {
 }
 
 /// What the machine's relocations need synthesised.
+#[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn needs(machine: Machine, r_type: u32) -> Needs {
     match machine {
+        #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::needs(r_type),
+        #[cfg(feature = "aarch64")]
         Machine::Aarch64 => aarch64::needs(r_type),
+        #[cfg(feature = "riscv64")]
         Machine::Riscv64 => riscv64::needs(r_type),
+        #[cfg(feature = "riscv32")]
+        Machine::Riscv32 => riscv64::needs(r_type),
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::needs(r_type),
+        _ => Needs::default(),
     }
 }
 
 /// Applies one relocation to the field at `offset` of `bytes`.
+#[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn apply(
     machine: Machine,
     fix: &Fixup,
@@ -132,31 +148,56 @@ pub(crate) fn apply(
     offset: usize,
 ) -> Result<(), RelocFault> {
     match machine {
+        #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::apply(fix, bytes, offset),
+        #[cfg(feature = "aarch64")]
         Machine::Aarch64 => aarch64::apply(fix, bytes, offset),
+        #[cfg(feature = "riscv64")]
         Machine::Riscv64 => riscv64::apply(fix, bytes, offset),
+        #[cfg(feature = "riscv32")]
+        Machine::Riscv32 => riscv64::apply_rv32(fix, bytes, offset),
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::apply(fix, bytes, offset),
+        _ => Err(RelocFault::Unsupported),
     }
 }
 
 /// The machine's `TLS_DTV_OFFSET` (see [`crate::tls_dtv_offset`]).
+#[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) const fn tls_dtv_offset(machine: Machine) -> u64 {
     match machine {
+        #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::TLS_DTV_OFFSET,
+        #[cfg(feature = "aarch64")]
         Machine::Aarch64 => aarch64::TLS_DTV_OFFSET,
-        Machine::Riscv64 => riscv64::TLS_DTV_OFFSET,
+        #[cfg(any(feature = "riscv64", feature = "riscv32"))]
+        Machine::Riscv64 | Machine::Riscv32 => riscv64::TLS_DTV_OFFSET,
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::TLS_DTV_OFFSET,
+        _ => 0,
     }
 }
 
 /// Classifies a relocation found in a shared object's dynamic tables.
+#[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn dynamic_class(machine: Machine, r_type: u32) -> DynamicClass {
     match machine {
+        #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::dynamic_class(r_type),
+        #[cfg(feature = "aarch64")]
         Machine::Aarch64 => aarch64::dynamic_class(r_type),
+        #[cfg(feature = "riscv64")]
         Machine::Riscv64 => riscv64::dynamic_class(r_type),
+        #[cfg(feature = "riscv32")]
+        Machine::Riscv32 => riscv64::dynamic_class_rv32(r_type),
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::dynamic_class(r_type),
+        _ => DynamicClass::Unknown,
     }
 }
 
 /// The implicit addend of a `REL` (not `RELA`) relocation, read from its field.
+#[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn implicit_addend(
     machine: Machine,
     r_type: u32,
@@ -164,27 +205,49 @@ pub(crate) fn implicit_addend(
     offset: usize,
 ) -> Result<i64, RelocFault> {
     match machine {
+        #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::implicit_addend(r_type, bytes, offset),
-        // Both use RELA only; a REL entry has no defined addend.
-        Machine::Aarch64 | Machine::Riscv64 => Err(RelocFault::Unsupported),
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::implicit_addend(r_type, bytes, offset),
+        // The others use RELA only; a REL entry has no defined addend.
+        _ => Err(RelocFault::Unsupported),
     }
 }
 
 /// Bytes one range-extension stub takes (0: the machine needs none).
+#[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn stub_size(machine: Machine) -> usize {
     match machine {
+        #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::STUB_SIZE,
+        #[cfg(feature = "aarch64")]
         Machine::Aarch64 => aarch64::STUB_SIZE,
+        #[cfg(feature = "riscv64")]
         Machine::Riscv64 => riscv64::STUB_SIZE,
+        #[cfg(feature = "riscv32")]
+        Machine::Riscv32 => riscv64::STUB_SIZE_RV32,
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::STUB_SIZE,
+        _ => 0,
     }
 }
 
 /// Writes a stub at `bytes[..stub_size]`, placed at `at`, that jumps to `target`.
+#[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn write_stub(machine: Machine, bytes: &mut [u8], at: u64, target: u64) {
+    let _ = (&bytes, at, target);
     match machine {
+        #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::write_stub(bytes, at, target),
+        #[cfg(feature = "aarch64")]
         Machine::Aarch64 => aarch64::write_stub(bytes, target),
+        #[cfg(feature = "riscv64")]
         Machine::Riscv64 => riscv64::write_stub(bytes, target),
+        #[cfg(feature = "riscv32")]
+        Machine::Riscv32 => riscv64::write_stub_rv32(bytes, target),
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::write_stub(bytes, at, target),
+        _ => {}
     }
 }
 
@@ -193,8 +256,9 @@ pub(crate) fn write_stub(machine: Machine, bytes: &mut [u8], at: u64, target: u6
 /// other field already set.
 pub(crate) fn pair_section(machine: Machine, fixups: &mut [Fixup]) {
     match machine {
-        Machine::Riscv64 => riscv64::pair_section(fixups),
-        Machine::X86_64 | Machine::Aarch64 => {}
+        #[cfg(any(feature = "riscv64", feature = "riscv32"))]
+        Machine::Riscv64 | Machine::Riscv32 => riscv64::pair_section(fixups),
+        _ => {}
     }
 }
 
@@ -238,13 +302,25 @@ pub(crate) fn reach(
 /// `addr` must be an IFUNC resolver of the host machine in executable
 /// memory whose own relocations are already applied.
 pub(crate) unsafe fn call_ifunc_resolver(addr: u64, caps: crate::HwCaps) -> u64 {
-    #[cfg(target_arch = "aarch64")]
+    #[cfg(all(target_arch = "aarch64", feature = "aarch64"))]
     // SAFETY: per this function's contract.
     return unsafe { aarch64::call_ifunc_resolver(addr, caps) };
-    #[cfg(target_arch = "riscv64")]
+    #[cfg(all(target_arch = "riscv64", feature = "riscv64"))]
     // SAFETY: per this function's contract.
     return unsafe { riscv64::call_ifunc_resolver(addr, caps) };
-    #[cfg(not(any(target_arch = "aarch64", target_arch = "riscv64")))]
+    #[cfg(target_arch = "arm")]
+    {
+        // SAFETY: per this function's contract; glibc's Arm resolvers take
+        // the `AT_HWCAP` word and return the chosen address.
+        let f =
+            unsafe { core::mem::transmute::<usize, extern "C" fn(usize) -> usize>(addr as usize) };
+        f(caps.hwcap as usize) as u64
+    }
+    #[cfg(not(any(
+        all(target_arch = "aarch64", feature = "aarch64"),
+        all(target_arch = "riscv64", feature = "riscv64"),
+        target_arch = "arm"
+    )))]
     {
         let _ = caps;
         // SAFETY: per this function's contract; resolvers of this machine
@@ -254,44 +330,53 @@ pub(crate) unsafe fn call_ifunc_resolver(addr: u64, caps: crate::HwCaps) -> u64 
     }
 }
 
-/// One entry of an ELF64 little-endian relocation table: `r_offset`,
-/// `r_info` (symbol index above, type below) and, for `RELA`, `r_addend`.
+/// One entry of a little-endian relocation table of either class:
+/// `r_offset`, `r_info` split into symbol index and type, and, for `RELA`,
+/// `r_addend`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct RawEntry {
     pub offset: u64,
-    pub info: u64,
+    sym: u32,
+    r_type: u32,
     pub addend: Option<i64>,
 }
 
 impl RawEntry {
     /// The symbol index.
     pub(crate) fn sym(&self) -> u32 {
-        (self.info >> 32) as u32
+        self.sym
     }
 
     /// The relocation type.
     pub(crate) fn r_type(&self) -> u32 {
-        self.info as u32
+        self.r_type
     }
 }
 
-/// The entries of relocation table `table` (`RELA` when `rela`, else
-/// `REL`), read straight from its bytes; a partial entry at the end is
-/// ignored.
+/// The entries of relocation table `table` of class `class` (`RELA` when
+/// `rela`, else `REL`), read straight from its bytes; a partial entry at
+/// the end is ignored. ELF64 packs `r_info` as symbol << 32 | type,
+/// ELF32 as symbol << 8 | type.
 #[inline]
-pub(crate) fn entries(table: &[u8], rela: bool) -> impl Iterator<Item = RawEntry> + '_ {
-    let word = |e: &[u8], at: usize| {
-        e.get(at..at + 8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u64::from_le_bytes)
-    };
-    table
-        .chunks_exact(if rela { 24 } else { 16 })
-        .map(move |e| RawEntry {
-            offset: word(e, 0),
-            info: word(e, 8),
-            addend: rela.then(|| word(e, 16) as i64),
-        })
+pub(crate) fn entries(
+    table: &[u8],
+    rela: bool,
+    class: Class,
+) -> impl Iterator<Item = RawEntry> + '_ {
+    let word = class.word();
+    table.chunks_exact(class.rel_size(rela)).map(move |e| {
+        let info = class.word_at(e, word).unwrap_or_default();
+        let (sym, r_type) = match class {
+            Class::Elf32 => ((info >> 8) as u32, (info & 0xff) as u32),
+            Class::Elf64 => ((info >> 32) as u32, info as u32),
+        };
+        RawEntry {
+            offset: class.word_at(e, 0).unwrap_or_default(),
+            sym,
+            r_type,
+            addend: rela.then(|| class.signed_at(e, 2 * word).unwrap_or_default()),
+        }
+    })
 }
 
 /// Helpers the machines' relocation tests share.

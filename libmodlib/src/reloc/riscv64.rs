@@ -1,6 +1,9 @@
-//! RISC-V 64 relocations (RISC-V ELF psABI, "Relocations" and "Code
-//! Relaxation"), for RV64GC objects and shared objects from gcc and clang in
-//! every code model, PIC or not.
+//! RISC-V relocations (RISC-V ELF psABI, "Relocations" and "Code
+//! Relaxation"), for RV64GC and RV32 (IMAC, ilp32/ilp32f) objects and shared
+//! objects from gcc and clang in every code model, PIC or not. RV32 shares
+//! every formula: its values are taken modulo 2^32 before range checks (an
+//! RV32 `auipc`/`lui` pair reaches the whole address space), its word-sized
+//! types are 32 bits wide and the 64-bit ones do not exist.
 //!
 //! Notation: S symbol, A addend, P place, B load bias, G+GOT the symbol's
 //! slot. The loader does not relax code: `RELAX` marks are ignored, call
@@ -43,6 +46,9 @@ pub(crate) const TLS_DTV_OFFSET: u64 = 0x800;
 /// `t3` is a temporary the psABI lets PLT-like stubs clobber.
 pub(crate) const STUB_SIZE: usize = 24;
 const STUB_CODE: [u32; 4] = [0x0000_0e17, 0x010e_3e03, 0x000e_0067, 0x0000_0013];
+/// RV32: `auipc t3, 0; lw t3, 12(t3); jr t3` followed by the 32-bit target.
+pub(crate) const STUB_SIZE_RV32: usize = 16;
+const STUB_CODE_RV32: [u32; 3] = [0x0000_0e17, 0x00ce_2e03, 0x000e_0067];
 
 /// Bits of each instruction format's immediate.
 const U_MASK: u32 = 0xffff_f000;
@@ -117,12 +123,24 @@ pub(crate) fn pair_section(fixups: &mut [Fixup]) {
     }
 }
 
+/// `value` as the machine sees it: unchanged on RV64, its low 32 bits
+/// sign-extended on RV32 (where addresses and offsets wrap at 2^32).
+fn narrow<const RV32: bool>(value: u64) -> u64 {
+    if RV32 {
+        i64::from(value as u32 as i32) as u64
+    } else {
+        value
+    }
+}
+
 /// `value` split for `auipc`/`lui` (upper 20 bits, rounded so that the
-/// sign-extended low 12 bits add back to it) and the low 12 bits. The value
-/// must lie within ±2 GiB (as RV64 sign-extends both halves).
-fn hi_lo(value: u64) -> Result<(u32, u32), RelocFault> {
+/// sign-extended low 12 bits add back to it) and the low 12 bits. On RV64
+/// the value must lie within ±2 GiB (as RV64 sign-extends both halves); on
+/// RV32 every value is reachable.
+fn hi_lo<const RV32: bool>(value: u64) -> Result<(u32, u32), RelocFault> {
+    let value = narrow::<RV32>(value);
     let rounded = (value as i64).wrapping_add(0x800);
-    if !fits_signed(rounded, 32) {
+    if !RV32 && !fits_signed(rounded, 32) {
         return Err(RelocFault::Overflow);
     }
     Ok(((rounded as u32) & U_MASK, value as u32 & 0xfff))
@@ -251,65 +269,91 @@ fn modify<const N: usize>(
     put(bytes, offset, out)
 }
 
+/// Applies one RV64 relocation.
 pub(crate) fn apply(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), RelocFault> {
+    apply_xlen::<false>(fix, bytes, offset)
+}
+
+/// Applies one RV32 relocation.
+pub(crate) fn apply_rv32(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), RelocFault> {
+    apply_xlen::<true>(fix, bytes, offset)
+}
+
+/// A machine word (`XLEN` bits) holding `value`; on RV32 a value that needs
+/// more than 32 bits is an overflow, never truncated.
+fn xword<const RV32: bool>(bytes: &mut [u8], offset: usize, value: u64) -> Result<(), RelocFault> {
+    if RV32 {
+        put(bytes, offset, super::field::unsigned32(value)?)
+    } else {
+        put(bytes, offset, value.to_le_bytes())
+    }
+}
+
+fn apply_xlen<const RV32: bool>(
+    fix: &Fixup,
+    bytes: &mut [u8],
+    offset: usize,
+) -> Result<(), RelocFault> {
     let (s, a, p) = (fix.symbol, fix.addend as u64, fix.place);
     let sa = s.wrapping_add(a);
+    let wrap = narrow::<RV32>;
     match fix.r_type {
         R_RISCV_NONE | R_RISCV_RELAX => Ok(()),
         R_RISCV_ALIGN => align(fix),
+        R_RISCV_64 | R_RISCV_ADD64 | R_RISCV_SUB64 if RV32 => Err(RelocFault::Unsupported),
         R_RISCV_64 => put(bytes, offset, sa.to_le_bytes()),
-        R_RISCV_32 => put(bytes, offset, any32(sa)?),
-        R_RISCV_JUMP_SLOT => put(bytes, offset, s.to_le_bytes()),
-        R_RISCV_RELATIVE => put(bytes, offset, fix.base.wrapping_add(a).to_le_bytes()),
-        R_RISCV_32_PCREL => put(bytes, offset, signed32(sa.wrapping_sub(p))?),
+        R_RISCV_32 => put(bytes, offset, any32(wrap(sa))?),
+        R_RISCV_JUMP_SLOT => xword::<RV32>(bytes, offset, s),
+        R_RISCV_RELATIVE => xword::<RV32>(bytes, offset, fix.base.wrapping_add(a)),
+        R_RISCV_32_PCREL => put(bytes, offset, signed32(wrap(sa.wrapping_sub(p)))?),
         R_RISCV_PLT32 => put(
             bytes,
             offset,
-            signed32(reach(fix, |v| fits_signed(v, 32), 1)?)?,
+            signed32(wrap(reach(fix, |v| fits_signed(wrap(v as u64) as i64, 32), 1)?))?,
         ),
-        R_RISCV_HI20 => patch32(bytes, offset, U_MASK, hi_lo(sa)?.0),
+        R_RISCV_HI20 => patch32(bytes, offset, U_MASK, hi_lo::<RV32>(sa)?.0),
         R_RISCV_LO12_I => patch32(bytes, offset, I_MASK, i_imm(sa as u32 & 0xfff)),
         R_RISCV_LO12_S => patch32(bytes, offset, S_MASK, s_imm(sa as u32 & 0xfff)),
         R_RISCV_PCREL_HI20 | R_RISCV_GOT_HI20 => {
-            patch32(bytes, offset, U_MASK, hi_lo(high_part(fix)?)?.0)
+            patch32(bytes, offset, U_MASK, hi_lo::<RV32>(high_part(fix)?)?.0)
         }
         R_RISCV_PCREL_LO12_I => patch32(bytes, offset, I_MASK, i_imm(partner_low(fix)?)),
         R_RISCV_PCREL_LO12_S => patch32(bytes, offset, S_MASK, s_imm(partner_low(fix)?)),
         R_RISCV_CALL | R_RISCV_CALL_PLT => {
-            let fits = |v: i64| fits_signed(v.wrapping_add(0x800), 32);
-            let (hi, lo) = hi_lo(reach(fix, fits, 2)?)?;
+            let fits = |v: i64| RV32 || fits_signed(v.wrapping_add(0x800), 32);
+            let (hi, lo) = hi_lo::<RV32>(reach(fix, fits, 2)?)?;
             // Check both words before writing either.
             super::field::word(bytes, offset + 4)?;
             patch32(bytes, offset, U_MASK, hi)?;
             patch32(bytes, offset + 4, I_MASK, i_imm(lo))
         }
         R_RISCV_JAL => {
-            let v = reach(fix, signed_bits(21), 2)?;
+            let v = reach(fix, |v| signed_bits(21)(wrap(v as u64) as i64), 2)?;
             patch32(bytes, offset, J_MASK, j_imm(v as u32))
         }
         R_RISCV_BRANCH => {
-            let v = sa.wrapping_sub(p);
+            let v = wrap(sa.wrapping_sub(p));
             if v % 2 != 0 || !fits_signed(v as i64, 13) {
                 return Err(RelocFault::Overflow);
             }
             patch32(bytes, offset, B_MASK, b_imm(v as u32))
         }
         R_RISCV_RVC_BRANCH => {
-            let v = sa.wrapping_sub(p);
+            let v = wrap(sa.wrapping_sub(p));
             if v % 2 != 0 || !fits_signed(v as i64, 9) {
                 return Err(RelocFault::Overflow);
             }
             patch16(bytes, offset, CB_MASK, cb_imm(v as u16))
         }
         R_RISCV_RVC_JUMP => {
-            let v = sa.wrapping_sub(p);
+            let v = wrap(sa.wrapping_sub(p));
             if v % 2 != 0 || !fits_signed(v as i64, 12) {
                 return Err(RelocFault::Overflow);
             }
             patch16(bytes, offset, CJ_MASK, cj_imm(v as u16))
         }
         R_RISCV_RVC_LUI => {
-            let hi = (sa as i64).wrapping_add(0x800) >> 12;
+            let hi = (wrap(sa) as i64).wrapping_add(0x800) >> 12;
             if hi == 0 {
                 // `c.lui rd, 0` is reserved: load the zero with `c.li rd, 0`.
                 patch16(bytes, offset, 0xf07c, 0x4000)
@@ -367,8 +411,28 @@ pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
     }
 }
 
+/// [`dynamic_class`] for RV32 shared objects: 32-bit words and TLS types.
+pub(crate) fn dynamic_class_rv32(r_type: u32) -> DynamicClass {
+    match r_type {
+        R_RISCV_32 => DynamicClass::Symbolic,
+        R_RISCV_TLS_DTPMOD32 => DynamicClass::TlsModule,
+        R_RISCV_TLS_DTPREL32 => DynamicClass::TlsOffset,
+        R_RISCV_TLS_TPREL32 => DynamicClass::TlsStatic,
+        R_RISCV_64 | R_RISCV_TLS_DTPMOD64 | R_RISCV_TLS_DTPREL64 | R_RISCV_TLS_TPREL64 => {
+            DynamicClass::Unknown
+        }
+        other => dynamic_class(other),
+    }
+}
+
+/// Writes an RV64 range-extension stub.
 pub(crate) fn write_stub(bytes: &mut [u8], target: u64) {
     super::field::literal_stub(bytes, &STUB_CODE, target);
+}
+
+/// Writes an RV32 range-extension stub.
+pub(crate) fn write_stub_rv32(bytes: &mut [u8], target: u64) {
+    super::field::literal_stub(bytes, &STUB_CODE_RV32, target);
 }
 
 /// Calls an IFUNC resolver as glibc does on riscv64: `(hwcap, NULL, NULL)`

@@ -22,7 +22,6 @@ const TEXT: usize = 0;
 const RODATA: usize = 1;
 const DATA: usize = 2;
 
-const GOT_SLOT: u64 = 8;
 const STUB_ALIGN: u64 = 16;
 
 /// Marks no slot or stub in the per-symbol tables.
@@ -113,12 +112,14 @@ impl SymbolNeeds {
     }
 }
 
-/// Plans the layout of `shdrs` and `symbols` with the given needs.
+/// Plans the layout of `shdrs` and `symbols` with the given needs; GOT
+/// slots are `got_slot_size` bytes (the machine's word).
 pub(crate) fn plan(
     shdrs: &[SectionHeader],
     symbols: &[ElfSymbol],
     needs: &SymbolNeeds,
     stub_size: usize,
+    got_slot_size: usize,
     page: u64,
 ) -> Result<Layout, LoadError> {
     let mut cursors = [0u64; 3];
@@ -165,8 +166,8 @@ pub(crate) fn plan(
         place(
             &mut cursors[RODATA],
             &mut aligns[RODATA],
-            u64::from(slots.max(1)) * GOT_SLOT,
-            GOT_SLOT,
+            u64::from(slots.max(1)) * got_slot_size as u64,
+            got_slot_size as u64,
             0,
         )?
     } else {
@@ -257,7 +258,7 @@ mod tests {
             section(SHF_EXECINSTR, 0x100, 16),
             section(SHF_WRITE, 0x40, 0x1_0000),
         ];
-        let plan = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 0x1000).unwrap();
+        let plan = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 8, 0x1000).unwrap();
         assert_eq!(plan.align, 0x1_0000);
         let data = plan.sections[1].unwrap();
         assert_eq!(data % 0x1_0000, 0);
@@ -267,7 +268,7 @@ mod tests {
     #[test]
     fn absurd_alignment_is_malformed() {
         let shdrs = [section(0, 8, 1 << 62)];
-        let result = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 0x1000);
+        let result = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 8, 0x1000);
         assert!(matches!(result, Err(LoadError::Malformed { .. })));
     }
 }

@@ -71,7 +71,7 @@ impl<'a> Object<'a> {
         let (symbols, strtab) = match symtab_index {
             Some(i) => {
                 let shdr = &shdrs[i];
-                if shdr.sh_entsize != 24 {
+                if shdr.sh_entsize != file.class.sym_size() as u64 {
                     return Err(LoadError::malformed(
                         "symbol table entry size",
                         shdr.sh_offset,
@@ -79,7 +79,7 @@ impl<'a> Object<'a> {
                 }
                 let table = elf::symbol::SymbolTable::new(
                     elf::endian::LittleEndian,
-                    elf::file::Class::ELF64,
+                    file.class.elf(),
                     section_bytes(&file, shdr)?,
                 );
                 let strtab_shdr = shdrs
@@ -153,7 +153,7 @@ impl<'a> Object<'a> {
         let bad = || LoadError::malformed("relocation section", shdr.sh_offset);
         let data =
             file_range(self.file.data, shdr.sh_offset, shdr.sh_size, "").map_err(|_| bad())?;
-        let entries = reloc::entries(data, shdr.sh_type == SHT_RELA)
+        let entries = reloc::entries(data, shdr.sh_type == SHT_RELA, self.file.class)
             .map(|e| Entry {
                 offset: e.offset,
                 sym: e.sym(),
@@ -197,8 +197,14 @@ pub(crate) fn map<M: Memory>(
         memory,
         res: Some(res),
     };
-    held.memory.commit(held.res(), 0, plan.total)?;
     let start = held.res().addr();
+    if start.saturating_add(plan.total as u64) > machine.class().max_address() {
+        return Err(LoadError::AddressBeyondClass {
+            addr: start,
+            size: plan.total,
+        });
+    }
+    held.memory.commit(held.res(), 0, plan.total)?;
 
     copy_sections(&obj, &plan, &mut held)?;
     let values = defined_values(&obj, &plan, start)?;
@@ -247,7 +253,7 @@ impl<M: Memory> Mapped<'_, M> {
             exports,
         } = self;
         let imports = bind_undefined(&obj, &plan, start, machine, resolver, &mut values)?;
-        write_got_and_stubs(&plan, &values, start, machine, &mut held);
+        write_got_and_stubs(&obj, &plan, &values, start, machine, &mut held)?;
         apply_relocations(&obj, &plan, &values, start, machine, &mut held)?;
         let (init, fini) = init_fini(&obj, &plan, &held)?;
 
@@ -333,6 +339,7 @@ fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, 
         &obj.symbols,
         &needs,
         reloc::stub_size(machine),
+        machine.word_size(),
         page,
     )
 }
@@ -368,13 +375,14 @@ pub(crate) fn describe(
             .map(|(i, &n)| (obj.describe_symbol(i), at + n as usize * size))
             .collect()
     };
-    let got_entries = named(&plan.got_slot, plan.got, 8);
+    let word = machine.word_size();
+    let got_entries = named(&plan.got_slot, plan.got, word);
     let stub_entries = named(&plan.stub, plan.stubs, stub_size);
     Ok(RelocatableLayout {
         sections,
         got: plan
             .got_needed
-            .then_some((plan.got, got_entries.len().max(1) * 8)),
+            .then_some((plan.got, got_entries.len().max(1) * word)),
         stubs: (!stub_entries.is_empty()).then_some((plan.stubs, stub_entries.len() * stub_size)),
         got_entries,
         stub_entries,
@@ -486,7 +494,7 @@ fn bind_undefined(
                     })
                 }
                 Some(found) => {
-                    let address = call::bound_address(found.symbol, machine)?;
+                    let address = call::address_for(found.symbol, name, machine)?;
                     imports.push(Import {
                         name: String::from(name),
                         version: None,
@@ -516,21 +524,32 @@ fn bind_undefined(
     Ok(imports)
 }
 
+/// Fills the GOT slots and writes the stubs. A symbol whose address the
+/// machine's word cannot hold (a 32-bit object bound above 4 GiB) is
+/// refused, never truncated.
 fn write_got_and_stubs<M: Memory>(
+    obj: &Object<'_>,
     plan: &Layout,
     values: &[u64],
     start: u64,
     machine: crate::Machine,
     held: &mut Held<M>,
-) {
+) -> Result<(), LoadError> {
     let stub_size = reloc::stub_size(machine);
+    let class = machine.class();
     for (i, &value) in values.iter().enumerate() {
+        if (plan.got_slot[i] != NONE || plan.stub[i] != NONE) && value > class.max_address() {
+            return Err(LoadError::SymbolBeyondClass {
+                name: obj.describe_symbol(i),
+                address: value,
+            });
+        }
         if plan.got_slot[i] != NONE {
-            let at = plan.got + plan.got_slot[i] as usize * 8;
+            let at = plan.got + plan.got_slot[i] as usize * class.word();
             // SAFETY: the GOT lies in the committed, writable reservation
             // (layout) and no other slice is alive.
-            if let Some(slot) = unsafe { held.res_mut().bytes_mut(at, 8) } {
-                slot.copy_from_slice(&value.to_le_bytes());
+            if let Some(slot) = unsafe { held.res_mut().bytes_mut(at, class.word()) } {
+                class.put_word(slot, 0, value);
             }
         }
         if plan.stub[i] != NONE {
@@ -541,6 +560,7 @@ fn write_got_and_stubs<M: Memory>(
             }
         }
     }
+    Ok(())
 }
 
 fn apply_relocations<M: Memory>(
@@ -600,7 +620,7 @@ fn apply_relocations<M: Memory>(
                 base: 0,
                 got,
                 got_slot: (plan.got_slot[sym] != NONE)
-                    .then(|| got + u64::from(plan.got_slot[sym]) * 8),
+                    .then(|| got + u64::from(plan.got_slot[sym]) * machine.word_size() as u64),
                 stub: (plan.stub[sym] != NONE)
                     .then(|| start + plan.stubs as u64 + u64::from(plan.stub[sym]) * stub_size),
                 partner: Partner::None,
@@ -685,11 +705,11 @@ fn init_fini<M: Memory>(
                 "init/fini array outside the image",
                 offset as u64,
             ))?;
+            let class = obj.file.class;
             out.extend(
-                bytes
-                    .chunks_exact(8)
-                    .map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default()))
-                    .filter(|&f| f != 0 && f != u64::MAX),
+                class
+                    .words(bytes)
+                    .filter(|&f| f != 0 && f != class.max_address()),
             );
         }
         Ok(out)
