@@ -12,8 +12,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use modlib::{
-    inspect, load, Chain, LoadOptions, LoadedImage, Machine, Memory, ModInfo, ProviderId,
-    SymbolEntry, SymbolResolver, SymbolTable,
+    Chain, LoadOptions, LoadedImage, Machine, Memory, ModInfo, Object, ProviderId, SymbolEntry,
+    SymbolResolver, SymbolTable,
 };
 
 use crate::abi::abi_tag;
@@ -84,7 +84,10 @@ impl<M: Memory + Clone> ModuleManager<M> {
             module: String::from(name),
             source,
         };
-        let modinfo = inspect::modinfo(image, self.machine).map_err(load_error)?;
+        // Parsed once: the ABI check, the export list and the load all
+        // read this one value.
+        let object = Object::parse(image, self.machine).map_err(load_error)?;
+        let modinfo = object.modinfo().map_err(load_error)?;
         let module_abi = modinfo.get("abi").unwrap_or("none");
         if module_abi != self.abi {
             return Err(KmodError::AbiMismatch {
@@ -92,13 +95,14 @@ impl<M: Memory + Clone> ModuleManager<M> {
                 kernel: self.abi.clone(),
             });
         }
-        let export_names = inspect::section(image, self.machine, exports::SECTION)
+        let export_names = object
+            .section(exports::SECTION)
             .map_err(load_error)?
             .map(exports::parse)
             .unwrap_or_default();
 
         let (id, providers) = self.reserve(name, modinfo)?;
-        let loaded = self.load_unlocked(image, name, id, &providers, &export_names);
+        let loaded = self.load_unlocked(object, name, id, &providers, &export_names);
         let mut reg = self.registry.lock();
         for p in &providers {
             if let Some(m) = reg.get_mut(p.0) {
@@ -191,7 +195,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
     /// Loads and relocates without the lock; builds the export table.
     fn load_unlocked(
         &self,
-        image: &[u8],
+        object: Object<'_>,
         name: &str,
         id: u32,
         providers: &[Provider],
@@ -204,12 +208,11 @@ impl<M: Memory + Clone> ModuleManager<M> {
             machine: self.machine,
             ..LoadOptions::default()
         };
-        let loaded =
-            load(image, &options, self.memory.clone(), &Chain::new(&links)).map_err(|source| {
-                KmodError::Load {
-                    module: String::from(name),
-                    source,
-                }
+        let loaded = object
+            .load(&options, self.memory.clone(), &Chain::new(&links))
+            .map_err(|source| KmodError::Load {
+                module: String::from(name),
+                source,
             })?;
         let mut entries = Vec::with_capacity(export_names.len());
         for export in export_names {

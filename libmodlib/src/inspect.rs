@@ -7,40 +7,29 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::error::LoadError;
-use crate::header;
 use crate::machine::Machine;
 use crate::modinfo::ModInfo;
+use crate::object::Object;
 
-/// The file bytes of the section called `name`, if the object has one.
+/// The file bytes of the section called `name`, if the object has one
+/// ([`Object::section`] after parsing it).
 pub fn section<'a>(
     bytes: &'a [u8],
     machine: Machine,
     name: &str,
 ) -> Result<Option<&'a [u8]>, LoadError> {
-    let (file, _) = header::parse(bytes, machine)?;
-    let shdr = file.elf.section_header_by_name(name).map_err(|_| {
-        LoadError::malformed("section headers or their names", file.elf.ehdr.e_shoff)
-    })?;
-    shdr.map(|s| header::section_bytes(&file, &s)).transpose()
+    Object::parse(bytes, machine)?.section(name)
 }
 
 /// The object's `.modinfo` metadata (empty if it has none).
 pub fn modinfo(bytes: &[u8], machine: Machine) -> Result<ModInfo, LoadError> {
-    Ok(section(bytes, machine, ".modinfo")?
-        .map(ModInfo::parse)
-        .unwrap_or_default())
+    Object::parse(bytes, machine)?.modinfo()
 }
 
 /// Dependencies (`DT_NEEDED`), `DT_SONAME`, search path and program headers
 /// of a shared object, without loading it.
 pub fn dynamic(bytes: &[u8], machine: Machine) -> Result<crate::DynamicInfo, LoadError> {
-    let (file, kind) = header::parse(bytes, machine)?;
-    if kind != crate::ObjectKind::Shared {
-        return Err(LoadError::UnsupportedType {
-            e_type: file.elf.ehdr.e_type,
-        });
-    }
-    crate::dynamic::describe(&file)
+    Object::parse(bytes, machine)?.dynamic()
 }
 
 /// Where [`crate::load`] places the parts of a relocatable object: offsets
@@ -82,16 +71,5 @@ pub fn relocatable_layout(
     machine: Machine,
     page_size: usize,
 ) -> Result<RelocatableLayout, LoadError> {
-    if !page_size.is_power_of_two() {
-        return Err(LoadError::Unsupported {
-            what: "a page size that is not a power of two",
-        });
-    }
-    let (file, kind) = header::parse(bytes, machine)?;
-    if kind != crate::ObjectKind::Relocatable {
-        return Err(LoadError::UnsupportedType {
-            e_type: file.elf.ehdr.e_type,
-        });
-    }
-    crate::relocatable::describe(file, machine, page_size as u64)
+    Object::parse(bytes, machine)?.relocatable_layout(page_size)
 }

@@ -39,6 +39,7 @@ mod machine;
 mod mapped;
 mod memory;
 mod modinfo;
+mod object;
 mod reloc;
 mod relocatable;
 mod symbol;
@@ -56,6 +57,7 @@ pub use machine::Machine;
 pub use mapped::MappedImage;
 pub use memory::{FileMapping, Memory, MemoryError, Protection, Reservation};
 pub use modinfo::ModInfo;
+pub use object::Object;
 pub use symbol::{
     Chain, Lookup, NoSymbols, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
 };
@@ -145,16 +147,11 @@ fn map_from<'a, M: Memory>(
     options: LoadOptions,
     memory: M,
 ) -> Result<MappedImage<'a, M>, LoadError> {
-    let (file, kind) = header::parse(bytes, options.machine)?;
-    Ok(match kind {
-        ObjectKind::Relocatable => {
-            MappedImage::relocatable(relocatable::map(file, options, memory)?, options.machine)
-        }
-        ObjectKind::Shared => MappedImage::shared(
-            dynamic::map(&file, options, memory, mapping)?,
-            options.machine,
-        ),
-    })
+    let object = Object::parse(bytes, options.machine)?;
+    match mapping {
+        Some(mapping) => object.map_file(mapping, &options, memory),
+        None => object.map(&options, memory),
+    }
 }
 
 /// Loads, relocates and protects the object in `bytes` into memory from

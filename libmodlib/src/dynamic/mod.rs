@@ -33,7 +33,8 @@ use crate::{Binding, LoadOptions};
 use apply::{run_ifunc_resolvers, store_resolved, writable, Descriptors, Relocator};
 use bind::{Binder, Bound, Deferred, Target, WaitingSymbol};
 pub(crate) use parse::describe;
-use parse::{dynamic_info, file_view, locate_symbols, modinfo, parse, Layout, Parsed, TlsSegment};
+use parse::{dynamic_info, file_view, locate_symbols, parse, Layout, Parsed, TlsSegment};
+pub(crate) use parse::{headers, section_by_name, Headers};
 use symbols::DynSymbols;
 
 /// Fewest whole pages of a segment worth mapping from the file rather than
@@ -94,6 +95,7 @@ pub(crate) struct Pending<'a, M: Memory> {
 /// image moves through several steps, and is large.
 pub(crate) fn map<'a, M: Memory>(
     file: &File<'a>,
+    headers: Headers<'a>,
     options: LoadOptions,
     memory: M,
     mapping: Option<&dyn FileMapping>,
@@ -109,7 +111,7 @@ pub(crate) fn map<'a, M: Memory>(
         mut ranges,
         tags,
         tls,
-    } = parse(file, page)?;
+    } = parse(headers, page)?;
     let lo = layout.lo;
     // TLS descriptors each get a `tls_index` in pages after the segments
     // (read-only once relocated), which their resolver passes on.
@@ -255,7 +257,9 @@ pub(crate) fn map<'a, M: Memory>(
         base,
         machine,
         entry: (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry)),
-        modinfo: modinfo(file),
+        modinfo: section_by_name(file, ".modinfo")
+            .map(ModInfo::parse)
+            .unwrap_or_default(),
     }))
 }
 

@@ -13,7 +13,6 @@ use crate::error::LoadError;
 use crate::header::{file_range, File};
 use crate::image::DynamicInfo;
 use crate::memory::{align_down, align_up, Protection};
-use crate::modinfo::ModInfo;
 
 use super::apply::out_of_bounds;
 use super::pages::{self, Segment};
@@ -147,8 +146,23 @@ fn thread_local(layout: &Layout<'_>, ph: &ProgramHeader) -> Result<TlsSegment, L
     })
 }
 
+/// What a shared object's headers say, read and checked once, before any
+/// page size is known: program headers, loadable segments (sorted, none
+/// overlapping), the dynamic table's tags, `PT_GNU_RELRO` and `PT_TLS`.
+#[derive(Clone)]
+pub(crate) struct Headers<'a> {
+    bytes: &'a [u8],
+    class: Class,
+    phdrs: Vec<ProgramHeader>,
+    segments: Vec<Segment>,
+    relro: Option<ProgramHeader>,
+    tls: Option<ProgramHeader>,
+    max_align: u64,
+    tags: tags::Tags,
+}
+
 /// Reads and checks the program headers and the dynamic table.
-pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadError> {
+pub(crate) fn headers<'a>(file: &File<'a>) -> Result<Headers<'a>, LoadError> {
     let phdrs: Vec<ProgramHeader> = file
         .elf
         .segments()
@@ -211,24 +225,6 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
             return Err(LoadError::malformed("overlapping segments", w[1].offset));
         }
     }
-    let lo = align_down(segments[0].vaddr, page);
-    let last = segments[segments.len() - 1];
-    let hi = last
-        .vaddr
-        .checked_add(last.memsz)
-        .and_then(|end| align_up(end, page))
-        .filter(|&hi| hi - lo <= MAX_SPAN && hi - 1 <= file.class.max_address())
-        .ok_or(LoadError::malformed(
-            "segments span too much address space",
-            last.offset,
-        ))?;
-    let ranges = pages::protections(&segments, page)?;
-    let layout = Layout {
-        bytes: file.data,
-        segments,
-        lo,
-    };
-    let tls = tls.map(|ph| thread_local(&layout, &ph)).transpose()?;
     let tags = match dynamic {
         Some(ph) => {
             let raw = file_range(
@@ -241,6 +237,48 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
         }
         None => tags::Tags::default(),
     };
+    Ok(Headers {
+        bytes: file.data,
+        class: file.class,
+        phdrs,
+        segments,
+        relro,
+        tls,
+        max_align,
+        tags,
+    })
+}
+
+/// Lays the checked headers out in pages of `page` bytes.
+pub(super) fn parse(headers: Headers<'_>, page: u64) -> Result<Parsed<'_>, LoadError> {
+    let Headers {
+        bytes,
+        class,
+        phdrs,
+        segments,
+        relro,
+        tls,
+        max_align,
+        tags,
+    } = headers;
+    let lo = align_down(segments[0].vaddr, page);
+    let last = segments[segments.len() - 1];
+    let hi = last
+        .vaddr
+        .checked_add(last.memsz)
+        .and_then(|end| align_up(end, page))
+        .filter(|&hi| hi - lo <= MAX_SPAN && hi - 1 <= class.max_address())
+        .ok_or(LoadError::malformed(
+            "segments span too much address space",
+            last.offset,
+        ))?;
+    let ranges = pages::protections(&segments, page)?;
+    let layout = Layout {
+        bytes,
+        segments,
+        lo,
+    };
+    let tls = tls.map(|ph| thread_local(&layout, &ph)).transpose()?;
     Ok(Parsed {
         phdrs,
         layout,
@@ -253,10 +291,10 @@ pub(super) fn parse<'a>(file: &File<'a>, page: u64) -> Result<Parsed<'a>, LoadEr
     })
 }
 
-/// Dependencies, name and search path of a shared object, read from the
-/// file without loading it.
-pub(crate) fn describe(file: &File<'_>) -> Result<DynamicInfo, LoadError> {
-    let parsed = parse(file, 4096)?;
+/// Dependencies, name and search path of a shared object, read from its
+/// headers without loading it.
+pub(crate) fn describe(headers: &Headers<'_>) -> Result<DynamicInfo, LoadError> {
+    let parsed = parse(headers.clone(), 4096)?;
     let strtab = match parsed.tags.strtab {
         Some(a) => parsed
             .layout
@@ -431,17 +469,15 @@ pub(super) fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<
     })
 }
 
-/// `.modinfo` from the section headers, if the object keeps them: the
-/// first section of that name, as `ElfBytes::section_header_by_name` finds
-/// it, but read straight from the header bytes (no parsed copy of every
-/// header), each read bounds-checked; anything malformed means no metadata.
-pub(super) fn modinfo(file: &File<'_>) -> ModInfo {
-    modinfo_bytes(file.data, file.class)
-        .map(ModInfo::parse)
-        .unwrap_or_default()
+/// The bytes of the first section called `name`, if the object keeps its
+/// section headers, as `ElfBytes::section_header_by_name` finds it, but
+/// read straight from the header bytes (no parsed copy of every header),
+/// each read bounds-checked; anything malformed means no such section.
+pub(crate) fn section_by_name<'a>(file: &File<'a>, name: &str) -> Option<&'a [u8]> {
+    section_bytes_by_name(file.data, file.class, name)
 }
 
-/// The header fields [`modinfo_bytes`] reads, by class: offsets of
+/// The header fields [`section_bytes_by_name`] reads, by class: offsets of
 /// `e_shoff`, `e_shentsize`, and in a section header of `sh_offset`,
 /// `sh_size`, `sh_link`, and the header size.
 struct ShdrFields {
@@ -476,9 +512,8 @@ impl ShdrFields {
     }
 }
 
-pub(super) fn modinfo_bytes(data: &[u8], class: Class) -> Option<&[u8]> {
+fn section_bytes_by_name<'a>(data: &'a [u8], class: Class, name: &str) -> Option<&'a [u8]> {
     const SHN_XINDEX: u16 = 0xffff;
-    const NAME: &[u8] = b".modinfo\0";
     let f = ShdrFields::of(class);
     let u16_at = symbols::u16_at;
     let u32_at = symbols::u32_at;
@@ -516,19 +551,19 @@ pub(super) fn modinfo_bytes(data: &[u8], class: Class) -> Option<&[u8]> {
     for i in 0..shnum {
         let h = header(i)?;
         let at = u32_at(h, 0)? as usize;
-        let name = names.get(at..)?;
-        if name.starts_with(NAME) {
+        let here = names.get(at..)?;
+        if here.len() > name.len() && here[name.len()] == 0 && here.starts_with(name.as_bytes()) {
             return bytes(h);
         }
         // A name must at least be terminated within the table.
-        name.iter().position(|&b| b == 0)?;
+        here.iter().position(|&b| b == 0)?;
     }
     None
 }
 
 #[cfg(test)]
 mod tests {
-    use super::modinfo_bytes;
+    use super::section_bytes_by_name;
     use crate::class::Class;
     use alloc::vec::Vec;
 
@@ -585,10 +620,15 @@ mod tests {
         data
     }
 
+    /// The answer of the `elf` crate's own section lookup, the oracle.
     pub(super) fn by_elf_crate(data: &[u8]) -> Option<&[u8]> {
-        crate::inspect::section(data, crate::Machine::X86_64, ".modinfo")
-            .ok()
-            .flatten()
+        let file = elf::ElfBytes::<elf::endian::LittleEndian>::minimal_parse(data).ok()?;
+        let shdr = file.section_header_by_name(".modinfo").ok()??;
+        if shdr.sh_type == elf::abi::SHT_NOBITS {
+            return Some(&[]);
+        }
+        let start = usize::try_from(shdr.sh_offset).ok()?;
+        data.get(start..start.checked_add(usize::try_from(shdr.sh_size).ok()?)?)
     }
 
     #[test]
@@ -605,20 +645,23 @@ mod tests {
             for shnum0 in [false, true] {
                 let data = elf(sections, shnum0);
                 assert_eq!(
-                    modinfo_bytes(&data, Class::Elf64),
+                    section_bytes_by_name(&data, Class::Elf64, ".modinfo"),
                     by_elf_crate(&data),
                     "case {i}, shnum0 {shnum0}"
                 );
             }
         }
         let data = elf(cases[0], false);
-        assert_eq!(modinfo_bytes(&data, Class::Elf64), Some(&info[..]));
+        assert_eq!(
+            section_bytes_by_name(&data, Class::Elf64, ".modinfo"),
+            Some(&info[..])
+        );
         // Truncated anywhere: never out of bounds, never a different answer
         // from the data that is there.
         for len in 0..data.len() {
             let cut = &data[..len];
             assert!(
-                modinfo_bytes(cut, Class::Elf64).is_none_or(|m| m == info),
+                section_bytes_by_name(cut, Class::Elf64, ".modinfo").is_none_or(|m| m == info),
                 "len {len}"
             );
         }

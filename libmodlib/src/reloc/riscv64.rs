@@ -309,7 +309,11 @@ fn apply_xlen<const RV32: bool>(
         R_RISCV_PLT32 => put(
             bytes,
             offset,
-            signed32(wrap(reach(fix, |v| fits_signed(wrap(v as u64) as i64, 32), 1)?))?,
+            signed32(wrap(reach(
+                fix,
+                |v| fits_signed(wrap(v as u64) as i64, 32),
+                1,
+            )?))?,
         ),
         R_RISCV_HI20 => patch32(bytes, offset, U_MASK, hi_lo::<RV32>(sa)?.0),
         R_RISCV_LO12_I => patch32(bytes, offset, I_MASK, i_imm(sa as u32 & 0xfff)),

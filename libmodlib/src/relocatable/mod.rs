@@ -43,8 +43,9 @@ struct Entry {
     addend: Option<i64>,
 }
 
-/// The parsed parts of the object the loader works from.
-struct Object<'a> {
+/// The parsed parts of a relocatable object the loader works from: its
+/// section headers and names, and its symbol table.
+pub(crate) struct Object<'a> {
     file: File<'a>,
     shdrs: Vec<SectionHeader>,
     names: Option<StringTable<'a>>,
@@ -54,7 +55,8 @@ struct Object<'a> {
 }
 
 impl<'a> Object<'a> {
-    fn parse(file: File<'a>) -> Result<Self, LoadError> {
+    /// Reads the section headers and the symbol table of `file`.
+    pub(crate) fn parse(file: File<'a>) -> Result<Self, LoadError> {
         let (shdrs, names) = file.elf.section_headers_with_strtab().map_err(|_| {
             LoadError::malformed("section header string table", file.elf.ehdr.e_shoff)
         })?;
@@ -101,6 +103,18 @@ impl<'a> Object<'a> {
             strtab,
             symtab_index: symtab_index.unwrap_or(usize::MAX),
         })
+    }
+
+    /// The file bytes of the first section called `name`, if any.
+    pub(crate) fn section(&self, name: &str) -> Result<Option<&'a [u8]>, LoadError> {
+        let Some(names) = &self.names else {
+            return Ok(None);
+        };
+        self.shdrs
+            .iter()
+            .find(|s| names.get(s.sh_name as usize).is_ok_and(|n| n == name))
+            .map(|s| section_bytes(&self.file, s))
+            .transpose()
     }
 
     fn section_name(&self, index: usize) -> String {
@@ -179,15 +193,14 @@ pub(crate) struct Mapped<'a, M: Memory> {
     exports: ExportTable,
 }
 
-/// Lays out the object `file` in memory from `memory` and copies its
+/// Lays out the object `obj` in memory from `memory` and copies its
 /// sections there, without binding or relocating anything.
 pub(crate) fn map<M: Memory>(
-    file: File<'_>,
+    obj: Object<'_>,
     options: LoadOptions,
     memory: M,
 ) -> Result<Mapped<'_, M>, LoadError> {
     let machine = options.machine;
-    let obj = Object::parse(file)?;
     let plan = plan(&obj, machine, memory.page_size() as u64)?;
 
     let res = memory
@@ -274,12 +287,8 @@ impl<M: Memory> Mapped<'_, M> {
         }
 
         let modinfo = obj
-            .shdrs
-            .iter()
-            .enumerate()
-            .find(|(i, _)| obj.section_name(*i) == ".modinfo")
-            .map(|(_, s)| section_bytes(&obj.file, s).map(ModInfo::parse))
-            .transpose()?
+            .section(".modinfo")?
+            .map(ModInfo::parse)
             .unwrap_or_default();
 
         Ok(LoadedImage {
@@ -344,14 +353,13 @@ fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, 
     )
 }
 
-/// Where [`load`] would place the parts of the object in `file`.
+/// Where a load would place the parts of the object `obj`.
 pub(crate) fn describe(
-    file: File<'_>,
+    obj: &Object<'_>,
     machine: crate::Machine,
     page: u64,
 ) -> Result<RelocatableLayout, LoadError> {
-    let obj = Object::parse(file)?;
-    let plan = plan(&obj, machine, page)?;
+    let plan = plan(obj, machine, page)?;
     let sections = obj
         .shdrs
         .iter()
