@@ -4,6 +4,8 @@
 //! this one value, so a client that checks an object before loading it
 //! (its `.modinfo`, an export list, its dependencies) reads the file once.
 
+use alloc::boxed::Box;
+
 use crate::dynamic;
 use crate::error::LoadError;
 use crate::header::{self, File};
@@ -25,7 +27,7 @@ pub struct Object<'a> {
 
 enum Parts<'a> {
     Relocatable(relocatable::Object<'a>),
-    Shared(File<'a>, dynamic::Headers<'a>),
+    Shared(Box<(File<'a>, dynamic::Headers<'a>)>),
 }
 
 impl<'a> Object<'a> {
@@ -36,7 +38,7 @@ impl<'a> Object<'a> {
             ObjectKind::Relocatable => Parts::Relocatable(relocatable::Object::parse(file)?),
             ObjectKind::Shared => {
                 let headers = dynamic::headers(&file)?;
-                Parts::Shared(file, headers)
+                Parts::Shared(Box::new((file, headers)))
             }
         };
         Ok(Object { machine, parts })
@@ -60,7 +62,7 @@ impl<'a> Object<'a> {
     pub fn section(&self, name: &str) -> Result<Option<&'a [u8]>, LoadError> {
         match &self.parts {
             Parts::Relocatable(obj) => obj.section(name),
-            Parts::Shared(file, _) => Ok(dynamic::section_by_name(file, name)),
+            Parts::Shared(shared) => Ok(dynamic::section_by_name(&shared.0, name)),
         }
     }
 
@@ -76,7 +78,7 @@ impl<'a> Object<'a> {
     /// headers of a shared object; `UnsupportedType` for a relocatable one.
     pub fn dynamic(&self) -> Result<DynamicInfo, LoadError> {
         match &self.parts {
-            Parts::Shared(_, headers) => dynamic::describe(headers),
+            Parts::Shared(shared) => dynamic::describe(&shared.1),
             Parts::Relocatable(_) => Err(LoadError::UnsupportedType {
                 e_type: elf::abi::ET_REL,
             }),
@@ -146,10 +148,13 @@ impl<'a> Object<'a> {
             Parts::Relocatable(obj) => {
                 MappedImage::relocatable(relocatable::map(obj, options, memory)?, self.machine)
             }
-            Parts::Shared(file, headers) => MappedImage::shared(
-                dynamic::map(&file, headers, options, memory, mapping)?,
-                self.machine,
-            ),
+            Parts::Shared(shared) => {
+                let (file, headers) = *shared;
+                MappedImage::shared(
+                    dynamic::map(&file, headers, options, memory, mapping)?,
+                    self.machine,
+                )
+            }
         })
     }
 }
