@@ -26,7 +26,7 @@ pub struct Object<'a> {
 }
 
 enum Parts<'a> {
-    Relocatable(relocatable::Object<'a>),
+    Relocatable(Box<relocatable::Object<'a>>),
     Shared(Box<(File<'a>, dynamic::Headers<'a>)>),
 }
 
@@ -35,7 +35,9 @@ impl<'a> Object<'a> {
     pub fn parse(bytes: &'a [u8], machine: Machine) -> Result<Self, LoadError> {
         let (file, kind) = header::parse(bytes, machine)?;
         let parts = match kind {
-            ObjectKind::Relocatable => Parts::Relocatable(relocatable::Object::parse(file)?),
+            ObjectKind::Relocatable => {
+                Parts::Relocatable(Box::new(relocatable::Object::parse(file)?))
+            }
             ObjectKind::Shared => {
                 let headers = dynamic::headers(&file)?;
                 Parts::Shared(Box::new((file, headers)))
@@ -146,7 +148,7 @@ impl<'a> Object<'a> {
         }
         Ok(match self.parts {
             Parts::Relocatable(obj) => {
-                MappedImage::relocatable(relocatable::map(obj, options, memory)?, self.machine)
+                MappedImage::relocatable(relocatable::map(*obj, options, memory)?, self.machine)
             }
             Parts::Shared(shared) => {
                 let (file, headers) = *shared;
