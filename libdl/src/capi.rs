@@ -12,12 +12,12 @@ use core::ffi::{c_char, c_int, c_void, CStr};
 
 use modlib::Lookup;
 
-use crate::error::Error;
-use crate::flags::Flags;
-use crate::handle::Handle;
+use dl_core::error::Error;
+use dl_core::flags::Flags;
+use dl_core::handle::Handle;
 use crate::hosted::linker;
-use crate::object::RawPhdr;
-use crate::platform::Platform;
+use dl_core::object::RawPhdr;
+use dl_core::platform::Platform;
 
 // The mode values are literals (not `Flags::…bits()`) so that cbindgen can
 // write them into `include/dlfcn.h`; the assertion keeps them equal.

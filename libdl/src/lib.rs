@@ -26,9 +26,6 @@ pub mod hosted;
 #[cfg(feature = "hosted")]
 mod library;
 
-#[allow(unused_imports)]
-use dl_core::{error, flags, handle, linker, object, platform};
-
 pub use dl_core::{
     AddressInfo, Error, FileContents, FileError, Flags, Handle, HostObject, HostScope, Linker,
     ObjectInfo, Platform,

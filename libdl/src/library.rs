@@ -8,9 +8,9 @@ use core::marker::PhantomData;
 use core::ops::Deref;
 use modlib::{bound_address, LoadedImage, Lookup};
 
-use crate::error::Error;
-use crate::flags::Flags;
-use crate::handle::Handle;
+use dl_core::error::Error;
+use dl_core::flags::Flags;
+use dl_core::handle::Handle;
 use crate::hosted::{linker, MmapMemory};
 
 /// An open shared object (or the global scope); closed on drop.

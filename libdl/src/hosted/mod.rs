@@ -19,8 +19,8 @@ use modlib::Machine;
 pub use host::HostLinkMap;
 pub use memory::MmapMemory;
 
-use crate::linker::Linker;
-use crate::platform::{FileContents, FileError, HostScope, Platform, ThreadLocalStorage};
+use dl_core::linker::Linker;
+use dl_core::platform::{FileContents, FileError, HostScope, Platform, ThreadLocalStorage};
 
 /// The system's library directories, searched last.
 const SYSTEM_DIRS: &[&str] = &[

@@ -1,7 +1,8 @@
 //! `dl-core`: the `no_std` heart of libdl — the [`Linker`] that implements
 //! `dlopen`/`dlsym`/`dlclose` semantics over `modlib`, and the [`Platform`]
 //! trait a system implements under it (the hosted Linux platform in `dl`,
-//! the user runtime of the QEMU system). The `dl` crate re-exports all of it.
+//! the user runtime of the QEMU system). The `dl` crate re-exports its main
+//! types.
 #![no_std]
 
 extern crate alloc;
