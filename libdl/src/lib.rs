@@ -27,8 +27,8 @@ pub mod hosted;
 mod library;
 
 pub use dl_core::{
-    AddressInfo, Error, FileContents, FileError, Flags, Handle, HostObject, HostScope, Linker,
-    ObjectInfo, Platform,
+    AddressInfo, Error, ErrorSlot, FileContents, FileError, Flags, Handle, HostObject, HostScope,
+    Linker, ObjectInfo, Platform,
 };
 #[cfg(feature = "hosted")]
 pub use library::{Library, Symbol};

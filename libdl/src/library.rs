@@ -6,11 +6,11 @@ use alloc::sync::Arc;
 use core::marker::PhantomData;
 
 use core::ops::Deref;
-use modlib::{bound_address, LoadedImage, Lookup};
-
 use dl_core::error::Error;
 use dl_core::flags::Flags;
 use dl_core::handle::Handle;
+use modlib::{bound_address, LoadedImage, Lookup};
+
 use crate::hosted::{linker, MmapMemory};
 
 /// An open shared object (or the global scope); closed on drop.
