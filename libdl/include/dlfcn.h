@@ -213,10 +213,12 @@ int dl_iterate_phdr(PhdrCallback callback, void *data);
 
 /**
  * Finds the object containing `pc` and its unwind table (glibc 2.35's
- * interface, used by libgcc's unwinder). Returns 0 if found, -1 if not.
+ * interface, used by libgcc's unwinder). Returns 0 if found, -1 if not
+ * (or if `result` is null).
  *
  * # Safety
- * `result` must point to writable memory for a `dl_find_object`.
+ * `result` must be null or point to writable memory for a
+ * `dl_find_object`.
  */
 int _dl_find_object(void *pc, struct dl_find_object *result);
 

@@ -166,10 +166,12 @@ pub unsafe extern "C" fn dl_iterate_phdr(callback: PhdrCallback, data: *mut c_vo
 }
 
 /// Finds the object containing `pc` and its unwind table (glibc 2.35's
-/// interface, used by libgcc's unwinder). Returns 0 if found, -1 if not.
+/// interface, used by libgcc's unwinder). Returns 0 if found, -1 if not
+/// (or if `result` is null).
 ///
 /// # Safety
-/// `result` must point to writable memory for a `dl_find_object`.
+/// `result` must be null or point to writable memory for a
+/// `dl_find_object`.
 #[no_mangle]
 pub unsafe extern "C" fn _dl_find_object(pc: *mut c_void, result: *mut dl_find_object) -> c_int {
     // SAFETY: per the contract.
