@@ -7,9 +7,10 @@
 //!   `RTLD_GLOBAL`/`RTLD_LOCAL` scopes, constructors and destructors in
 //!   dependency order. What differs between systems is behind [`Platform`].
 //! * [`Library`] is the safe Rust wrapper, in the style of `libloading`.
-//! * The `no_std` core (linker, platform trait) is the `dl-core` crate,
-//!   re-exported here; this crate adds the hosted platform, the C ABI and
-//!   the static library `libdl.a`.
+//! * The `no_std` core (linker, platform trait, the bodies of the C
+//!   functions) is the `dl-core` crate, its main types re-exported here;
+//!   this crate adds the hosted platform, the C ABI exports and the static
+//!   library `libdl.a`.
 //! * With feature `c-abi`, the C functions are exported under their POSIX
 //!   names (see `include/dlfcn.h`); with feature `hosted`, [`hosted`]
 //!   provides the Linux platform.
@@ -26,12 +27,9 @@ pub mod hosted;
 #[cfg(feature = "hosted")]
 mod library;
 
-#[allow(unused_imports)]
-use dl_core::{error, flags, handle, linker, object, platform};
-
 pub use dl_core::{
-    AddressInfo, Error, FileContents, FileError, Flags, Handle, HostObject, HostScope, Linker,
-    ObjectInfo, Platform,
+    AddressInfo, Error, ErrorSlot, FileContents, FileError, Flags, Handle, HostObject, HostScope,
+    Linker, ObjectInfo, Platform,
 };
 #[cfg(feature = "hosted")]
 pub use library::{Library, Symbol};

@@ -6,11 +6,11 @@ use alloc::sync::Arc;
 use core::marker::PhantomData;
 
 use core::ops::Deref;
+use dl_core::error::Error;
+use dl_core::flags::Flags;
+use dl_core::handle::Handle;
 use modlib::{bound_address, LoadedImage, Lookup};
 
-use crate::error::Error;
-use crate::flags::Flags;
-use crate::handle::Handle;
 use crate::hosted::{linker, MmapMemory};
 
 /// An open shared object (or the global scope); closed on drop.
@@ -42,15 +42,18 @@ impl Library {
     }
 
     /// Looks up `name` in this object and its dependencies (breadth-first).
+    /// A `T` that is not pointer-sized is refused with
+    /// [`Error::SymbolTypeSize`].
     ///
     /// # Safety
     /// `T` must be the symbol's real type (a function pointer type or a
     /// pointer to data); calling through a wrong type is undefined.
     pub unsafe fn get<T: Copy>(&self, name: &str) -> Result<Symbol<'_, T>, Error> {
         if core::mem::size_of::<T>() != core::mem::size_of::<usize>() {
-            return Err(Error::SymbolNotFound {
-                object: String::from("<type of pointer size required>"),
+            return Err(Error::SymbolTypeSize {
                 name: String::from(name),
+                size: core::mem::size_of::<T>(),
+                expected: core::mem::size_of::<usize>(),
             });
         }
         // The object heads its own search scope: a definition there is the

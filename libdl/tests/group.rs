@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use common::{close_ok, is_loaded, lib, open_ok, sym, take_log_with, RTLD_NOW};
 use dl::hosted::{Hosted, MmapMemory};
-use dl::{Error, FileContents, FileError, Flags, Handle, HostScope, Linker, Platform};
+use dl::{Error, ErrorSlot, FileContents, FileError, Flags, Handle, HostScope, Linker, Platform};
 use modlib::{LoadError, Machine};
 use testkit::CountingMemory;
 
@@ -196,6 +196,9 @@ impl Platform for Counted {
     }
     fn yield_now(&self) {
         self.hosted.yield_now();
+    }
+    fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot)) {
+        self.hosted.with_error_slot(f);
     }
 }
 

@@ -16,10 +16,12 @@ fn crate_dir() -> &'static Path {
 fn generate() -> String {
     let config =
         cbindgen::Config::from_file(crate_dir().join("cbindgen.toml")).expect("read cbindgen.toml");
-    // Only the C ABI module is parsed: everything the header declares is
-    // defined there, and no `cargo metadata` run is needed.
+    // Only the C ABI modules are parsed (the exported shims here, the
+    // constants and structures in dl-core): everything the header declares
+    // is defined there, and no `cargo metadata` run is needed.
     let bindings = cbindgen::Builder::new()
         .with_src(crate_dir().join("src/capi.rs"))
+        .with_src(crate_dir().join("core/src/capi.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen generates the header");

@@ -46,6 +46,16 @@ fn the_unwinder_entry_points_are_ours() {
     }
 }
 
+#[test]
+fn dl_find_object_without_a_result_is_not_found() {
+    // A null result is refused before any object is searched, ours or the
+    // host's (which used to be asked with the null result).
+    let in_host = libc::strlen as *const () as *mut c_void;
+    // SAFETY: a null result is allowed: nothing is written.
+    let r = unsafe { dl::capi::_dl_find_object(in_host, std::ptr::null_mut()) };
+    assert_eq!(r, -1);
+}
+
 extern "C-unwind" fn panicking() {
     panic!("through C");
 }

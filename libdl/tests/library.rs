@@ -135,9 +135,25 @@ fn errors() {
         e.to_string(),
         format!("{path}: undefined symbol: wrapper_missing")
     );
-    // A type that is not pointer-sized is refused rather than transmuted.
+    // A type that is not pointer-sized is refused rather than transmuted,
+    // with an error naming the symbol and both sizes.
     // SAFETY: refused before any use.
-    assert!(unsafe { library.get::<u8>("wrapper_add") }.is_err());
+    let e = unsafe { library.get::<u8>("wrapper_add") }.unwrap_err();
+    let pointer = std::mem::size_of::<usize>();
+    assert_eq!(
+        e,
+        Error::SymbolTypeSize {
+            name: "wrapper_add".to_string(),
+            size: 1,
+            expected: pointer,
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "wrapper_add: a symbol's address takes {pointer} bytes, but the requested type has 1"
+        )
+    );
     drop(library);
     take_log_with("wrapper:");
 

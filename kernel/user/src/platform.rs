@@ -7,7 +7,7 @@ use alloc::vec;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
 
-use dl_core::{FileError, HostObject, HostScope, Platform, ThreadLocalStorage};
+use dl_core::{ErrorSlot, FileError, HostObject, HostScope, Platform, ThreadLocalStorage};
 use modlib::{Lookup, Machine, Memory, MemoryError, Protection, Reservation, Symbol};
 
 use crate::sys;
@@ -93,6 +93,9 @@ impl HostScope for Runtime {
     }
 }
 
+/// The task's `dlerror` state (a task is one thread).
+static ERROR: spin::Mutex<ErrorSlot> = spin::Mutex::new(ErrorSlot::new());
+
 /// The user image as a platform for `dl-core`.
 pub struct UserPlatform {
     runtime: Runtime,
@@ -149,6 +152,9 @@ impl Platform for UserPlatform {
     }
     fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {
         Some(&crate::tls::UserTls)
+    }
+    fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot)) {
+        f(&mut ERROR.lock());
     }
     fn thread_id(&self) -> u64 {
         1

@@ -5,7 +5,7 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use crate::platform::FileError;
+use dl_core::platform::FileError;
 
 fn c_path(path: &str) -> Result<Vec<u8>, FileError> {
     if path.contains('\0') {

@@ -10,7 +10,7 @@ use core::ffi::{c_char, c_int, CStr};
 use modlib::symtab::{DynamicSymbols, HashTable};
 use modlib::{Lookup, Symbol};
 
-use crate::platform::{HostObject, HostScope};
+use dl_core::platform::{HostObject, HostScope};
 
 #[repr(C)]
 #[allow(clippy::struct_field_names)]

@@ -13,14 +13,16 @@ mod tlsdesc;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use modlib::Machine;
 
 pub use host::HostLinkMap;
 pub use memory::MmapMemory;
 
-use crate::linker::Linker;
-use crate::platform::{FileContents, FileError, HostScope, Platform, ThreadLocalStorage};
+use dl_core::capi::ErrorSlot;
+use dl_core::linker::Linker;
+use dl_core::platform::{FileContents, FileError, HostScope, Platform, ThreadLocalStorage};
 
 /// The system's library directories, searched last.
 const SYSTEM_DIRS: &[&str] = &[
@@ -130,6 +132,15 @@ impl Platform for Hosted {
         // SAFETY: sched_yield has no preconditions.
         unsafe { libc::sched_yield() };
     }
+
+    fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot)) {
+        let _ = ERROR.try_with(|slot| f(&mut slot.borrow_mut()));
+    }
+}
+
+std::thread_local! {
+    /// Each thread's `dlerror` state.
+    static ERROR: RefCell<ErrorSlot> = const { RefCell::new(ErrorSlot::new()) };
 }
 
 static LINKER: Linker<Hosted> = Linker::new(Hosted::new());

@@ -54,6 +54,19 @@ pub enum Error {
         /// The symbol.
         name: String,
     },
+    /// A symbol asked for as a type that cannot hold its address (the safe
+    /// wrapper's `get::<T>` with `T` not pointer-sized).
+    #[error(
+        "{name}: a symbol's address takes {expected} bytes, but the requested type has {size}"
+    )]
+    SymbolTypeSize {
+        /// The symbol.
+        name: String,
+        /// Size of the requested type, in bytes.
+        size: usize,
+        /// Size of an address, in bytes.
+        expected: usize,
+    },
     /// `RTLD_NOLOAD` and the object is not loaded.
     #[error("{name}: not loaded (RTLD_NOLOAD)")]
     NotLoaded {

@@ -403,7 +403,10 @@ impl<P: Platform> Linker<P> {
         let mut members: Vec<Option<MappedImage<'_, P::Memory>>> =
             Vec::with_capacity(pending.len());
         // TLS module ids given out, taken back unless the load succeeds.
-        let mut modules = TlsModules(Vec::new(), self.platform.thread_local());
+        let mut tls_ids = GroupTlsIds {
+            ids: Vec::new(),
+            tls: self.platform.thread_local(),
+        };
         for p in pending {
             let memory = self.platform.memory();
             let mapped = match p.file.mapping() {
@@ -415,7 +418,7 @@ impl<P: Platform> Linker<P> {
                 (mapped.thread_local(), self.platform.thread_local())
             {
                 let module = tls.register(template);
-                modules.0.push(module);
+                tls_ids.ids.push(module);
                 mapped.set_tls_module(module);
                 if let Some(resolver) = tls.descriptor_resolver() {
                     mapped.set_tls_descriptor_resolver(resolver);
@@ -476,7 +479,7 @@ impl<P: Platform> Linker<P> {
         let images = outcome.expect("the group was relocated")?;
         // The objects own their module ids from here on (given back when
         // they are unloaded).
-        modules.0.clear();
+        tls_ids.ids.clear();
 
         // Register them, in constructor order.
         let me = self.platform.thread_id();
@@ -633,14 +636,18 @@ fn init_order(pending: &[Pending]) -> Vec<usize> {
         .collect()
 }
 
-/// TLS module ids registered for a load group, unregistered when dropped
-/// (a failed load) unless taken out.
-struct TlsModules<'p>(Vec<u64>, Option<&'p dyn ThreadLocalStorage>);
+/// The TLS module ids registered for one load group, unregistered when
+/// dropped (a failed load) unless taken out. Not to be confused with
+/// [`crate::TlsModules`], a platform's registry that gives out the ids.
+struct GroupTlsIds<'p> {
+    ids: Vec<u64>,
+    tls: Option<&'p dyn ThreadLocalStorage>,
+}
 
-impl Drop for TlsModules<'_> {
+impl Drop for GroupTlsIds<'_> {
     fn drop(&mut self) {
-        if let Some(tls) = self.1 {
-            for &module in &self.0 {
+        if let Some(tls) = self.tls {
+            for &module in &self.ids {
                 tls.unregister(module);
             }
         }

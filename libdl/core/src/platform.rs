@@ -1,13 +1,15 @@
 //! What the loader needs from the system it runs on: files, memory, the
-//! objects the host already has (the executable, libc…), and thread
-//! identity. The hosted Linux implementation is `dl::hosted`; a bare
-//! user runtime supplies its own.
+//! objects the host already has (the executable, libc…), thread identity,
+//! and where each thread's `dlerror` text lives. The hosted Linux
+//! implementation is `dl::hosted`; a bare user runtime supplies its own.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
 use modlib::{FileMapping, Lookup, Machine, Memory, Symbol, ThreadLocal};
+
+use crate::capi::ErrorSlot;
 
 /// Why a file could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +146,10 @@ pub trait Platform: Send + Sync {
     fn unresolved_call(&self) -> Option<u64> {
         None
     }
+    /// Runs `f` on the calling thread's `dlerror` state (a thread-local
+    /// where threads share the linker, one per task where a task is a
+    /// thread); a thread that no longer has one (being torn down) skips it.
+    fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot));
     /// An identifier of the calling thread.
     fn thread_id(&self) -> u64;
     /// Lets another thread run (while waiting for an object being

@@ -1,11 +1,14 @@
 //! `dl-core`: the `no_std` heart of libdl — the [`Linker`] that implements
 //! `dlopen`/`dlsym`/`dlclose` semantics over `modlib`, and the [`Platform`]
 //! trait a system implements under it (the hosted Linux platform in `dl`,
-//! the user runtime of the QEMU system). The `dl` crate re-exports all of it.
+//! the user runtime of the QEMU system), and in [`capi`] the bodies of the
+//! C ABI that every image exports through thin shims. The `dl` crate
+//! re-exports its main types.
 #![no_std]
 
 extern crate alloc;
 
+pub mod capi;
 pub mod error;
 pub mod flags;
 pub mod handle;
@@ -14,6 +17,7 @@ pub mod object;
 pub mod platform;
 pub mod tls;
 
+pub use capi::ErrorSlot;
 pub use error::Error;
 pub use flags::Flags;
 pub use handle::Handle;
