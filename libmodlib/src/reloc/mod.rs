@@ -13,6 +13,9 @@
 use crate::machine::Machine;
 
 pub(crate) mod aarch64;
+// Wired in by the Machine::Arm dispatch.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) mod arm;
 mod field;
 pub(crate) mod riscv64;
 pub(crate) mod x86_64;
