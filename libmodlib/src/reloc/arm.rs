@@ -65,8 +65,8 @@
 //!
 //! # `TARGET1` and `TARGET2`
 //!
-//! `TARGET1` is taken as `ABS32` (as every platform this loader serves
-//! does). `TARGET2` is platform-defined: `REL32` on bare metal
+//! `TARGET1` is taken as `ABS32`, the usual platform choice (it only
+//! appears in init and fini arrays). `TARGET2` is platform-defined: `REL32` on bare metal
 //! (`arm-none-eabi`), `GOT_PREL` on Arm Linux. [`apply`] and [`needs`] use
 //! [`Target2::Rel`]; a platform that wants the other reading calls
 //! [`apply_with`] and [`needs_with`] with [`Target2::GotRel`].
@@ -726,11 +726,15 @@ mod tests {
         let bw = [0xf7ff, 0xbffe];
         let beqw = [0xf43f, 0xaffe];
         let bnew = [0xf47f, 0xaffe];
+        let bmiw = [0xf53f, 0xaffe];
         for origin in [BASE, HIGH] {
             let cases = [
                 (R_ARM_THM_CALL, 0x0, 0x12_3458, true, bl, [0xf123, 0xfa2a]),
                 (R_ARM_THM_CALL, 0x4, 0x12_5c74, true, bl, [0xf125, 0xfe36]),
                 (R_ARM_THM_CALL, 0xf0c, 0x4, true, bl, [0xf7ff, 0xf87a]),
+                // I1 and I2 differ.
+                (R_ARM_THM_CALL, 0x0, 0x45_6788, true, bl, [0xf056, 0xf3c2]),
+                (R_ARM_THM_JUMP24, 0x4, 0x7f_678a, true, bw, [0xf3f6, 0xb3c1]),
                 // BLX written back to BL for a Thumb target.
                 (R_ARM_THM_CALL, 0xf0c, 0x4, true, blx, [0xf7ff, 0xf87a]),
                 // BL to an Arm function becomes BLX, offset from Align(P, 4).
@@ -748,6 +752,23 @@ mod tests {
                     [0xf07f, 0x800e],
                 ),
                 (R_ARM_THM_JUMP19, 0xf10, 0x4, true, beqw, [0xf43f, 0xa878]),
+                // J1 and J2 differ (they are not swapped like BL's).
+                (
+                    R_ARM_THM_JUMP19,
+                    0x4_5678,
+                    0x0,
+                    true,
+                    beqw,
+                    [0xf43a, 0x8cc2],
+                ),
+                (
+                    R_ARM_THM_JUMP19,
+                    0x4_567c,
+                    0x8_68b0,
+                    true,
+                    bmiw,
+                    [0xf101, 0xa118],
+                ),
             ];
             for (r_type, at, target, thumb_fn, insn, want) in cases {
                 let f = t32_fix(origin, r_type, at, target, thumb_fn, insn);
@@ -817,8 +838,12 @@ mod tests {
         assert_eq!(addend_t32(R_ARM_THM_CALL, [0xf123, 0xfa2a]), 0x12_3454);
         assert_eq!(addend_t32(R_ARM_THM_CALL, [0xf7ff, 0xf87a]), -0xf0c);
         assert_eq!(addend_t32(R_ARM_THM_CALL, [0xf123, 0xea24]), 0x12_3448);
+        assert_eq!(addend_t32(R_ARM_THM_CALL, [0xf056, 0xf3c2]), 0x45_6784);
+        assert_eq!(addend_t32(R_ARM_THM_JUMP24, [0xf3f6, 0xb3c1]), 0x7f_6782);
         assert_eq!(addend_t32(R_ARM_THM_JUMP19, [0xf07f, 0x800e]), 0x3_f01c);
         assert_eq!(addend_t32(R_ARM_THM_JUMP19, [0xf43f, 0xa878]), -0xf10);
+        assert_eq!(addend_t32(R_ARM_THM_JUMP19, [0xf43a, 0x8cc2]), -0x4_567c);
+        assert_eq!(addend_t32(R_ARM_THM_JUMP19, [0xf101, 0xa118]), 0x4_1230);
         assert_eq!(addend_a32(R_ARM_CALL, 0xebfe_7c34), -0x6_0f30);
         // MOVW/MOVT: the 16-bit field read as signed, MOVT not shifted.
         assert_eq!(addend_t32(R_ARM_THM_MOVW_ABS_NC, [0xf240, 0x0000]), 0);
