@@ -66,6 +66,17 @@ pub enum LoadError {
         /// Its address.
         address: u64,
     },
+    /// A branch between Thumb and Arm state where the core has no Arm state
+    /// (M-profile), or Arm-state code in an object for such a core.
+    #[error("branch to or from Arm-state code at {section}+{offset:#x} (against `{symbol}`): this core runs Thumb code only")]
+    Interworking {
+        /// The branch target.
+        symbol: String,
+        /// The relocation section.
+        section: String,
+        /// Offset of the branch in its section.
+        offset: u64,
+    },
     /// Neither `ET_REL` nor `ET_DYN`.
     #[error("unsupported ELF type {e_type} (only ET_REL and ET_DYN are loaded)")]
     UnsupportedType {

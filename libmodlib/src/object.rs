@@ -96,7 +96,9 @@ impl<'a> Object<'a> {
             });
         }
         match &self.parts {
-            Parts::Relocatable(obj) => relocatable::describe(obj, self.machine, page_size as u64),
+            Parts::Relocatable(obj) => {
+                relocatable::describe(obj, self.machine, crate::ArmAbi::host(), page_size as u64)
+            }
             Parts::Shared(..) => Err(LoadError::UnsupportedType {
                 e_type: elf::abi::ET_DYN,
             }),

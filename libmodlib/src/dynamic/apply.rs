@@ -10,6 +10,7 @@ use crate::error::LoadError;
 use crate::machine::Machine;
 use crate::memory::{Held, Memory, Protection};
 use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
+use crate::ArmAbi;
 
 use super::bind::{Binder, Bound, Deferred, Target};
 use super::parse::Layout;
@@ -56,6 +57,8 @@ pub(super) struct Relocator<'l, 'a, M: Memory> {
     pub(super) descriptors: Option<Descriptors>,
     pub(super) held: &'l mut Held<M>,
     pub(super) machine: Machine,
+    /// How Arm objects are read.
+    pub(super) arm: ArmAbi,
     pub(super) base: u64,
     /// The segment relocations last went to: its unbiased memory range
     /// and where its bytes are (null before the first relocation).
@@ -338,6 +341,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
         }
         let base = self.base;
         let tls_module = self.tls_module;
+        let arm = self.arm;
         let (bytes, offset) = self.place(place, name)?;
         let addend = match addend {
             Some(a) => a,
@@ -415,11 +419,13 @@ impl<M: Memory> Relocator<'_, '_, M> {
             base,
             ..Fixup::default()
         };
-        reloc::apply(machine, &fix, bytes, offset).map_err(|f| match f {
-            // Dynamic relocations are never paired and never need relaxation.
-            RelocFault::Unsupported | RelocFault::Unpaired | RelocFault::NeedsRelaxation => {
-                unsupported()
-            }
+        reloc::apply(machine, arm, &fix, bytes, offset).map_err(|f| match f {
+            // Dynamic relocations are never paired, never need relaxation
+            // and are never branches.
+            RelocFault::Unsupported
+            | RelocFault::Unpaired
+            | RelocFault::NeedsRelaxation
+            | RelocFault::Interworking => unsupported(),
             RelocFault::Overflow => LoadError::RelocationOverflow {
                 r_type,
                 symbol: binder.describe(sym),
@@ -444,7 +450,7 @@ pub(super) fn run_ifunc_resolvers<M: Memory>(
     textrel: bool,
     ranges: &[(u64, u64, Protection)],
     held: &mut Held<M>,
-    machine: Machine,
+    (machine, arm): (Machine, ArmAbi),
     base: u64,
     deferred: &[Deferred],
 ) -> Result<(), LoadError> {
@@ -478,7 +484,7 @@ pub(super) fn run_ifunc_resolvers<M: Memory>(
         // this image's executable segments, which is relocated, executable
         // and of the host machine (all checked above).
         let value = unsafe { call::ifunc_resolver(resolver) };
-        store_resolved(layout, textrel, held, machine, base, d, value)?;
+        store_resolved(layout, textrel, held, (machine, arm), base, d, value)?;
     }
     Ok(())
 }
@@ -498,7 +504,7 @@ pub(super) fn store_resolved<M: Memory>(
     layout: &Layout<'_>,
     textrel: bool,
     held: &mut Held<M>,
-    machine: Machine,
+    (machine, arm): (Machine, ArmAbi),
     base: u64,
     d: &Deferred,
     value: u64,
@@ -529,7 +535,7 @@ pub(super) fn store_resolved<M: Memory>(
             .then_some(())
             .ok_or(RelocFault::OutOfBounds)
     } else {
-        reloc::apply(machine, &fix, bytes, offset)
+        reloc::apply(machine, arm, &fix, bytes, offset)
     };
     result.map_err(|_| out_of_bounds(d.table, d.place))
 }

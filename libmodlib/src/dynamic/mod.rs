@@ -69,6 +69,8 @@ pub(crate) struct Mapped<'a, M: Memory> {
     descriptor_resolver: Option<u64>,
     base: u64,
     machine: Machine,
+    /// How Arm objects are read.
+    arm: crate::ArmAbi,
     symbolic: bool,
     /// Where calls to functions nothing defines go (lazy binding), if
     /// they may stay unresolved.
@@ -256,6 +258,7 @@ pub(crate) fn map<'a, M: Memory>(
         descriptor_resolver: None,
         base,
         machine,
+        arm: options.arm,
         entry: (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry)),
         modinfo: section_by_name(file, ".modinfo")
             .map(ModInfo::parse)
@@ -355,6 +358,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             }),
             held: &mut self.held,
             machine,
+            arm: self.arm,
             base,
             window: (0, 0, core::ptr::null_mut()),
             word_limit: None,
@@ -400,7 +404,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
                     self.tags.textrel,
                     &self.ranges,
                     &mut self.held,
-                    machine,
+                    (machine, self.arm),
                     base,
                     &own,
                 )?;
@@ -545,7 +549,7 @@ impl<M: Memory> Pending<'_, M> {
                 &mapped.layout,
                 mapped.tags.textrel,
                 &mut mapped.held,
-                mapped.machine,
+                (mapped.machine, mapped.arm),
                 mapped.base,
                 d,
                 values[w],

@@ -12,6 +12,7 @@
 
 use crate::class::Class;
 use crate::machine::Machine;
+use crate::ArmAbi;
 
 #[cfg(feature = "aarch64")]
 pub(crate) mod aarch64;
@@ -44,6 +45,10 @@ pub(crate) struct Fixup {
     pub got_slot: Option<u64>,
     /// Address of this symbol's range-extension stub, if it has one.
     pub stub: Option<u64>,
+    /// The symbol is a function (`STT_FUNC`, `STT_GNU_IFUNC`, or a
+    /// definition the resolver reports as one): on Arm, bit 0 of its value
+    /// is then its instruction set (Thumb).
+    pub function: bool,
     /// What [`pair_section`] found for this relocation among the others of
     /// its section.
     pub partner: Partner,
@@ -76,6 +81,8 @@ pub(crate) enum RelocFault {
     Unpaired,
     /// Only linker relaxation (deleting bytes) could satisfy the relocation.
     NeedsRelaxation,
+    /// A branch between Thumb and Arm state on a core without Arm state.
+    Interworking,
 }
 
 /// What a relocation type needs the loader to synthesise in the image.
@@ -121,9 +128,11 @@ pub(crate) enum DynamicClass {
     Unknown,
 }
 
-/// What the machine's relocations need synthesised.
+/// What the machine's relocations need synthesised (`arm`: how Arm
+/// objects are read).
 #[allow(unreachable_patterns)] // every machine compiled in
-pub(crate) fn needs(machine: Machine, r_type: u32) -> Needs {
+pub(crate) fn needs(machine: Machine, arm: ArmAbi, r_type: u32) -> Needs {
+    let _ = arm;
     match machine {
         #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::needs(r_type),
@@ -134,19 +143,22 @@ pub(crate) fn needs(machine: Machine, r_type: u32) -> Needs {
         #[cfg(feature = "riscv32")]
         Machine::Riscv32 => riscv64::needs(r_type),
         #[cfg(feature = "arm")]
-        Machine::Arm => arm::needs(r_type),
+        Machine::Arm => arm::needs(r_type, arm),
         _ => Needs::default(),
     }
 }
 
-/// Applies one relocation to the field at `offset` of `bytes`.
+/// Applies one relocation to the field at `offset` of `bytes` (`arm`: how
+/// Arm objects are read).
 #[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn apply(
     machine: Machine,
+    arm: ArmAbi,
     fix: &Fixup,
     bytes: &mut [u8],
     offset: usize,
 ) -> Result<(), RelocFault> {
+    let _ = arm;
     match machine {
         #[cfg(feature = "x86_64")]
         Machine::X86_64 => x86_64::apply(fix, bytes, offset),
@@ -157,7 +169,7 @@ pub(crate) fn apply(
         #[cfg(feature = "riscv32")]
         Machine::Riscv32 => riscv64::apply_rv32(fix, bytes, offset),
         #[cfg(feature = "arm")]
-        Machine::Arm => arm::apply(fix, bytes, offset),
+        Machine::Arm => arm::apply(fix, bytes, offset, arm),
         _ => Err(RelocFault::Unsupported),
     }
 }

@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 use elf::abi::{
     SHF_ALLOC, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_FINI_ARRAY,
     SHT_INIT_ARRAY, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB, STB_GLOBAL, STB_GNU_UNIQUE,
-    STB_WEAK, STT_SECTION, STV_DEFAULT, STV_PROTECTED,
+    STB_WEAK, STT_FUNC, STT_GNU_IFUNC, STT_SECTION, STV_DEFAULT, STV_PROTECTED,
 };
 use elf::section::SectionHeader;
 use elf::string_table::StringTable;
@@ -27,7 +27,7 @@ use crate::memory::{Held, Memory};
 use crate::modinfo::ModInfo;
 use crate::reloc::{self, Fixup, Partner, RelocFault};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
-use crate::LoadOptions;
+use crate::{ArmAbi, LoadOptions};
 
 pub(crate) use exports::ExportTable;
 use layout::{Layout, SymbolNeeds, GROUPS, NONE};
@@ -188,8 +188,13 @@ pub(crate) struct Mapped<'a, M: Memory> {
     held: Held<M>,
     start: u64,
     machine: crate::Machine,
+    /// How Arm objects are read.
+    arm: ArmAbi,
     /// Run-time value of every symbol; undefined ones are 0 until bound.
     values: Vec<u64>,
+    /// Whether each symbol is a function (its type, or for an undefined
+    /// one what its definition turned out to be).
+    functions: Vec<bool>,
     exports: ExportTable,
 }
 
@@ -201,7 +206,7 @@ pub(crate) fn map<M: Memory>(
     memory: M,
 ) -> Result<Mapped<'_, M>, LoadError> {
     let machine = options.machine;
-    let plan = plan(&obj, machine, memory.page_size() as u64)?;
+    let plan = plan(&obj, machine, options.arm, memory.page_size() as u64)?;
 
     let res = memory
         .reserve(plan.total, plan.align)
@@ -222,13 +227,20 @@ pub(crate) fn map<M: Memory>(
     copy_sections(&obj, &plan, &mut held)?;
     let values = defined_values(&obj, &plan, start)?;
     let exports = exports(&obj, &values)?;
+    let functions = obj
+        .symbols
+        .iter()
+        .map(|s| matches!(s.st_symtype(), STT_FUNC | STT_GNU_IFUNC))
+        .collect();
     Ok(Mapped {
         obj,
         plan,
         held,
         start,
         machine,
+        arm: options.arm,
         values,
+        functions,
         exports,
     })
 }
@@ -262,12 +274,25 @@ impl<M: Memory> Mapped<'_, M> {
             mut held,
             start,
             machine,
+            arm,
             mut values,
+            mut functions,
             exports,
         } = self;
-        let imports = bind_undefined(&obj, &plan, start, machine, resolver, &mut values)?;
+        let imports = bind_undefined(
+            &obj,
+            &plan,
+            start,
+            machine,
+            resolver,
+            (&mut values, &mut functions),
+        )?;
         write_got_and_stubs(&obj, &plan, &values, start, machine, &mut held)?;
-        apply_relocations(&obj, &plan, &values, start, machine, &mut held)?;
+        let symbols = Bound {
+            values: &values,
+            functions: &functions,
+        };
+        apply_relocations(&obj, &plan, symbols, start, (machine, arm), &mut held)?;
         let (init, fini) = init_fini(&obj, &plan, &held)?;
 
         let mut regions = Vec::new();
@@ -312,7 +337,12 @@ impl<M: Memory> Mapped<'_, M> {
 
 /// Scans the relocations for the GOT slots and stubs they need, checks the
 /// allocated sections lie in the file, and plans the layout.
-fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, LoadError> {
+fn plan(
+    obj: &Object<'_>,
+    machine: crate::Machine,
+    arm: ArmAbi,
+    page: u64,
+) -> Result<Layout, LoadError> {
     // Which symbols need GOT slots and stubs.
     let mut needs = SymbolNeeds::new(obj.symbols.len());
     for (_, shdr, _) in obj.relocation_sections() {
@@ -325,7 +355,7 @@ fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, 
                     e.offset,
                 ));
             }
-            let need = reloc::needs(machine, e.r_type);
+            let need = reloc::needs(machine, arm, e.r_type);
             needs.got_base |= need.got_base;
             if sym != 0 {
                 needs.got[sym] |= need.got_slot;
@@ -357,9 +387,10 @@ fn plan(obj: &Object<'_>, machine: crate::Machine, page: u64) -> Result<Layout, 
 pub(crate) fn describe(
     obj: &Object<'_>,
     machine: crate::Machine,
+    arm: ArmAbi,
     page: u64,
 ) -> Result<RelocatableLayout, LoadError> {
-    let plan = plan(obj, machine, page)?;
+    let plan = plan(obj, machine, arm, page)?;
     let sections = obj
         .shdrs
         .iter()
@@ -478,7 +509,7 @@ fn bind_undefined(
     start: u64,
     machine: crate::Machine,
     resolver: &dyn SymbolResolver,
-    values: &mut [u64],
+    (values, functions): (&mut [u64], &mut [bool]),
 ) -> Result<Vec<Import>, LoadError> {
     let mut imports = Vec::new();
     for (i, sym) in obj.symbols.iter().enumerate().skip(1) {
@@ -503,6 +534,8 @@ fn bind_undefined(
                 }
                 Some(found) => {
                     let address = call::address_for(found.symbol, name, machine)?;
+                    functions[i] =
+                        matches!(found.symbol.kind, SymbolKind::Function | SymbolKind::Ifunc);
                     imports.push(Import {
                         name: String::from(name),
                         version: None,
@@ -571,12 +604,19 @@ fn write_got_and_stubs<M: Memory>(
     Ok(())
 }
 
+/// The symbols' bound values and whether each is a function.
+#[derive(Clone, Copy)]
+struct Bound<'v> {
+    values: &'v [u64],
+    functions: &'v [bool],
+}
+
 fn apply_relocations<M: Memory>(
     obj: &Object<'_>,
     plan: &Layout,
-    values: &[u64],
+    symbols: Bound<'_>,
     start: u64,
-    machine: crate::Machine,
+    (machine, arm): (crate::Machine, ArmAbi),
     held: &mut Held<M>,
 ) -> Result<(), LoadError> {
     let stub_size = reloc::stub_size(machine) as u64;
@@ -622,7 +662,7 @@ fn apply_relocations<M: Memory>(
             fixups.push(Fixup {
                 r_type: e.r_type,
                 place: section_addr + e.offset,
-                symbol: values[sym],
+                symbol: symbols.values[sym],
                 size: obj.symbols[sym].st_size,
                 addend,
                 base: 0,
@@ -631,6 +671,7 @@ fn apply_relocations<M: Memory>(
                     .then(|| got + u64::from(plan.got_slot[sym]) * machine.word_size() as u64),
                 stub: (plan.stub[sym] != NONE)
                     .then(|| start + plan.stubs as u64 + u64::from(plan.stub[sym]) * stub_size),
+                function: symbols.functions[sym],
                 partner: Partner::None,
             });
         }
@@ -638,7 +679,7 @@ fn apply_relocations<M: Memory>(
         for (e, fix) in entries.iter().zip(&fixups) {
             // In bounds: checked when the fixup was built.
             let offset = e.offset as usize;
-            reloc::apply(machine, fix, bytes, offset)
+            reloc::apply(machine, arm, fix, bytes, offset)
                 .map_err(|f| relocation_error(obj, machine, rel_index, e, f))?;
         }
     }
@@ -675,6 +716,11 @@ fn relocation_error(
         ),
         RelocFault::NeedsRelaxation => LoadError::RelaxationRequired {
             r_type: e.r_type,
+            section: obj.section_name(rel_index),
+            offset: e.offset,
+        },
+        RelocFault::Interworking => LoadError::Interworking {
+            symbol: obj.describe_symbol(e.sym as usize),
             section: obj.section_name(rel_index),
             offset: e.offset,
         },
