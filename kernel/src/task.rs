@@ -18,8 +18,9 @@ pub enum Stop {
     Fault {
         /// What kind of fault.
         cause: &'static str,
-        /// The address it touched, where the machine reports one, else the
-        /// faulting instruction.
+        /// The address it touched where the machine reports one; else the
+        /// stack pointer for a fault while stacking, or the faulting
+        /// instruction.
         address: u64,
     },
 }

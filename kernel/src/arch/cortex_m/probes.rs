@@ -163,6 +163,19 @@ pub fn run(checks: &mut Checks) {
         "a task's jump into its data faulted (data is never executable)",
     );
 
+    let top = secret + 64;
+    let outcome = spawn(
+        "bad-stack (system call with its stack in kernel data)",
+        usertasks::bad_stack,
+        top,
+        0,
+    );
+    checks.check(
+        matches!(outcome, Outcome::Faulted { cause, address, .. }
+            if cause.contains("stacking") && (u64::from(secret)..u64::from(top)).contains(&address)),
+        "a task whose stack points into kernel data faulted on the system call",
+    );
+
     checks.check(
         mem::used() == (0, 0),
         "every module and user granule returned",

@@ -5,6 +5,8 @@
 
 use super::exceptions::{self, BUS_FAULT, MEM_MANAGE, SVCALL, USAGE_FAULT};
 use super::reg;
+use super::Mem;
+use crate::protect::MemoryProtection;
 use crate::task::Stop;
 
 /// Words of the basic exception frame: r0-r3, r12, lr, pc, xPSR.
@@ -68,10 +70,13 @@ impl UserContext {
         unsafe { self.frame().write_volatile(value as u32) };
     }
 
-    /// Where the task is (or stopped): the stacked PC.
+    /// Where the task is (or stopped): the stacked PC; 0 if the task's
+    /// stack pointer left its data, so nothing could be stacked.
     pub fn pc(&self) -> u64 {
-        // SAFETY: as in `take_syscall`. A fault while stacking leaves the
-        // frame incomplete, but the words are still readable memory.
+        if !Mem::user_range_ok(u64::from(self.psp), (FRAME_WORDS * 4) as u64, true) {
+            return 0;
+        }
+        // SAFETY: the frame lies in the task's committed data (checked).
         u64::from(unsafe { self.frame().add(6).read_volatile() })
     }
 }
@@ -98,6 +103,8 @@ pub fn run_user(ctx: &mut UserContext) -> Stop {
         MEM_MANAGE => {
             let address = if cfsr & MMFSR_MMARVALID != 0 {
                 u64::from(reg::read(reg::MMFAR))
+            } else if cfsr & MMFSR_MSTKERR != 0 {
+                u64::from(ctx.psp)
             } else {
                 pc
             };

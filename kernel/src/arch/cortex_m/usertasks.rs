@@ -120,3 +120,12 @@ pub extern "C" fn exec_data(granule: u32, _: u32) -> ! {
     let at = data_granule(granule);
     exit(call(at))
 }
+
+/// Points its stack at `addr` and makes a system call, so the processor
+/// must stack the call's frame there.
+#[link_section = ".user_text.bad_stack"]
+pub extern "C" fn bad_stack(addr: u32, _: u32) -> ! {
+    // SAFETY: none for the task: stacking the `svc` frame below `addr`
+    // faults and the kernel ends the task; nothing returns here.
+    unsafe { core::arch::asm!("mov sp, {0}", "svc #0", in(reg) addr, options(noreturn)) }
+}
