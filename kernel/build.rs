@@ -1,17 +1,20 @@
-//! Links the kernel at its load address and packs the ramfs: the files
-//! listed in the directory named by `RAMFS_DIR` (built by
-//! `scripts/build-kernel.sh`) become a read-only file system in the image.
+//! Links the kernel with its machine's linker script (`link-riscv64.ld`,
+//! `link-arm.ld`) and packs the ramfs: the files listed in the directory
+//! named by `RAMFS_DIR` (built by `scripts/build-kernel.sh`) become a
+//! read-only file system in the image.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 fn main() {
     let dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
+    let arch = std::env::var("CARGO_CFG_TARGET_ARCH").unwrap();
+    let script = format!("link-{arch}.ld");
     println!(
         "cargo:rustc-link-arg-bins=-T{}",
-        dir.join("link.ld").display()
+        dir.join(&script).display()
     );
-    println!("cargo:rerun-if-changed=link.ld");
+    println!("cargo:rerun-if-changed={script}");
     println!("cargo:rerun-if-env-changed=RAMFS_DIR");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
     let mut table = String::from("/// Files packed into the image: (name, contents).\npub static FILES: &[(&str, &[u8])] = &[\n");

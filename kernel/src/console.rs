@@ -1,31 +1,20 @@
-//! The 16550 UART console of QEMU virt, and the kernel's print macros.
+//! The kernel console: the machine's UART behind a lock, and the kernel's
+//! print macros.
 
 use core::fmt::{self, Write};
 
-const UART: usize = 0x1000_0000;
-const LSR: usize = 5;
-const LSR_THR_EMPTY: u8 = 1 << 5;
+use crate::arch;
 
 static LOCK: spin::Mutex<()> = spin::Mutex::new(());
-
-fn put(byte: u8) {
-    // SAFETY: the UART registers are mapped device memory; polling LSR
-    // until the transmit register is empty, then writing THR, is the
-    // documented 16550 protocol.
-    unsafe {
-        while core::ptr::read_volatile((UART + LSR) as *const u8) & LSR_THR_EMPTY == 0 {}
-        core::ptr::write_volatile(UART as *mut u8, byte);
-    }
-}
 
 /// Writes raw bytes to the console.
 pub fn write_bytes(bytes: &[u8]) {
     let _guard = LOCK.lock();
     for &b in bytes {
         if b == b'\n' {
-            put(b'\r');
+            arch::console::put(b'\r');
         }
-        put(b);
+        arch::console::put(b);
     }
 }
 

@@ -1,5 +1,5 @@
 //! The kernel side of the split: `kmod` in the kernel, with memory from the
-//! module region and the kernel's exported symbol table. The modules are
+//! module pool and the kernel's exported symbol table. The modules are
 //! the same C sources the hosted `kmod` tests load (`chardev`, `consumer`).
 
 use alloc::vec::Vec;
@@ -10,31 +10,30 @@ use core::ptr::NonNull;
 use kmod::{KernelTable, KmodError, ModHandle, ModuleManager};
 use modlib::{Memory, MemoryError, Protection, Reservation};
 
-use crate::arch::csr;
-use crate::arch::paging::PAGE;
-use crate::vm::{self, Prot};
+use crate::arch::{clock, Mem};
+use crate::protect::{MemoryProtection, Pool, Prot};
 use crate::{kprintln, ramfs};
 
-/// Module memory: the module region, mapped page by page with W^X.
+/// Module memory: the module pool, granule by granule with W^X.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KernelMemory;
 
 impl Memory for KernelMemory {
     fn page_size(&self) -> usize {
-        PAGE as usize
+        Mem::GRANULE as usize
     }
 
     fn reserve(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
-        let va =
-            vm::module_reserve(size as u64, align as u64).ok_or(MemoryError::Exhausted { size })?;
+        let va = Mem::reserve(Pool::Module, size as u64, align as u64)
+            .ok_or(MemoryError::Exhausted { size })?;
         let host = NonNull::new(va as *mut u8).ok_or(MemoryError::Exhausted { size })?;
-        // SAFETY: the range was just taken from the module region and is
+        // SAFETY: the range was just taken from the module pool and is
         // ours until `release`; committed pages are mapped at `va`.
         Ok(unsafe { Reservation::new(host, va, size) })
     }
 
     fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError> {
-        if vm::module_commit(res.addr() + offset as u64, len as u64) {
+        if Mem::commit(Pool::Module, res.addr() + offset as u64, len as u64) {
             Ok(())
         } else {
             Err(MemoryError::Exhausted { size: len })
@@ -53,7 +52,7 @@ impl Memory for KernelMemory {
             Protection::ReadWrite => Prot::ReadWrite,
             Protection::ReadExecute => Prot::ReadExecute,
         };
-        if vm::module_protect(res.addr() + offset as u64, len as u64, prot) {
+        if Mem::protect(Pool::Module, res.addr() + offset as u64, len as u64, prot) {
             Ok(())
         } else {
             Err(MemoryError::BadRange { offset, len })
@@ -61,11 +60,11 @@ impl Memory for KernelMemory {
     }
 
     fn sync_icache(&self, _res: &Reservation, _offset: usize, _len: usize) {
-        csr::fence_i();
+        Mem::sync_icache();
     }
 
     fn release(&self, res: Reservation) {
-        vm::module_release(res.addr(), res.size() as u64);
+        Mem::release(Pool::Module, res.addr(), res.size() as u64);
     }
 }
 
@@ -141,11 +140,11 @@ pub fn insmod(name: &str) -> Result<ModHandle, KmodError> {
         name: Some(file.clone()),
     })?;
     // SAFETY: updating a plain counter before modules read it.
-    unsafe { KERNEL_TICKS = csr::time() };
+    unsafe { KERNEL_TICKS = clock::micros() };
     let modules = manager();
-    let start = csr::time();
+    let start = clock::micros();
     let handle = modules.insmod(image, name)?;
-    let us = (csr::time() - start) / csr::TICKS_PER_US;
+    let us = clock::micros() - start;
     let size = manager()
         .modules()
         .iter()

@@ -1,6 +1,10 @@
 //! The system call interface between the kernel and the user image: call
-//! numbers (in `a7`; arguments in `a0`..`a3`, result in `a0`), the error
-//! value, and the page permission codes of `PROTECT`.
+//! numbers, the error value, and the permission codes of `PROTECT`.
+//!
+//! riscv64: `ecall`, number in `a7`, arguments in `a0`..`a3`, result in
+//! `a0`. Arm (Cortex-M): `svc #0`, number in `r12`, arguments in
+//! `r0`..`r3`, result in `r0`; the call clobbers what a C call does. The
+//! argument names below (`a0`...) are the riscv64 registers, `r0`... on Arm.
 #![no_std]
 
 /// Writes `a1` bytes at `a0` to the console.

@@ -266,5 +266,5 @@ pub fn run_user(ctx: &mut UserContext) -> Trap {
 #[no_mangle]
 extern "C" fn kernel_trap(cause: u64, value: u64, pc: u64) -> ! {
     crate::kprintln!("KERNEL TRAP: scause={cause:#x} stval={value:#x} sepc={pc:#x}");
-    crate::exit::fail(3)
+    super::exit::exit(3)
 }

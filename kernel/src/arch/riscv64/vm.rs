@@ -4,9 +4,10 @@
 
 use alloc::vec::Vec;
 
-use crate::arch::csr;
-use crate::arch::paging::{Access, PageTable, PAGE};
-use crate::frames;
+use super::csr;
+use super::frames;
+use super::paging::{Access, PageTable, PAGE};
+use crate::protect::Prot;
 
 /// Start of the module region: within ±2 GiB of the kernel, so modules
 /// reach kernel code and data with PC-relative addressing.
@@ -43,26 +44,13 @@ const READ_EXECUTE: Access = Access {
     user: false,
 };
 
-/// Permissions of a range, as the loader asks for them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Prot {
-    /// Read-only.
-    Read,
-    /// Read-write.
-    ReadWrite,
-    /// Read-execute.
-    ReadExecute,
-}
-
-impl Prot {
-    fn access(self, user: bool) -> Access {
-        let a = match self {
-            Prot::Read => READ,
-            Prot::ReadWrite => READ_WRITE,
-            Prot::ReadExecute => READ_EXECUTE,
-        };
-        Access { user, ..a }
-    }
+fn access(prot: Prot, user: bool) -> Access {
+    let a = match prot {
+        Prot::Read => READ,
+        Prot::ReadWrite => READ_WRITE,
+        Prot::ReadExecute => READ_EXECUTE,
+    };
+    Access { user, ..a }
 }
 
 /// First-fit allocator of page-aligned address ranges.
@@ -238,7 +226,7 @@ pub fn module_commit(va: u64, len: u64) -> bool {
 
 /// Sets module page permissions.
 pub fn module_protect(va: u64, len: u64, prot: Prot) -> bool {
-    page_aligned(va, len) && protect_pages(&mut SPACE.lock(), va, len, prot.access(false))
+    page_aligned(va, len) && protect_pages(&mut SPACE.lock(), va, len, access(prot, false))
 }
 
 /// Unmaps a module reservation and frees its address space.
@@ -250,12 +238,12 @@ pub fn module_release(va: u64, size: u64) {
 
 /// Maps zeroed read-write user pages at a fixed address (image, stack).
 pub fn user_map_fixed(va: u64, len: u64) -> bool {
-    page_aligned(va, len) && map_pages(&mut SPACE.lock(), va, len, Prot::ReadWrite.access(true))
+    page_aligned(va, len) && map_pages(&mut SPACE.lock(), va, len, access(Prot::ReadWrite, true))
 }
 
 /// Sets the final permissions of pages mapped by [`user_map_fixed`].
 pub fn user_protect_fixed(va: u64, len: u64, prot: Prot) -> bool {
-    page_aligned(va, len) && protect_pages(&mut SPACE.lock(), va, len, prot.access(true))
+    page_aligned(va, len) && protect_pages(&mut SPACE.lock(), va, len, access(prot, true))
 }
 
 /// Reserves user address space for the task (the `reserve` system call).
@@ -282,13 +270,13 @@ fn user_owned(space: &Space, va: u64, len: u64) -> bool {
 /// Commits pages of a user reservation read-write and zeroed.
 pub fn user_commit(va: u64, len: u64) -> bool {
     let mut space = SPACE.lock();
-    user_owned(&space, va, len) && map_pages(&mut space, va, len, Prot::ReadWrite.access(true))
+    user_owned(&space, va, len) && map_pages(&mut space, va, len, access(Prot::ReadWrite, true))
 }
 
 /// Changes permissions of committed user pages.
 pub fn user_protect(va: u64, len: u64, prot: Prot) -> bool {
     let mut space = SPACE.lock();
-    user_owned(&space, va, len) && protect_pages(&mut space, va, len, prot.access(true))
+    user_owned(&space, va, len) && protect_pages(&mut space, va, len, access(prot, true))
 }
 
 /// Releases a whole user reservation.

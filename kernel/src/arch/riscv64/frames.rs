@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use crate::arch::paging::PAGE;
+use super::paging::PAGE;
 
 struct Pool {
     next: u64,
