@@ -244,7 +244,7 @@ unsafe extern "C" fn collect(info: *mut dl_phdr_info, size: usize, data: *mut c_
             .map(|i| {
                 let p = info.dlpi_phdr.cast::<u8>().add(i * 56);
                 let read = |o: usize| p.add(o).cast::<u64>().read_unaligned();
-                let start = info.dlpi_addr.wrapping_add(read(16));
+                let start = (info.dlpi_addr as u64).wrapping_add(read(16));
                 (
                     p.cast::<u32>().read_unaligned(),
                     p.add(4).cast::<u32>().read_unaligned(),
@@ -255,7 +255,7 @@ unsafe extern "C" fn collect(info: *mut dl_phdr_info, size: usize, data: *mut c_
             .collect();
         seen.push(Seen {
             name: c_text(info.dlpi_name),
-            addr: info.dlpi_addr,
+            addr: info.dlpi_addr as u64,
             segments,
         });
     }

@@ -89,7 +89,44 @@ pub struct DynamicInfo {
     /// Whether the search path came from `DT_RPATH` rather than `DT_RUNPATH`.
     pub runpath_is_rpath: bool,
     /// Program headers, as in the file (addresses unbiased).
-    pub program_headers: Vec<elf::segment::ProgramHeader>,
+    pub program_headers: Vec<ProgramHeader>,
+}
+
+/// One program header of a shared object, whatever its class (ELF32
+/// values zero-extended), with addresses as in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProgramHeader {
+    /// `p_type` (`PT_LOAD`, `PT_DYNAMIC`...).
+    pub p_type: u32,
+    /// `p_flags` (`PF_R`, `PF_W`, `PF_X`).
+    pub p_flags: u32,
+    /// `p_offset`: where its bytes start in the file.
+    pub p_offset: u64,
+    /// `p_vaddr`: its (unbiased) address.
+    pub p_vaddr: u64,
+    /// `p_paddr`.
+    pub p_paddr: u64,
+    /// `p_filesz`: bytes in the file.
+    pub p_filesz: u64,
+    /// `p_memsz`: bytes in memory.
+    pub p_memsz: u64,
+    /// `p_align`.
+    pub p_align: u64,
+}
+
+impl From<&elf::segment::ProgramHeader> for ProgramHeader {
+    fn from(h: &elf::segment::ProgramHeader) -> Self {
+        ProgramHeader {
+            p_type: h.p_type,
+            p_flags: h.p_flags,
+            p_offset: h.p_offset,
+            p_vaddr: h.p_vaddr,
+            p_paddr: h.p_paddr,
+            p_filesz: h.p_filesz,
+            p_memsz: h.p_memsz,
+            p_align: h.p_align,
+        }
+    }
 }
 
 // One per image, which is itself held behind an `Arc` or a box by its

@@ -50,8 +50,8 @@ pub use call::{bound_address, hwcaps, set_hwcaps, HwCaps};
 pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
 pub use image::{
-    DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, Region, ThreadLocal,
-    UnresolvedCall,
+    DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, ProgramHeader, Region,
+    ThreadLocal, UnresolvedCall,
 };
 pub use machine::Machine;
 pub use mapped::MappedImage;

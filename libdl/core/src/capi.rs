@@ -63,11 +63,11 @@ pub struct Dl_info {
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct dl_phdr_info {
-    /// Load bias.
-    pub dlpi_addr: u64,
+    /// Load bias (`ElfW(Addr)`).
+    pub dlpi_addr: usize,
     /// Path (empty for the executable).
     pub dlpi_name: *const c_char,
-    /// Program headers (`Elf64_Phdr`).
+    /// Program headers (`ElfW(Phdr)`).
     pub dlpi_phdr: *const c_void,
     /// Number of program headers.
     pub dlpi_phnum: u16,
@@ -328,7 +328,7 @@ pub unsafe fn dl_iterate_phdr<P: Platform>(
     }
     for o in ours {
         let mut info = dl_phdr_info {
-            dlpi_addr: o.addr,
+            dlpi_addr: o.addr as usize,
             dlpi_name: o.name.cast(),
             dlpi_phdr: o.phdr.cast::<RawPhdr>().cast(),
             dlpi_phnum: o.phnum,

@@ -15,6 +15,7 @@ pub mod handle;
 pub mod linker;
 pub mod object;
 pub mod platform;
+pub mod sync;
 pub mod tls;
 
 pub use capi::ErrorSlot;

@@ -1,8 +1,8 @@
 //! One object known to the linker: a loaded image (or an object the host
 //! already had), its references, dependencies and search scope.
 
+use crate::sync::Arc;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use modlib::{LoadedImage, Memory};
@@ -38,7 +38,10 @@ pub(crate) enum Body<M: Memory> {
     Host(HostObject),
 }
 
-/// A raw `Elf64_Phdr`, as `dl_iterate_phdr` callers expect them.
+/// A raw `ElfW(Phdr)` of the machine the image runs on (`Elf64_Phdr`, or
+/// `Elf32_Phdr` with its flags after the sizes), as `dl_iterate_phdr`
+/// callers expect them.
+#[cfg(target_pointer_width = "64")]
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 #[allow(clippy::struct_field_names)]
@@ -59,6 +62,59 @@ pub struct RawPhdr {
     pub p_memsz: u64,
     /// `p_align`.
     pub p_align: u64,
+}
+
+/// A raw `ElfW(Phdr)` of the machine the image runs on (`Elf64_Phdr`, or
+/// `Elf32_Phdr` with its flags after the sizes), as `dl_iterate_phdr`
+/// callers expect them.
+#[cfg(target_pointer_width = "32")]
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+#[allow(clippy::struct_field_names)]
+pub struct RawPhdr {
+    /// `p_type`.
+    pub p_type: u32,
+    /// `p_offset`.
+    pub p_offset: u32,
+    /// `p_vaddr`.
+    pub p_vaddr: u32,
+    /// `p_paddr`.
+    pub p_paddr: u32,
+    /// `p_filesz`.
+    pub p_filesz: u32,
+    /// `p_memsz`.
+    pub p_memsz: u32,
+    /// `p_flags`.
+    pub p_flags: u32,
+    /// `p_align`.
+    pub p_align: u32,
+}
+
+impl RawPhdr {
+    /// `p_vaddr`, widened.
+    #[allow(clippy::useless_conversion)] // u64 -> u64 on 64-bit machines
+    pub fn vaddr(&self) -> u64 {
+        u64::from(self.p_vaddr)
+    }
+}
+
+impl From<&modlib::ProgramHeader> for RawPhdr {
+    /// The header in this machine's layout; an object loaded here has this
+    /// machine's class, so its values fit the fields.
+    #[allow(clippy::useless_conversion)] // u64 -> u64 on 64-bit machines
+    fn from(h: &modlib::ProgramHeader) -> Self {
+        let word = |v: u64| v.try_into().unwrap_or_default();
+        RawPhdr {
+            p_type: h.p_type,
+            p_flags: h.p_flags,
+            p_offset: word(h.p_offset),
+            p_vaddr: word(h.p_vaddr),
+            p_paddr: word(h.p_paddr),
+            p_filesz: word(h.p_filesz),
+            p_memsz: word(h.p_memsz),
+            p_align: word(h.p_align),
+        }
+    }
 }
 
 /// One entry of the linker's table.

@@ -9,6 +9,11 @@ use alloc::vec::Vec;
 
 use modlib::ThreadLocal;
 
+/// Bits of a module id that hold its slot (plus one); the rest hold the
+/// slot's generation.
+const HALF_BITS: u32 = usize::BITS / 2;
+const HALF_MASK: usize = (1 << HALF_BITS) - 1;
+
 /// The registered modules of a platform.
 pub struct TlsModules {
     inner: spin::Mutex<Registry>,
@@ -32,18 +37,21 @@ impl TlsModules {
     }
 
     /// The slot and generation a module id names: its slot in the
-    /// registry (plus one, so that 0 is never an id) below, the slot's
-    /// generation above (so that a stale id is noticed). No lock taken.
+    /// registry (plus one, so that 0 is never an id) in the low half of a
+    /// machine word, the slot's generation in the high half (so that a
+    /// stale id is noticed); an id fits the `tls_index` word of the
+    /// machine (32 bits on a 32-bit one). No lock taken.
     #[must_use]
     pub fn split(module: u64) -> Option<(usize, u32)> {
-        let slot = usize::try_from(module & 0xffff_ffff).ok()?.checked_sub(1)?;
-        Some((slot, (module >> 32) as u32))
+        let module = usize::try_from(module).ok()?;
+        let slot = (module & HALF_MASK).checked_sub(1)?;
+        Some((slot, (module >> HALF_BITS) as u32))
     }
 
     /// Registers a template; returns its module id (never 0).
     pub fn register(&self, tls: ThreadLocal) -> u64 {
         let mut r = self.inner.lock();
-        r.generation = r.generation.wrapping_add(1).max(1);
+        r.generation = (r.generation.wrapping_add(1) & HALF_MASK as u32).max(1);
         let entry = Some((r.generation, tls));
         let slot = if let Some(free) = r.slots.iter().position(Option::is_none) {
             r.slots[free] = entry;
@@ -52,7 +60,10 @@ impl TlsModules {
             r.slots.push(entry);
             r.slots.len() - 1
         };
-        (u64::from(r.generation) << 32) | (slot as u64 + 1)
+        // Slots beyond the low half would be mistaken for generations;
+        // that many thread-local objects at once is not a real program.
+        assert!(slot < HALF_MASK, "TLS module registry full");
+        (((r.generation as usize) << HALF_BITS) | (slot + 1)) as u64
     }
 
     /// Forgets `module`; returns its slot and generation if it was

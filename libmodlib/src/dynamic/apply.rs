@@ -363,8 +363,15 @@ impl<M: Memory> Relocator<'_, '_, M> {
                         .wrapping_add(addend as u64)
                         .wrapping_sub(reloc::tls_dtv_offset(machine))
                 };
-                let class = machine.class();
-                if !class.put_word(bytes, offset, class.wrap(value)) {
+                // Offsets wrap as the machine's words do; a module id
+                // must fit as it is.
+                let elf_class = machine.class();
+                let value = if class == DynamicClass::TlsOffset {
+                    elf_class.wrap(value)
+                } else {
+                    value
+                };
+                if !elf_class.put_word(bytes, offset, value) {
                     return Err(out_of_bounds(name, place));
                 }
                 return Ok(());

@@ -242,7 +242,7 @@ pub(crate) fn map<'a, M: Memory>(
     });
     Ok(Box::new(Mapped {
         held,
-        info: dynamic_info(&tags, strtab, phdrs),
+        info: dynamic_info(&tags, strtab, &phdrs),
         symbolic: options.binding == Binding::Symbolic || tags.symbolic,
         lazy_calls: options.lazy_calls.filter(|_| !tags.bind_now),
         layout,

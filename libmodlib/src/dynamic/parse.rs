@@ -305,14 +305,14 @@ pub(crate) fn describe(headers: &Headers<'_>) -> Result<DynamicInfo, LoadError> 
             ))?,
         None => &[],
     };
-    Ok(dynamic_info(&parsed.tags, strtab, parsed.phdrs))
+    Ok(dynamic_info(&parsed.tags, strtab, &parsed.phdrs))
 }
 
 /// The caller-facing summary of the dynamic table.
 pub(super) fn dynamic_info(
     tags: &tags::Tags,
     strtab: &[u8],
-    phdrs: Vec<ProgramHeader>,
+    phdrs: &[ProgramHeader],
 ) -> DynamicInfo {
     let string = |off: u64| c_str(strtab, off as usize).map(String::from);
     DynamicInfo {
@@ -330,7 +330,7 @@ pub(super) fn dynamic_info(
             })
             .unwrap_or_default(),
         runpath_is_rpath: tags.runpath.is_none() && tags.rpath.is_some(),
-        program_headers: phdrs,
+        program_headers: phdrs.iter().map(crate::ProgramHeader::from).collect(),
     }
 }
 

@@ -4,8 +4,8 @@
 //! — runs its destructors without the lock (in glibc's order) and is
 //! unloaded.
 
+use crate::sync::Arc;
 use alloc::collections::BTreeSet;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use super::order::dependents_first;

@@ -5,9 +5,9 @@
 //! the whole group breadth-first, register them, count references, and run
 //! constructors in the same order without the lock.
 
+use crate::sync::Arc;
 use alloc::boxed::Box;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -495,21 +495,7 @@ impl<P: Platform> Linker<P> {
                 .collect();
             let phdrs = image
                 .dynamic()
-                .map(|d| {
-                    d.program_headers
-                        .iter()
-                        .map(|h| RawPhdr {
-                            p_type: h.p_type,
-                            p_flags: h.p_flags,
-                            p_offset: h.p_offset,
-                            p_vaddr: h.p_vaddr,
-                            p_paddr: h.p_paddr,
-                            p_filesz: h.p_filesz,
-                            p_memsz: h.p_memsz,
-                            p_align: h.p_align,
-                        })
-                        .collect()
-                })
+                .map(|d| d.program_headers.iter().map(RawPhdr::from).collect())
                 .unwrap_or_default();
             let lazy = image.unresolved_calls().to_vec();
             table.adds += 1;

@@ -1,8 +1,8 @@
 //! Lookups that do not change the table: `dlsym`, `dladdr`, and the object
 //! list behind `dl_iterate_phdr` and `_dl_find_object`.
 
+use crate::sync::Arc;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use modlib::{LoadedImage, Lookup};
@@ -194,7 +194,7 @@ impl<P: Platform> Linker<P> {
                     .phdrs
                     .iter()
                     .find(|p| p.p_type == elf_pt::GNU_EH_FRAME)
-                    .map_or(0, |p| image.base().wrapping_add(p.p_vaddr));
+                    .map_or(0, |p| image.base().wrapping_add(p.vaddr()));
                 Some(ObjectInfo {
                     addr: image.base(),
                     name: o.c_path.as_ptr(),
