@@ -190,6 +190,9 @@ pub trait Isa {
     const CLANG: &'static [&'static str];
     /// The cross gcc driver.
     const GCC: &'static str;
+    /// Flags every gcc build starts with (the architecture and ABI when the
+    /// driver's default is another one).
+    const GCC_FLAGS: &'static [&'static str] = &[];
     /// The cross GNU linker.
     const GNU_LD: &'static str;
     /// Flags the GNU linker needs first (its emulation, for one).
@@ -328,10 +331,12 @@ impl Build {
 
     /// A build with the cross gcc for `I` with `flags`.
     pub fn gcc<I: Isa>(fixture: &'static str, flags: &[&'static str]) -> Self {
+        let mut all = I::GCC_FLAGS.to_vec();
+        all.extend_from_slice(flags);
         Build {
             fixture,
             compiler: Compiler::Named(I::GCC.into()),
-            flags: flags.to_vec(),
+            flags: all,
         }
     }
 
@@ -473,6 +478,38 @@ pub fn first_relocation(object: &[u8], pred: impl Fn(u32) -> bool) -> Option<(u3
     None
 }
 
+/// `object` with its `NONE` relocations that name a symbol given the types
+/// `types`, in table order (for types no assembler here emits).
+pub fn retype(object: &[u8], types: &[u32]) -> Vec<u8> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(object).expect("parse object");
+    let wide = file.ehdr.class == elf::file::Class::ELF64;
+    let word = if wide { 8 } else { 4 };
+    let mut out = object.to_vec();
+    let mut next = types.iter();
+    for shdr in file.section_headers().expect("section headers").iter() {
+        let Some(list) = entries(&file, &shdr) else {
+            continue;
+        };
+        let size = if shdr.sh_type == SHT_RELA { 3 } else { 2 } * word;
+        for (i, r) in list.iter().enumerate() {
+            if r.r_type != 0 || r.sym == 0 {
+                continue;
+            }
+            let Some(&t) = next.next() else {
+                return out;
+            };
+            let at = shdr.sh_offset as usize + i * size + word;
+            if wide {
+                out[at..at + 4].copy_from_slice(&t.to_le_bytes());
+            } else {
+                out[at] = u8::try_from(t).expect("an ELF32 type fits a byte");
+            }
+        }
+    }
+    assert!(next.next().is_none(), "fewer NONE relocations than types");
+    out
+}
+
 /// A linked (or loaded) image as sections at run-time addresses.
 struct Sections(Vec<(u64, Vec<u8>)>);
 
@@ -546,11 +583,16 @@ fn link<I: Isa>(
         .arg("-o")
         .arg(&out);
     for s in symbols {
-        cmd.arg(format!(
-            "--defsym={}={:#x}",
-            s.name,
-            s.proxy.unwrap_or(s.value)
-        ));
+        let value = s.proxy.unwrap_or(s.value);
+        if linker == I::GNU_LD && I::MACHINE.word_size() == 4 && value > i32::MAX as u64 {
+            // GNU ld's 64-bit BFD range-checks some ELF32 fields (RISC-V
+            // `c.lui`) without wrapping at 2^32: give it the same 32-bit
+            // address as a negative number.
+            let negative = (1u64 << 32) - value;
+            cmd.arg(format!("--defsym={}=-{negative:#x}", s.name));
+        } else {
+            cmd.arg(format!("--defsym={}={value:#x}", s.name));
+        }
     }
     if linker.ends_with("lld") {
         // -O0: keep mergeable strings where the object has them (lld's
