@@ -16,6 +16,8 @@ use crate::machine::Machine;
 #[cfg(feature = "aarch64")]
 pub(crate) mod aarch64;
 #[cfg(feature = "arm")]
+// Wired in by the Machine::Arm dispatch.
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) mod arm;
 mod field;
 #[cfg(any(feature = "riscv64", feature = "riscv32"))]
