@@ -68,23 +68,23 @@ const fn host(name: &'static str, value: u64, kind: SymbolKind) -> HostSymbol {
 /// The host symbols every fixture of `I` may use: `far_*` at `I::FAR`,
 /// `abs_big` at `I::ABS_BIG`, and `abs_negative` as a word of `I`'s class.
 pub fn host_symbols<I: Isa>() -> Vec<HostSymbol> {
-    let far = I::FAR;
+    let (far, bit) = (I::FAR, I::FUNCTION_BIT);
     let negative = 0u64.wrapping_sub(0x1234) & class_max::<I>();
-    vec![
+    let mut out = vec![
         host("near_value", NEAR_DATA, SymbolKind::Object),
         host("near_array", NEAR_DATA + 0x40, SymbolKind::Object),
         host("near_wide", NEAR_DATA + 0x80, SymbolKind::Object),
-        host("near_fn", NEAR_CODE, SymbolKind::Function),
+        host("near_fn", NEAR_CODE | bit, SymbolKind::Function),
         HostSymbol {
             name: "far_fn",
-            value: far + 0x1000,
-            proxy: Some(NEAR_CODE + 0x100),
+            value: (far + 0x1000) | bit,
+            proxy: Some((NEAR_CODE + 0x100) | bit),
             kind: SymbolKind::Function,
         },
         HostSymbol {
             name: "far_tail",
-            value: far + 0x2000,
-            proxy: Some(NEAR_CODE + 0x200),
+            value: (far + 0x2000) | bit,
+            proxy: Some((NEAR_CODE + 0x200) | bit),
             kind: SymbolKind::Function,
         },
         host("far_data", far + 0x3000, SymbolKind::Object),
@@ -93,8 +93,13 @@ pub fn host_symbols<I: Isa>() -> Vec<HostSymbol> {
         host("abs_big", I::ABS_BIG, SymbolKind::Object),
         host("abs_negative", negative, SymbolKind::Object),
         host("ext_data", NEAR_DATA + 0x100, SymbolKind::Object),
-        host("ext_fn", NEAR_CODE + 0x300, SymbolKind::Function),
-    ]
+        host("ext_fn", (NEAR_CODE + 0x300) | bit, SymbolKind::Function),
+    ];
+    for (i, &name) in I::RUNTIME.iter().enumerate() {
+        let value = (NEAR_CODE + 0x400 + 0x40 * i as u64) | bit;
+        out.push(host(name, value, SymbolKind::Function));
+    }
+    out
 }
 
 /// The largest address of `I`'s class.
@@ -195,6 +200,8 @@ pub trait Isa {
     const GCC_FLAGS: &'static [&'static str] = &[];
     /// The cross GNU linker.
     const GNU_LD: &'static str;
+    /// Flags ld.lld needs (platform choices it defaults otherwise).
+    const LLD_FLAGS: &'static [&'static str] = &[];
     /// Flags the GNU linker needs first (its emulation, for one).
     const GNU_LD_FLAGS: &'static [&'static str] = &[];
     /// Relocation types ld.lld 14 does not know (objects with them are
@@ -215,6 +222,11 @@ pub trait Isa {
     const FAR: u64 = FAR_64;
     /// The `abs_big` host symbol: a large absolute the class still holds.
     const ABS_BIG: u64 = 0x1234_5678_9abc;
+    /// Set in host functions' values: Arm's Thumb bit (host code is Thumb).
+    const FUNCTION_BIT: u64 = 0;
+    /// Compiler runtime functions the fixtures may call (Arm's division
+    /// helpers and unwinder personality routines), given as host functions.
+    const RUNTIME: &'static [&'static str] = &[];
     /// Relocation types that are thread-local storage.
     fn is_tls(r_type: u32) -> bool;
     /// The addend a `REL` entry of `r_type` implies, read from `field` (the
@@ -595,6 +607,7 @@ fn link<I: Isa>(
         }
     }
     if linker.ends_with("lld") {
+        cmd.args(I::LLD_FLAGS);
         // -O0: keep mergeable strings where the object has them (lld's
         // string merging reorders them by hash).
         cmd.arg("-O0");
@@ -812,33 +825,48 @@ pub struct Comparison {
     pub errors: Vec<String>,
 }
 
-/// `object` with its `.eh_frame` renamed `.eh_bytes`. Linkers rewrite
-/// `.eh_frame` (padding CIEs, dropping or merging entries), so only under
-/// another name do they relocate it in place like any other section;
-/// modlib treats the section the same whatever its name.
+/// `object` with its unwind tables as plain data: `.eh_frame` renamed
+/// `.eh_bytes`, and Arm's `SHT_ARM_EXIDX` sections retyped `SHT_PROGBITS`.
+/// Linkers rewrite both (padding CIEs, merging or sorting entries, adding
+/// `EXIDX_CANTUNWIND` ones), so only as plain sections do they relocate
+/// them in place like any other; modlib treats them the same either way.
 fn eh_frame_as_plain_data(object: &Fixture) -> Fixture {
+    const SHT_ARM_EXIDX: u32 = 0x7000_0001;
     let file = ElfBytes::<LittleEndian>::minimal_parse(&object.bytes).expect("parse object");
     let (shdrs, names) = file.section_headers_with_strtab().expect("sections");
     let (Some(shdrs), Some(names)) = (shdrs, names) else {
         return object.clone();
     };
-    let Some(at) = shdrs
+    let mut bytes = object.bytes.clone();
+    let eh_frame = shdrs
         .iter()
         .find(|s| {
             names
                 .get(s.sh_name as usize)
                 .is_ok_and(|n| n == ".eh_frame")
         })
-        .map(|s| s.sh_name as usize)
-    else {
+        .map(|s| s.sh_name as usize);
+    if let Some(at) = eh_frame {
+        let shstrtab = shdrs
+            .get(usize::from(file.ehdr.e_shstrndx))
+            .expect("section name table");
+        let offset = shstrtab.sh_offset as usize + at;
+        bytes[offset..offset + 9].copy_from_slice(b".eh_bytes");
+    }
+    let (shoff, shentsize) = (
+        file.ehdr.e_shoff as usize,
+        usize::from(file.ehdr.e_shentsize),
+    );
+    for (i, s) in shdrs.iter().enumerate() {
+        if s.sh_type == SHT_ARM_EXIDX {
+            // sh_type follows the 4-byte sh_name in both classes.
+            let at = shoff + i * shentsize + 4;
+            bytes[at..at + 4].copy_from_slice(&elf::abi::SHT_PROGBITS.to_le_bytes());
+        }
+    }
+    if bytes == object.bytes {
         return object.clone();
-    };
-    let shstrtab = shdrs
-        .get(usize::from(file.ehdr.e_shstrndx))
-        .expect("section name table");
-    let offset = shstrtab.sh_offset as usize + at;
-    let mut bytes = object.bytes.clone();
-    bytes[offset..offset + 9].copy_from_slice(b".eh_bytes");
+    }
     let path = object.path.with_extension("plain.o");
     std::fs::write(&path, &bytes).expect("write renamed object");
     Fixture { path, bytes }
@@ -1067,7 +1095,7 @@ fn compare_with<I: Isa, M: modlib::Memory>(
     };
     for (name, place, to) in &mine.branches {
         let want = symbols.iter().find(|s| s.name == name).map(|s| s.value);
-        if want == Some(*to) {
+        if want.map(|v| v & !I::FUNCTION_BIT) == Some(*to) {
             continue;
         }
         match stub_of(name) {
@@ -1088,7 +1116,8 @@ fn compare_with<I: Isa, M: modlib::Memory>(
         let want = symbols
             .iter()
             .find(|s| s.name == name)
-            .and_then(|s| s.proxy);
+            .and_then(|s| s.proxy)
+            .map(|v| v & !I::FUNCTION_BIT);
         if Some(*to) != want {
             errors.push(format!(
                 "reference branch at {place:#x} to `{name}` lands on {to:#x}, not {want:x?}"
