@@ -26,8 +26,8 @@ use elf::abi::{
 use modlib::{LoadError, Machine};
 
 use cross::{
-    check_builds, check_coverage, check_shared_objects, first_relocation, load_error, moved, sext,
-    word_at, Build, Image, Isa, Reach, Rel, Semantic, SharedTypes, BASE, HOST_SYMBOLS,
+    check_builds, check_coverage, check_shared_objects, first_relocation, host_symbols, load_error,
+    moved, sext, word_at, Build, Image, Isa, Reach, Rel, Semantic, SharedTypes, BASE,
 };
 
 struct Aarch64;
@@ -238,7 +238,7 @@ fn tls_relocations_are_refused_by_name() {
         let object = build.object();
         let (r_type, section, offset) = first_relocation(&object.bytes, Aarch64::is_tls)
             .unwrap_or_else(|| panic!("{build}: no TLS relocation"));
-        let e = load_error::<Aarch64>(&object.bytes, &HOST_SYMBOLS);
+        let e = load_error::<Aarch64>(&object.bytes, &host_symbols::<Aarch64>());
         assert_eq!(
             e,
             LoadError::UnsupportedRelocation {
@@ -269,7 +269,7 @@ fn out_of_range_data_overflows() {
         ),
     ];
     for (model, value, types) in cases {
-        let symbols = moved("near_value", value);
+        let symbols = moved::<Aarch64>("near_value", value);
         for build in builds()
             .into_iter()
             .filter(|b| b.fixture == "relocs.c" && b.has("-fno-pic") && b.has(model))
@@ -283,7 +283,7 @@ fn out_of_range_data_overflows() {
         }
     }
     // near_array + 2 loaded with LDRH needs 2-byte alignment.
-    let symbols = moved("near_array", BASE - 0x8_0000 + 0x41);
+    let symbols = moved::<Aarch64>("near_array", BASE - 0x8_0000 + 0x41);
     let build = Build::clang::<Aarch64>("aarch64.S", &[]);
     let e = load_error::<Aarch64>(&build.object().bytes, &symbols);
     assert!(
@@ -300,9 +300,9 @@ fn out_of_range_data_overflows() {
 fn shared_objects_apply_their_dynamic_relocations() {
     check_shared_objects::<Aarch64>(&SharedTypes {
         relative: R_AARCH64_RELATIVE,
-        symbolic: &[R_AARCH64_ABS64, R_AARCH64_GLOB_DAT],
+        symbolic: &[R_AARCH64_ABS64, R_AARCH64_GLOB_DAT, R_AARCH64_JUMP_SLOT],
+        symbol_only: &[],
         jump_slot: R_AARCH64_JUMP_SLOT,
-        jump_slot_addend: true,
-        irelative: R_AARCH64_IRELATIVE,
+        irelative: Some(R_AARCH64_IRELATIVE),
     });
 }

@@ -21,38 +21,14 @@ use elf::abi::{
 use modlib::{LoadError, Machine};
 
 use cross::{
-    check_builds, check_coverage, check_shared_objects, first_relocation, load_error, moved, sext,
-    word_at, Build, Image, Isa, Reach, Rel, Semantic, SharedTypes, HOST_SYMBOLS,
+    check_builds, check_coverage, check_shared_objects, first_relocation, host_symbols, load_error,
+    moved, riscv, Build, Image, Isa, Rel, Semantic, SharedTypes,
 };
 
 struct Riscv64;
 
-const U_MASK: u32 = 0xffff_f000;
-const I_MASK: u32 = 0xfff0_0000;
-const S_MASK: u32 = 0xfe00_0f80;
-const J_MASK: u32 = 0xffff_f000;
+/// `auipc t3, 0; ld t3, 16(t3); jr t3; nop`, then the 64-bit target.
 const STUB_CODE: [u32; 4] = [0x0000_0e17, 0x010e_3e03, 0x000e_0067, 0x0000_0013];
-
-fn dec_u(insn: u32) -> i64 {
-    i64::from((insn & U_MASK) as i32)
-}
-fn dec_i(insn: u32) -> i64 {
-    i64::from((insn as i32) >> 20)
-}
-fn dec_s(insn: u32) -> i64 {
-    i64::from(((insn & 0xfe00_0000) as i32) >> 20) | i64::from((insn >> 7) & 0x1f)
-}
-fn dec_j(insn: u32) -> i64 {
-    let v = ((insn >> 31) << 20)
-        | (((insn >> 12) & 0xff) << 12)
-        | (((insn >> 20) & 1) << 11)
-        | (((insn >> 21) & 0x3ff) << 1);
-    sext(u64::from(v), 21)
-}
-
-fn is_lo12(t: u32) -> bool {
-    t == R_RISCV_PCREL_LO12_I || t == R_RISCV_PCREL_LO12_S
-}
 
 impl Isa for Riscv64 {
     const MACHINE: Machine = Machine::Riscv64;
@@ -78,57 +54,7 @@ impl Isa for Riscv64 {
     }
 
     fn semantic(rels: &[Rel], i: usize, image: &dyn Image) -> Option<Semantic> {
-        let r = &rels[i];
-        let p = r.place;
-        match r.r_type {
-            R_RISCV_CALL | R_RISCV_CALL_PLT if r.far => {
-                let (auipc, jalr) = (word_at(image, p)?, word_at(image, p + 4)?);
-                let to = p.wrapping_add((dec_u(auipc) + dec_i(jalr)) as u64);
-                Some(Semantic {
-                    words: vec![(p, U_MASK), (p + 4, I_MASK)],
-                    reach: Some(Reach::Branch(to)),
-                })
-            }
-            R_RISCV_JAL if r.far => Some(Semantic {
-                words: vec![(p, J_MASK)],
-                reach: Some(Reach::Branch(
-                    p.wrapping_add(dec_j(word_at(image, p)?) as u64),
-                )),
-            }),
-            R_RISCV_GOT_HI20 => {
-                // The low part is the PCREL_LO12 whose label is this auipc.
-                let lo = rels
-                    .iter()
-                    .find(|l| is_lo12(l.r_type) && l.value.wrapping_add(l.addend as u64) == p)?;
-                let insn = word_at(image, lo.place)?;
-                let low = if lo.r_type == R_RISCV_PCREL_LO12_I {
-                    dec_i(insn)
-                } else {
-                    dec_s(insn)
-                };
-                let slot = p.wrapping_add((dec_u(word_at(image, p)?) + low) as u64);
-                Some(Semantic {
-                    words: vec![(p, U_MASK)],
-                    reach: Some(Reach::Slot(slot)),
-                })
-            }
-            t if is_lo12(t) => {
-                let label = r.value.wrapping_add(r.addend as u64);
-                let of_got = rels
-                    .iter()
-                    .any(|h| h.r_type == R_RISCV_GOT_HI20 && h.place == label);
-                let mask = if t == R_RISCV_PCREL_LO12_I {
-                    I_MASK
-                } else {
-                    S_MASK
-                };
-                of_got.then(|| Semantic {
-                    words: vec![(p, mask)],
-                    reach: None,
-                })
-            }
-            _ => None,
-        }
+        riscv::semantic(rels, i, image, u64::MAX)
     }
 }
 
@@ -263,7 +189,7 @@ fn align_padding_is_kept_only_when_exact() {
                 &object.bytes,
                 &options,
                 &memory,
-                &cross::table(&HOST_SYMBOLS),
+                &cross::table(&host_symbols::<Riscv64>()),
             )
             .unwrap_or_else(|e| panic!("{build}: {e}"));
             let target = image.symbol("aligned_target").expect("exported").address;
@@ -275,7 +201,7 @@ fn align_padding_is_kept_only_when_exact() {
                 "{build}: the code after the padding moved"
             );
         } else {
-            let e = load_error::<Riscv64>(&object.bytes, &HOST_SYMBOLS);
+            let e = load_error::<Riscv64>(&object.bytes, &host_symbols::<Riscv64>());
             assert_eq!(
                 e,
                 LoadError::RelaxationRequired {
@@ -294,7 +220,7 @@ fn align_padding_is_kept_only_when_exact() {
 /// and place.
 #[test]
 fn tls_relocations_are_refused_by_name() {
-    let mut symbols = HOST_SYMBOLS.to_vec();
+    let mut symbols = host_symbols::<Riscv64>();
     symbols.push(cross::HostSymbol {
         name: "__tls_get_addr",
         value: 0x1000_0000 - 0x3_0000,
@@ -326,7 +252,7 @@ fn tls_relocations_are_refused_by_name() {
 /// reference overflows, naming the symbol.
 #[test]
 fn out_of_range_data_overflows() {
-    let symbols = moved("near_value", 0x9000_0000);
+    let symbols = moved::<Riscv64>("near_value", 0x9000_0000);
     for build in builds()
         .into_iter()
         .filter(|b| b.fixture == "relocs.c" && b.has("-fno-pic"))
@@ -354,8 +280,8 @@ fn shared_objects_apply_their_dynamic_relocations() {
     check_shared_objects::<Riscv64>(&SharedTypes {
         relative: R_RISCV_RELATIVE,
         symbolic: &[R_RISCV_64],
+        symbol_only: &[R_RISCV_JUMP_SLOT],
         jump_slot: R_RISCV_JUMP_SLOT,
-        jump_slot_addend: false,
-        irelative: R_RISCV_IRELATIVE,
+        irelative: Some(R_RISCV_IRELATIVE),
     });
 }

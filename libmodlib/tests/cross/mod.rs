@@ -20,8 +20,9 @@ use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use elf::abi::{SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_NOTE, SHT_RELA, STT_SECTION};
+use elf::abi::{SHN_ABS, SHN_UNDEF, SHT_NOBITS, SHT_NOTE, SHT_REL, SHT_RELA, STT_SECTION};
 use elf::endian::LittleEndian;
+use elf::section::SectionHeader;
 use elf::ElfBytes;
 use modlib::inspect::{relocatable_layout, RelocatableLayout};
 use modlib::{
@@ -30,14 +31,17 @@ use modlib::{
 };
 use testkit::{fixtures, BufferMemory, Compiler, Fixture};
 
+pub mod riscv;
+
 /// Where every image is loaded, and where the reference links are placed.
 pub const BASE: u64 = 0x1000_0000;
 /// Host data lives half a MiB below the image (within reach of the tiny
 /// model's ±1 MiB), host functions a quarter MiB below.
 const NEAR_DATA: u64 = BASE - 0x8_0000;
 const NEAR_CODE: u64 = BASE - 0x4_0000;
-/// Far host functions: 128 GiB, beyond every direct branch.
-const FAR: u64 = 0x20_0000_0000;
+/// Far host functions of the 64-bit machines: 128 GiB, beyond every
+/// direct branch.
+pub const FAR_64: u64 = 0x20_0000_0000;
 
 /// A symbol the host provides to the fixtures.
 #[derive(Debug, Clone, Copy)]
@@ -61,36 +65,51 @@ const fn host(name: &'static str, value: u64, kind: SymbolKind) -> HostSymbol {
     }
 }
 
-/// The host symbols every fixture may use.
-pub const HOST_SYMBOLS: [HostSymbol; 13] = [
-    host("near_value", NEAR_DATA, SymbolKind::Object),
-    host("near_array", NEAR_DATA + 0x40, SymbolKind::Object),
-    host("near_wide", NEAR_DATA + 0x80, SymbolKind::Object),
-    host("near_fn", NEAR_CODE, SymbolKind::Function),
-    HostSymbol {
-        name: "far_fn",
-        value: FAR + 0x1000,
-        proxy: Some(NEAR_CODE + 0x100),
-        kind: SymbolKind::Function,
-    },
-    HostSymbol {
-        name: "far_tail",
-        value: FAR + 0x2000,
-        proxy: Some(NEAR_CODE + 0x200),
-        kind: SymbolKind::Function,
-    },
-    host("far_data", FAR + 0x3000, SymbolKind::Object),
-    host("abs_small", 0x1234, SymbolKind::Object),
-    host("abs_mid", 0x1234_5678, SymbolKind::Object),
-    host("abs_big", 0x1234_5678_9abc, SymbolKind::Object),
-    host(
-        "abs_negative",
-        0u64.wrapping_sub(0x1234),
-        SymbolKind::Object,
-    ),
-    host("ext_data", NEAR_DATA + 0x100, SymbolKind::Object),
-    host("ext_fn", NEAR_CODE + 0x300, SymbolKind::Function),
-];
+/// The host symbols every fixture of `I` may use: `far_*` at `I::FAR`,
+/// `abs_big` at `I::ABS_BIG`, and `abs_negative` as a word of `I`'s class.
+pub fn host_symbols<I: Isa>() -> Vec<HostSymbol> {
+    let (far, bit) = (I::FAR, I::FUNCTION_BIT);
+    let negative = 0u64.wrapping_sub(0x1234) & class_max::<I>();
+    let mut out = vec![
+        host("near_value", NEAR_DATA, SymbolKind::Object),
+        host("near_array", NEAR_DATA + 0x40, SymbolKind::Object),
+        host("near_wide", NEAR_DATA + 0x80, SymbolKind::Object),
+        host("near_fn", NEAR_CODE | bit, SymbolKind::Function),
+        HostSymbol {
+            name: "far_fn",
+            value: (far + 0x1000) | bit,
+            proxy: Some((NEAR_CODE + 0x100) | bit),
+            kind: SymbolKind::Function,
+        },
+        HostSymbol {
+            name: "far_tail",
+            value: (far + 0x2000) | bit,
+            proxy: Some((NEAR_CODE + 0x200) | bit),
+            kind: SymbolKind::Function,
+        },
+        host("far_data", far + 0x3000, SymbolKind::Object),
+        host("abs_small", 0x1234, SymbolKind::Object),
+        host("abs_mid", 0x1234_5678, SymbolKind::Object),
+        host("abs_big", I::ABS_BIG, SymbolKind::Object),
+        host("abs_negative", negative, SymbolKind::Object),
+        host("ext_data", NEAR_DATA + 0x100, SymbolKind::Object),
+        host("ext_fn", (NEAR_CODE + 0x300) | bit, SymbolKind::Function),
+    ];
+    for (i, &name) in I::RUNTIME.iter().enumerate() {
+        let value = (NEAR_CODE + 0x400 + 0x40 * i as u64) | bit;
+        out.push(host(name, value, SymbolKind::Function));
+    }
+    out
+}
+
+/// The largest address of `I`'s class.
+pub fn class_max<I: Isa>() -> u64 {
+    if I::MACHINE.word_size() == 4 {
+        u64::from(u32::MAX)
+    } else {
+        u64::MAX
+    }
+}
 
 /// `symbols` as the table modlib binds against.
 pub fn table(symbols: &[HostSymbol]) -> SymbolTable<'static> {
@@ -104,9 +123,9 @@ pub fn table(symbols: &[HostSymbol]) -> SymbolTable<'static> {
     .expect("unique host names")
 }
 
-/// The host symbols with `name` moved to `value`.
-pub fn moved(name: &str, value: u64) -> Vec<HostSymbol> {
-    let mut out = HOST_SYMBOLS.to_vec();
+/// The host symbols of `I` with `name` moved to `value`.
+pub fn moved<I: Isa>(name: &str, value: u64) -> Vec<HostSymbol> {
+    let mut out = host_symbols::<I>();
     out.iter_mut()
         .find(|s| s.name == name)
         .expect("known host symbol")
@@ -176,12 +195,20 @@ pub trait Isa {
     const CLANG: &'static [&'static str];
     /// The cross gcc driver.
     const GCC: &'static str;
+    /// Flags every gcc build starts with (the architecture and ABI when the
+    /// driver's default is another one).
+    const GCC_FLAGS: &'static [&'static str] = &[];
     /// The cross GNU linker.
     const GNU_LD: &'static str;
+    /// Flags ld.lld needs (platform choices it defaults otherwise).
+    const LLD_FLAGS: &'static [&'static str] = &[];
+    /// Flags the GNU linker needs first (its emulation, for one).
+    const GNU_LD_FLAGS: &'static [&'static str] = &[];
     /// Relocation types ld.lld 14 does not know (objects with them are
     /// compared against GNU ld only).
     const LLD_UNKNOWN: &'static [u32];
-    /// Size of one of modlib's stubs: its code, then the 64-bit target.
+    /// Size of one of modlib's stubs: its code, then the target as a word
+    /// of the machine's class.
     const STUB_SIZE: usize;
     /// The instructions of modlib's stubs.
     const STUB_CODE: &'static [u32];
@@ -190,8 +217,24 @@ pub trait Isa {
     /// Which fixture exercises which relocation type: (type, name without
     /// the prefix, fixture).
     const TABLE: &'static [(u32, &'static str, &'static str)];
+    /// Where far host functions and data live: beyond direct branch range
+    /// yet within the class (below 4 GiB on the 32-bit machines).
+    const FAR: u64 = FAR_64;
+    /// The `abs_big` host symbol: a large absolute the class still holds.
+    const ABS_BIG: u64 = 0x1234_5678_9abc;
+    /// Set in host functions' values: Arm's Thumb bit (host code is Thumb).
+    const FUNCTION_BIT: u64 = 0;
+    /// Compiler runtime functions the fixtures may call (Arm's division
+    /// helpers and unwinder personality routines), given as host functions.
+    const RUNTIME: &'static [&'static str] = &[];
     /// Relocation types that are thread-local storage.
     fn is_tls(r_type: u32) -> bool;
+    /// The addend a `REL` entry of `r_type` implies, read from `field` (the
+    /// object's bytes from the place on). Only machines using `REL` need it.
+    fn implicit_addend(r_type: u32, field: &[u8]) -> i64 {
+        let _ = (r_type, field);
+        0
+    }
     /// How relocation `i` of a section is compared, if not by bytes.
     fn semantic(rels: &[Rel], i: usize, image: &dyn Image) -> Option<Semantic>;
 
@@ -203,8 +246,8 @@ pub trait Isa {
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")))
             .collect();
-        let target = stub.get(code_len..code_len + 8)?;
-        (code == Self::STUB_CODE).then(|| u64::from_le_bytes(target.try_into().expect("8 bytes")))
+        let target = stub.get(code_len..code_len + Self::MACHINE.word_size())?;
+        (code == Self::STUB_CODE).then(|| le_word(target))
     }
 
     /// A readable name of a relocation type.
@@ -221,6 +264,20 @@ pub fn word_at(image: &dyn Image, addr: u64) -> Option<u32> {
     image
         .read(addr, 4)
         .map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+}
+
+/// `bytes` (4 or 8 of them) as a little-endian word, zero-extended.
+pub fn le_word(bytes: &[u8]) -> u64 {
+    let mut word = [0; 8];
+    word[..bytes.len()].copy_from_slice(bytes);
+    u64::from_le_bytes(word)
+}
+
+/// The word of `I`'s class at `addr` of `image`.
+pub fn class_word_at<I: Isa>(image: &dyn Image, addr: u64) -> Option<u64> {
+    image
+        .read(addr, I::MACHINE.word_size())
+        .map(|b| le_word(&b))
 }
 
 /// `v`'s low `bits` bits, sign-extended.
@@ -286,10 +343,12 @@ impl Build {
 
     /// A build with the cross gcc for `I` with `flags`.
     pub fn gcc<I: Isa>(fixture: &'static str, flags: &[&'static str]) -> Self {
+        let mut all = I::GCC_FLAGS.to_vec();
+        all.extend_from_slice(flags);
         Build {
             fixture,
             compiler: Compiler::Named(I::GCC.into()),
-            flags: flags.to_vec(),
+            flags: all,
         }
     }
 
@@ -349,18 +408,60 @@ fn run(cmd: &mut Command, what: &str) -> Result<(), String> {
 // Reading objects
 // ---------------------------------------------------------------------------
 
-/// Every relocation type in the object's `SHT_RELA` sections.
+/// One entry of a relocation section: its `r_addend` for `SHT_RELA`,
+/// `None` for `SHT_REL` (whose addend is implicit in the place).
+#[derive(Debug, Clone, Copy)]
+pub struct Entry {
+    /// `r_offset`.
+    pub offset: u64,
+    /// Symbol index.
+    pub sym: u32,
+    /// Relocation type.
+    pub r_type: u32,
+    /// `r_addend`, if the section has one.
+    pub addend: Option<i64>,
+}
+
+/// The entries of `shdr` if it is a `SHT_REL` or `SHT_RELA` section.
+pub fn entries(file: &ElfBytes<'_, LittleEndian>, shdr: &SectionHeader) -> Option<Vec<Entry>> {
+    match shdr.sh_type {
+        SHT_RELA => Some(
+            file.section_data_as_relas(shdr)
+                .expect("RELA entries")
+                .map(|r| Entry {
+                    offset: r.r_offset,
+                    sym: r.r_sym,
+                    r_type: r.r_type,
+                    addend: Some(r.r_addend),
+                })
+                .collect(),
+        ),
+        SHT_REL => Some(
+            file.section_data_as_rels(shdr)
+                .expect("REL entries")
+                .map(|r| Entry {
+                    offset: r.r_offset,
+                    sym: r.r_sym,
+                    r_type: r.r_type,
+                    addend: None,
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Every relocation type in the object's `SHT_REL` and `SHT_RELA` sections.
 pub fn relocation_types(object: &[u8]) -> BTreeSet<u32> {
     let file = ElfBytes::<LittleEndian>::minimal_parse(object).expect("parse object");
     let mut out = BTreeSet::new();
     for shdr in file.section_headers().expect("section headers").iter() {
-        if shdr.sh_type == SHT_RELA {
-            out.extend(
-                file.section_data_as_relas(&shdr)
-                    .expect("relocations")
-                    .map(|r| r.r_type),
-            );
-        }
+        out.extend(
+            entries(&file, &shdr)
+                .into_iter()
+                .flatten()
+                .map(|r| r.r_type),
+        );
     }
     out
 }
@@ -372,21 +473,53 @@ pub fn first_relocation(object: &[u8], pred: impl Fn(u32) -> bool) -> Option<(u3
     let (shdrs, names) = file.section_headers_with_strtab().expect("sections");
     let (shdrs, names) = (shdrs?, names?);
     for shdr in shdrs.iter() {
-        if shdr.sh_type != SHT_RELA {
+        let Some(list) = entries(&file, &shdr) else {
             continue;
-        }
+        };
         let target = shdrs.get(shdr.sh_info as usize).ok()?;
         if target.sh_flags & u64::from(elf::abi::SHF_ALLOC) == 0 {
             continue;
         }
-        for r in file.section_data_as_relas(&shdr).ok()? {
+        for r in list {
             if pred(r.r_type) {
                 let name = names.get(shdr.sh_name as usize).ok()?.to_string();
-                return Some((r.r_type, name, r.r_offset));
+                return Some((r.r_type, name, r.offset));
             }
         }
     }
     None
+}
+
+/// `object` with its `NONE` relocations that name a symbol given the types
+/// `types`, in table order (for types no assembler here emits).
+pub fn retype(object: &[u8], types: &[u32]) -> Vec<u8> {
+    let file = ElfBytes::<LittleEndian>::minimal_parse(object).expect("parse object");
+    let wide = file.ehdr.class == elf::file::Class::ELF64;
+    let word = if wide { 8 } else { 4 };
+    let mut out = object.to_vec();
+    let mut next = types.iter();
+    for shdr in file.section_headers().expect("section headers").iter() {
+        let Some(list) = entries(&file, &shdr) else {
+            continue;
+        };
+        let size = if shdr.sh_type == SHT_RELA { 3 } else { 2 } * word;
+        for (i, r) in list.iter().enumerate() {
+            if r.r_type != 0 || r.sym == 0 {
+                continue;
+            }
+            let Some(&t) = next.next() else {
+                return out;
+            };
+            let at = shdr.sh_offset as usize + i * size + word;
+            if wide {
+                out[at..at + 4].copy_from_slice(&t.to_le_bytes());
+            } else {
+                out[at] = u8::try_from(t).expect("an ELF32 type fits a byte");
+            }
+        }
+    }
+    assert!(next.next().is_none(), "fewer NONE relocations than types");
+    out
 }
 
 /// A linked (or loaded) image as sections at run-time addresses.
@@ -424,7 +557,7 @@ impl Linked {
 }
 
 /// Links `object` with `linker` at the addresses of `layout`.
-fn link(
+fn link<I: Isa>(
     linker: &str,
     object: &Fixture,
     layout: &RelocatableLayout,
@@ -453,19 +586,28 @@ fn link(
     let out = object.path.with_extension(format!("{tag}.elf"));
     std::fs::write(&script_path, &script).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(linker);
+    if linker == I::GNU_LD {
+        cmd.args(I::GNU_LD_FLAGS);
+    }
     cmd.args(["--no-relax", "-static", "-z", "norelro", "-T"])
         .arg(&script_path)
         .arg(&object.path)
         .arg("-o")
         .arg(&out);
     for s in symbols {
-        cmd.arg(format!(
-            "--defsym={}={:#x}",
-            s.name,
-            s.proxy.unwrap_or(s.value)
-        ));
+        let value = s.proxy.unwrap_or(s.value);
+        if linker == I::GNU_LD && I::MACHINE.word_size() == 4 && value > i32::MAX as u64 {
+            // GNU ld's 64-bit BFD range-checks some ELF32 fields (RISC-V
+            // `c.lui`) without wrapping at 2^32: give it the same 32-bit
+            // address as a negative number.
+            let negative = (1u64 << 32) - value;
+            cmd.arg(format!("--defsym={}=-{negative:#x}", s.name));
+        } else {
+            cmd.arg(format!("--defsym={}={value:#x}", s.name));
+        }
     }
     if linker.ends_with("lld") {
+        cmd.args(I::LLD_FLAGS);
         // -O0: keep mergeable strings where the object has them (lld's
         // string merging reorders them by hash).
         cmd.arg("-O0");
@@ -513,7 +655,7 @@ fn link(
 }
 
 /// The relocations of each loaded section, with run-time addresses.
-fn relocations(
+fn relocations<I: Isa>(
     object: &[u8],
     layout: &RelocatableLayout,
     symbols: &[HostSymbol],
@@ -537,19 +679,22 @@ fn relocations(
     };
     let mut out = BTreeMap::new();
     for shdr in shdrs.iter() {
-        if shdr.sh_type != SHT_RELA {
+        let Some(list) = entries(&file, &shdr) else {
             continue;
-        }
+        };
         let target = shdr.sh_info as usize;
         let Some(section_addr) = addr_of(target) else {
             continue;
         };
+        let data = shdrs
+            .get(target)
+            .ok()
+            .filter(|t| t.sh_type != SHT_NOBITS)
+            .and_then(|t| file.section_data(&t).ok())
+            .map_or(&[][..], |(d, _)| d);
         let mut rels = Vec::new();
-        for r in file
-            .section_data_as_relas(&shdr)
-            .map_err(|e| e.to_string())?
-        {
-            let sym = symtab.get(r.r_sym as usize).map_err(|e| e.to_string())?;
+        for r in list {
+            let sym = symtab.get(r.sym as usize).map_err(|e| e.to_string())?;
             let (symbol, value) = if sym.st_symtype() == STT_SECTION {
                 let index = usize::from(sym.st_shndx);
                 let name = shdrs
@@ -561,7 +706,7 @@ fn relocations(
             } else {
                 let name = strtab.get(sym.st_name as usize).unwrap_or("").to_string();
                 let value = match sym.st_shndx {
-                    _ if r.r_sym == 0 => 0,
+                    _ if r.sym == 0 => 0,
                     SHN_UNDEF => match symbols.iter().find(|h| h.name == name) {
                         Some(h) => h.proxy.unwrap_or(h.value),
                         None => *linked.symbols.get(&name).unwrap_or(&0),
@@ -574,12 +719,19 @@ fn relocations(
             let far = symbols
                 .iter()
                 .any(|h| h.name == symbol && h.proxy.is_some());
+            let addend = r.addend.unwrap_or_else(|| {
+                let field = usize::try_from(r.offset)
+                    .ok()
+                    .and_then(|o| data.get(o..))
+                    .unwrap_or_default();
+                I::implicit_addend(r.r_type, field)
+            });
             rels.push(Rel {
                 r_type: r.r_type,
-                place: section_addr + r.r_offset,
+                place: section_addr + r.offset,
                 symbol,
                 value,
-                addend: r.r_addend,
+                addend,
                 far,
             });
         }
@@ -660,12 +812,6 @@ fn real_value(symbols: &[HostSymbol], value: u64) -> u64 {
         .map_or(value, |s| s.value)
 }
 
-fn u64_at(image: &dyn Image, addr: u64) -> Option<u64> {
-    image
-        .read(addr, 8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-}
-
 /// The outcome of one build against one reference linker.
 #[derive(Debug, Default)]
 pub struct Comparison {
@@ -679,33 +825,48 @@ pub struct Comparison {
     pub errors: Vec<String>,
 }
 
-/// `object` with its `.eh_frame` renamed `.eh_bytes`. Linkers rewrite
-/// `.eh_frame` (padding CIEs, dropping or merging entries), so only under
-/// another name do they relocate it in place like any other section;
-/// modlib treats the section the same whatever its name.
+/// `object` with its unwind tables as plain data: `.eh_frame` renamed
+/// `.eh_bytes`, and Arm's `SHT_ARM_EXIDX` sections retyped `SHT_PROGBITS`.
+/// Linkers rewrite both (padding CIEs, merging or sorting entries, adding
+/// `EXIDX_CANTUNWIND` ones), so only as plain sections do they relocate
+/// them in place like any other; modlib treats them the same either way.
 fn eh_frame_as_plain_data(object: &Fixture) -> Fixture {
+    const SHT_ARM_EXIDX: u32 = 0x7000_0001;
     let file = ElfBytes::<LittleEndian>::minimal_parse(&object.bytes).expect("parse object");
     let (shdrs, names) = file.section_headers_with_strtab().expect("sections");
     let (Some(shdrs), Some(names)) = (shdrs, names) else {
         return object.clone();
     };
-    let Some(at) = shdrs
+    let mut bytes = object.bytes.clone();
+    let eh_frame = shdrs
         .iter()
         .find(|s| {
             names
                 .get(s.sh_name as usize)
                 .is_ok_and(|n| n == ".eh_frame")
         })
-        .map(|s| s.sh_name as usize)
-    else {
+        .map(|s| s.sh_name as usize);
+    if let Some(at) = eh_frame {
+        let shstrtab = shdrs
+            .get(usize::from(file.ehdr.e_shstrndx))
+            .expect("section name table");
+        let offset = shstrtab.sh_offset as usize + at;
+        bytes[offset..offset + 9].copy_from_slice(b".eh_bytes");
+    }
+    let (shoff, shentsize) = (
+        file.ehdr.e_shoff as usize,
+        usize::from(file.ehdr.e_shentsize),
+    );
+    for (i, s) in shdrs.iter().enumerate() {
+        if s.sh_type == SHT_ARM_EXIDX {
+            // sh_type follows the 4-byte sh_name in both classes.
+            let at = shoff + i * shentsize + 4;
+            bytes[at..at + 4].copy_from_slice(&elf::abi::SHT_PROGBITS.to_le_bytes());
+        }
+    }
+    if bytes == object.bytes {
         return object.clone();
-    };
-    let shstrtab = shdrs
-        .get(usize::from(file.ehdr.e_shstrndx))
-        .expect("section name table");
-    let offset = shstrtab.sh_offset as usize + at;
-    let mut bytes = object.bytes.clone();
-    bytes[offset..offset + 9].copy_from_slice(b".eh_bytes");
+    }
     let path = object.path.with_extension("plain.o");
     std::fs::write(&path, &bytes).expect("write renamed object");
     Fixture { path, bytes }
@@ -755,7 +916,7 @@ pub fn compare<I: Isa>(object: &Fixture, symbols: &[HostSymbol]) -> Vec<(String,
             errors: structural.clone(),
             ..Comparison::default()
         };
-        match link(&linker, object, &layout, symbols) {
+        match link::<I>(&linker, object, &layout, symbols) {
             Ok(linked) => {
                 let loaded = Loaded {
                     image: &image,
@@ -840,7 +1001,7 @@ fn compare_with<I: Isa, M: modlib::Memory>(
         }
     }
 
-    let rels = match relocations(&object.bytes, layout, symbols, linked) {
+    let rels = match relocations::<I>(&object.bytes, layout, symbols, linked) {
         Ok(r) => r,
         Err(e) => {
             errors.push(e);
@@ -923,7 +1084,8 @@ fn compare_with<I: Isa, M: modlib::Memory>(
         }
     }
 
-    // Branches through stubs.
+    // Far branches: through a stub, or straight to the symbol where the
+    // encoding reaches it (an RV32 `auipc` pair reaches all 4 GiB).
     let stub_of = |name: &str| {
         layout
             .stub_entries
@@ -933,6 +1095,9 @@ fn compare_with<I: Isa, M: modlib::Memory>(
     };
     for (name, place, to) in &mine.branches {
         let want = symbols.iter().find(|s| s.name == name).map(|s| s.value);
+        if want.map(|v| v & !I::FUNCTION_BIT) == Some(*to) {
+            continue;
+        }
         match stub_of(name) {
             Some(stub) if stub == *to => {
                 let reached = ours.read(stub, stub_size).and_then(|b| stub_target(&b));
@@ -951,7 +1116,8 @@ fn compare_with<I: Isa, M: modlib::Memory>(
         let want = symbols
             .iter()
             .find(|s| s.name == name)
-            .and_then(|s| s.proxy);
+            .and_then(|s| s.proxy)
+            .map(|v| v & !I::FUNCTION_BIT);
         if Some(*to) != want {
             errors.push(format!(
                 "reference branch at {place:#x} to `{name}` lands on {to:#x}, not {want:x?}"
@@ -981,7 +1147,7 @@ fn compare_with<I: Isa, M: modlib::Memory>(
             ));
         }
         let want = value_of(name).map(|v| real_value(symbols, v));
-        let held = u64_at(&ours, *slot);
+        let held = class_word_at::<I>(&ours, *slot);
         if held != want {
             errors.push(format!(
                 "modlib's GOT slot for `{name}` holds {held:x?}, not {want:x?}"
@@ -999,7 +1165,7 @@ fn compare_with<I: Isa, M: modlib::Memory>(
     }
     for (name, slot) in &theirs_slots {
         let want = value_of(name);
-        let held = u64_at(&theirs, *slot);
+        let held = class_word_at::<I>(&theirs, *slot);
         if held != want {
             errors.push(format!(
                 "reference GOT slot for `{name}` holds {held:x?}, not {want:x?}"
@@ -1028,7 +1194,7 @@ pub fn check_builds<I: Isa>(builds: &[Build]) {
     let mut summary = Vec::new();
     for build in builds {
         let object = build.object();
-        for (linker, cmp) in compare::<I>(&object, &HOST_SYMBOLS) {
+        for (linker, cmp) in compare::<I>(&object, &host_symbols::<I>()) {
             summary.push(format!(
                 "{build} vs {linker}: {} bytes, {} relocations ({} by reach)",
                 cmp.bytes, cmp.relocations, cmp.semantic
@@ -1088,42 +1254,55 @@ pub fn check_coverage<I: Isa>(builds: &[Build]) {
 // ---------------------------------------------------------------------------
 
 /// Loads a shared object and checks every word its dynamic relocations
-/// write against the psABI formula, and every other byte against the file.
-/// `jump_slot_addend` says whether `JUMP_SLOT` adds A (AArch64) or not.
-pub fn check_shared<I: Isa>(
-    so: &Fixture,
-    relative: u32,
-    symbolic: &[u32],
-    jump_slot: u32,
-    jump_slot_addend: bool,
-) -> Vec<String> {
+/// (`REL` or `RELA`) write against the psABI formula, and every other byte
+/// against the file.
+pub fn check_shared<I: Isa>(so: &Fixture, types: &SharedTypes) -> Vec<String> {
     let memory = BufferMemory::new(BASE);
     let options = LoadOptions {
         machine: I::MACHINE,
         ..LoadOptions::default()
     };
-    let image = load(&so.bytes, &options, &memory, &table(&HOST_SYMBOLS))
+    let symbols = host_symbols::<I>();
+    let image = load(&so.bytes, &options, &memory, &table(&symbols))
         .unwrap_or_else(|e| panic!("modlib load: {e}"));
     let mut errors = Vec::new();
     check_icache(&image, &memory, &mut errors);
     let base = image.base();
+    let word = I::MACHINE.word_size();
     let file = ElfBytes::<LittleEndian>::minimal_parse(&so.bytes).expect("parse .so");
     let (dynsyms, dynstr) = file
         .dynamic_symbol_table()
         .expect("dynsym")
         .expect("has dynsym");
+    let segments: Vec<_> = file
+        .segments()
+        .expect("segments")
+        .iter()
+        .filter(|ph| ph.p_type == elf::abi::PT_LOAD)
+        .collect();
+    // The word at link-time address `vaddr` of the file (a REL addend).
+    let file_word = |vaddr: u64| {
+        let ph = segments
+            .iter()
+            .find(|ph| ph.p_vaddr <= vaddr && vaddr + word as u64 <= ph.p_vaddr + ph.p_filesz)?;
+        let at = (ph.p_offset + vaddr - ph.p_vaddr) as usize;
+        so.bytes.get(at..at + word).map(le_word)
+    };
     let mut expected: BTreeMap<u64, u64> = BTreeMap::new();
-    for name in [".rela.dyn", ".rela.plt"] {
+    for name in [".rela.dyn", ".rela.plt", ".rel.dyn", ".rel.plt"] {
         let Some(shdr) = file.section_header_by_name(name).expect("sections") else {
             continue;
         };
-        for r in file.section_data_as_relas(&shdr).expect("relas") {
-            let a = r.r_addend as u64;
+        for r in entries(&file, &shdr).expect("a relocation section") {
+            let a = match r.addend {
+                Some(a) => a as u64,
+                None => file_word(r.offset).expect("REL place in the file"),
+            };
             let s = || {
-                let sym = dynsyms.get(r.r_sym as usize).expect("symbol");
+                let sym = dynsyms.get(r.sym as usize).expect("symbol");
                 let sname = dynstr.get(sym.st_name as usize).expect("name");
                 if sym.st_shndx == SHN_UNDEF {
-                    HOST_SYMBOLS
+                    symbols
                         .iter()
                         .find(|h| h.name == sname)
                         .map_or(0, |h| h.value)
@@ -1131,28 +1310,24 @@ pub fn check_shared<I: Isa>(
                     base + sym.st_value
                 }
             };
-            let value = if r.r_type == relative {
+            let value = if r.r_type == types.relative {
                 base.wrapping_add(a)
-            } else if symbolic.contains(&r.r_type) {
+            } else if types.symbolic.contains(&r.r_type) {
                 s().wrapping_add(a)
-            } else if r.r_type == jump_slot {
-                if jump_slot_addend {
-                    s().wrapping_add(a)
-                } else {
-                    s()
-                }
+            } else if types.symbol_only.contains(&r.r_type) {
+                s()
             } else {
-                errors.push(format!("unexpected dynamic relocation type {}", r.r_type));
+                errors.push(format!(
+                    "unexpected dynamic relocation type {}",
+                    I::type_name(r.r_type)
+                ));
                 continue;
             };
-            expected.insert(base + r.r_offset, value);
+            expected.insert(base + r.offset, value & class_max::<I>());
         }
     }
     let ours = Buffer(&memory);
-    for ph in file.segments().expect("segments").iter() {
-        if ph.p_type != elf::abi::PT_LOAD {
-            continue;
-        }
+    for ph in &segments {
         let loaded = ours
             .read(base + ph.p_vaddr, ph.p_memsz as usize)
             .expect("segment in the image");
@@ -1161,13 +1336,13 @@ pub fn check_shared<I: Isa>(
         while i < loaded.len() {
             let at = base + ph.p_vaddr + i as u64;
             if let Some(&want) = expected.get(&at) {
-                let got = u64::from_le_bytes(loaded[i..i + 8].try_into().unwrap());
+                let got = le_word(&loaded[i..i + word]);
                 if got != want {
                     errors.push(format!(
                         "relocated word at {at:#x}: {got:#x}, want {want:#x}"
                     ));
                 }
-                i += 8;
+                i += word;
                 continue;
             }
             let want = data.get(i).copied().unwrap_or(0);
@@ -1185,16 +1360,17 @@ pub fn check_shared<I: Isa>(
 
 /// The dynamic relocation types of one machine that shared objects use.
 pub struct SharedTypes {
-    /// `RELATIVE`.
+    /// `RELATIVE`: B + A.
     pub relative: u32,
-    /// Symbolic types other than `JUMP_SLOT` (`64`, `GLOB_DAT`...).
+    /// Types writing S + A (`64`, `ABS64`, `GLOB_DAT`...).
     pub symbolic: &'static [u32],
+    /// Types writing S alone (RISC-V's `JUMP_SLOT`).
+    pub symbol_only: &'static [u32],
     /// `JUMP_SLOT`.
     pub jump_slot: u32,
-    /// Whether `JUMP_SLOT` adds the addend.
-    pub jump_slot_addend: bool,
-    /// `IRELATIVE`.
-    pub irelative: u32,
+    /// `IRELATIVE`, if the machine's gcc makes IFUNCs (none on bare metal,
+    /// where the IFUNC builds are skipped).
+    pub irelative: Option<u32>,
 }
 
 /// `shared.c` linked by clang (and the cross gcc when installed), with and
@@ -1206,7 +1382,12 @@ pub fn check_shared_objects<I: Isa>(types: &SharedTypes) {
     let gcc = available(I::GCC);
     let mut seen = BTreeSet::new();
     let mut failures = Vec::new();
-    for ifunc in [false, true] {
+    let variants: &[bool] = if types.irelative.is_some() {
+        &[false, true]
+    } else {
+        &[false]
+    };
+    for &ifunc in variants {
         let mut flags = vec!["-O2", "-fPIC", "-fno-stack-protector"];
         if ifunc {
             flags.push("-DWITH_IFUNC");
@@ -1220,7 +1401,7 @@ pub fn check_shared_objects<I: Isa>(types: &SharedTypes) {
             seen.extend(relocation_types(&so.bytes));
             if ifunc {
                 if Machine::host() != Some(I::MACHINE) {
-                    let e = load_error::<I>(&so.bytes, &HOST_SYMBOLS);
+                    let e = load_error::<I>(&so.bytes, &host_symbols::<I>());
                     assert!(
                         matches!(e, LoadError::Unsupported { what } if what.contains("IFUNC")),
                         "{build}: {e:?}"
@@ -1228,13 +1409,7 @@ pub fn check_shared_objects<I: Isa>(types: &SharedTypes) {
                 }
                 continue;
             }
-            let errors = check_shared::<I>(
-                &so,
-                types.relative,
-                types.symbolic,
-                types.jump_slot,
-                types.jump_slot_addend,
-            );
+            let errors = check_shared::<I>(&so, types);
             if !errors.is_empty() {
                 failures.push(format!("{build}:\n  {}", errors.join("\n  ")));
             }
@@ -1249,11 +1424,11 @@ pub fn check_shared_objects<I: Isa>(types: &SharedTypes) {
             I::type_name(t)
         );
     }
-    if gcc {
+    if let (true, Some(irelative)) = (gcc, types.irelative) {
         assert!(
-            seen.contains(&types.irelative),
+            seen.contains(&irelative),
             "no shared object has {}",
-            I::type_name(types.irelative)
+            I::type_name(irelative)
         );
     }
 }

@@ -1,0 +1,196 @@
+//! Arm (AAELF32, `REL` with implicit addends) relocations checked
+//! differentially: Thumb-2 objects from clang and `arm-none-eabi-gcc` for
+//! several M-profile cores and options, and Arm-state code for A-profile,
+//! are loaded by modlib at a fixed address and compared with
+//! `ld.lld --no-relax` (and GNU ld) output at the same section addresses.
+//! Far calls (256 MiB away, beyond `bl`'s ±16 MiB) are compared by where
+//! they land: modlib's on its veneer, which must jump to the function.
+
+mod cross;
+
+use elf::abi::{
+    R_ARM_ABS32, R_ARM_CALL, R_ARM_GOTOFF32, R_ARM_GOT_PREL, R_ARM_JUMP24, R_ARM_MOVT_ABS,
+    R_ARM_MOVW_ABS_NC, R_ARM_NONE, R_ARM_PREL31, R_ARM_REL32, R_ARM_TARGET1, R_ARM_TARGET2,
+    R_ARM_THM_ALU_PREL_11_0, R_ARM_THM_CALL, R_ARM_THM_JUMP11, R_ARM_THM_JUMP19, R_ARM_THM_JUMP24,
+    R_ARM_THM_JUMP8, R_ARM_THM_MOVT_ABS, R_ARM_THM_MOVT_PREL, R_ARM_THM_MOVW_ABS_NC,
+    R_ARM_THM_MOVW_PREL_NC, R_ARM_THM_PC12, R_ARM_THM_PC8, R_ARM_V4BX,
+};
+use modlib::Machine;
+
+use cross::{
+    check_builds, check_coverage, sext, word_at, Build, Image, Isa, Reach, Rel, Semantic, BASE,
+};
+
+struct Arm;
+
+/// `R_ARM_GOT_BREL` (26): the `elf` crate has only its withdrawn name.
+const R_ARM_GOT_BREL: u32 = 26;
+/// `R_ARM_BASE_PREL` (25).
+const R_ARM_BASE_PREL: u32 = 25;
+
+/// A veneer's Thumb entry, `push {r0, r1}; ldr r0, [pc, #4];
+/// str r0, [sp, #4]; pop {r0, pc}`, as little-endian words; the literal
+/// follows.
+const STUB_CODE: [u32; 2] = [0x4801_b403, 0xbd01_9001];
+/// Immediate bits of a Thumb `BL`/`B.W` (first halfword in the low half).
+const T_B24_MASK: u32 = 0x2fff_07ff;
+/// Immediate bits of an Arm `BL`/`B`.
+const A_B24_MASK: u32 = 0x00ff_ffff;
+
+/// Where a Thumb `BL`, `BLX` or `B.W` at `p` branches.
+fn thumb_branch(p: u64, insn: u32) -> u64 {
+    let (hw1, hw2) = (insn & 0xffff, insn >> 16);
+    let s = (hw1 >> 10) & 1;
+    let i1 = !((hw2 >> 13) ^ s) & 1;
+    let i2 = !((hw2 >> 11) ^ s) & 1;
+    let imm = (s << 24) | (i1 << 23) | (i2 << 22) | ((hw1 & 0x3ff) << 12) | ((hw2 & 0x7ff) << 1);
+    let from = if hw2 & 0x1000 == 0 {
+        (p + 4) & !3
+    } else {
+        p + 4
+    };
+    from.wrapping_add(sext(u64::from(imm), 25) as u64) & 0xffff_ffff
+}
+
+impl Isa for Arm {
+    const MACHINE: Machine = Machine::Arm;
+    const CLANG: &'static [&'static str] = &["--target=thumbv7em-none-eabi", "-mthumb"];
+    const GCC: &'static str = "arm-none-eabi-gcc";
+    const GCC_FLAGS: &'static [&'static str] = &["-mthumb"];
+    const GNU_LD: &'static str = "arm-none-eabi-ld";
+    /// `TARGET2` as bare metal reads it (`REL32`); lld defaults to Linux's.
+    const LLD_FLAGS: &'static [&'static str] = &["--target2=rel"];
+    const LLD_UNKNOWN: &'static [u32] = &[];
+    const STUB_SIZE: usize = 16;
+    const STUB_CODE: &'static [u32] = &STUB_CODE;
+    const PREFIX: &'static str = "R_ARM_";
+    const TABLE: &'static [(u32, &'static str, &'static str)] = &TABLE;
+    const FAR: u64 = BASE + 0x1000_0000;
+    const ABS_BIG: u64 = 0x9abc_def0;
+    const FUNCTION_BIT: u64 = 1;
+    const RUNTIME: &'static [&'static str] = &[
+        "__aeabi_unwind_cpp_pr0",
+        "__aeabi_unwind_cpp_pr1",
+        "__aeabi_idiv",
+        "__aeabi_idivmod",
+        "__aeabi_uidiv",
+        "__aeabi_uidivmod",
+    ];
+
+    fn is_tls(r_type: u32) -> bool {
+        (104..=108).contains(&r_type) || (17..=19).contains(&r_type)
+    }
+
+    fn implicit_addend(r_type: u32, field: &[u8]) -> i64 {
+        let Some(word) = field.get(..4).map(cross::le_word) else {
+            return 0;
+        };
+        match r_type {
+            R_ARM_ABS32 | R_ARM_REL32 | R_ARM_TARGET1 | R_ARM_TARGET2 | R_ARM_GOT_BREL
+            | R_ARM_GOT_PREL | R_ARM_BASE_PREL | R_ARM_GOTOFF32 => i64::from(word as u32 as i32),
+            R_ARM_PREL31 => sext(word, 31),
+            _ => 0,
+        }
+    }
+
+    fn semantic(rels: &[Rel], i: usize, image: &dyn Image) -> Option<Semantic> {
+        let r = &rels[i];
+        let p = r.place;
+        match r.r_type {
+            R_ARM_THM_CALL | R_ARM_THM_JUMP24 if r.far => Some(Semantic {
+                words: vec![(p, T_B24_MASK | 0x1000_0000)],
+                reach: Some(Reach::Branch(thumb_branch(p, word_at(image, p)?))),
+            }),
+            R_ARM_CALL | R_ARM_JUMP24 if r.far => {
+                let insn = word_at(image, p)?;
+                let off = sext(u64::from(insn & A_B24_MASK) << 2, 26);
+                Some(Semantic {
+                    words: vec![(p, A_B24_MASK)],
+                    reach: Some(Reach::Branch(p.wrapping_add(8).wrapping_add(off as u64))),
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which fixture exercises which relocation type (verified by
+/// `fixtures_exercise_every_listed_type`).
+const TABLE: [(u32, &str, &str); 25] = [
+    (R_ARM_ABS32, "ABS32", "relocs.c"),
+    (R_ARM_REL32, "REL32", "arm.S"),
+    (R_ARM_PREL31, "PREL31", "relocs.c"),
+    (R_ARM_THM_CALL, "THM_CALL", "relocs.c"),
+    (R_ARM_THM_JUMP24, "THM_JUMP24", "relocs.c"),
+    (R_ARM_THM_JUMP19, "THM_JUMP19", "arm.S"),
+    (R_ARM_THM_JUMP11, "THM_JUMP11", "arm.S"),
+    (R_ARM_THM_JUMP8, "THM_JUMP8", "arm.S"),
+    (R_ARM_THM_MOVW_ABS_NC, "THM_MOVW_ABS_NC", "relocs.c"),
+    (R_ARM_THM_MOVT_ABS, "THM_MOVT_ABS", "relocs.c"),
+    (R_ARM_THM_MOVW_PREL_NC, "THM_MOVW_PREL_NC", "arm.S"),
+    (R_ARM_THM_MOVT_PREL, "THM_MOVT_PREL", "arm.S"),
+    (R_ARM_THM_PC8, "THM_PC8", "arm.S"),
+    (R_ARM_THM_PC12, "THM_PC12", "arm.S"),
+    (R_ARM_THM_ALU_PREL_11_0, "THM_ALU_PREL_11_0", "arm.S"),
+    (R_ARM_TARGET1, "TARGET1", "arm.S"),
+    (R_ARM_TARGET2, "TARGET2", "arm.S"),
+    (R_ARM_V4BX, "V4BX", "arm.S"),
+    (R_ARM_GOT_BREL, "GOT_BREL", "arm.S"),
+    (R_ARM_GOTOFF32, "GOTOFF32", "arm.S"),
+    (R_ARM_CALL, "CALL", "arm.S"),
+    (R_ARM_JUMP24, "JUMP24", "arm.S"),
+    (R_ARM_MOVW_ABS_NC, "MOVW_ABS_NC", "arm.S"),
+    (R_ARM_MOVT_ABS, "MOVT_ABS", "arm.S"),
+    (R_ARM_NONE, "NONE", "relocs.c"),
+];
+
+/// Flags of every C build: unwind tables, no stack protector.
+const C: [&str; 2] = ["-funwind-tables", "-fno-stack-protector"];
+
+/// Builds without a GOT (position-dependent code).
+fn builds() -> Vec<Build> {
+    let gcc = cross::available(Arm::GCC);
+    let mut out = vec![
+        Build::clang::<Arm>("relocs.c", &["-O0", C[0], C[1]]),
+        Build::clang::<Arm>("relocs.c", &["-O2", C[0], C[1]]),
+    ];
+    if gcc {
+        for cpu in [
+            "-mcpu=cortex-m4",
+            "-mcpu=cortex-m0plus",
+            "-mcpu=cortex-m3",
+            "-mcpu=cortex-m7",
+            "-mcpu=cortex-m33",
+        ] {
+            out.push(Build::gcc::<Arm>("relocs.c", &[cpu, "-O2", C[0], C[1]]));
+        }
+        for extra in ["-O0", "-mlong-calls", "-mpure-code", "-ffunction-sections"] {
+            out.push(Build::gcc::<Arm>(
+                "relocs.c",
+                &["-mcpu=cortex-m4", "-O2", extra, C[0], C[1]],
+            ));
+        }
+        out.push(Build::gcc::<Arm>("arm.S", &["-mcpu=cortex-m4"]));
+        out.push(Build::gcc::<Arm>(
+            "arm.S",
+            &["-mcpu=cortex-a7", "-DARM_STATE"],
+        ));
+    }
+    out
+}
+
+/// Not yet passing, for reasons on the test side (see the branch notes):
+/// lld still rejects the retyped `.ARM.exidx`; `GOTOFF32` words depend on
+/// where each linker puts the GOT, `ABS32` words of far functions
+/// (`-mlong-calls`) on the proxy, and Arm-state branches land on the
+/// veneer's Arm entry (+12): none of these is compared by meaning yet.
+#[test]
+#[ignore = "comparison by meaning of GOT-relative, far-address and Arm-entry places not written yet"]
+fn objects_match_the_reference_linkers() {
+    check_builds::<Arm>(&builds());
+}
+
+#[test]
+fn fixtures_exercise_every_listed_type() {
+    check_coverage::<Arm>(&builds());
+}
