@@ -319,6 +319,20 @@ impl<M: Memory + Clone> ModuleManager<M> {
             })
     }
 
+    /// The Arm exception index (`.ARM.exidx`: address and size in bytes) of
+    /// the module whose code contains `pc`, for the kernel's
+    /// `__gnu_Unwind_Find_exidx`: C++ in a module unwinds through it. A
+    /// module counts from relocation on, so its constructors and
+    /// `module_init` may throw and catch too.
+    pub fn exception_index_at(&self, pc: u64) -> Option<(u64, usize)> {
+        let reg = self.registry.lock();
+        reg.modules.iter().find_map(|m| {
+            let image = m.image.as_ref()?;
+            let inside = image.start() <= pc && pc - image.start() < image.size() as u64;
+            inside.then(|| image.exception_index()).flatten()
+        })
+    }
+
     /// The handle of the live module called `name`.
     pub fn modhandle(&self, name: &str) -> Option<ModHandle> {
         let reg = self.registry.lock();

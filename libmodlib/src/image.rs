@@ -92,6 +92,17 @@ pub struct DynamicInfo {
     pub program_headers: Vec<ProgramHeader>,
 }
 
+impl DynamicInfo {
+    /// `PT_ARM_EXIDX` at its run-time address for load bias `base`.
+    pub(crate) fn exception_index(&self, base: u64) -> Option<(u64, usize)> {
+        const PT_ARM_EXIDX: u32 = 0x7000_0001;
+        self.program_headers
+            .iter()
+            .find(|p| p.p_type == PT_ARM_EXIDX)
+            .map(|p| (base.wrapping_add(p.p_vaddr), p.p_memsz as usize))
+    }
+}
+
 /// One program header of a shared object, whatever its class (ELF32
 /// values zero-extended), with addresses as in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,9 +166,18 @@ pub struct LoadedImage<M: Memory> {
     pub(crate) dynamic: Option<DynamicInfo>,
     pub(crate) thread_local: Option<ThreadLocal>,
     pub(crate) unresolved: Vec<UnresolvedCall>,
+    pub(crate) exception_index: Option<(u64, usize)>,
 }
 
 impl<M: Memory> LoadedImage<M> {
+    /// Where the object's Arm exception index table (`.ARM.exidx`,
+    /// `PT_ARM_EXIDX`) lies: run-time address and size in bytes (8 per
+    /// entry). An Arm unwinder asks for it through
+    /// `__gnu_Unwind_Find_exidx` to unwind through the object's code.
+    pub fn exception_index(&self) -> Option<(u64, usize)> {
+        self.exception_index
+    }
+
     /// The machine the code is for.
     pub fn machine(&self) -> Machine {
         self.machine

@@ -379,6 +379,32 @@ pub unsafe fn dl_find_object<P: Platform>(
     0
 }
 
+/// `__gnu_Unwind_Find_exidx(pc, count)`, which the Arm EHABI unwinder
+/// (libgcc) calls to find the exception index table covering `pc`: the
+/// table of the loaded object containing `pc`, with `*count` set to its
+/// number of entries; 0 if `pc` is in none of them (the image then looks in
+/// its own table, or asks the system's loader).
+///
+/// # Safety
+/// `count` must be null or point to a writable `int`.
+pub unsafe fn gnu_unwind_find_exidx<P: Platform>(
+    linker: &Linker<P>,
+    pc: usize,
+    count: *mut c_int,
+) -> usize {
+    let Some((table, size)) = linker
+        .object_containing(pc as u64)
+        .and_then(|o| o.exception_index)
+    else {
+        return 0;
+    };
+    if !count.is_null() {
+        // SAFETY: `count` is non-null and writable per the contract.
+        unsafe { count.write(c_int::try_from(size / 8).unwrap_or(c_int::MAX)) };
+    }
+    table as usize
+}
+
 #[cfg(test)]
 mod tests {
     use alloc::string::String;
@@ -576,5 +602,18 @@ mod tests {
         // SAFETY: `found` is writable.
         let r = unsafe { dl_find_object(&linker, here.cast_mut(), found.as_mut_ptr()) };
         assert_eq!(r, -1);
+        let mut count: c_int = -7;
+        // SAFETY: `count` is writable; a null `count` is allowed.
+        unsafe {
+            assert_eq!(
+                gnu_unwind_find_exidx(&linker, here as usize, &raw mut count),
+                0
+            );
+            assert_eq!(
+                gnu_unwind_find_exidx(&linker, here as usize, core::ptr::null_mut()),
+                0
+            );
+        }
+        assert_eq!(count, -7, "left alone when no object covers the address");
     }
 }

@@ -494,6 +494,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             imports,
             thread_local,
             unresolved: self.unresolved,
+            exception_index: self.info.exception_index(self.base),
             dynamic: Some(self.info),
         })
     }

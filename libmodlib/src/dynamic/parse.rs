@@ -21,6 +21,9 @@ use super::symbols::{
 };
 use super::tags;
 
+/// `PT_ARM_EXIDX`: an Arm exception index table (AAELF32).
+const PT_ARM_EXIDX: u32 = 0x7000_0001;
+
 /// Largest image span accepted (1 TiB): anything bigger is a corrupt header.
 const MAX_SPAN: u64 = 1 << 40;
 
@@ -223,6 +226,23 @@ pub(crate) fn headers<'a>(file: &File<'a>) -> Result<Headers<'a>, LoadError> {
             .is_none_or(|end| end > w[1].vaddr)
         {
             return Err(LoadError::malformed("overlapping segments", w[1].offset));
+        }
+    }
+    // An Arm exception index is read by unwinders: it must lie in the
+    // image's memory.
+    if let Some(ph) = phdrs.iter().find(|p| p.p_type == PT_ARM_EXIDX) {
+        let inside = segments.iter().any(|s| {
+            s.vaddr <= ph.p_vaddr
+                && ph
+                    .p_vaddr
+                    .checked_add(ph.p_memsz)
+                    .is_some_and(|end| end <= s.vaddr + s.memsz)
+        });
+        if !inside {
+            return Err(LoadError::malformed(
+                "PT_ARM_EXIDX outside the loaded segments",
+                ph.p_offset,
+            ));
         }
     }
     let tags = match dynamic {

@@ -50,7 +50,14 @@ pub(crate) struct Layout {
     /// Alignment the reservation needs: the page size, or the largest
     /// section alignment if that is larger.
     pub align: usize,
+    /// `(offset, size)` of the Arm exception index (every `SHT_ARM_EXIDX`
+    /// section, placed together in the order of the code they describe, as
+    /// a linker merges them), if the object has one.
+    pub exception_index: Option<(usize, usize)>,
 }
+
+/// `SHT_ARM_EXIDX`: an Arm exception index section (AAELF32, EHABI).
+const SHT_ARM_EXIDX: u32 = 0x7000_0001;
 
 fn group_of(shdr: &SectionHeader) -> usize {
     if shdr.sh_flags & u64::from(SHF_EXECINSTR) != 0 {
@@ -125,8 +132,11 @@ pub(crate) fn plan(
     let mut cursors = [0u64; 3];
     let mut aligns = [page; 3];
     let mut rel_offsets: Vec<Option<(usize, u64)>> = vec![None; shdrs.len()];
+    let loaded =
+        |shdr: &SectionHeader| shdr.sh_flags & u64::from(SHF_ALLOC) != 0 && shdr.sh_size != 0;
+    let is_index = |shdr: &SectionHeader| shdr.sh_type == SHT_ARM_EXIDX;
     for (i, shdr) in shdrs.iter().enumerate() {
-        if shdr.sh_flags & u64::from(SHF_ALLOC) == 0 || shdr.sh_size == 0 {
+        if !loaded(shdr) || is_index(shdr) {
             continue;
         }
         let g = group_of(shdr);
@@ -138,6 +148,43 @@ pub(crate) fn plan(
             shdr.sh_offset,
         )?;
         rel_offsets[i] = Some((g, at));
+    }
+    // The exception index sections, one table sorted by code address: in
+    // the order their code (`sh_link`) was placed, one after another.
+    let mut index: Vec<usize> = (0..shdrs.len())
+        .filter(|&i| loaded(&shdrs[i]) && is_index(&shdrs[i]))
+        .collect();
+    index.sort_by_key(|&i| {
+        rel_offsets
+            .get(shdrs[i].sh_link as usize)
+            .copied()
+            .flatten()
+    });
+    let mut index_span: Option<(u64, u64)> = None;
+    for &i in &index {
+        let shdr = &shdrs[i];
+        let g = group_of(shdr);
+        let at = place(
+            &mut cursors[g],
+            &mut aligns[g],
+            shdr.sh_size,
+            shdr.sh_addralign.max(1),
+            shdr.sh_offset,
+        )?;
+        rel_offsets[i] = Some((g, at));
+        index_span = match index_span {
+            None => Some((at, at + shdr.sh_size)),
+            // Entries are 8 bytes, 4-aligned: the sections abut.
+            Some((start, end)) if end == at && group_of(&shdrs[index[0]]) == g => {
+                Some((start, at + shdr.sh_size))
+            }
+            Some(_) => {
+                return Err(LoadError::malformed(
+                    "exception index sections that cannot form one table",
+                    shdr.sh_offset,
+                ))
+            }
+        };
     }
     let mut commons_rel = vec![None; symbols.len()];
     for (i, sym) in symbols.iter().enumerate() {
@@ -230,6 +277,12 @@ pub(crate) fn plan(
         groups,
         total,
         align,
+        exception_index: index_span.map(|(start, end)| {
+            (
+                abs(group_of(&shdrs[index[0]]), start),
+                (end - start) as usize,
+            )
+        }),
     })
 }
 

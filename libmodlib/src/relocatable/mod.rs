@@ -331,6 +331,9 @@ impl<M: Memory> Mapped<'_, M> {
             dynamic: None,
             thread_local: None,
             unresolved: Vec::new(),
+            exception_index: plan
+                .exception_index
+                .map(|(offset, size)| (start + offset as u64, size)),
         })
     }
 }

@@ -45,6 +45,8 @@ pub struct ObjectInfo {
     pub map_end: u64,
     /// Run-time address of `PT_GNU_EH_FRAME` contents, or 0.
     pub eh_frame_hdr: u64,
+    /// The Arm exception index (`.ARM.exidx`): address and size in bytes.
+    pub exception_index: Option<(u64, usize)>,
 }
 
 impl<P: Platform> Linker<P> {
@@ -203,6 +205,7 @@ impl<P: Platform> Linker<P> {
                     map_start: image.start(),
                     map_end: image.start() + image.size() as u64,
                     eh_frame_hdr: eh,
+                    exception_index: image.exception_index(),
                 })
             })
             .collect();
