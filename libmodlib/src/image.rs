@@ -6,7 +6,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::call;
-use crate::dynamic::symbols::DynSymbols;
+use crate::dynamic::ImageSymbols;
 use crate::error::LoadError;
 use crate::machine::Machine;
 use crate::memory::{Held, Memory, Protection};
@@ -146,7 +146,7 @@ impl From<&elf::segment::ProgramHeader> for ProgramHeader {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Exports {
     Table(crate::relocatable::ExportTable),
-    Dynamic(DynSymbols),
+    Dynamic(ImageSymbols),
 }
 
 /// An object loaded into memory, relocated and protected, with its

@@ -52,7 +52,7 @@ impl<'a> SymbolTable<'a> {
         mut entries: Vec<SymbolEntry<'a>>,
         provider: ProviderId,
     ) -> Result<Self, DuplicateSymbol> {
-        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        crate::sort::sort_by(&mut entries, |a, b| a.name < b.name);
         Self::check_unique(&entries)?;
         Ok(SymbolTable {
             entries: Cow::Owned(entries),

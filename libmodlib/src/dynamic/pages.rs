@@ -41,7 +41,7 @@ pub(crate) fn protections(
                 .ok_or(LoadError::malformed("segment too large", s.offset))?,
         );
     }
-    bounds.sort_unstable();
+    crate::sort::sort_by(&mut bounds, |a, b| a < b);
     bounds.dedup();
     let mut out: Vec<(u64, u64, Protection)> = Vec::new();
     for w in bounds.windows(2) {

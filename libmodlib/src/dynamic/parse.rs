@@ -215,7 +215,7 @@ pub(crate) fn headers<'a>(file: &File<'a>) -> Result<Headers<'a>, LoadError> {
             _ => {}
         }
     }
-    segments.sort_by_key(|s| s.vaddr);
+    crate::sort::sort_by_key(&mut segments, |s| s.vaddr);
     if segments.is_empty() {
         return Err(LoadError::malformed("no loadable segment", 0));
     }

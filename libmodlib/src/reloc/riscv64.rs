@@ -99,7 +99,7 @@ pub(crate) fn pair_section(fixups: &mut [Fixup]) {
         .filter(|f| matches!(f.r_type, R_RISCV_PCREL_HI20 | R_RISCV_GOT_HI20))
         .map(|f| (f.place, high_part(f)))
         .collect();
-    highs.sort_unstable_by_key(|&(place, _)| place);
+    crate::sort::sort_by_key(&mut highs, |&(place, _)| place);
     for i in 0..fixups.len() {
         let fix = fixups[i];
         match fix.r_type {

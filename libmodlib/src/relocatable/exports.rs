@@ -42,7 +42,7 @@ impl ExportTable {
         }
         let names = &table.names;
         let name = |e: &Entry| &names[e.start..e.start + e.len];
-        table.entries.sort_unstable_by(|a, b| name(a).cmp(name(b)));
+        crate::sort::sort_by(&mut table.entries, |a, b| name(a) < name(b));
         if let Some([first, _]) = table
             .entries
             .windows(2)

@@ -154,7 +154,7 @@ pub(crate) fn plan(
     let mut index: Vec<usize> = (0..shdrs.len())
         .filter(|&i| loaded(&shdrs[i]) && is_index(&shdrs[i]))
         .collect();
-    index.sort_by_key(|&i| {
+    crate::sort::sort_by_key(&mut index, |&i| {
         rel_offsets
             .get(shdrs[i].sh_link as usize)
             .copied()

@@ -753,7 +753,8 @@ fn init_fini<M: Memory>(
                 .unwrap_or(u32::MAX);
             sections.push((priority, offset, shdr.sh_size as usize));
         }
-        sections.sort_by_key(|&(p, ..)| p);
+        // Ties (several unsuffixed arrays) keep section order.
+        crate::sort::sort_by_key(&mut sections, |&(p, offset, _)| (p, offset));
         let mut out = Vec::new();
         for (_, offset, size) in sections {
             // SAFETY: the array lies in the committed reservation, still
