@@ -106,7 +106,8 @@ pub extern "C" fn reset() -> ! {
     };
     let manager = ModuleManager::new(ModuleMemory, kernel);
     // SAFETY: read once, nothing else touches the buffer.
-    let image: &[u8] = unsafe { &*(&raw const MODULE_IMAGE) };
+    let image: &[u8] =
+        unsafe { core::slice::from_raw_parts((&raw const MODULE_IMAGE).cast::<u8>(), 4096) };
     if let Ok(handle) = manager.insmod(image, "module") {
         let _ = core::hint::black_box(manager.modsym(handle, "entry"));
         let _ = manager.rmmod(handle);
@@ -119,7 +120,8 @@ pub extern "C" fn reset() -> ! {
 #[no_mangle]
 pub extern "C" fn reset() -> ! {
     // SAFETY: read once, nothing else touches the buffer.
-    let image: &[u8] = unsafe { &*(&raw const MODULE_IMAGE) };
+    let image: &[u8] =
+        unsafe { core::slice::from_raw_parts((&raw const MODULE_IMAGE).cast::<u8>(), 4096) };
     let copy = alloc::vec::Vec::from(image);
     core::hint::black_box(copy);
     core::hint::black_box(klog as extern "C" fn(*const u8));
