@@ -16,9 +16,15 @@ pub enum Compiler {
     Clang,
     /// Any other driver by command name (a cross compiler, say).
     Named(String),
-    /// The system `clang` compiling for the GNU triple given
+    /// The system `clang` compiling for the triple given
     /// (`clang --target=<triple>`).
     ClangTarget(String),
+}
+
+/// Whether a GNU or clang triple names 32-bit Arm, whose fixtures are
+/// Thumb-2 code (what a Cortex-M runs) unless a test asks for `-marm`.
+fn is_arm_triple(triple: &str) -> bool {
+    triple.starts_with("arm") && !triple.starts_with("arm64")
 }
 
 impl Compiler {
@@ -31,12 +37,22 @@ impl Compiler {
         }
     }
 
-    /// Arguments that come before any flags (the target selection).
+    /// Arguments that come before any flags (the target selection): for a
+    /// 32-bit Arm compiler also `-mthumb`, which a later `-marm` overrides.
     pub fn target_args(&self) -> Vec<String> {
-        match self {
-            Compiler::ClangTarget(triple) => vec![format!("--target={triple}")],
-            Compiler::Gcc | Compiler::Clang | Compiler::Named(_) => Vec::new(),
+        let mut args = Vec::new();
+        let triple = match self {
+            Compiler::ClangTarget(triple) => {
+                args.push(format!("--target={triple}"));
+                triple.as_str()
+            }
+            Compiler::Named(name) => name.as_str(),
+            Compiler::Gcc | Compiler::Clang => "",
+        };
+        if is_arm_triple(triple) {
+            args.push("-mthumb".into());
         }
+        args
     }
 
     /// The GNU triple of the machine the tests are built for, when that is
@@ -47,8 +63,22 @@ impl Compiler {
             Some("riscv64-linux-gnu")
         } else if cfg!(target_arch = "aarch64") {
             Some("aarch64-linux-gnu")
+        } else if cfg!(target_arch = "arm") {
+            Some("arm-linux-gnueabihf")
         } else {
             None
+        }
+    }
+
+    /// The triple clang is given for the machine the tests are built for,
+    /// when that is not x86-64: the GNU triple, except on 32-bit Arm, where
+    /// clang's `arm-` default is an older architecture than the ARMv7-A the
+    /// hard-float GNU toolchain targets.
+    pub fn cross_clang_triple() -> Option<&'static str> {
+        if cfg!(target_arch = "arm") {
+            Some("armv7a-linux-gnueabihf")
+        } else {
+            Compiler::cross_triple()
         }
     }
 
@@ -60,6 +90,8 @@ impl Compiler {
             Some("riscv64gc-unknown-linux-gnu")
         } else if cfg!(target_arch = "aarch64") {
             Some("aarch64-unknown-linux-gnu")
+        } else if cfg!(target_arch = "arm") {
+            Some("armv7-unknown-linux-gnueabihf")
         } else {
             None
         }
@@ -77,7 +109,7 @@ impl Compiler {
     /// clang producing code for the machine the tests run on: the system
     /// `clang`, with `--target=<triple>` when that is not x86-64.
     pub fn host_clang() -> Compiler {
-        match Compiler::cross_triple() {
+        match Compiler::cross_clang_triple() {
             Some(triple) => Compiler::ClangTarget(triple.into()),
             None => Compiler::Clang,
         }
@@ -122,8 +154,8 @@ impl Compiler {
 
 /// A command running `program`, an executable built for the machine the
 /// tests run on: directly on x86-64, elsewhere under qemu-user
-/// (`qemu-riscv64`, `qemu-aarch64`; there is no binfmt_misc to do that
-/// for us). The emulator finds the target's C library through
+/// (`qemu-riscv64`, `qemu-aarch64`, `qemu-arm`; there is no binfmt_misc
+/// to do that for us). The emulator finds the target's C library through
 /// `QEMU_LD_PREFIX`, which the cargo runner (`.cargo/config.toml`) sets
 /// and the test process passes on to its children.
 pub fn program_command(program: &Path) -> Command {
@@ -131,6 +163,8 @@ pub fn program_command(program: &Path) -> Command {
         Some("qemu-riscv64")
     } else if cfg!(target_arch = "aarch64") {
         Some("qemu-aarch64")
+    } else if cfg!(target_arch = "arm") {
+        Some("qemu-arm")
     } else {
         None
     };
