@@ -32,6 +32,10 @@
 #define KMOD_ARCH "aarch64"
 #elif defined(__riscv) && __riscv_xlen == 64
 #define KMOD_ARCH "riscv64"
+#elif defined(__arm__)
+#define KMOD_ARCH "arm"
+#elif defined(__riscv) && __riscv_xlen == 32
+#define KMOD_ARCH "riscv32"
 #else
 #error "kmod: unsupported architecture"
 #endif
