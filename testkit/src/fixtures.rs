@@ -21,10 +21,11 @@ pub enum Compiler {
     ClangTarget(String),
 }
 
-/// Whether a GNU or clang triple names 32-bit Arm, whose fixtures are
-/// Thumb-2 code (what a Cortex-M runs) unless a test asks for `-marm`.
+/// Whether a GNU triple (or a compiler named after one) is 32-bit Arm's,
+/// whose fixtures are Thumb-2 code (what a Cortex-M runs) unless a test
+/// asks for `-marm`.
 fn is_arm_triple(triple: &str) -> bool {
-    triple.starts_with("arm") && !triple.starts_with("arm64")
+    triple.starts_with("arm-")
 }
 
 impl Compiler {
@@ -37,20 +38,23 @@ impl Compiler {
         }
     }
 
-    /// Arguments that come before any flags (the target selection): for a
-    /// 32-bit Arm compiler also `-mthumb`, which a later `-marm` overrides.
+    /// Arguments that come before any flags (the target selection). For
+    /// 32-bit Arm also `-mthumb`, which a later `-marm` overrides, and for
+    /// clang `-march=armv7-a`, the architecture of the hard-float GNU
+    /// toolchain. (clang is given the GNU triple rather than `armv7a-...`
+    /// so that it links with that toolchain's `arm-linux-gnueabihf-ld`.)
     pub fn target_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        let triple = match self {
+        match self {
             Compiler::ClangTarget(triple) => {
                 args.push(format!("--target={triple}"));
-                triple.as_str()
+                if is_arm_triple(triple) {
+                    args.push("-march=armv7-a".into());
+                    args.push("-mthumb".into());
+                }
             }
-            Compiler::Named(name) => name.as_str(),
-            Compiler::Gcc | Compiler::Clang => "",
-        };
-        if is_arm_triple(triple) {
-            args.push("-mthumb".into());
+            Compiler::Named(name) if is_arm_triple(name) => args.push("-mthumb".into()),
+            Compiler::Gcc | Compiler::Clang | Compiler::Named(_) => {}
         }
         args
     }
@@ -67,18 +71,6 @@ impl Compiler {
             Some("arm-linux-gnueabihf")
         } else {
             None
-        }
-    }
-
-    /// The triple clang is given for the machine the tests are built for,
-    /// when that is not x86-64: the GNU triple, except on 32-bit Arm, where
-    /// clang's `arm-` default is an older architecture than the ARMv7-A the
-    /// hard-float GNU toolchain targets.
-    pub fn cross_clang_triple() -> Option<&'static str> {
-        if cfg!(target_arch = "arm") {
-            Some("armv7a-linux-gnueabihf")
-        } else {
-            Compiler::cross_triple()
         }
     }
 
@@ -109,7 +101,7 @@ impl Compiler {
     /// clang producing code for the machine the tests run on: the system
     /// `clang`, with `--target=<triple>` when that is not x86-64.
     pub fn host_clang() -> Compiler {
-        match Compiler::cross_clang_triple() {
+        match Compiler::cross_triple() {
             Some(triple) => Compiler::ClangTarget(triple.into()),
             None => Compiler::Clang,
         }

@@ -303,37 +303,45 @@ pub fn fn_addr(f: *const ()) -> u64 {
     f as usize as u64
 }
 
+// What the host provides on 32-bit Arm, as a Linux kernel does for its
+// modules: the personality routines of the exception-handling ABI, which
+// `.ARM.exidx` entries name (with `R_ARM_NONE`) so that a linker keeps
+// them, and the run-time ABI's integer division, which Arm-state code calls
+// (ARMv7-A need not divide in hardware). libgcc and Rust's compiler
+// builtins define them.
 #[cfg(target_arch = "arm")]
 extern "C" {
-    /// The personality routines of the Arm exception-handling ABI (in
-    /// libgcc), which `.ARM.exidx` entries name with `R_ARM_NONE` so that
-    /// a linker keeps them; the host provides them as a Linux kernel does.
     fn __aeabi_unwind_cpp_pr0();
     fn __aeabi_unwind_cpp_pr1();
+    fn __aeabi_idiv();
+    fn __aeabi_idivmod();
+    fn __aeabi_uidiv();
+    fn __aeabi_uidivmod();
 }
 
 /// What the host provides beyond the test's own functions and data: on
-/// 32-bit Arm the unwinder's personality routines.
+/// 32-bit Arm the unwinder's personality routines and integer division.
 fn platform_entries() -> Vec<SymbolEntry<'static>> {
     #[cfg(target_arch = "arm")]
-    return vec![
-        SymbolEntry::new(
+    return [
+        (
             "__aeabi_unwind_cpp_pr0",
-            fn_addr(__aeabi_unwind_cpp_pr0 as *const ()),
-            SymbolKind::Function,
+            __aeabi_unwind_cpp_pr0 as unsafe extern "C" fn(),
         ),
-        SymbolEntry::new(
-            "__aeabi_unwind_cpp_pr1",
-            fn_addr(__aeabi_unwind_cpp_pr1 as *const ()),
-            SymbolKind::Function,
-        ),
-    ];
+        ("__aeabi_unwind_cpp_pr1", __aeabi_unwind_cpp_pr1),
+        ("__aeabi_idiv", __aeabi_idiv),
+        ("__aeabi_idivmod", __aeabi_idivmod),
+        ("__aeabi_uidiv", __aeabi_uidiv),
+        ("__aeabi_uidivmod", __aeabi_uidivmod),
+    ]
+    .map(|(name, f)| SymbolEntry::new(name, fn_addr(f as *const ()), SymbolKind::Function))
+    .into();
     #[cfg(not(target_arch = "arm"))]
     Vec::new()
 }
 
 /// The host symbol table: functions, the data of `data`, and on 32-bit Arm
-/// the unwinder's personality routines.
+/// the run-time helpers of [`platform_entries`].
 pub fn host_table(data: &HostData) -> SymbolTable<'static> {
     use SymbolKind::{Function, Object};
     let mut entries = platform_entries();
