@@ -40,7 +40,10 @@ set -e
 # (.cargo/config.toml sets the linkers and runners): modlib's execution and
 # differential suites, and all of kmod's, dl's and sotest's, whose C
 # fixtures, libdl.a and C programs are built for the same target with the
-# cross compilers (the programs run under qemu-user too).
+# cross compilers (the programs run under qemu-user too). For 32-bit Arm
+# (qemu-arm; Thumb-2 fixtures, and Arm-state ones where a suite builds
+# variants) modlib's unit and execution suites and kmod's; dl does not
+# build for it yet.
 cross_test() {
     set +e
     cargo test --target "$@" 2>&1 | tee -a "$log"
@@ -55,6 +58,9 @@ for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
     step "cross tests: kmod, dl and sotest for $target under qemu-user"
     cross_test "$target" -p kmod -p dl -p sotest
 done
+step "cross tests: modlib and kmod for armv7-unknown-linux-gnueabihf under qemu-user"
+cross_test armv7-unknown-linux-gnueabihf -p modlib --lib --test exec_rel --test exec_dyn
+cross_test armv7-unknown-linux-gnueabihf -p kmod
 
 # Hostile input beyond the fixed cases: a short coverage-guided run of
 # modlib::load on mutants of the objects the tests built (any crash, leak

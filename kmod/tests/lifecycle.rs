@@ -362,7 +362,7 @@ fn module_get_blocks_rmmod_until_put() {
         Err(KmodError::Busy { refcount: 1, .. })
     ));
     // SAFETY: `unsigned long ticker_read(void)`; a reference is held.
-    let read = unsafe { kernel.func::<extern "C" fn() -> u64>(ticker, "ticker_read") };
+    let read = unsafe { kernel.func::<extern "C" fn() -> usize>(ticker, "ticker_read") };
     assert_eq!(read(), TICKS, "reads the kernel's exported data");
     kernel.mgr.module_put(ticker).unwrap();
     let err = kernel.mgr.module_put(ticker).unwrap_err();

@@ -135,12 +135,13 @@ impl World {
             }
             "ticker" => {
                 // SAFETY: see above.
-                let read: extern "C" fn() -> u64 = unsafe { export(&self.mgr, h, "ticker_read") };
+                let read: extern "C" fn() -> usize = unsafe { export(&self.mgr, h, "ticker_read") };
                 assert_eq!(read(), TICKS);
             }
             "counter" => {
                 // SAFETY: see above.
-                let next: extern "C" fn() -> i64 = unsafe { export(&self.mgr, h, "counter_next") };
+                let next: extern "C" fn() -> isize =
+                    unsafe { export(&self.mgr, h, "counter_next") };
                 assert!(next() > 1000);
             }
             "quiet" => {

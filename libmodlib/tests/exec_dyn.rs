@@ -32,8 +32,19 @@ const RELATIVE: u32 = if cfg!(target_arch = "riscv64") {
     elf::abi::R_RISCV_RELATIVE
 } else if cfg!(target_arch = "aarch64") {
     elf::abi::R_AARCH64_RELATIVE
+} else if cfg!(target_arch = "arm") {
+    elf::abi::R_ARM_RELATIVE
 } else {
     elf::abi::R_X86_64_RELATIVE
+};
+
+/// Extra flags for `ifunc.c`. On 32-bit Arm no sibling calls: GNU ld 2.40
+/// links a Thumb `b.n` tail call (`THM_JUMP11`) to a local IFUNC into the
+/// PLT header, with no `IRELATIVE` relocation for it.
+const IFUNC_FLAGS: &[&str] = if cfg!(target_arch = "arm") {
+    &["-fno-optimize-sibling-calls"]
+} else {
+    &[]
 };
 
 /// The builds used for the focused tests: each compiler with its default
@@ -172,6 +183,7 @@ fn packed_relative_relocations() {
         let fx = build.shared(&["module.c"], &["-Wl,-z,pack-relative-relocs"]);
         assert!(has_tag(&fx.bytes, DT_RELR), "{ctx}: no DT_RELR");
         let file = ElfBytes::<LittleEndian>::minimal_parse(&fx.bytes).unwrap();
+        // `RELA` tables on the 64-bit machines, `REL` on 32-bit Arm.
         let rela_dyn = file.section_header_by_name(".rela.dyn").unwrap();
         if let Some(shdr) = rela_dyn {
             let relative = file
@@ -180,6 +192,15 @@ fn packed_relative_relocations() {
                 .filter(|r| r.r_type == RELATIVE)
                 .count();
             assert_eq!(relative, 0, "{ctx}: RELATIVE relocations left in .rela.dyn");
+        }
+        let rel_dyn = file.section_header_by_name(".rel.dyn").unwrap();
+        if let Some(shdr) = rel_dyn {
+            let relative = file
+                .section_data_as_rels(&shdr)
+                .unwrap()
+                .filter(|r| r.r_type == RELATIVE)
+                .count();
+            assert_eq!(relative, 0, "{ctx}: RELATIVE relocations left in .rel.dyn");
         }
         let host = HostData::new();
         let table = host_table(&host);
@@ -283,7 +304,7 @@ fn ifunc_resolvers_are_called() {
     type FnI = extern "C" fn(i32) -> i32;
     for build in linker_matrix() {
         let ctx = build.to_string();
-        let fx = build.shared(&["ifunc.c"], &[]);
+        let fx = build.shared(&["ifunc.c"], IFUNC_FLAGS);
         let host = HostData::new();
         let table = host_table(&host);
         with_image(&fx.bytes, &table, &ctx, |image| {
@@ -319,13 +340,19 @@ fn ifunc_resolvers_are_called() {
 /// IFUNC resolvers get the arguments the machine's glibc passes them, with
 /// the hardware capabilities set through `modlib::set_hwcaps`: on aarch64
 /// `(hwcap | _IFUNC_ARG_HWCAP, &{size, hwcap, hwcap2})`, on riscv64
-/// `(hwcap, NULL, NULL)`, on x86_64 nothing (the resolver takes none).
+/// `(hwcap, NULL, NULL)`, on 32-bit Arm `(hwcap)`, on x86_64 nothing (the
+/// resolver takes none).
 #[test]
 fn ifunc_resolvers_get_the_hardware_capabilities() {
     // Distinctive values; other fixtures' resolvers (and the host libc's)
     // ignore theirs, so setting them for this test process is harmless.
+    // Capabilities are `unsigned long`s, 32 bits on a 32-bit machine.
     let caps = HwCaps {
-        hwcap: 0x0123_4567_89ab,
+        hwcap: if cfg!(target_pointer_width = "64") {
+            0x0123_4567_89ab
+        } else {
+            0x4567_89ab
+        },
         hwcap2: 0x0fed_cba9,
     };
     modlib::set_hwcaps(caps);
@@ -350,7 +377,7 @@ fn ifunc_resolvers_get_the_hardware_capabilities() {
             let seen = unsafe { *resolver_args() };
             let expected = if cfg!(target_arch = "aarch64") {
                 [caps.hwcap | 1 << 62, 24, caps.hwcap, caps.hwcap2]
-            } else if cfg!(target_arch = "riscv64") {
+            } else if cfg!(target_arch = "riscv64") || cfg!(target_arch = "arm") {
                 [caps.hwcap, 0, 0, 0]
             } else {
                 [0; 4]
@@ -542,7 +569,7 @@ fn references_to_an_ifunc_of_an_unrelocated_object_wait() {
     const PROVIDER: ProviderId = ProviderId(7);
     for build in linker_matrix() {
         let ctx = build.to_string();
-        let provider_fx = build.shared(&["ifunc.c"], &[]);
+        let provider_fx = build.shared(&["ifunc.c"], IFUNC_FLAGS);
         let user_fx = build.shared(&["ifunc_user.c"], &[]);
         let host = HostData::new();
         let table = host_table(&host);

@@ -4,25 +4,28 @@
 //! functions through synthesised stubs, `.eh_frame` relocated in place, the
 //! relocation types the fixtures exercise (x86-64; the other machines'
 //! tables are in the `diff_*` tests), and the overflow a non-PIC object
-//! meets when it references far host addresses. Runs on the machine it is
-//! built for: natively on x86-64, under qemu-user for riscv64 and aarch64.
+//! meets when it references far host addresses (on a 64-bit machine; on a
+//! 32-bit one such references reach everything). Runs on the machine it is
+//! built for: natively on x86-64, under qemu-user for riscv64, aarch64 and
+//! 32-bit Arm (where `.ARM.exidx` takes the place of `.eh_frame`).
 
 mod common;
 
-use elf::abi::SHT_RELA;
+use elf::abi::{SHT_REL, SHT_RELA};
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
-use modlib::{load, LoadError, LoadOptions, LoadedImage, Memory, ObjectKind, Protection};
-use testkit::{Compiler, CountingMemory, HostMemory, Placement};
+use modlib::{load, LoadOptions, LoadedImage, Memory, ObjectKind, Protection};
+use testkit::{CountingMemory, HostMemory, Placement};
 
 use common::{
-    basic_rel_matrix, check_protections, exercise_module, fn_addr, host_add, host_table,
-    image_bytes, protection_at, rel_matrix, Build, HostData,
+    check_protections, code_address, exercise_module, fn_addr, host_add, host_table, image_bytes,
+    protection_at, rel_matrix, HostData,
 };
 
 const TWO_GIB: u64 = 1 << 31;
 
 /// This machine's 64-bit absolute relocation, which reaches anything.
+#[cfg(target_pointer_width = "64")]
 const ABS64: u32 = if cfg!(target_arch = "riscv64") {
     elf::abi::R_RISCV_64
 } else if cfg!(target_arch = "aarch64") {
@@ -33,6 +36,7 @@ const ABS64: u32 = if cfg!(target_arch = "riscv64") {
 
 /// The relocation types with which small-model non-PIC code reaches other
 /// addresses, and which overflow when those are far away.
+#[cfg(target_pointer_width = "64")]
 const NEAR_TYPES: &[u32] = if cfg!(target_arch = "riscv64") {
     &[elf::abi::R_RISCV_HI20, elf::abi::R_RISCV_PCREL_HI20]
 } else if cfg!(target_arch = "aarch64") {
@@ -70,12 +74,16 @@ fn module_object_runs_in_every_build() {
 }
 
 /// Images placed far from the test executable cannot reach host functions
-/// with a direct call (x86-64 PLT32/PC32, RISC-V CALL, AArch64 CALL26):
-/// calls must go through a stub the loader writes into the image.
+/// with a direct call (x86-64 PLT32/PC32, RISC-V CALL, AArch64 CALL26, Arm
+/// THM_CALL and CALL): calls must go through a stub the loader writes into
+/// the image. On 32-bit Arm both Thumb-2 and Arm-state callers.
 #[test]
 fn far_calls_go_through_stubs() {
     let target = fn_addr(host_add as *const ());
-    for build in basic_rel_matrix() {
+    let builds = rel_matrix()
+        .into_iter()
+        .filter(|b| b.is_basic() || b.has("-marm"));
+    for build in builds {
         let ctx = build.to_string();
         let fx = build.object("module.c", &[]);
         // Far from the executable even where fresh mappings land near it.
@@ -113,8 +121,13 @@ fn far_calls_go_through_stubs() {
 /// host is more than 2 GiB away, so a data reference (or a function's
 /// address) cannot be relocated: the load fails naming the symbol, and
 /// gives everything back.
+#[cfg(target_pointer_width = "64")]
 #[test]
 fn far_non_pic_references_overflow() {
+    use common::Build;
+    use modlib::LoadError;
+    use testkit::Compiler;
+
     static FAR_VALUE: i32 = 5;
     for cc in Compiler::host_compilers() {
         for opt in ["-O0", "-O2"] {
@@ -164,6 +177,68 @@ fn far_non_pic_references_overflow() {
                 assert_eq!(mem.live_bytes(), 0, "{ctx}: memory leaked");
                 assert_eq!(mem.live_reservations(), 0, "{ctx}: reservation leaked");
             }
+        }
+    }
+}
+
+/// The absolute relocation types with which non-PIC code of this 32-bit
+/// machine reaches other addresses: Arm's literal words and MOVW/MOVT
+/// pairs (Arm and Thumb-2).
+#[cfg(target_pointer_width = "32")]
+const ABSOLUTE_TYPES: &[u32] = &[
+    elf::abi::R_ARM_ABS32,
+    elf::abi::R_ARM_MOVW_ABS_NC,
+    elf::abi::R_ARM_MOVT_ABS,
+    elf::abi::R_ARM_THM_MOVW_ABS_NC,
+    elf::abi::R_ARM_THM_MOVT_ABS,
+];
+
+/// On a 32-bit machine non-PIC code reaches other addresses with absolute
+/// 32-bit fields, which cover the whole address space: host data and a host
+/// function's address beyond every direct branch from an image placed far
+/// from the executable relocate, and the code sees them. (What overflows on
+/// a 64-bit machine, see `far_non_pic_references_overflow`.)
+#[cfg(target_pointer_width = "32")]
+#[test]
+fn far_non_pic_references_reach_the_whole_address_space() {
+    static FAR_VALUE: i32 = 5;
+    for build in rel_matrix().into_iter().filter(|b| b.has("-fno-pic")) {
+        for (define, symbol) in [(&["-DFAR_DATA"][..], "host_value"), (&[][..], "host_add")] {
+            let ctx = format!("{build} {define:?}");
+            let fx = build.object("far.c", define);
+            let types = relocations_against(&fx.bytes, symbol);
+            assert!(
+                types.iter().all(|t| ABSOLUTE_TYPES.contains(t)),
+                "{ctx}: {types:?} are not all absolute"
+            );
+            let mem = CountingMemory::new(HostMemory::new(Placement::Far));
+            {
+                let host = HostData::new();
+                let mut entries = host_table(&host).entries().to_vec();
+                let value = entries.iter_mut().find(|e| e.name == "host_value").unwrap();
+                value.symbol.address = std::ptr::from_ref(&FAR_VALUE) as u64;
+                let table = modlib::SymbolTable::new(entries, common::HOST).unwrap();
+                let far = table.get(symbol).unwrap().address;
+                let image = load(&fx.bytes, &LoadOptions::default(), &mem, &table)
+                    .unwrap_or_else(|e| panic!("{ctx}: load: {e}"));
+                let distance = far.abs_diff(image.start());
+                assert!(
+                    distance > common::BRANCH_REACH,
+                    "{ctx}: {symbol} ({far:#x}) is only {distance:#x} from the image"
+                );
+                if symbol == "host_value" {
+                    // SAFETY: `read_far` is `int (void)` in far.c.
+                    let read: extern "C" fn() -> i32 = unsafe { common::get(&image, "read_far") };
+                    assert_eq!(read(), FAR_VALUE + 1, "{ctx}: far host data");
+                } else {
+                    // SAFETY: `far_function_address` is `void *(void)`.
+                    let f: extern "C" fn() -> usize =
+                        unsafe { common::get(&image, "far_function_address") };
+                    assert_eq!(f() as u64, far, "{ctx}: far function address");
+                }
+            }
+            assert_eq!(mem.live_bytes(), 0, "{ctx}: memory leaked");
+            assert_eq!(mem.live_reservations(), 0, "{ctx}: reservation leaked");
         }
     }
 }
@@ -279,7 +354,8 @@ fn relocation_types(object: &[u8]) -> std::collections::BTreeSet<u32> {
     out
 }
 
-/// The types of the relocations against the symbol called `name`.
+/// The types of the relocations (`RELA` or `REL`) against the symbol
+/// called `name`.
 fn relocations_against(object: &[u8], name: &str) -> Vec<u32> {
     let file = ElfBytes::<LittleEndian>::minimal_parse(object).unwrap();
     let (symtab, strtab) = file.symbol_table().unwrap().unwrap();
@@ -296,6 +372,9 @@ fn relocations_against(object: &[u8], name: &str) -> Vec<u32> {
                     .filter(|r| r.r_sym as usize == index)
                     .map(|r| r.r_type),
             );
+        } else if shdr.sh_type == SHT_REL {
+            let rels = file.section_data_as_rels(&shdr).unwrap();
+            out.extend(rels.filter(|r| r.r_sym as usize == index).map(|r| r.r_type));
         }
     }
     assert!(!out.is_empty(), "no relocation against {name}");
@@ -369,8 +448,12 @@ fn fde_encoding(cie: &[u8]) -> u8 {
 
 /// `.eh_frame` is loaded (it is `SHF_ALLOC`) and relocated: found in the
 /// image by its first CIE, every FDE's PC-relative start must point into
-/// the image's code, and the FDEs must cover the exported functions.
+/// the image's code, and the FDEs must cover the exported functions. On
+/// 32-bit Arm, whose unwind tables are `.ARM.exidx`, that is checked.
 fn check_eh_frame<M: Memory>(image: &LoadedImage<M>, object: &[u8], ctx: &str) {
+    if cfg!(target_arch = "arm") {
+        return check_exidx(image, object, ctx);
+    }
     let file = ElfBytes::<LittleEndian>::minimal_parse(object).unwrap();
     let shdr = file.section_header_by_name(".eh_frame").unwrap().unwrap();
     let data = file.section_data(&shdr).unwrap().0;
@@ -432,6 +515,67 @@ fn check_eh_frame<M: Memory>(image: &LoadedImage<M>, object: &[u8], ctx: &str) {
         assert!(
             starts.contains(&addr),
             "{ctx}: no FDE starts at {f} ({addr:#x})"
+        );
+    }
+    check_protections(image, ctx);
+}
+
+/// A `PREL31` field (Arm's 31-bit place-relative offsets of the unwind
+/// tables) at `field`, resolved.
+fn prel31(field: u64, word: u32) -> u64 {
+    field.wrapping_add(i64::from(((word << 1) as i32) >> 1) as u64)
+}
+
+/// Arm's unwind index, `.ARM.exidx` (one per code section), is loaded
+/// read-only where the object's layout says and relocated: each entry's
+/// `PREL31` function start points into the image's code, its second word is
+/// `EXIDX_CANTUNWIND`, inline unwind instructions, or a `PREL31` pointer
+/// into the image's read-only `.ARM.extab`; the entries cover the exported
+/// functions.
+fn check_exidx<M: Memory>(image: &LoadedImage<M>, object: &[u8], ctx: &str) {
+    let page = HostMemory::default().page_size();
+    let layout = modlib::inspect::relocatable_layout(object, image.machine(), page)
+        .unwrap_or_else(|e| panic!("{ctx}: layout: {e}"));
+    let mut starts = Vec::new();
+    let indexes = layout
+        .sections
+        .iter()
+        .filter(|s| s.name.starts_with(".ARM.exidx"));
+    for section in indexes {
+        let at = image.start() + section.offset as u64;
+        let what = format!("{ctx}: {} at {at:#x}", section.name);
+        assert_eq!(
+            protection_at(image, at),
+            Some(Protection::Read),
+            "{what}: not read-only"
+        );
+        let loaded = image_bytes(image, at, section.size).expect("index bytes");
+        for (i, entry) in loaded.chunks_exact(8).enumerate() {
+            let field = at + 8 * i as u64;
+            let start = code_address(prel31(field, u32_at(entry, 0)));
+            assert_eq!(
+                protection_at(image, start),
+                Some(Protection::ReadExecute),
+                "{what}: entry {i} starts at {start:#x}, outside the code"
+            );
+            let data = u32_at(entry, 4);
+            if data != 1 && data & 0x8000_0000 == 0 {
+                let table = prel31(field + 4, data);
+                assert_eq!(
+                    protection_at(image, table),
+                    Some(Protection::Read),
+                    "{what}: entry {i}'s table at {table:#x} is not read-only data"
+                );
+            }
+            starts.push(start);
+        }
+    }
+    assert!(!starts.is_empty(), "{ctx}: no .ARM.exidx entries");
+    for f in ["fib", "dense_switch", "add_via_host"] {
+        let addr = code_address(image.symbol(f).unwrap().address);
+        assert!(
+            starts.contains(&addr),
+            "{ctx}: no unwind index entry starts at {f} ({addr:#x})"
         );
     }
     check_protections(image, ctx);

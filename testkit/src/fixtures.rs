@@ -16,9 +16,16 @@ pub enum Compiler {
     Clang,
     /// Any other driver by command name (a cross compiler, say).
     Named(String),
-    /// The system `clang` compiling for the GNU triple given
+    /// The system `clang` compiling for the triple given
     /// (`clang --target=<triple>`).
     ClangTarget(String),
+}
+
+/// Whether a GNU triple (or a compiler named after one) is 32-bit Arm's,
+/// whose fixtures are Thumb-2 code (what a Cortex-M runs) unless a test
+/// asks for `-marm`.
+fn is_arm_triple(triple: &str) -> bool {
+    triple.starts_with("arm-")
 }
 
 impl Compiler {
@@ -31,12 +38,25 @@ impl Compiler {
         }
     }
 
-    /// Arguments that come before any flags (the target selection).
+    /// Arguments that come before any flags (the target selection). For
+    /// 32-bit Arm also `-mthumb`, which a later `-marm` overrides, and for
+    /// clang `-march=armv7-a`, the architecture of the hard-float GNU
+    /// toolchain. (clang is given the GNU triple rather than `armv7a-...`
+    /// so that it links with that toolchain's `arm-linux-gnueabihf-ld`.)
     pub fn target_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
         match self {
-            Compiler::ClangTarget(triple) => vec![format!("--target={triple}")],
-            Compiler::Gcc | Compiler::Clang | Compiler::Named(_) => Vec::new(),
+            Compiler::ClangTarget(triple) => {
+                args.push(format!("--target={triple}"));
+                if is_arm_triple(triple) {
+                    args.push("-march=armv7-a".into());
+                    args.push("-mthumb".into());
+                }
+            }
+            Compiler::Named(name) if is_arm_triple(name) => args.push("-mthumb".into()),
+            Compiler::Gcc | Compiler::Clang | Compiler::Named(_) => {}
         }
+        args
     }
 
     /// The GNU triple of the machine the tests are built for, when that is
@@ -47,6 +67,8 @@ impl Compiler {
             Some("riscv64-linux-gnu")
         } else if cfg!(target_arch = "aarch64") {
             Some("aarch64-linux-gnu")
+        } else if cfg!(target_arch = "arm") {
+            Some("arm-linux-gnueabihf")
         } else {
             None
         }
@@ -60,6 +82,8 @@ impl Compiler {
             Some("riscv64gc-unknown-linux-gnu")
         } else if cfg!(target_arch = "aarch64") {
             Some("aarch64-unknown-linux-gnu")
+        } else if cfg!(target_arch = "arm") {
+            Some("armv7-unknown-linux-gnueabihf")
         } else {
             None
         }
@@ -122,8 +146,8 @@ impl Compiler {
 
 /// A command running `program`, an executable built for the machine the
 /// tests run on: directly on x86-64, elsewhere under qemu-user
-/// (`qemu-riscv64`, `qemu-aarch64`; there is no binfmt_misc to do that
-/// for us). The emulator finds the target's C library through
+/// (`qemu-riscv64`, `qemu-aarch64`, `qemu-arm`; there is no binfmt_misc
+/// to do that for us). The emulator finds the target's C library through
 /// `QEMU_LD_PREFIX`, which the cargo runner (`.cargo/config.toml`) sets
 /// and the test process passes on to its children.
 pub fn program_command(program: &Path) -> Command {
@@ -131,6 +155,8 @@ pub fn program_command(program: &Path) -> Command {
         Some("qemu-riscv64")
     } else if cfg!(target_arch = "aarch64") {
         Some("qemu-aarch64")
+    } else if cfg!(target_arch = "arm") {
+        Some("qemu-arm")
     } else {
         None
     };

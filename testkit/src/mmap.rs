@@ -13,8 +13,9 @@ pub enum Placement {
     /// In the low 2 GiB (`MAP_32BIT` on x86-64), as non-PIC code with 32-bit
     /// absolute addresses requires.
     Low2G,
-    /// At least 16 GiB away from the test executable, beyond every direct
-    /// branch (qemu-user, unlike Linux, maps memory right next to it).
+    /// Beyond every direct branch from the test executable: at least
+    /// 16 GiB away on a 64-bit machine, 256 MiB on a 32-bit one (qemu-user,
+    /// unlike Linux, maps memory right next to it).
     Far,
 }
 
@@ -44,20 +45,33 @@ fn map_low(len: usize, flags: i32) -> *mut libc::c_void {
     map_in(0x1000_0000, 0x8000_0000, 0x1000_0000, len, flags)
 }
 
-/// An inaccessible mapping of `len` bytes at least 16 GiB above the test
-/// executable's code (or below it, where the address space ends first).
+/// How far [`Placement::Far`] keeps from the executable's code, the span
+/// of hint addresses searched beyond that, and the step between hints: on a
+/// 64-bit machine 16 GiB (beyond AArch64 `bl`'s 128 MiB and the ±2 GiB of
+/// x86-64 and RISC-V), on a 32-bit one 256 MiB (beyond Arm `bl`'s 32 MiB).
+#[cfg(target_pointer_width = "64")]
+const FAR: (usize, usize, usize) = (16 << 30, 64 << 30, 1 << 30);
+#[cfg(not(target_pointer_width = "64"))]
+const FAR: (usize, usize, usize) = (256 << 20, 1 << 30, 64 << 20);
+
+/// An inaccessible mapping of `len` bytes at least [`FAR`]'s distance above
+/// the test executable's code (or below it, where the address space ends
+/// first).
 fn map_far(len: usize, flags: i32) -> *mut libc::c_void {
-    const GIB: usize = 1 << 30;
-    let code = map_far as fn(usize, i32) -> *mut libc::c_void as usize;
-    let above = (code & !(GIB - 1)).checked_add(16 * GIB);
-    let raw = above.map_or(libc::MAP_FAILED, |start| {
-        map_in(start, start.saturating_add(64 * GIB), GIB, len, flags)
-    });
+    let (distance, span, step) = FAR;
+    let code = map_far as fn(usize, i32) -> *mut libc::c_void as usize & !(step - 1);
+    let raw = code
+        .checked_add(distance)
+        .map_or(libc::MAP_FAILED, |start| {
+            map_in(start, start.saturating_add(span), step, len, flags)
+        });
     if raw != libc::MAP_FAILED {
         return raw;
     }
-    let below = (code & !(GIB - 1)).saturating_sub(80 * GIB).max(GIB);
-    map_in(below, below + 64 * GIB, GIB, len, flags)
+    match code.checked_sub(distance + span) {
+        Some(below) if below >= step => map_in(below, below + span, step, len, flags),
+        _ => libc::MAP_FAILED,
+    }
 }
 
 /// The first of the hint addresses `start`, `start + step`, ... at which
@@ -85,7 +99,10 @@ fn map_in(start: usize, limit: usize, step: usize, len: usize, flags: i32) -> *m
             // SAFETY: the mapping was just created here and is unused.
             unsafe { libc::munmap(raw, len) };
         }
-        hint += step;
+        match hint.checked_add(step) {
+            Some(next) => hint = next,
+            None => break,
+        }
     }
     libc::MAP_FAILED
 }
@@ -140,7 +157,9 @@ impl Memory for HostMemory {
             return Err(MemoryError::Exhausted { size });
         }
         let start = raw as usize;
-        let aligned = (start + align - 1) & !(align - 1);
+        // The mapping, whole pages of it, is at least `align` bytes long, so
+        // `start + align - 1` is still inside the address space.
+        let aligned = (start + (align - 1)) & !(align - 1);
         let (head, tail) = (aligned - start, padded - (aligned - start) - size);
         // SAFETY: the trimmed pieces lie inside the mapping just created and
         // nothing refers to them.

@@ -9,7 +9,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::ffi::{c_char, c_void, CStr};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use kmod::{KernelTable, KmodError, ModHandle, ModuleManager, ModuleStore};
@@ -18,11 +18,13 @@ use testkit::{Compiler, CountingMemory, HostMemory};
 /// The memory every test manager uses: mmap, counted.
 pub type Mem = Arc<CountingMemory<HostMemory>>;
 
-/// Value of the kernel's exported data item; `ticker` reads it back.
-pub const TICKS: u64 = 0x1234_5678_9abc_def0;
+/// Value of the kernel's exported data item, a C `unsigned long` (a
+/// machine word: its low 32 bits on a 32-bit machine); `ticker` reads it
+/// back.
+pub const TICKS: usize = 0x1234_5678_9abc_def0_u64 as usize;
 
-/// Kernel data exported to modules.
-pub static KERNEL_TICKS: AtomicU64 = AtomicU64::new(TICKS);
+/// Kernel data exported to modules (`volatile unsigned long KERNEL_TICKS`).
+pub static KERNEL_TICKS: AtomicUsize = AtomicUsize::new(TICKS);
 
 thread_local! {
     static LOG: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };

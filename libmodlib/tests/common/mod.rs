@@ -46,8 +46,8 @@ pub struct Build {
     pub compiler: Compiler,
     /// Flags (without the output-kind flag and [`BASE_FLAGS`]).
     pub flags: Vec<&'static str>,
-    /// Where the image must be placed: non-PIC small-model code needs the
-    /// low 2 GiB.
+    /// Where the image must be placed: non-PIC small-model code of a 64-bit
+    /// machine needs the low 2 GiB.
     pub placement: Placement,
     /// Whether the code may reference host addresses directly (PIC through
     /// the GOT, or the large model), not only call host functions.
@@ -56,9 +56,12 @@ pub struct Build {
 
 impl Build {
     /// A build of `compiler` with `flags`; placement and direct host
-    /// references follow from the code model.
+    /// references follow from the code model. On a 32-bit machine every
+    /// build reaches every address: its absolute fields are 32 bits wide.
     pub fn new(compiler: &Compiler, flags: &[&'static str]) -> Self {
-        let non_pic_small = flags.contains(&"-fno-pic") && !flags.contains(&"-mcmodel=large");
+        let non_pic_small = cfg!(target_pointer_width = "64")
+            && flags.contains(&"-fno-pic")
+            && !flags.contains(&"-mcmodel=large");
         Build {
             compiler: compiler.clone(),
             flags: flags.to_vec(),
@@ -123,7 +126,12 @@ impl fmt::Display for Build {
 /// relaxation (GOTPCREL), the medium model (GOTPC32, GOTOFF64) and the
 /// large model (GOTPC64, GOTOFF64, GOT64, PLTOFF64, PC64; PIC and
 /// absolute). On riscv64: medany and `-mno-relax`. On aarch64: `-fpic`
-/// (GOTPAGE_LO15) and the large model (MOVW groups or literal pools).
+/// (GOTPAGE_LO15) and the large model (MOVW groups or literal pools). On
+/// 32-bit Arm, where the plain builds are Thumb-2: Arm state (`-marm`: CALL,
+/// JUMP24, MOVW/MOVT, GOT_BREL or GOT_PREL), calls through registers
+/// (`-mlong-calls`), and literal pools instead of MOVW/MOVT (ABS32). (No
+/// M-profile build: its calls to the Arm-state host would need `BLX`, which
+/// M-profile lacks, so the loader rightly refuses them.)
 pub fn rel_matrix() -> Vec<Build> {
     let mut out = Vec::new();
     for cc in Compiler::host_compilers() {
@@ -140,6 +148,18 @@ pub fn rel_matrix() -> Vec<Build> {
         if cfg!(target_arch = "aarch64") {
             out.push(Build::new(&cc, &["-O2", "-fpic"]));
             out.push(Build::new(&cc, &["-O2", "-mcmodel=large", "-fno-pic"]));
+            continue;
+        }
+        if cfg!(target_arch = "arm") {
+            out.push(Build::new(&cc, &["-O2", "-fPIC", "-marm"]));
+            out.push(Build::new(&cc, &["-O0", "-fno-pic", "-marm"]));
+            out.push(Build::new(&cc, &["-O2", "-fno-pic", "-mlong-calls"]));
+            let literal_pools = if matches!(cc, Compiler::ClangTarget(_)) {
+                "-mno-movt"
+            } else {
+                "-mword-relocations"
+            };
+            out.push(Build::new(&cc, &["-O2", "-fno-pic", literal_pools]));
             continue;
         }
         out.push(Build::new(&cc, &["-O2", "-fPIC", "-fno-plt"]));
@@ -164,12 +184,16 @@ pub fn basic_rel_matrix() -> Vec<Build> {
 /// Every way `module.c` is linked as a shared object (always `-fPIC
 /// -nostdlib`): gcc and clang × -O0/-O2 with the system linker, and -O2
 /// with lld, which lays segments out differently (clang only when cross
-/// compiling: a cross gcc does not find `ld.lld`).
+/// compiling: a cross gcc does not find `ld.lld`). On 32-bit Arm also an
+/// Arm-state (`-marm`) build beside the Thumb-2 ones.
 pub fn dyn_matrix() -> Vec<Build> {
     let mut out = Vec::new();
     for cc in Compiler::host_compilers() {
         for opt in ["-O0", "-O2"] {
             out.push(Build::new(&cc, &[opt, "-fPIC"]));
+        }
+        if cfg!(target_arch = "arm") {
+            out.push(Build::new(&cc, &["-O2", "-fPIC", "-marm"]));
         }
         if Compiler::cross_triple().is_none() || matches!(cc, Compiler::ClangTarget(_)) {
             out.push(Build::new(&cc, &["-O2", "-fPIC", "-fuse-ld=lld"]));
@@ -279,34 +303,70 @@ pub fn fn_addr(f: *const ()) -> u64 {
     f as usize as u64
 }
 
-/// The host symbol table: functions, and the data of `data`.
+// What the host provides on 32-bit Arm, as a Linux kernel does for its
+// modules: the personality routines of the exception-handling ABI, which
+// `.ARM.exidx` entries name (with `R_ARM_NONE`) so that a linker keeps
+// them, and the run-time ABI's integer division, which Arm-state code calls
+// (ARMv7-A need not divide in hardware). libgcc and Rust's compiler
+// builtins define them.
+#[cfg(target_arch = "arm")]
+extern "C" {
+    fn __aeabi_unwind_cpp_pr0();
+    fn __aeabi_unwind_cpp_pr1();
+    fn __aeabi_idiv();
+    fn __aeabi_idivmod();
+    fn __aeabi_uidiv();
+    fn __aeabi_uidivmod();
+}
+
+/// What the host provides beyond the test's own functions and data: on
+/// 32-bit Arm the unwinder's personality routines and integer division.
+fn platform_entries() -> Vec<SymbolEntry<'static>> {
+    #[cfg(target_arch = "arm")]
+    return [
+        (
+            "__aeabi_unwind_cpp_pr0",
+            __aeabi_unwind_cpp_pr0 as unsafe extern "C" fn(),
+        ),
+        ("__aeabi_unwind_cpp_pr1", __aeabi_unwind_cpp_pr1),
+        ("__aeabi_idiv", __aeabi_idiv),
+        ("__aeabi_idivmod", __aeabi_idivmod),
+        ("__aeabi_uidiv", __aeabi_uidiv),
+        ("__aeabi_uidivmod", __aeabi_uidivmod),
+    ]
+    .map(|(name, f)| SymbolEntry::new(name, fn_addr(f as *const ()), SymbolKind::Function))
+    .into();
+    #[cfg(not(target_arch = "arm"))]
+    Vec::new()
+}
+
+/// The host symbol table: functions, the data of `data`, and on 32-bit Arm
+/// the run-time helpers of [`platform_entries`].
 pub fn host_table(data: &HostData) -> SymbolTable<'static> {
     use SymbolKind::{Function, Object};
-    SymbolTable::new(
-        vec![
-            SymbolEntry::new("host_add", fn_addr(host_add as *const ()), Function),
-            SymbolEntry::new("host_trace", fn_addr(host_trace as *const ()), Function),
-            SymbolEntry::new("host_get", fn_addr(host_get as *const ()), Function),
-            SymbolEntry::new("host_set", fn_addr(host_set as *const ()), Function),
-            SymbolEntry::new(
-                "host_call_back",
-                fn_addr(host_call_back as *const ()),
-                Function,
-            ),
-            SymbolEntry::new(
-                "host_optional",
-                fn_addr(host_optional as *const ()),
-                Function,
-            ),
-            SymbolEntry::new("memset", fn_addr(host_memset as *const ()), Function),
-            SymbolEntry::new("memcpy", fn_addr(host_memcpy as *const ()), Function),
-            SymbolEntry::new("host_value", data.value.as_ptr() as u64, Object),
-            SymbolEntry::new("host_array", data.array.as_ptr() as u64, Object),
-            SymbolEntry::new("host_name", std::ptr::from_ref(&data.name) as u64, Object),
-        ],
-        HOST,
-    )
-    .expect("host table has unique names")
+    let mut entries = platform_entries();
+    entries.extend([
+        SymbolEntry::new("host_add", fn_addr(host_add as *const ()), Function),
+        SymbolEntry::new("host_trace", fn_addr(host_trace as *const ()), Function),
+        SymbolEntry::new("host_get", fn_addr(host_get as *const ()), Function),
+        SymbolEntry::new("host_set", fn_addr(host_set as *const ()), Function),
+        SymbolEntry::new(
+            "host_call_back",
+            fn_addr(host_call_back as *const ()),
+            Function,
+        ),
+        SymbolEntry::new(
+            "host_optional",
+            fn_addr(host_optional as *const ()),
+            Function,
+        ),
+        SymbolEntry::new("memset", fn_addr(host_memset as *const ()), Function),
+        SymbolEntry::new("memcpy", fn_addr(host_memcpy as *const ()), Function),
+        SymbolEntry::new("host_value", data.value.as_ptr() as u64, Object),
+        SymbolEntry::new("host_array", data.array.as_ptr() as u64, Object),
+        SymbolEntry::new("host_name", std::ptr::from_ref(&data.name) as u64, Object),
+    ]);
+    SymbolTable::new(entries, HOST).expect("host table has unique names")
 }
 
 // ---------------------------------------------------------------------------
@@ -464,17 +524,25 @@ fn mapped_as_reported(
 }
 
 /// How far a direct call of this machine reaches (x86-64 `call rel32` and
-/// RISC-V `auipc`+`jalr`: ±2 GiB; AArch64 `bl`: ±128 MiB).
+/// RISC-V `auipc`+`jalr`: ±2 GiB; AArch64 `bl`: ±128 MiB; Arm `bl`:
+/// ±32 MiB, Thumb-2 `bl` ±16 MiB).
 pub const BRANCH_REACH: u64 = if cfg!(target_arch = "aarch64") {
     1 << 27
+} else if cfg!(target_arch = "arm") {
+    1 << 25
 } else {
     1 << 31
 };
 
-/// The destinations of the direct calls and jumps in `code` at `addr`.
-fn branch_targets(addr: u64, code: &[u8]) -> Vec<u64> {
+/// `v`'s low `bits` bits read as a two's-complement number.
+fn sext(v: u32, bits: u32) -> u64 {
+    i64::from(((v << (32 - bits)) as i32) >> (32 - bits)) as u64
+}
+
+/// The destinations of the direct calls and jumps in `code` at `addr`;
+/// `thumb` says that 32-bit Arm code is Thumb-2 rather than Arm state.
+fn branch_targets(addr: u64, code: &[u8], thumb: bool) -> Vec<u64> {
     let word = |i: usize| u32::from_le_bytes(code[i..i + 4].try_into().unwrap());
-    let sext = |v: u32, bits: u32| i64::from(((v << (32 - bits)) as i32) >> (32 - bits)) as u64;
     let mut out = Vec::new();
     if cfg!(target_arch = "riscv64") {
         // auipc rd, hi; jalr x, lo(rd) (instructions are 2-byte aligned).
@@ -494,6 +562,36 @@ fn branch_targets(addr: u64, code: &[u8]) -> Vec<u64> {
                 out.push((addr + i as u64).wrapping_add(sext(insn & 0x03ff_ffff, 26) << 2));
             }
         }
+    } else if cfg!(target_arch = "arm") && thumb {
+        // bl, blx (to Arm state, from the word-aligned pc) and b.w (T4):
+        // S:I1:I2:imm10:imm11:0 with In = !(Jn ^ S), from pc = here + 4.
+        let half = |i: usize| u32::from(u16::from_le_bytes([code[i], code[i + 1]]));
+        for i in (0..code.len().saturating_sub(3)).step_by(2) {
+            let (hi, lo) = (half(i), half(i + 2));
+            let kind = lo & 0xd000;
+            if hi & 0xf800 != 0xf000 || !matches!(kind, 0xd000 | 0xc000 | 0x9000) {
+                continue;
+            }
+            let s = (hi >> 10) & 1;
+            let (i1, i2) = (!((lo >> 13) ^ s) & 1, !((lo >> 11) ^ s) & 1);
+            let imm = s << 24 | i1 << 23 | i2 << 22 | (hi & 0x3ff) << 12 | (lo & 0x7ff) << 1;
+            let pc = addr + i as u64 + 4;
+            let from = if kind == 0xc000 { pc & !3 } else { pc };
+            out.push(from.wrapping_add(sext(imm, 25)));
+        }
+    } else if cfg!(target_arch = "arm") {
+        // b, bl (cond 1010, 1011) and blx imm24:H (cond 1111), from pc =
+        // here + 8.
+        for i in (0..code.len().saturating_sub(3)).step_by(4) {
+            let insn = word(i);
+            if insn & 0x0e00_0000 == 0x0a00_0000 {
+                let mut off = sext(insn & 0x00ff_ffff, 24) << 2;
+                if insn >> 28 == 0xf {
+                    off |= u64::from((insn >> 24) & 1) << 1;
+                }
+                out.push((addr + i as u64 + 8).wrapping_add(off));
+            }
+        }
     } else {
         // call/jmp rel32.
         for i in 0..code.len().saturating_sub(4) {
@@ -506,9 +604,35 @@ fn branch_targets(addr: u64, code: &[u8]) -> Vec<u64> {
     out
 }
 
+/// The offsets in a range-extension stub of this machine at which branches
+/// enter it: an Arm stub has a Thumb entry and, 12 bytes in, an Arm one.
+const STUB_ENTRIES: &[u64] = if cfg!(target_arch = "arm") {
+    &[0, 12]
+} else {
+    &[0]
+};
+
+/// Bytes [`is_stub_to`] looks at: a stub with its target.
+const STUB_BYTES: usize = if cfg!(target_arch = "riscv64") {
+    24
+} else if cfg!(target_arch = "x86_64") {
+    14
+} else {
+    16
+};
+
 /// Whether `bytes` are one of the loader's range-extension stubs for this
 /// machine jumping to `target`.
 fn is_stub_to(bytes: &[u8], target: u64) -> bool {
+    if cfg!(target_arch = "arm") {
+        // push {r0, r1}; ldr r0, [pc, #4]; str r0, [sp, #4]; pop {r0, pc};
+        // the target; then the Arm entry, ldr pc, [pc, #-12].
+        let thumb = [0x03, 0xb4, 0x01, 0x48, 0x01, 0x90, 0x01, 0xbd];
+        return bytes.len() >= 16
+            && bytes[..8] == thumb
+            && u64::from(u32::from_le_bytes(bytes[8..12].try_into().unwrap())) == target
+            && bytes[12..16] == 0xe51f_f00c_u32.to_le_bytes();
+    }
     let (code, at): (&[u8], usize) = if cfg!(target_arch = "riscv64") {
         (
             &[
@@ -526,14 +650,30 @@ fn is_stub_to(bytes: &[u8], target: u64) -> bool {
         && bytes[at..at + 8] == target.to_le_bytes()
 }
 
+/// The address of the first instruction of the code at `addr`, a function
+/// symbol's value: on 32-bit Arm bit 0 only marks Thumb code.
+pub fn code_address(addr: u64) -> u64 {
+    if cfg!(target_arch = "arm") {
+        addr & !1
+    } else {
+        addr
+    }
+}
+
 /// Whether the function `name` of `image` contains a direct call or jump
 /// that lands on a range-extension stub inside the image which jumps to
 /// `target`.
 pub fn calls_through_stub<M: Memory>(image: &LoadedImage<M>, name: &str, target: u64) -> bool {
     let f = image.symbol(name).expect("function is exported");
-    let code = image_bytes(image, f.address, f.size as usize).expect("function bytes");
-    branch_targets(f.address, code).into_iter().any(|dest| {
-        image.contains(dest) && image_bytes(image, dest, 24).is_some_and(|b| is_stub_to(b, target))
+    let start = code_address(f.address);
+    let code = image_bytes(image, start, f.size as usize).expect("function bytes");
+    let thumb = start != f.address;
+    branch_targets(start, code, thumb).into_iter().any(|dest| {
+        STUB_ENTRIES.iter().any(|&entry| {
+            let stub = dest.wrapping_sub(entry);
+            image.contains(stub)
+                && image_bytes(image, stub, STUB_BYTES).is_some_and(|b| is_stub_to(b, target))
+        })
     })
 }
 
