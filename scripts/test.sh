@@ -16,13 +16,24 @@ cargo fmt --all -- --check
 step "lint: cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The no_std crates on bare-metal targets, 64-bit and 32-bit (Cortex-M0+,
+# M4/M7, M33, RV32), each machine's table and both object kinds; then a
+# microcontroller build (Arm modules only, no shared objects) for each
+# 32-bit target.
 for target in riscv64gc-unknown-none-elf aarch64-unknown-none thumbv6m-none-eabi \
     thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf; do
-    for crate in modlib kmod; do
-        step "bare build: $crate for $target"
-        cargo build -p "$crate" --target "$target"
-    done
+    step "bare build: modlib, kmod and dl-core for $target"
+    cargo build -p modlib -p kmod -p dl-core --target "$target"
 done
+for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
+    step "bare build: kmod for $target with Arm modules only and no shared objects"
+    cargo build -p kmod --no-default-features --features arm --target "$target"
+done
+step "bare build: kmod for riscv32imac-unknown-none-elf with RV32 modules only"
+cargo build -p kmod --no-default-features --features riscv32 --target riscv32imac-unknown-none-elf
+
+step "footprint: kmod + modlib in a Cortex-M4 image (scripts/footprint.sh)"
+bash scripts/footprint.sh
 
 step "QEMU system: format and lint the kernel and user image"
 (cd kernel && cargo fmt --all -- --check && cargo clippy --release --workspace -- -D warnings)
