@@ -45,6 +45,35 @@ pub fn init() {
     clock::init();
 }
 
+/// Where the protection probe library reads: kernel data (the start of
+/// `.data`, privileged only).
+pub const PROBE_KERNEL_ADDR: u64 = 0x2000_0000;
+
+/// The user pool: the user image, its libraries, heap and stack.
+pub const USER_SPACE: core::ops::Range<u64> = mem::USER_POOL_START..mem::USER_POOL_END;
+
+/// This machine's own boot checks: the MPU plan and the built-in
+/// unprivileged tasks.
+pub fn boot_checks(checks: &mut crate::checks::Checks) {
+    probes::run(checks);
+}
+
+/// Granules in use in the module and user pools.
+pub fn pages_in_use() -> u64 {
+    let (modules, user) = mem::used();
+    (modules + user) as u64
+}
+
+/// Prints how the pools and the MPU are used.
+pub fn report_memory() {
+    let (modules, user) = mem::used();
+    crate::kprintln!(
+        "memory: module pool {modules} of 8 granules of 128 KiB in use, user pool {user} of 15; MPU regions enabled: {} of {}",
+        mpu::enabled(),
+        mpu_regions()
+    );
+}
+
 /// The number of MPU regions the processor reported.
 pub fn mpu_regions() -> u32 {
     MPU_REGIONS.load(Ordering::Relaxed)
