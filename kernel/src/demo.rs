@@ -3,18 +3,14 @@
 //! modules, plugins, device reads, protection probes), then the modules
 //! unloaded and every page or granule accounted for.
 
-use crate::arch;
+use alloc::format;
+
+use crate::arch::{self, image};
 use crate::checks::Checks;
+use crate::task::{self, Access, Outcome};
 use crate::{heap, kprintln, modules};
-#[cfg(target_arch = "riscv64")]
-use {
-    crate::arch::image,
-    crate::task::{self, Access, Outcome},
-    alloc::format,
-};
 
 /// Runs the user image with `args` until it exits or faults.
-#[cfg(target_arch = "riscv64")]
 fn run_user_image(args: &[&str]) -> Outcome {
     kprintln!("> user task: {}", args[1..].join(" "));
     let outcome = match image::start(args) {
@@ -91,7 +87,6 @@ pub fn run(checks: &mut Checks) {
 }
 
 /// The user image's tasks.
-#[cfg(target_arch = "riscv64")]
 fn user_space(checks: &mut Checks) {
     kprintln!("--- user space ---");
     let tasks: [(&[&str], &str); 4] = [
@@ -147,7 +142,3 @@ fn user_space(checks: &mut Checks) {
         None => checks.check(false, "chardev_read found for the module-call probe"),
     }
 }
-
-/// No user image on this machine yet.
-#[cfg(not(target_arch = "riscv64"))]
-fn user_space(_checks: &mut Checks) {}

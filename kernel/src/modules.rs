@@ -205,7 +205,9 @@ pub fn chardev_read(minor: i32, buf: &mut [u8]) -> Result<usize, KmodError> {
 /// with the machine's instruction-set bit).
 pub fn function(module: &str, symbol: &str) -> Option<u64> {
     let m = manager();
-    m.modsym(m.modhandle(module)?, symbol).ok().map(|f| f as u64)
+    m.modsym(m.modhandle(module)?, symbol)
+        .ok()
+        .map(|f| f as u64)
 }
 
 /// Bytes held by each module, for the closing report.

@@ -19,6 +19,15 @@ struct Registry {
     generation: u32,
 }
 
+/// Bits of a module id holding its slot (plus one); the slot's
+/// generation is above them. An id fits the machine's word, as the
+/// `DTPMOD` relocations that store it do: half for each on 32-bit
+/// machines, 32 bits each on 64-bit ones.
+const SLOT_BITS: u32 = usize::BITS / 2;
+
+/// The generations an id can tell apart.
+const GENERATION_MASK: u32 = u32::MAX >> (32 - SLOT_BITS);
+
 impl TlsModules {
     /// No module registered.
     #[must_use]
@@ -36,14 +45,16 @@ impl TlsModules {
     /// generation above (so that a stale id is noticed). No lock taken.
     #[must_use]
     pub fn split(module: u64) -> Option<(usize, u32)> {
-        let slot = usize::try_from(module & 0xffff_ffff).ok()?.checked_sub(1)?;
-        Some((slot, (module >> 32) as u32))
+        let slot = usize::try_from(module & ((1 << SLOT_BITS) - 1))
+            .ok()?
+            .checked_sub(1)?;
+        Some((slot, (module >> SLOT_BITS) as u32))
     }
 
     /// Registers a template; returns its module id (never 0).
     pub fn register(&self, tls: ThreadLocal) -> u64 {
         let mut r = self.inner.lock();
-        r.generation = r.generation.wrapping_add(1).max(1);
+        r.generation = (r.generation.wrapping_add(1) & GENERATION_MASK).max(1);
         let entry = Some((r.generation, tls));
         let slot = if let Some(free) = r.slots.iter().position(Option::is_none) {
             r.slots[free] = entry;
@@ -52,7 +63,7 @@ impl TlsModules {
             r.slots.push(entry);
             r.slots.len() - 1
         };
-        (u64::from(r.generation) << 32) | (slot as u64 + 1)
+        (u64::from(r.generation) << SLOT_BITS) | (slot as u64 + 1)
     }
 
     /// Forgets `module`; returns its slot and generation if it was

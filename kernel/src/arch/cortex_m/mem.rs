@@ -48,6 +48,11 @@ pub fn init() {
     USER.lock().program();
 }
 
+/// Reserves the user granules `[va, va + size)` (the user image's place).
+pub fn user_reserve_at(va: u64, size: u64) -> bool {
+    USER.lock().reserve_at(va, size)
+}
+
 /// Granules in use in the module and user pools.
 pub fn used() -> (usize, usize) {
     (MODULES.lock().used(), USER.lock().used())

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod console;
 pub mod exceptions;
 pub mod exit;
+pub mod image;
 pub mod mem;
 pub mod mpu;
 pub mod pool;

@@ -143,6 +143,20 @@ impl Pool {
         Some(u64::from(va))
     }
 
+    /// Reserves the whole granules `[va, va + size)`, if they are free.
+    pub fn reserve_at(&mut self, va: u64, size: u64) -> bool {
+        let Some(span) = self.span(va, size).filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        if !self.uses[span.clone()].iter().all(|u| *u == Use::Free) {
+            return false;
+        }
+        self.uses[span].fill(Use::Reserved);
+        self.reservations.push((va as u32, size as u32));
+        self.program();
+        true
+    }
+
     /// Makes reserved granules read-write and zeroes them.
     pub fn commit(&mut self, va: u64, len: u64) -> bool {
         let Some(span) = self.span(va, len) else {

@@ -7,12 +7,12 @@
 use core::sync::atomic::AtomicU32;
 
 use super::mem::{self, Mem};
-use super::usertasks;
 use super::mpu;
+use super::usertasks;
 use crate::checks::Checks;
+use crate::kprintln;
 use crate::protect::{MemoryProtection, Pool, Prot};
 use crate::task::{self, Outcome};
-use crate::kprintln;
 
 /// A kernel data word a task tries to read.
 static KERNEL_SECRET: AtomicU32 = AtomicU32::new(0x5ec2_e7ed);
