@@ -47,4 +47,13 @@ arm-none-eabi-strip -o "$ramfs/user.elf" "kernel/target/$target/release/user-ima
 
 echo "==> kernel (privileged, MPU) with the ramfs packed in" >&2
 (cd kernel && RAMFS_DIR="$ramfs" cargo build --release -q -p kernel --target "$target")
-echo "$root/kernel/target/$target/release/kernel"
+image="$root/kernel/target/$target/release/kernel"
+# How much of the kernel's code is the loader (modlib, and the elf crate
+# it parses with) and the module manager (kmod), by mangled crate name.
+arm-none-eabi-nm --size-sort -S -t d "$image" | awk '
+    $3 ~ /^[tT]$/ { text += $2 }
+    $3 ~ /^[tT]$/ && $4 ~ /^_ZN(6modlib|3elf)/ { loader += $2 }
+    $3 ~ /^[tT]$/ && $4 ~ /^_ZN4kmod/ { kmod += $2 }
+    END { printf "    kernel code: %d bytes in functions, %d of them modlib and elf, %d kmod (%d%%)\n",
+        text, loader, kmod, 100 * (loader + kmod) / text }' >&2
+echo "$image"

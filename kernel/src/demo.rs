@@ -18,6 +18,7 @@ fn run_user_image(args: &[&str]) -> Outcome {
         Err(why) => Outcome::NotStarted(why),
     };
     task::report(&outcome);
+    arch::report_task_memory();
     outcome
 }
 

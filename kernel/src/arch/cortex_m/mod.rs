@@ -75,6 +75,16 @@ pub fn report_memory() {
     );
 }
 
+/// Prints the most user memory the last task held, and the MPU regions
+/// enabled at that moment.
+pub fn report_task_memory() {
+    let (granules, regions) = mem::user_peak();
+    crate::kprintln!(
+        "  user pool: at most {granules} granules ({} KiB) in use, {regions} MPU regions enabled",
+        granules * 128
+    );
+}
+
 /// The number of MPU regions the processor reported.
 pub fn mpu_regions() -> u32 {
     MPU_REGIONS.load(Ordering::Relaxed)
