@@ -23,7 +23,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 pub use mem::Mem;
 
 /// The machine, for the banner.
-pub const MACHINE: &str = "Cortex-M4 kernel (privileged) + unprivileged tasks, PMSAv7 MPU";
+pub const MACHINE: &str = "Cortex-M4 kernel (privileged) + user image (unprivileged), PMSAv7 MPU";
 
 /// The kernel heap: the first half of the board's 16 MiB RAM (the user
 /// pool follows it).
