@@ -1,6 +1,7 @@
-//! The user image of the QEMU system: runs in U-mode, reaches the kernel
-//! only through `ecall`, and loads shared libraries and program modules
-//! with libdl (`dl-core`) against the user symbol table.
+//! The user image of the QEMU systems: runs unprivileged (U-mode on
+//! riscv64, thread mode on Cortex-M), reaches the kernel only through
+//! system calls (`ecall`, `svc`), and loads shared libraries and program
+//! modules with libdl (`dl-core`) against the user symbol table.
 #![no_std]
 #![no_main]
 
