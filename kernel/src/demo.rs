@@ -1,23 +1,31 @@
-//! The boot script of the full system: kernel modules loaded by `kmod`,
-//! then the user image's tasks (libdl, program modules, plugins, device
-//! reads, protection probes), then the modules unloaded.
+//! The boot script, the same on every machine: the machine's own checks,
+//! kernel modules loaded by `kmod`, the user image's tasks (libdl, program
+//! modules, plugins, device reads, protection probes), then the modules
+//! unloaded and every page or granule accounted for.
+
+use alloc::format;
 
 use crate::arch::{self, image};
 use crate::checks::Checks;
-use crate::task::{self, Outcome};
+use crate::task::{self, Access, Outcome};
 use crate::{heap, kprintln, modules};
 
 /// Runs the user image with `args` until it exits or faults.
 fn run_user_image(args: &[&str]) -> Outcome {
-    match image::start(args) {
+    kprintln!("> user task: {}", args[1..].join(" "));
+    let outcome = match image::start(args) {
         Ok(ctx) => task::serve(ctx),
         Err(why) => Outcome::NotStarted(why),
-    }
+    };
+    task::report(&outcome);
+    arch::report_task_memory();
+    outcome
 }
 
 /// Runs the script, recording its checks.
 pub fn run(checks: &mut Checks) {
-    let frames_at_start = arch::frames::used();
+    arch::boot_checks(checks);
+    let in_use_at_start = arch::pages_in_use();
 
     kprintln!("--- kernel modules ---");
     let chardev = modules::insmod("chardev");
@@ -34,57 +42,22 @@ pub fn run(checks: &mut Checks) {
         kprintln!("  error: {e}");
     }
     modules::lsmod();
+    arch::report_memory();
+    let mut buf = [0u8; 64];
+    let read = modules::chardev_read(0, &mut buf);
+    if let Ok(n) = read {
+        kprintln!(
+            "kernel read of chardev minor 0: {:?}",
+            core::str::from_utf8(&buf[..n]).unwrap_or("<binary>")
+        );
+    }
+    checks.check(
+        read.is_ok_and(|n| buf[..n] == *b"hello from consumer"),
+        "the kernel reads the device consumer registered through chardev",
+    );
     let sizes = modules::sizes();
 
-    kprintln!("--- user space ---");
-    let tasks: [(&[&str], &str); 4] = [
-        (&["user", "sotest"], "sotest"),
-        (&["user", "plugins"], "user-demo plugins"),
-        (
-            &["user", "device"],
-            "read the device the kernel module registered",
-        ),
-        (
-            &["user", "run", "hello", "from", "a", "program", "module"],
-            "executable module",
-        ),
-    ];
-    for (args, what) in tasks {
-        kprintln!("> user task: {}", args[1..].join(" "));
-        let outcome = run_user_image(args);
-        task::report(&outcome);
-        checks.check(outcome == Outcome::Exited(0), what);
-    }
-
-    kprintln!("> user task: lazy (RTLD_LAZY and a function nothing defines)");
-    let outcome = run_user_image(&["user", "lazy"]);
-    task::report(&outcome);
-    checks.check(
-        outcome == Outcome::Exited(127),
-        "a lazily bound call to a missing function ended only its task",
-    );
-
-    kprintln!("--- protection ---");
-    kprintln!("> user task: fault-kernel (a library reads kernel memory)");
-    let outcome = run_user_image(&["user", "fault-kernel"]);
-    task::report(&outcome);
-    checks.check(
-        matches!(outcome, Outcome::Faulted { address, .. } if (0x8000_0000..arch::RAM_END).contains(&address)),
-        "user read of kernel memory faulted and the kernel went on",
-    );
-    kprintln!("> user task: fault-wx (a library writes its own read-only text)");
-    let outcome = run_user_image(&["user", "fault-wx"]);
-    task::report(&outcome);
-    checks.check(
-        matches!(
-            outcome,
-            Outcome::Faulted {
-                cause: "store page fault",
-                ..
-            }
-        ),
-        "write to read-only library text faulted (W^X)",
-    );
+    user_space(checks);
 
     kprintln!("--- unloading ---");
     if let (Ok(chardev), Ok(consumer)) = (chardev, consumer) {
@@ -107,9 +80,66 @@ pub fn run(checks: &mut Checks) {
         "no module left loaded",
     );
     checks.check(
-        arch::frames::used() == frames_at_start,
+        arch::pages_in_use() == in_use_at_start,
         "every module and user page returned",
     );
 
     kprintln!("kernel heap in use: {} KiB", heap::used() / 1024);
+}
+
+/// The user image's tasks.
+fn user_space(checks: &mut Checks) {
+    kprintln!("--- user space ---");
+    let tasks: [(&[&str], &str); 4] = [
+        (&["user", "sotest"], "sotest"),
+        (&["user", "plugins"], "user-demo plugins"),
+        (
+            &["user", "device"],
+            "read the device the kernel module registered",
+        ),
+        (
+            &["user", "run", "hello", "from", "a", "program", "module"],
+            "executable module",
+        ),
+    ];
+    for (args, what) in tasks {
+        let outcome = run_user_image(args);
+        checks.check(outcome == Outcome::Exited(0), what);
+    }
+
+    let outcome = run_user_image(&["user", "lazy"]);
+    checks.check(
+        outcome == Outcome::Exited(127),
+        "a lazily bound call to a missing function ended only its task",
+    );
+
+    kprintln!("--- protection ---");
+    let outcome = run_user_image(&["user", "fault-kernel"]);
+    let kernel = arch::PROBE_KERNEL_ADDR;
+    checks.check(
+        outcome.faulted(Access::Data, kernel..kernel + 1),
+        "user read of kernel memory faulted and the kernel went on",
+    );
+    let outcome = run_user_image(&["user", "fault-wx"]);
+    checks.check(
+        outcome.faulted(Access::Data, arch::USER_SPACE),
+        "write to read-only library text faulted (W^X)",
+    );
+    let outcome = run_user_image(&["user", "fault-exec"]);
+    checks.check(
+        outcome.faulted(Access::Instruction, arch::USER_SPACE),
+        "a jump into library data faulted (data is never executable)",
+    );
+    match modules::function("chardev", "chardev_read") {
+        Some(f) => {
+            let arg = format!("{f:#x}");
+            let outcome = run_user_image(&["user", "fault-module", &arg]);
+            let entry = f & !1;
+            checks.check(
+                outcome.faulted(Access::Instruction, entry..entry + 1),
+                "a user call of kernel module code faulted",
+            );
+        }
+        None => checks.check(false, "chardev_read found for the module-call probe"),
+    }
 }

@@ -12,10 +12,8 @@ extern crate alloc;
 mod arch;
 mod checks;
 mod console;
-#[cfg(target_arch = "riscv64")]
 mod demo;
 mod heap;
-#[cfg(target_arch = "riscv64")]
 mod modules;
 mod protect;
 mod ramfs;
@@ -32,10 +30,7 @@ extern "C" fn kmain() -> ! {
     kprintln!();
     kprintln!("=== modlib protected-mode demo: {} ===", arch::MACHINE);
     let mut checks = Checks::default();
-    #[cfg(target_arch = "riscv64")]
     demo::run(&mut checks);
-    #[cfg(target_arch = "arm")]
-    arch::probes::run(&mut checks);
     checks.finish()
 }
 

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 use core::alloc::Layout;
-use core::ffi::{c_char, CStr};
+use core::ffi::{c_char, c_ulong, CStr};
 use core::ptr::NonNull;
 
 use kmod::{KernelTable, KmodError, ModHandle, ModuleManager};
@@ -111,9 +111,10 @@ extern "C" fn kfree(ptr: *mut u8) {
     }
 }
 
-/// A kernel variable modules may read.
+/// A kernel variable modules may read (`unsigned long` in C: 32 bits on
+/// Arm, 64 on riscv64).
 #[no_mangle]
-static mut KERNEL_TICKS: u64 = 0;
+static mut KERNEL_TICKS: c_ulong = 0;
 
 extern "C" {
     fn memcpy(dst: *mut u8, src: *const u8, n: usize) -> *mut u8;
@@ -140,7 +141,7 @@ pub fn insmod(name: &str) -> Result<ModHandle, KmodError> {
         name: Some(file.clone()),
     })?;
     // SAFETY: updating a plain counter before modules read it.
-    unsafe { KERNEL_TICKS = clock::micros() };
+    unsafe { KERNEL_TICKS = clock::micros() as c_ulong };
     let modules = manager();
     let start = clock::micros();
     let handle = modules.insmod(image, name)?;
@@ -198,6 +199,15 @@ pub fn chardev_read(minor: i32, buf: &mut [u8]) -> Result<usize, KmodError> {
     usize::try_from(n).map_err(|_| KmodError::NotFound {
         name: Some(alloc::format!("chardev minor {minor}")),
     })
+}
+
+/// The address of `symbol`, exported by module `module` (for a function,
+/// with the machine's instruction-set bit).
+pub fn function(module: &str, symbol: &str) -> Option<u64> {
+    let m = manager();
+    m.modsym(m.modhandle(module)?, symbol)
+        .ok()
+        .map(|f| f as u64)
 }
 
 /// Bytes held by each module, for the closing report.

@@ -98,17 +98,10 @@ pub fn serve(nr: u64, a: [u64; 4]) -> u64 {
     }
 }
 
-#[cfg(target_arch = "riscv64")]
 fn device_read(a: [u64; 4]) -> u64 {
     let mut buf = vec![0u8; (a[2] as usize).min(4096)];
     match crate::modules::chardev_read(a[0] as i32, &mut buf) {
         Ok(n) if to_user(a[1], &buf[..n]) => n as u64,
         _ => ERR,
     }
-}
-
-/// No kernel module serves devices on this machine yet.
-#[cfg(not(target_arch = "riscv64"))]
-fn device_read(_a: [u64; 4]) -> u64 {
-    ERR
 }

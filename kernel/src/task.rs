@@ -9,6 +9,17 @@ use crate::arch::Mem;
 use crate::protect::MemoryProtection;
 use crate::{kprintln, syscall};
 
+/// What a faulting access was, as far as the machine tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A load or store the protection refused.
+    Data,
+    /// An instruction fetch the protection refused.
+    Instruction,
+    /// Anything else (an undefined instruction, a fault while stacking).
+    Other,
+}
+
 /// Why a task stopped running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -18,6 +29,8 @@ pub enum Stop {
     Fault {
         /// What kind of fault.
         cause: &'static str,
+        /// The access that faulted.
+        access: Access,
         /// The address it touched where the machine reports one; else the
         /// stack pointer for a fault while stacking, or the faulting
         /// instruction.
@@ -34,6 +47,8 @@ pub enum Outcome {
     Faulted {
         /// What kind of fault.
         cause: &'static str,
+        /// The access that faulted.
+        access: Access,
         /// The faulting address.
         address: u64,
         /// Where it happened.
@@ -55,9 +70,14 @@ pub fn serve(mut ctx: UserContext) -> Outcome {
                 }
                 ctx.set_syscall_result(syscall::serve(nr, a));
             }
-            Stop::Fault { cause, address } => {
+            Stop::Fault {
+                cause,
+                access,
+                address,
+            } => {
                 break Outcome::Faulted {
                     cause,
+                    access,
                     address,
                     pc: ctx.pc(),
                 }
@@ -68,11 +88,21 @@ pub fn serve(mut ctx: UserContext) -> Outcome {
     outcome
 }
 
+impl Outcome {
+    /// Whether the task was ended for an `access` at an address in
+    /// `range`.
+    pub fn faulted(&self, access: Access, range: core::ops::Range<u64>) -> bool {
+        matches!(self, Outcome::Faulted { access: a, address, .. } if *a == access && range.contains(address))
+    }
+}
+
 /// Prints how a task ended.
 pub fn report(outcome: &Outcome) {
     match outcome {
         Outcome::Exited(code) => kprintln!("  task exited with status {code}"),
-        Outcome::Faulted { cause, address, pc } => {
+        Outcome::Faulted {
+            cause, address, pc, ..
+        } => {
             kprintln!("  task ended by the kernel: {cause} at address {address:#x} (pc {pc:#x})");
         }
         Outcome::NotStarted(why) => kprintln!("  task not started: {why}"),

@@ -4,8 +4,7 @@
  * sorting, a little math). Memory, output, exit and the dlfcn functions come
  * from the Rust half (rt_* below). Together they are the user symbol table.
  */
-typedef unsigned long size_t;
-typedef long ssize_t;
+typedef __SIZE_TYPE__ size_t;
 typedef __builtin_va_list va_list;
 #define va_start(ap, last) __builtin_va_start(ap, last)
 #define va_arg(ap, type) __builtin_va_arg(ap, type)
@@ -116,7 +115,17 @@ long strtol(const char *s, char **end, int base) {
 }
 int atoi(const char *s) { return (int)strtol(s, 0, 10); }
 
+#if defined(__riscv)
 double sqrt(double x) { double r; __asm__("fsqrt.d %0, %1" : "=f"(r) : "f"(x)); return r; }
+#else
+/* Newton's iteration where the FPU has no double-precision square root. */
+double sqrt(double x) {
+    if (!(x > 0)) return x == 0 ? x : (x - x) / (x - x);
+    double r = x > 1 ? x : 1, last = 0;
+    for (int i = 0; i < 2100 && r != last; i++) { last = r; r = 0.5 * (r + x / r); }
+    return r;
+}
+#endif
 double fabs(double x) { return x < 0 ? -x : x; }
 
 static void swap_bytes(char *a, char *b, size_t n) {
@@ -197,14 +206,15 @@ int vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap) {
         int n = 0;
         switch (*fmt) {
         case 'd': case 'i': {
-            long long v = lng ? va_arg(ap, long long) : va_arg(ap, int);
+            long long v = lng > 1 ? va_arg(ap, long long) : lng ? va_arg(ap, long) : va_arg(ap, int);
             if (v < 0) { tmp[n++] = '-'; n += utoa(-(unsigned long long)v, 10, 0, tmp + n); }
             else { if (plus) tmp[n++] = '+'; n += utoa((unsigned long long)v, 10, 0, tmp + n); }
             emit(&o, tmp, n, width, left, padc, 1);
             break;
         }
         case 'u': case 'x': case 'X': case 'o': {
-            unsigned long long v = lng ? va_arg(ap, unsigned long long) : va_arg(ap, unsigned);
+            unsigned long long v = lng > 1 ? va_arg(ap, unsigned long long)
+                                 : lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
             n = utoa(v, *fmt == 'u' ? 10 : *fmt == 'o' ? 8 : 16, *fmt == 'X', tmp);
             emit(&o, tmp, n, width, left, padc, 0);
             break;
@@ -273,3 +283,29 @@ int putchar(int c) { char ch = (char)c; rt_write(&ch, 1); return c; }
 int fflush(void *stream) { (void)stream; return 0; }
 void exit(int status) { rt_exit(status); }
 void abort(void) { rt_exit(134); }
+
+#if defined(__arm__)
+/* newlib's headers, which arm-none-eabi-gcc compiles against, reach the
+ * streams through _impure_ptr (stdout is _impure_ptr->_stdout) and test
+ * character classes in _ctype_ (entry c + 1, for EOF too). */
+struct reent_streams { int errno_value; void *in, *out, *err; };
+static struct reent_streams reent = { 0, (void *)0, (void *)1, (void *)2 };
+struct reent_streams *_impure_ptr = &reent;
+
+enum { U = 01, L = 02, N = 04, S = 010, P = 020, C = 040, X = 0100, B = 0200 };
+const char _ctype_[1 + 256] = {
+    [1 + 0 ... 1 + 31] = C,
+    [1 + '\t' ... 1 + '\r'] = C | S,
+    [1 + ' '] = S | B,
+    [1 + '!' ... 1 + '/'] = P,
+    [1 + '0' ... 1 + '9'] = N,
+    [1 + ':' ... 1 + '@'] = P,
+    [1 + 'A' ... 1 + 'F'] = U | X,
+    [1 + 'G' ... 1 + 'Z'] = U,
+    [1 + '[' ... 1 + '`'] = P,
+    [1 + 'a' ... 1 + 'f'] = L | X,
+    [1 + 'g' ... 1 + 'z'] = L,
+    [1 + '{' ... 1 + '~'] = P,
+    [1 + 127] = C,
+};
+#endif

@@ -10,12 +10,17 @@ use crate::sys;
 #[global_allocator]
 static HEAP: LockedHeap = LockedHeap::empty();
 
+/// The heap: 16 MiB where memory is paged, one 128 KiB granule on
+/// Cortex-M.
+#[cfg(target_arch = "riscv64")]
 const SIZE: u64 = 16 << 20;
+#[cfg(target_arch = "arm")]
+const SIZE: u64 = crate::arch::PAGE_SIZE as u64;
 const HEADER: usize = 16;
 
 /// Gets heap pages from the kernel.
 pub fn init() {
-    let va = sys::call(sys::RESERVE, SIZE, 4096, 0, 0);
+    let va = sys::call(sys::RESERVE, SIZE, crate::arch::PAGE_SIZE as u64, 0, 0);
     if va == sys::ERR || sys::call(sys::COMMIT, va, SIZE, 0, 0) == sys::ERR {
         sys::write(b"user: no memory for the heap\n");
         sys::exit(12);

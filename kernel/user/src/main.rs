@@ -1,6 +1,7 @@
-//! The user image of the QEMU system: runs in U-mode, reaches the kernel
-//! only through `ecall`, and loads shared libraries and program modules
-//! with libdl (`dl-core`) against the user symbol table.
+//! The user image of the QEMU systems: runs unprivileged (U-mode on
+//! riscv64, thread mode on Cortex-M), reaches the kernel only through
+//! system calls (`ecall`, `svc`), and loads shared libraries and program
+//! modules with libdl (`dl-core`) against the user symbol table.
 #![no_std]
 #![no_main]
 
@@ -53,8 +54,13 @@ extern "C" fn user_main(argc: usize, argv: *const *const c_char) -> ! {
         Some("device") => tasks::device(),
         Some("lazy") => tasks::lazy(),
         Some("run") if args.len() > 2 => tasks::run_program(args[2], &args[2..]),
-        Some("fault-kernel") => tasks::fault("fault_read_kernel"),
-        Some("fault-wx") => tasks::fault("fault_write_text"),
+        Some("fault-kernel") => tasks::fault("fault_read_kernel", 0),
+        Some("fault-wx") => tasks::fault("fault_write_text", 0),
+        Some("fault-exec") => tasks::fault("fault_exec_data", 0),
+        Some("fault-module") if args.len() > 2 => {
+            let hex = args[2].trim_start_matches("0x");
+            tasks::fault("fault_call", usize::from_str_radix(hex, 16).unwrap_or(0))
+        }
         _ => {
             println!(
                 "user: unknown task {:?} ({} runtime symbols)",

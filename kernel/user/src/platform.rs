@@ -18,7 +18,7 @@ pub struct UserMemory;
 
 impl Memory for UserMemory {
     fn page_size(&self) -> usize {
-        4096
+        crate::arch::PAGE_SIZE
     }
 
     fn reserve(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {

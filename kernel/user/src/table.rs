@@ -62,6 +62,84 @@ macro_rules! functions {
     };
 }
 
+/// What code built against newlib's headers (arm-none-eabi-gcc) reads,
+/// and the EABI helpers (from `compiler_builtins`) it calls for double
+/// precision, which the FPU lacks, and for 64-bit division.
+#[cfg(target_arch = "arm")]
+mod eabi {
+    #[allow(missing_docs)]
+    extern "C" {
+        pub static _impure_ptr: *mut core::ffi::c_void;
+        pub static _ctype_: [u8; 257];
+        pub fn __aeabi_dadd();
+        pub fn __aeabi_dsub();
+        pub fn __aeabi_dmul();
+        pub fn __aeabi_ddiv();
+        pub fn __aeabi_dcmpeq();
+        pub fn __aeabi_dcmplt();
+        pub fn __aeabi_dcmple();
+        pub fn __aeabi_dcmpgt();
+        pub fn __aeabi_dcmpge();
+        pub fn __aeabi_dcmpun();
+        pub fn __aeabi_i2d();
+        pub fn __aeabi_ui2d();
+        pub fn __aeabi_l2d();
+        pub fn __aeabi_ul2d();
+        pub fn __aeabi_d2iz();
+        pub fn __aeabi_d2uiz();
+        pub fn __aeabi_d2lz();
+        pub fn __aeabi_d2ulz();
+        pub fn __aeabi_f2d();
+        pub fn __aeabi_d2f();
+        pub fn __aeabi_ldivmod();
+        pub fn __aeabi_uldivmod();
+        pub fn __aeabi_memcpy();
+        pub fn __aeabi_memmove();
+        pub fn __aeabi_memset();
+        pub fn __aeabi_memclr();
+    }
+
+    /// The helpers, by name.
+    pub fn functions() -> [(&'static str, u64); 26] {
+        functions![
+            __aeabi_dadd,
+            __aeabi_dsub,
+            __aeabi_dmul,
+            __aeabi_ddiv,
+            __aeabi_dcmpeq,
+            __aeabi_dcmplt,
+            __aeabi_dcmple,
+            __aeabi_dcmpgt,
+            __aeabi_dcmpge,
+            __aeabi_dcmpun,
+            __aeabi_i2d,
+            __aeabi_ui2d,
+            __aeabi_l2d,
+            __aeabi_ul2d,
+            __aeabi_d2iz,
+            __aeabi_d2uiz,
+            __aeabi_d2lz,
+            __aeabi_d2ulz,
+            __aeabi_f2d,
+            __aeabi_d2f,
+            __aeabi_ldivmod,
+            __aeabi_uldivmod,
+            __aeabi_memcpy,
+            __aeabi_memmove,
+            __aeabi_memset,
+            __aeabi_memclr,
+        ]
+    }
+
+    /// The data objects, by name.
+    pub fn objects() -> [(&'static str, u64); 2] {
+        [
+            ("_impure_ptr", &raw const _impure_ptr as u64),
+            ("_ctype_", &raw const _ctype_ as u64),
+        ]
+    }
+}
+
 static TABLE: spin::Once<SymbolTable<'static>> = spin::Once::new();
 
 fn build() -> SymbolTable<'static> {
@@ -125,11 +203,24 @@ fn build() -> SymbolTable<'static> {
         .iter()
         .map(|&(name, address)| SymbolEntry::new(name, address, SymbolKind::Function))
         .collect();
-    for (name, address) in [
+    let objects = [
         ("stdout", &raw const stdout as u64),
         ("stderr", &raw const stderr as u64),
         ("stdin", &raw const stdin as u64),
-    ] {
+    ];
+    #[cfg(target_arch = "arm")]
+    let (functions, objects) = {
+        let mut all = objects.to_vec();
+        all.extend(eabi::objects());
+        (eabi::functions(), all)
+    };
+    #[cfg(target_arch = "arm")]
+    entries.extend(
+        functions
+            .iter()
+            .map(|&(name, address)| SymbolEntry::new(name, address, SymbolKind::Function)),
+    );
+    for (name, address) in objects {
         entries.push(SymbolEntry::new(name, address, SymbolKind::Object));
     }
     SymbolTable::new(entries, ProviderId(0)).expect("runtime names are unique")

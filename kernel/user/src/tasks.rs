@@ -1,5 +1,5 @@
 //! What the user image does, chosen by `argv[1]`: run a program module,
-//! run the user-demo plugins, read the kernel module's device, and the two
+//! run the user-demo plugins, read the kernel module's device, and the
 //! protection probes.
 
 use alloc::ffi::CString;
@@ -7,7 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_int, CStr};
 
-use dl_core::{Flags, Handle};
+use dl_core::{Flags, Handle, Platform};
 
 use crate::dlfcn::linker;
 use crate::{println, sys};
@@ -186,9 +186,16 @@ pub fn lazy() -> i32 {
     1
 }
 
-/// Loads the fault library and calls `function`, which must not return.
-pub fn fault(function: &str) -> i32 {
-    let handle = match linker().open(Some("/lib/libfault.so"), Flags::NOW) {
+/// Loads the fault library and calls `function` with `arg`, which must
+/// not return.
+pub fn fault(function: &str, arg: usize) -> i32 {
+    // A shared object where the machine's libraries are built so, else a
+    // relocatable one.
+    let path = ["/lib/libfault.so", "/lib/libfault.o"]
+        .into_iter()
+        .find(|p| linker().platform().exists(p))
+        .unwrap_or("/lib/libfault.so");
+    let handle = match linker().open(Some(path), Flags::NOW) {
         Ok(h) => h,
         Err(e) => {
             println!("fault: {e}");
@@ -196,12 +203,12 @@ pub fn fault(function: &str) -> i32 {
         }
     };
     let f = linker().symbol(handle, function, 0).unwrap_or(0);
-    println!("fault: calling {function} in libfault.so at {f:#x}");
+    println!("fault: calling {function} in {path} at {f:#x}");
     // SAFETY: deliberately running code that the kernel must stop: the
-    // probe functions take no arguments.
+    // probe functions take one word or nothing (which ignores it).
     unsafe {
-        let f: extern "C" fn() -> c_int = core::mem::transmute(f as usize);
-        f();
+        let f: extern "C" fn(usize) -> c_int = core::mem::transmute(f as usize);
+        f(arg);
     }
     println!("fault: {function} returned: protection did not hold");
     let _ = linker().close(Handle::Default);

@@ -19,8 +19,8 @@ static BLOCKS: spin::Mutex<Vec<Option<TlsBlock>>> = spin::Mutex::new(Vec::new())
 /// `tls_index` of the psABI: what the code passes to `__tls_get_addr`.
 #[repr(C)]
 struct TlsIndex {
-    module: u64,
-    offset: u64,
+    module: usize,
+    offset: usize,
 }
 
 /// What loaded code calls as `__tls_get_addr`: the task's address of
@@ -30,7 +30,7 @@ struct TlsIndex {
 /// `index` must point to a `tls_index`, as the compiled code passes.
 unsafe extern "C" fn tls_get_addr(index: *const TlsIndex) -> *mut u8 {
     // SAFETY: per the contract.
-    let (module, offset) = unsafe { ((*index).module, (*index).offset) };
+    let (module, offset) = unsafe { ((*index).module as u64, (*index).offset as u64) };
     if let Some(ptr) = MODULES.block_in(&mut BLOCKS.lock(), module) {
         let bias = modlib::tls_dtv_offset(crate::arch::MACHINE);
         return ptr.wrapping_add(offset.wrapping_add(bias) as usize);

@@ -48,6 +48,17 @@ pub fn init() {
     USER.lock().program();
 }
 
+/// Reserves the user granules `[va, va + size)` (the user image's place).
+pub fn user_reserve_at(va: u64, size: u64) -> bool {
+    USER.lock().reserve_at(va, size)
+}
+
+/// The most user granules in use since the last call, with the MPU
+/// regions enabled then.
+pub fn user_peak() -> (usize, u32) {
+    USER.lock().take_peak()
+}
+
 /// Granules in use in the module and user pools.
 pub fn used() -> (usize, usize) {
     (MODULES.lock().used(), USER.lock().used())

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod console;
 pub mod exceptions;
 pub mod exit;
+pub mod image;
 pub mod mem;
 pub mod mpu;
 pub mod pool;
@@ -22,7 +23,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 pub use mem::Mem;
 
 /// The machine, for the banner.
-pub const MACHINE: &str = "Cortex-M4 kernel (privileged) + unprivileged tasks, PMSAv7 MPU";
+pub const MACHINE: &str = "Cortex-M4 kernel (privileged) + user image (unprivileged), PMSAv7 MPU";
 
 /// The kernel heap: the first half of the board's 16 MiB RAM (the user
 /// pool follows it).
@@ -43,6 +44,45 @@ pub fn init() {
     MPU_REGIONS.store(mpu::init(), Ordering::Relaxed);
     mem::init();
     clock::init();
+}
+
+/// Where the protection probe library reads: kernel data (the start of
+/// `.data`, privileged only).
+pub const PROBE_KERNEL_ADDR: u64 = 0x2000_0000;
+
+/// The user pool: the user image, its libraries, heap and stack.
+pub const USER_SPACE: core::ops::Range<u64> = mem::USER_POOL_START..mem::USER_POOL_END;
+
+/// This machine's own boot checks: the MPU plan and the built-in
+/// unprivileged tasks.
+pub fn boot_checks(checks: &mut crate::checks::Checks) {
+    probes::run(checks);
+}
+
+/// Granules in use in the module and user pools.
+pub fn pages_in_use() -> u64 {
+    let (modules, user) = mem::used();
+    (modules + user) as u64
+}
+
+/// Prints how the pools and the MPU are used.
+pub fn report_memory() {
+    let (modules, user) = mem::used();
+    crate::kprintln!(
+        "memory: module pool {modules} of 8 granules of 128 KiB in use, user pool {user} of 15; MPU regions enabled: {} of {}",
+        mpu::enabled(),
+        mpu_regions()
+    );
+}
+
+/// Prints the most user memory the last task held, and the MPU regions
+/// enabled at that moment.
+pub fn report_task_memory() {
+    let (granules, regions) = mem::user_peak();
+    crate::kprintln!(
+        "  user pool: at most {granules} granules ({} KiB) in use, {regions} MPU regions enabled",
+        granules * 128
+    );
 }
 
 /// The number of MPU regions the processor reported.

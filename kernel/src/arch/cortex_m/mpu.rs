@@ -102,6 +102,18 @@ pub fn set(number: u8, r: Region) {
     reg::barrier();
 }
 
+/// Regions enabled with at least one subregion on.
+pub fn enabled() -> u32 {
+    let regions = (reg::read(reg::MPU_TYPE) >> 8) & 0xff;
+    (0..regions)
+        .filter(|&n| {
+            reg::write(reg::MPU_RNR, n);
+            let rasr = reg::read(reg::MPU_RASR);
+            rasr & RASR_ENABLE != 0 && (rasr >> 8) & 0xff != 0xff
+        })
+        .count() as u32
+}
+
 /// Programs the kernel's regions and enables the MPU with the privileged
 /// background map; the pools' regions are set by their owners. Returns
 /// the number of regions the MPU has.

@@ -37,6 +37,9 @@ pub struct Pool {
     /// Granules at the start that are code for good.
     pinned: usize,
     reservations: Vec<(u32, u32)>,
+    /// The most granules in use, and the MPU regions enabled then, since
+    /// [`Pool::take_peak`].
+    peak: (usize, u32),
 }
 
 impl Pool {
@@ -68,11 +71,12 @@ impl Pool {
             uses,
             pinned,
             reservations: Vec::new(),
+            peak: (0, 0),
         }
     }
 
     /// Writes the pool's regions from the granules' uses.
-    pub fn program(&self) {
+    pub fn program(&mut self) {
         let window = self.granule * SUBREGIONS as u32;
         for (w, uses) in self.uses[..self.granules].chunks(SUBREGIONS).enumerate() {
             let off = |want: Use| {
@@ -103,6 +107,10 @@ impl Pool {
                     disabled: off(Use::Data),
                 },
             );
+        }
+        let used = self.used();
+        if used >= self.peak.0 {
+            self.peak = (used, mpu::enabled());
         }
     }
 
@@ -141,6 +149,20 @@ impl Pool {
         self.reservations.push((va, size as u32));
         self.program();
         Some(u64::from(va))
+    }
+
+    /// Reserves the whole granules `[va, va + size)`, if they are free.
+    pub fn reserve_at(&mut self, va: u64, size: u64) -> bool {
+        let Some(span) = self.span(va, size).filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        if !self.uses[span.clone()].iter().all(|u| *u == Use::Free) {
+            return false;
+        }
+        self.uses[span].fill(Use::Reserved);
+        self.reservations.push((va as u32, size as u32));
+        self.program();
+        true
     }
 
     /// Makes reserved granules read-write and zeroes them.
@@ -216,6 +238,14 @@ impl Pool {
         self.uses[first..=last as usize]
             .iter()
             .all(|u| *u == Use::Data || (*u == Use::Code && !write))
+    }
+
+    /// The most granules in use since the last call, with the number of
+    /// MPU regions enabled at that moment; starts over from now.
+    pub fn take_peak(&mut self) -> (usize, u32) {
+        let peak = self.peak;
+        self.peak = (self.used(), mpu::enabled());
+        peak
     }
 
     /// Granules in use (reserved or committed), pinned ones excluded.

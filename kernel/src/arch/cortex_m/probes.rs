@@ -1,18 +1,18 @@
-//! The Cortex-M boot script for this stage: the MPU's plan in place, the
-//! module pool handing out W^X granules, and the built-in unprivileged
-//! tasks, one well-behaved and the others ended by the kernel for
-//! touching kernel memory, their own code, and code in their data.
+//! The Cortex-M machine's own boot checks, before the shared script: the
+//! MPU's plan in place, the module pool handing out W^X granules, and the
+//! built-in unprivileged tasks, one well-behaved and the others ended by
+//! the kernel for touching kernel memory, their own code, and code in
+//! their data.
 
 use core::sync::atomic::AtomicU32;
 
 use super::mem::{self, Mem};
+use super::mpu;
 use super::usertasks;
-use super::{clock, mpu};
 use crate::checks::Checks;
-use crate::heap;
+use crate::kprintln;
 use crate::protect::{MemoryProtection, Pool, Prot};
 use crate::task::{self, Outcome};
-use crate::{kprintln, ramfs};
 
 /// A kernel data word a task tries to read.
 static KERNEL_SECRET: AtomicU32 = AtomicU32::new(0x5ec2_e7ed);
@@ -63,32 +63,9 @@ fn module_pool_round_trip() -> bool {
     ok && mem::used().0 == 0
 }
 
-/// Whether `name` in the ramfs is an Arm relocatable object (ELF32,
-/// little-endian, `ET_REL`, `EM_ARM`): a kernel module for this machine.
-fn arm_module_in_ramfs(name: &str) -> bool {
-    ramfs::file(name).is_some_and(|elf| {
-        elf.len() > 20 && elf[..6] == *b"\x7fELF\x01\x01" && elf[16..20] == [1, 0, 40, 0]
-    })
-}
-
 /// Runs the script, recording its checks.
 pub fn run(checks: &mut Checks) {
     let g = Mem::GRANULE as u32;
-    kprintln!("--- ramfs ---");
-    let modules: alloc::vec::Vec<&str> = ramfs::FILES
-        .iter()
-        .map(|(name, _)| *name)
-        .filter(|name| name.ends_with(".o"))
-        .collect();
-    if modules.is_empty() {
-        kprintln!("no kernel modules packed for this machine");
-    }
-    for name in modules {
-        checks.check(
-            arm_module_in_ramfs(name),
-            &alloc::format!("ramfs holds {name}, a Thumb-2 kernel module (ELF32 ET_REL EM_ARM)"),
-        );
-    }
     kprintln!("--- memory protection ---");
     checks.check(
         super::mpu_regions() == mpu::REGIONS,
@@ -179,10 +156,5 @@ pub fn run(checks: &mut Checks) {
     checks.check(
         mem::used() == (0, 0),
         "every module and user granule returned",
-    );
-    kprintln!(
-        "kernel heap in use: {} KiB; {} ms since boot",
-        heap::used() / 1024,
-        clock::micros() / 1000
     );
 }

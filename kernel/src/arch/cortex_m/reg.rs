@@ -22,6 +22,8 @@ pub const BFAR: usize = 0xE000_ED38;
 pub const MPU_TYPE: usize = 0xE000_ED90;
 /// MPU control.
 pub const MPU_CTRL: usize = 0xE000_ED94;
+/// MPU region number (selects the region `MPU_RASR` reads).
+pub const MPU_RNR: usize = 0xE000_ED98;
 /// MPU region base address (with VALID, selects the region).
 pub const MPU_RBAR: usize = 0xE000_ED9C;
 /// MPU region attribute and size.

@@ -7,7 +7,7 @@ use super::exceptions::{self, BUS_FAULT, MEM_MANAGE, SVCALL, USAGE_FAULT};
 use super::reg;
 use super::Mem;
 use crate::protect::MemoryProtection;
-use crate::task::Stop;
+use crate::task::{Access, Stop};
 
 /// Words of the basic exception frame: r0-r3, r12, lr, pc, xPSR.
 const FRAME_WORDS: usize = 8;
@@ -99,7 +99,7 @@ pub fn run_user(ctx: &mut UserContext) -> Stop {
     }
     let cfsr = reg::read(reg::CFSR);
     let pc = ctx.pc();
-    let (cause, address) = match ctx.exception {
+    let (cause, access, address) = match ctx.exception {
         MEM_MANAGE => {
             let address = if cfsr & MMFSR_MMARVALID != 0 {
                 u64::from(reg::read(reg::MMFAR))
@@ -108,24 +108,39 @@ pub fn run_user(ctx: &mut UserContext) -> Stop {
             } else {
                 pc
             };
-            let cause = if cfsr & MMFSR_IACCVIOL != 0 {
-                "MemManage fault (instruction access violation)"
+            if cfsr & MMFSR_IACCVIOL != 0 {
+                (
+                    "MemManage fault (instruction access violation)",
+                    Access::Instruction,
+                    address,
+                )
             } else if cfsr & MMFSR_DACCVIOL != 0 {
-                "MemManage fault (data access violation)"
+                (
+                    "MemManage fault (data access violation)",
+                    Access::Data,
+                    address,
+                )
             } else if cfsr & MMFSR_MSTKERR != 0 {
-                "MemManage fault (stacking)"
+                ("MemManage fault (stacking)", Access::Other, address)
             } else {
-                "MemManage fault"
-            };
-            (cause, address)
+                ("MemManage fault", Access::Other, address)
+            }
         }
-        BUS_FAULT if cfsr & BFSR_BFARVALID != 0 => ("BusFault", u64::from(reg::read(reg::BFAR))),
-        BUS_FAULT => ("BusFault", pc),
-        USAGE_FAULT if cfsr & UFSR_UNDEFINSTR != 0 => ("UsageFault (undefined instruction)", pc),
-        USAGE_FAULT => ("UsageFault", pc),
-        _ => ("HardFault", pc),
+        BUS_FAULT if cfsr & BFSR_BFARVALID != 0 => {
+            ("BusFault", Access::Data, u64::from(reg::read(reg::BFAR)))
+        }
+        BUS_FAULT => ("BusFault", Access::Other, pc),
+        USAGE_FAULT if cfsr & UFSR_UNDEFINSTR != 0 => {
+            ("UsageFault (undefined instruction)", Access::Other, pc)
+        }
+        USAGE_FAULT => ("UsageFault", Access::Other, pc),
+        _ => ("HardFault", Access::Other, pc),
     };
     reg::write(reg::CFSR, cfsr);
     reg::write(reg::HFSR, reg::read(reg::HFSR));
-    Stop::Fault { cause, address }
+    Stop::Fault {
+        cause,
+        access,
+        address,
+    }
 }

@@ -45,3 +45,28 @@ pub fn init() {
     frames::init(heap_end, RAM_END);
     vm::init(heap_end);
 }
+
+/// Where the protection probe library reads: the kernel's first page.
+pub const PROBE_KERNEL_ADDR: u64 = 0x8020_0000;
+
+/// The user address space (image, libraries, stack).
+pub const USER_SPACE: core::ops::Range<u64> = vm::USER_BASE..vm::USER_STACK_TOP;
+
+/// This machine's own boot checks: none beyond the shared script.
+pub fn boot_checks(_checks: &mut crate::checks::Checks) {}
+
+/// Frames in use for modules and user memory.
+pub fn pages_in_use() -> u64 {
+    frames::used()
+}
+
+/// Prints the most user memory the last task held: not tracked here.
+pub fn report_task_memory() {}
+
+/// Prints how memory is used.
+pub fn report_memory() {
+    crate::kprintln!(
+        "memory: {} frames of 4 KiB in use for modules, user space and page tables",
+        frames::used()
+    );
+}

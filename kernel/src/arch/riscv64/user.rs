@@ -3,7 +3,7 @@
 
 pub use super::trap::UserContext;
 use super::trap::{self, TrapKind};
-use crate::task::Stop;
+use crate::task::{Access, Stop};
 
 /// Runs the task until it traps.
 pub fn run_user(ctx: &mut UserContext) -> Stop {
@@ -12,6 +12,11 @@ pub fn run_user(ctx: &mut UserContext) -> Stop {
         TrapKind::Syscall => Stop::Syscall,
         kind => Stop::Fault {
             cause: kind.describe(),
+            access: match kind {
+                TrapKind::FetchFault => Access::Instruction,
+                TrapKind::LoadFault | TrapKind::StoreFault => Access::Data,
+                _ => Access::Other,
+            },
             address: t.value,
         },
     }

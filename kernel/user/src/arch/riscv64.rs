@@ -14,6 +14,9 @@ _start:
 /// The machine this user image runs on.
 pub const MACHINE: modlib::Machine = modlib::Machine::Riscv64;
 
+/// The unit the kernel maps user memory in.
+pub const PAGE_SIZE: usize = 4096;
+
 /// Issues system call `nr` with four arguments; returns `a0`.
 pub fn syscall(nr: u64, a0: u64, a1: u64, a2: u64, a3: u64) -> u64 {
     let ret: u64;
