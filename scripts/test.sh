@@ -35,8 +35,9 @@ cargo build -p kmod --no-default-features --features riscv32 --target riscv32ima
 step "footprint: kmod + modlib in a Cortex-M4 image (scripts/footprint.sh)"
 bash scripts/footprint.sh
 
-step "QEMU system: format and lint the kernel and user image"
-(cd kernel && cargo fmt --all -- --check && cargo clippy --release --workspace -- -D warnings)
+step "QEMU systems: format and lint the kernel and user image for riscv64 and Cortex-M"
+(cd kernel && cargo fmt --all -- --check && cargo clippy --release --workspace -- -D warnings &&
+    cargo clippy --release --workspace --target thumbv7em-none-eabihf -- -D warnings)
 
 step "tests: cargo test --workspace"
 export MODLIB_REQUIRE_CLANG=1 MODLIB_REQUIRE_CROSS=1
@@ -84,26 +85,40 @@ set -e
 fuzz_ok=1
 [ "$fuzz_status" -eq 0 ] || fuzz_ok=0
 
-step "QEMU system: build (scripts/build-kernel.sh) and boot under qemu-system-riscv64"
-qemu_log="$(mktemp)"
-set +e
-kernel="$(bash scripts/build-kernel.sh)" && QEMU_TIMEOUT=180 bash scripts/run-qemu.sh "$kernel" 2>&1 | tee "$qemu_log"
-qemu_status="${PIPESTATUS[0]}"
-set -e
+# The protected-mode systems under QEMU: each must exit 0 (every check
+# passed) and show the lines below on its console.
 qemu_ok=1
-[ "$qemu_status" -eq 0 ] || { echo "QEMU system: exit status $qemu_status (expected 0)"; qemu_ok=0; }
-for line in "29 passed, 0 failed" "4 plugins: 3 ran, 1 failed to load" \
-    "says \"hello from consumer\"" "program hello exited with status 0" \
-    "libgreet.so's thread-local counter: 41, then 42" \
-    "lazy: RTLD_LAZY loaded it; lazy_ok() = 1" \
-    "(bound lazily, RTLD_LAZY): /lib/liblazy.so: undefined symbol: lazy_never_defined" \
-    "task ended by the kernel: load page fault at address 0x80200000" \
-    "PASS write to read-only library text faulted (W^X)" \
-    "rmmod chardev: refused"; do
-    grep -qF -- "$line" "$qemu_log" || { echo "QEMU system: missing console line: $line"; qemu_ok=0; }
-done
-grep -qE "^system: [0-9]+ passed, 0 failed" "$qemu_log" || { echo "QEMU system: no passing summary line"; qemu_ok=0; }
-rm -f "$qemu_log"
+boot_system() {
+    local name="$1" build="$2"
+    shift 2
+    step "QEMU system: build ($build) and boot the $name system"
+    local qemu_log
+    qemu_log="$(mktemp)"
+    set +e
+    kernel="$(bash "$build")" && QEMU_TIMEOUT=180 bash scripts/run-qemu.sh "$kernel" 2>&1 | tee "$qemu_log"
+    local qemu_status="${PIPESTATUS[0]}"
+    set -e
+    [ "$qemu_status" -eq 0 ] || { echo "QEMU $name: exit status $qemu_status (expected 0)"; qemu_ok=0; }
+    local line
+    for line in "29 passed, 0 failed" "4 plugins: 3 ran, 1 failed to load" \
+        "says \"hello from consumer\"" "program hello exited with status 0" \
+        "libgreet.so's thread-local counter: 41, then 42" \
+        "lazy: RTLD_LAZY loaded it; lazy_ok() = 1" \
+        "(bound lazily, RTLD_LAZY): /lib/liblazy.so: undefined symbol: lazy_never_defined" \
+        "PASS write to read-only library text faulted (W^X)" \
+        "rmmod chardev: refused" "$@"; do
+        grep -qF -- "$line" "$qemu_log" || { echo "QEMU $name: missing console line: $line"; qemu_ok=0; }
+    done
+    grep -qE "^system: [0-9]+ passed, 0 failed" "$qemu_log" || { echo "QEMU $name: no passing summary line"; qemu_ok=0; }
+    rm -f "$qemu_log"
+}
+boot_system "Cortex-M4 (mps2-an386, MPU)" scripts/build-kernel-arm.sh \
+    "PASS the MPU has the 8 regions the plan uses" \
+    "MemManage fault (data access violation) at address 0x20000000" \
+    "MemManage fault (instruction access violation)" \
+    "PASS every module and user granule returned"
+boot_system "riscv64 (virt, Sv39)" scripts/build-kernel.sh \
+    "task ended by the kernel: load page fault at address 0x80200000"
 
 step "summary"
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i; if ($(i+1) ~ /^ignored/) g += $i } ; n++ }
@@ -114,9 +129,9 @@ else
     echo "fuzz: no crash, panic or leak"
 fi
 if [ "$qemu_ok" -ne 1 ]; then
-    echo "QEMU system: FAILED"
+    echo "QEMU systems: FAILED"
 else
-    echo "QEMU system: booted, every check passed, exit status 0"
+    echo "QEMU systems (Cortex-M4 and riscv64): booted, every check passed, exit status 0"
 fi
 if [ "$status" -ne 0 ] || [ "$qemu_ok" -ne 1 ] || [ "$fuzz_ok" -ne 1 ]; then
     echo "FAILED (cargo test exit status $status)"
