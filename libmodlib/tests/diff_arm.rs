@@ -37,19 +37,46 @@ const T_B24_MASK: u32 = 0x2fff_07ff;
 /// Immediate bits of an Arm `BL`/`B`.
 const A_B24_MASK: u32 = 0x00ff_ffff;
 
-/// Where a Thumb `BL`, `BLX` or `B.W` at `p` branches.
-fn thumb_branch(p: u64, insn: u32) -> u64 {
+/// Offset of a veneer's Arm-state entry (see arm.rs).
+const STUB_ARM_ENTRY: u64 = 12;
+/// Bit 12 of a Thumb `BL`'s second halfword: clear in `BLX`.
+const T_BL_BIT: u32 = 0x1000_0000;
+/// Condition and opcode bits of an Arm `BL`, which `BLX` (immediate, with
+/// its H bit) replaces.
+const A_BL_BITS: u32 = 0xff00_0000;
+
+/// Where a Thumb `BL`, `BLX` or `B.W` at `p` branches, and whether it
+/// lands in Arm state (`BLX`).
+fn thumb_branch(p: u64, insn: u32) -> (u64, bool) {
     let (hw1, hw2) = (insn & 0xffff, insn >> 16);
     let s = (hw1 >> 10) & 1;
     let i1 = !((hw2 >> 13) ^ s) & 1;
     let i2 = !((hw2 >> 11) ^ s) & 1;
     let imm = (s << 24) | (i1 << 23) | (i2 << 22) | ((hw1 & 0x3ff) << 12) | ((hw2 & 0x7ff) << 1);
-    let from = if hw2 & 0x1000 == 0 {
-        (p + 4) & !3
+    let blx = insn & T_BL_BIT == 0;
+    let from = if blx { (p + 4) & !3 } else { p + 4 };
+    let to = from.wrapping_add(sext(u64::from(imm), 25) as u64) & 0xffff_ffff;
+    (to, blx)
+}
+
+/// Where an Arm `B`, `BL` or `BLX` (immediate) at `p` branches, and whether
+/// it lands in Arm state (not `BLX`).
+fn arm_branch(p: u64, insn: u32) -> (u64, bool) {
+    let blx = insn >> 28 == 0xf;
+    let h = if blx {
+        u64::from((insn >> 24) & 1) << 1
     } else {
-        p + 4
+        0
     };
-    from.wrapping_add(sext(u64::from(imm), 25) as u64) & 0xffff_ffff
+    let off = sext(u64::from(insn & A_B24_MASK) << 2, 26) as u64;
+    let to = p.wrapping_add(8).wrapping_add(off).wrapping_add(h) & 0xffff_ffff;
+    (to, !blx)
+}
+
+/// A branch landing on `to`, in Arm state when `arm` (on a veneer's Arm
+/// entry, then).
+fn landing((to, arm): (u64, bool)) -> Reach {
+    Reach::BranchEntry(to, if arm { STUB_ARM_ENTRY } else { 0 })
 }
 
 impl Isa for Arm {
@@ -68,6 +95,7 @@ impl Isa for Arm {
     const FAR: u64 = BASE + 0x1000_0000;
     const ABS_BIG: u64 = 0x9abc_def0;
     const FUNCTION_BIT: u64 = 1;
+    const TYPED_HOST_SYMBOLS: Option<u16> = Some(elf::abi::EM_ARM);
     const RUNTIME: &'static [&'static str] = &[
         "__aeabi_unwind_cpp_pr0",
         "__aeabi_unwind_cpp_pr1",
@@ -96,19 +124,31 @@ impl Isa for Arm {
     fn semantic(rels: &[Rel], i: usize, image: &dyn Image) -> Option<Semantic> {
         let r = &rels[i];
         let p = r.place;
+        let word = |mask: u32, reach: Reach| {
+            Some(Semantic {
+                words: vec![(p, mask)],
+                reach: Some(reach),
+            })
+        };
+        // A 32-bit data field, less its (implicit) addend.
+        let field = || word_at(image, p).map(u64::from);
+        let less_addend = |v: u64| v.wrapping_sub(r.addend as u64) & 0xffff_ffff;
         match r.r_type {
-            R_ARM_THM_CALL | R_ARM_THM_JUMP24 if r.far => Some(Semantic {
-                words: vec![(p, T_B24_MASK | 0x1000_0000)],
-                reach: Some(Reach::Branch(thumb_branch(p, word_at(image, p)?))),
-            }),
-            R_ARM_CALL | R_ARM_JUMP24 if r.far => {
-                let insn = word_at(image, p)?;
-                let off = sext(u64::from(insn & A_B24_MASK) << 2, 26);
-                Some(Semantic {
-                    words: vec![(p, A_B24_MASK)],
-                    reach: Some(Reach::Branch(p.wrapping_add(8).wrapping_add(off as u64))),
-                })
-            }
+            R_ARM_THM_CALL | R_ARM_THM_JUMP24 if r.far => word(
+                T_B24_MASK | T_BL_BIT,
+                landing(thumb_branch(p, word_at(image, p)?)),
+            ),
+            R_ARM_CALL if r.far => word(
+                A_B24_MASK | A_BL_BITS,
+                landing(arm_branch(p, word_at(image, p)?)),
+            ),
+            R_ARM_JUMP24 if r.far => word(A_B24_MASK, landing(arm_branch(p, word_at(image, p)?))),
+            // `-mlong-calls` literals: the real address against the proxy.
+            R_ARM_ABS32 | R_ARM_TARGET1 if r.far => word(!0, Reach::Value(field()?)),
+            R_ARM_GOTOFF32 => word(!0, Reach::FromGot(field()?)),
+            R_ARM_GOT_BREL => word(!0, Reach::SlotFromGot(less_addend(field()?))),
+            R_ARM_BASE_PREL => word(!0, Reach::GotOrigin(less_addend(field()? + p))),
+            R_ARM_GOT_PREL => word(!0, Reach::Slot(less_addend(field()? + p))),
             _ => None,
         }
     }
