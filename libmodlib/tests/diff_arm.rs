@@ -9,17 +9,21 @@
 mod cross;
 
 use elf::abi::{
-    R_ARM_ABS32, R_ARM_CALL, R_ARM_GOTOFF32, R_ARM_GOT_PREL, R_ARM_JUMP24, R_ARM_MOVT_ABS,
-    R_ARM_MOVW_ABS_NC, R_ARM_NONE, R_ARM_PREL31, R_ARM_REL32, R_ARM_TARGET1, R_ARM_TARGET2,
-    R_ARM_THM_ALU_PREL_11_0, R_ARM_THM_CALL, R_ARM_THM_JUMP11, R_ARM_THM_JUMP19, R_ARM_THM_JUMP24,
-    R_ARM_THM_JUMP8, R_ARM_THM_MOVT_ABS, R_ARM_THM_MOVT_PREL, R_ARM_THM_MOVW_ABS_NC,
-    R_ARM_THM_MOVW_PREL_NC, R_ARM_THM_PC12, R_ARM_THM_PC8, R_ARM_V4BX,
+    R_ARM_ABS32, R_ARM_CALL, R_ARM_GLOB_DAT, R_ARM_GOTOFF32, R_ARM_GOT_PREL, R_ARM_JUMP24,
+    R_ARM_JUMP_SLOT, R_ARM_MOVT_ABS, R_ARM_MOVW_ABS_NC, R_ARM_NONE, R_ARM_PREL31, R_ARM_REL32,
+    R_ARM_RELATIVE, R_ARM_TARGET1, R_ARM_TARGET2, R_ARM_THM_ALU_PREL_11_0, R_ARM_THM_CALL,
+    R_ARM_THM_JUMP11, R_ARM_THM_JUMP19, R_ARM_THM_JUMP24, R_ARM_THM_JUMP8, R_ARM_THM_MOVT_ABS,
+    R_ARM_THM_MOVT_PREL, R_ARM_THM_MOVW_ABS_NC, R_ARM_THM_MOVW_PREL_NC, R_ARM_THM_PC12,
+    R_ARM_THM_PC8, R_ARM_TLS_DTPMOD32, R_ARM_TLS_DTPOFF32, R_ARM_V4BX,
 };
-use modlib::Machine;
-use testkit::Compiler;
+use elf::endian::LittleEndian;
+use elf::ElfBytes;
+use modlib::{LoadOptions, Machine, SymbolKind};
+use testkit::{BufferMemory, Compiler};
 
 use cross::{
-    check_builds, check_coverage, sext, word_at, Build, Image, Isa, Reach, Rel, Semantic, BASE,
+    check_builds, check_coverage, check_shared, check_shared_objects, sext, word_at, Build,
+    HostSymbol, Image, Isa, Reach, Rel, Semantic, SharedTypes, BASE,
 };
 
 struct Arm;
@@ -206,16 +210,6 @@ fn builds() -> Vec<Build> {
         Build::clang::<Arm>("relocs.c", &["-O2", C[0], C[1]]),
         Build::clang::<Arm>("relocs.c", &["-O2", "-fPIC", C[0], C[1]]),
     ];
-    for flags in [&["-mthumb"][..], &["-mthumb", "-fPIC"], &["-marm", "-fPIC"]] {
-        let mut all = vec![LINUX_CLANG];
-        all.extend_from_slice(flags);
-        all.extend(["-O2", C[0], C[1]]);
-        out.push(Build {
-            fixture: "relocs.c",
-            compiler: Compiler::Clang,
-            flags: all,
-        });
-    }
     if gcc {
         for cpu in [
             "-mcpu=cortex-m4",
@@ -244,17 +238,31 @@ fn builds() -> Vec<Build> {
             &["-mcpu=cortex-a7", "-DARM_STATE"],
         ));
     }
+    for flags in [&["-mthumb"][..], &["-mthumb", "-fPIC"], &["-marm", "-fPIC"]] {
+        let mut all = flags.to_vec();
+        all.extend(["-O2", C[0], C[1]]);
+        out.extend(linux_builds("relocs.c", &all));
+    }
+    out
+}
+
+/// `fixture` for Armv7-A Linux with `flags`: by clang, and by the Linux
+/// gcc when installed (PIE by default: GOT_BREL and BASE_PREL even without
+/// -fPIC).
+fn linux_builds(fixture: &'static str, flags: &[&'static str]) -> Vec<Build> {
+    let mut all = vec![LINUX_CLANG];
+    all.extend_from_slice(flags);
+    let mut out = vec![Build {
+        fixture,
+        compiler: Compiler::Clang,
+        flags: all,
+    }];
     if cross::available(LINUX_GCC) {
-        // PIE by default: GOT_BREL and BASE_PREL even without -fPIC.
-        for flags in [&["-mthumb"][..], &["-mthumb", "-fPIC"], &["-marm", "-fPIC"]] {
-            let mut all = flags.to_vec();
-            all.extend(["-O2", C[0], C[1]]);
-            out.push(Build {
-                fixture: "relocs.c",
-                compiler: Compiler::Named(LINUX_GCC.into()),
-                flags: all,
-            });
-        }
+        out.push(Build {
+            fixture,
+            compiler: Compiler::Named(LINUX_GCC.into()),
+            flags: flags.to_vec(),
+        });
     }
     out
 }
@@ -270,4 +278,114 @@ fn objects_match_the_reference_linkers() {
 #[test]
 fn fixtures_exercise_every_listed_type() {
     check_coverage::<Arm>(&builds());
+}
+
+/// The dynamic relocation types of Arm shared objects.
+const SHARED: SharedTypes = SharedTypes {
+    relative: R_ARM_RELATIVE,
+    symbolic: &[R_ARM_ABS32, R_ARM_GLOB_DAT],
+    symbol_only: &[R_ARM_JUMP_SLOT],
+    jump_slot: R_ARM_JUMP_SLOT,
+    irelative: None,
+};
+
+/// Shared objects linked by lld from M-profile objects (clang and
+/// bare-metal gcc) and Armv7-A Linux ones (both states): every word a
+/// dynamic relocation writes holds what AAELF32's formula gives (`GLOB_DAT`
+/// with its `REL` addend, `JUMP_SLOT` the symbol alone, Thumb bit
+/// included), and nothing else changed.
+#[test]
+fn shared_objects_apply_their_dynamic_relocations() {
+    check_shared_objects::<Arm>(&SHARED);
+    let mut failures = Vec::new();
+    for build in linux_builds("shared.c", &["-O2", "-fPIC", C[1]]) {
+        let errors = check_shared::<Arm>(&build.shared_object(), &SHARED);
+        if !errors.is_empty() {
+            failures.push(format!("{build}:\n  {}", errors.join("\n  ")));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Shared objects with general-dynamic TLS (M-profile and Linux objects):
+/// given a module id, their `TLS_DTPMOD32` words hold the id and their
+/// `TLS_DTPOFF32` words the variable's offset in the block plus the `REL`
+/// addend (Arm's `TLS_DTV_OFFSET` is 0).
+#[test]
+fn shared_tls_words_hold_module_and_offset() {
+    const MODULE: u64 = 7;
+    let mut symbols = cross::host_symbols::<Arm>();
+    symbols.push(HostSymbol {
+        name: "__tls_get_addr",
+        value: (BASE - 0x3_0000) | 1,
+        proxy: None,
+        kind: SymbolKind::Function,
+    });
+    let flags = ["-O2", "-fPIC"];
+    let mut list = vec![Build::clang::<Arm>("tls.c", &flags)];
+    if cross::available(Arm::GCC) {
+        list.push(Build::gcc::<Arm>(
+            "tls.c",
+            &["-mcpu=cortex-m4", "-O2", "-fPIC"],
+        ));
+    }
+    list.extend(linux_builds("tls.c", &flags));
+    for build in list {
+        let so = build.shared_object();
+        let memory = BufferMemory::new(BASE);
+        let options = LoadOptions {
+            machine: Machine::Arm,
+            ..LoadOptions::default()
+        };
+        let mut mapped = modlib::map(&so.bytes, &options, &memory)
+            .unwrap_or_else(|e| panic!("{build}: map: {e}"));
+        assert!(mapped.thread_local().is_some(), "{build}: no PT_TLS");
+        mapped.set_tls_module(MODULE);
+        let image = mapped
+            .relocate(&cross::table(&symbols))
+            .unwrap_or_else(|e| panic!("{build}: relocate: {e}"));
+        let file = ElfBytes::<LittleEndian>::minimal_parse(&so.bytes).expect("parse .so");
+        let dynsyms = file
+            .dynamic_symbol_table()
+            .expect("dynsym")
+            .expect("has dynsym")
+            .0;
+        let rel = file
+            .section_header_by_name(".rel.dyn")
+            .expect("sections")
+            .expect("has .rel.dyn");
+        // The word the file holds at link-time address `vaddr` (the addend).
+        let file_word = |vaddr: u64| {
+            let shdrs = file.section_headers().expect("sections");
+            let s = shdrs
+                .iter()
+                .find(|s| s.sh_addr <= vaddr && vaddr + 4 <= s.sh_addr + s.sh_size)?;
+            let at = (s.sh_offset + vaddr - s.sh_addr) as usize;
+            so.bytes.get(at..at + 4).map(cross::le_word)
+        };
+        let mut seen = (false, false);
+        for r in cross::entries(&file, &rel).expect("REL entries") {
+            let want = match r.r_type {
+                R_ARM_TLS_DTPMOD32 => {
+                    seen.0 = true;
+                    MODULE
+                }
+                R_ARM_TLS_DTPOFF32 => {
+                    seen.1 = true;
+                    let s = dynsyms.get(r.sym as usize).expect("symbol").st_value;
+                    let a = file_word(r.offset).expect("addend in the file");
+                    s.wrapping_add(a) & 0xffff_ffff
+                }
+                _ => continue,
+            };
+            let at = image.base() + r.offset;
+            let got = memory.read(at, 4).map(|b| cross::le_word(&b));
+            assert_eq!(got, Some(want), "{build}: word at {at:#x}");
+        }
+        assert_eq!(
+            seen,
+            (true, true),
+            "{build}: DTPMOD32 and DTPOFF32 expected"
+        );
+    }
 }
