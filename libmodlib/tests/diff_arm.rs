@@ -18,7 +18,8 @@ use elf::abi::{
 };
 use elf::endian::LittleEndian;
 use elf::ElfBytes;
-use modlib::{LoadOptions, Machine, SymbolKind};
+use modlib::inspect::relocatable_layout;
+use modlib::{ArmAbi, LoadError, LoadOptions, Machine, SymbolKind};
 use testkit::{BufferMemory, Compiler};
 
 use cross::{
@@ -388,4 +389,68 @@ fn shared_tls_words_hold_module_and_offset() {
             "{build}: DTPMOD32 and DTPOFF32 expected"
         );
     }
+}
+
+/// A Thumb object whose `bl near_fn` meets an Arm-state host function
+/// (bit 0 clear): refused on M-profile (`arm_state: false`) with
+/// `Interworking` naming the symbol and the place, and loaded on A-profile
+/// with that call turned into a `BLX` to the function.
+#[test]
+fn thumb_call_to_arm_state_needs_arm_state() {
+    if !cross::available(Arm::GCC) {
+        return;
+    }
+    let object = Build::gcc::<Arm>("arm.S", &["-mcpu=cortex-m4"]).object();
+    let (r_type, section, offset) =
+        cross::first_relocation(&object.bytes, |t| t == R_ARM_THM_CALL).expect("a THM_CALL");
+    assert_eq!(
+        (r_type, offset),
+        (R_ARM_THM_CALL, 0),
+        "`bl near_fn` comes first"
+    );
+    let near_fn = cross::host_symbols::<Arm>()
+        .iter()
+        .find(|s| s.name == "near_fn")
+        .expect("near_fn")
+        .value
+        & !1;
+    let symbols = cross::moved::<Arm>("near_fn", near_fn);
+    let options = |arm_state| LoadOptions {
+        machine: Machine::Arm,
+        arm: ArmAbi {
+            target2_got_relative: false,
+            arm_state,
+        },
+        ..LoadOptions::default()
+    };
+    let table = cross::table(&symbols);
+
+    let memory = BufferMemory::new(BASE);
+    match modlib::load(&object.bytes, &options(false), &memory, &table).map(|_| ()) {
+        Err(LoadError::Interworking {
+            symbol,
+            section: s,
+            offset: o,
+        }) => {
+            assert_eq!((symbol.as_str(), s.as_str(), o), ("near_fn", &*section, 0));
+        }
+        other => panic!("expected Interworking, got {other:?}"),
+    }
+    assert_eq!(memory.live_reservations(), 0, "a failed load kept memory");
+
+    let memory = BufferMemory::new(BASE);
+    let _image =
+        modlib::load(&object.bytes, &options(true), &memory, &table).expect("loads with Arm state");
+    let layout = relocatable_layout(&object.bytes, Machine::Arm, 4096).expect("layout");
+    let text = layout
+        .sections
+        .iter()
+        .find(|s| s.name == ".text")
+        .expect(".text");
+    let place = BASE + text.offset as u64;
+    let insn = memory
+        .read(place, 4)
+        .map(|b| cross::le_word(&b) as u32)
+        .expect("the call");
+    assert_eq!(thumb_branch(place, insn), (near_fn, true), "{insn:#010x}");
 }
