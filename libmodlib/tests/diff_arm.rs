@@ -1,10 +1,17 @@
 //! Arm (AAELF32, `REL` with implicit addends) relocations checked
 //! differentially: Thumb-2 objects from clang and `arm-none-eabi-gcc` for
-//! several M-profile cores and options, and Arm-state code for A-profile,
-//! are loaded by modlib at a fixed address and compared with
-//! `ld.lld --no-relax` (and GNU ld) output at the same section addresses.
-//! Far calls (256 MiB away, beyond `bl`'s ±16 MiB) are compared by where
-//! they land: modlib's on its veneer, which must jump to the function.
+//! several M-profile cores and options (PIC among them), Armv7-A Linux
+//! objects in both states, and the assembly fixture, are loaded by modlib
+//! at a fixed address and compared with `ld.lld --no-relax` and GNU ld
+//! output at the same section addresses. The linkers get the host symbols
+//! typed, so they interwork with Thumb functions as modlib does.
+//!
+//! Compared by meaning instead of bytes: far calls (256 MiB away, beyond
+//! `bl`'s ±16 MiB) by where and in which state they land (modlib's on its
+//! veneer's Thumb or Arm entry, the veneer jumping to the function);
+//! `-mlong-calls` literals of far functions by value; GOT-relative words
+//! against each image's own GOT origin and slots. Shared objects and the
+//! M-profile refusal of interworking are checked against modlib alone.
 
 mod cross;
 

@@ -1,8 +1,8 @@
 //! Shared by the differential tests of the foreign machines
-//! (`diff_riscv64.rs`, `diff_aarch64.rs`): compiles fixtures for the target
-//! with clang and, when installed, the cross gcc; loads each object with
-//! modlib into a buffer standing at a fixed run-time address; links the same
-//! object with a reference linker (`ld.lld --no-relax`, and the cross GNU
+//! (`diff_riscv64.rs`, `diff_riscv32.rs`, `diff_aarch64.rs`, `diff_arm.rs`):
+//! compiles fixtures for the target with clang and, when installed, the
+//! cross gcc; loads each object with modlib into a buffer standing at a
+//! fixed run-time address; links the same object with a reference linker (`ld.lld --no-relax`, and the cross GNU
 //! `ld --no-relax` when installed) at exactly the section addresses modlib
 //! chose, with the same symbol values; and compares the relocated bytes.
 //!
@@ -12,7 +12,10 @@
 //! stub must jump to it. Far functions (beyond direct branch range) are
 //! given to the reference linker at a near "proxy" address, since lld
 //! makes no RISC-V range-extension thunks: a call there must land on the
-//! proxy, and modlib's call on a stub jumping to the real far address.
+//! proxy (or the linker's own veneer for it), and modlib's call on a stub
+//! jumping to the real far address. Words holding a far function's address
+//! are compared by value, GOT-relative ones against each image's GOT
+//! origin.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
