@@ -1,8 +1,8 @@
 //! Shared by the differential tests of the foreign machines
-//! (`diff_riscv64.rs`, `diff_aarch64.rs`): compiles fixtures for the target
-//! with clang and, when installed, the cross gcc; loads each object with
-//! modlib into a buffer standing at a fixed run-time address; links the same
-//! object with a reference linker (`ld.lld --no-relax`, and the cross GNU
+//! (`diff_riscv64.rs`, `diff_riscv32.rs`, `diff_aarch64.rs`, `diff_arm.rs`):
+//! compiles fixtures for the target with clang and, when installed, the
+//! cross gcc; loads each object with modlib into a buffer standing at a
+//! fixed run-time address; links the same object with a reference linker (`ld.lld --no-relax`, and the cross GNU
 //! `ld --no-relax` when installed) at exactly the section addresses modlib
 //! chose, with the same symbol values; and compares the relocated bytes.
 //!
@@ -12,7 +12,10 @@
 //! stub must jump to it. Far functions (beyond direct branch range) are
 //! given to the reference linker at a near "proxy" address, since lld
 //! makes no RISC-V range-extension thunks: a call there must land on the
-//! proxy, and modlib's call on a stub jumping to the real far address.
+//! proxy (or the linker's own veneer for it), and modlib's call on a stub
+//! jumping to the real far address. Words holding a far function's address
+//! are compared by value, GOT-relative ones against each image's GOT
+//! origin.
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -152,6 +155,19 @@ pub enum Reach {
     GotPage(u64),
     /// A slot's offset from the page of the GOT.
     SlotFromGotPage(u64),
+    /// A branch landing here; when that is a stub, on its entry at this
+    /// offset (Arm's veneers have a second entry for Arm state).
+    BranchEntry(u64, u64),
+    /// A word holding `S + A`: modlib's with the real value of a far
+    /// symbol, the reference's with its proxy.
+    Value(u64),
+    /// `S + A - GOT_ORG`: an address relative to the GOT origin (modlib's
+    /// synthesised GOT, the reference's `_GLOBAL_OFFSET_TABLE_`).
+    FromGot(u64),
+    /// `GOT(S) - GOT_ORG`: a slot relative to the GOT origin.
+    SlotFromGot(u64),
+    /// The GOT origin itself.
+    GotOrigin(u64),
 }
 
 /// A place compared by what it reaches: the instruction words it covers
@@ -227,6 +243,11 @@ pub trait Isa {
     /// Compiler runtime functions the fixtures may call (Arm's division
     /// helpers and unwinder personality routines), given as host functions.
     const RUNTIME: &'static [&'static str] = &[];
+    /// When set, the reference linkers get the host symbols from an ELF32
+    /// object of this `e_machine` that gives each its type (function or
+    /// object) instead of as untyped `--defsym`s: Arm linkers interwork
+    /// (and read bit 0 as the Thumb bit) only for typed functions.
+    const TYPED_HOST_SYMBOLS: Option<u16> = None;
     /// Relocation types that are thread-local storage.
     fn is_tls(r_type: u32) -> bool;
     /// The addend a `REL` entry of `r_type` implies, read from `field` (the
@@ -594,7 +615,12 @@ fn link<I: Isa>(
         .arg(&object.path)
         .arg("-o")
         .arg(&out);
-    for s in symbols {
+    if let Some(machine) = I::TYPED_HOST_SYMBOLS {
+        let path = object.path.with_extension("host.o");
+        std::fs::write(&path, host_object(machine, symbols)).map_err(|e| e.to_string())?;
+        cmd.arg(&path);
+    }
+    for s in symbols.iter().filter(|_| I::TYPED_HOST_SYMBOLS.is_none()) {
         let value = s.proxy.unwrap_or(s.value);
         if linker == I::GNU_LD && I::MACHINE.word_size() == 4 && value > i32::MAX as u64 {
             // GNU ld's 64-bit BFD range-checks some ELF32 fields (RISC-V
@@ -652,6 +678,99 @@ fn link<I: Isa>(
         sections,
         symbols: syms,
     })
+}
+
+/// A relocatable ELF32 (little-endian) object of `machine` that only
+/// defines `symbols` as absolute global functions or objects, at their
+/// proxies where they have one. It has no attributes section, so it takes
+/// no part in the linker's merging of those.
+fn host_object(machine: u16, symbols: &[HostSymbol]) -> Vec<u8> {
+    const EHDR: usize = 52;
+    const SHDR: usize = 40;
+    let mut strtab = vec![0u8];
+    let mut symtab = vec![0u8; 16];
+    for s in symbols {
+        let name = strtab.len() as u32;
+        strtab.extend_from_slice(s.name.as_bytes());
+        strtab.push(0);
+        let kind = match s.kind {
+            SymbolKind::Function => elf::abi::STT_FUNC,
+            _ => elf::abi::STT_OBJECT,
+        };
+        let value = s.proxy.unwrap_or(s.value) as u32;
+        symtab.extend_from_slice(&name.to_le_bytes());
+        symtab.extend_from_slice(&value.to_le_bytes());
+        symtab.extend_from_slice(&0u32.to_le_bytes());
+        symtab.extend_from_slice(&[(elf::abi::STB_GLOBAL << 4) | kind, 0]);
+        symtab.extend_from_slice(&SHN_ABS.to_le_bytes());
+    }
+    let shstrtab = b"\0.symtab\0.strtab\0.shstrtab\0";
+    let symtab_at = EHDR;
+    let strtab_at = symtab_at + symtab.len();
+    let shstrtab_at = strtab_at + strtab.len();
+    let shoff = (shstrtab_at + shstrtab.len() + 3) & !3;
+    let mut out = vec![0u8; shoff];
+    out[..4].copy_from_slice(b"\x7fELF");
+    out[4..7].copy_from_slice(&[1, 1, 1]); // ELFCLASS32, little-endian, v1
+    let half = |out: &mut Vec<u8>, at: usize, v: u16| {
+        out[at..at + 2].copy_from_slice(&v.to_le_bytes());
+    };
+    half(&mut out, 16, elf::abi::ET_REL);
+    half(&mut out, 18, machine);
+    out[20..24].copy_from_slice(&1u32.to_le_bytes());
+    out[32..36].copy_from_slice(&(shoff as u32).to_le_bytes());
+    // EABI version 5, as every Arm object here has.
+    out[36..40].copy_from_slice(&0x0500_0000u32.to_le_bytes());
+    for (at, v) in [(40, EHDR), (46, SHDR), (48, 4), (50, 3)] {
+        half(&mut out, at, v as u16);
+    }
+    out[symtab_at..strtab_at].copy_from_slice(&symtab);
+    out[strtab_at..shstrtab_at].copy_from_slice(&strtab);
+    out[shstrtab_at..shstrtab_at + shstrtab.len()].copy_from_slice(shstrtab);
+    // name, type, flags, addr, offset, size, link, info, align, entsize
+    let headers: [[u32; 10]; 4] = [
+        [0; 10],
+        [
+            1,
+            elf::abi::SHT_SYMTAB,
+            0,
+            0,
+            symtab_at as u32,
+            symtab.len() as u32,
+            2,
+            1,
+            4,
+            16,
+        ],
+        [
+            9,
+            elf::abi::SHT_STRTAB,
+            0,
+            0,
+            strtab_at as u32,
+            strtab.len() as u32,
+            0,
+            0,
+            1,
+            0,
+        ],
+        [
+            17,
+            elf::abi::SHT_STRTAB,
+            0,
+            0,
+            shstrtab_at as u32,
+            shstrtab.len() as u32,
+            0,
+            0,
+            1,
+            0,
+        ],
+    ];
+    for field in headers.iter().flatten() {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    out
 }
 
 /// The relocations of each loaded section, with run-time addresses.
@@ -752,7 +871,16 @@ struct GotEvidence {
     lows: BTreeMap<String, BTreeSet<u64>>,
     from_got_page: BTreeMap<String, BTreeSet<u64>>,
     got_pages: BTreeSet<u64>,
-    branches: Vec<(String, u64, u64)>,
+    /// (symbol, place, destination, stub entry offset).
+    branches: Vec<(String, u64, u64, u64)>,
+    /// The GOT origin, if the image has one.
+    origin: Option<u64>,
+    /// Places holding a value, checked once the symbol's value is known.
+    values: Vec<(Rel, Reach)>,
+    /// What could not be taken as evidence.
+    problems: Vec<String>,
+    /// The largest address of the class.
+    mask: u64,
 }
 
 impl GotEvidence {
@@ -761,13 +889,52 @@ impl GotEvidence {
             m.entry(rel.symbol.clone()).or_default().insert(v);
         };
         match reach {
-            Reach::Branch(to) => self.branches.push((rel.symbol.clone(), rel.place, to)),
+            Reach::Branch(to) => self.branches.push((rel.symbol.clone(), rel.place, to, 0)),
+            Reach::BranchEntry(to, entry) => {
+                self.branches
+                    .push((rel.symbol.clone(), rel.place, to, entry));
+            }
+            Reach::SlotFromGot(off) => match self.origin {
+                Some(origin) => entry(&mut self.slots, origin.wrapping_add(off) & self.mask),
+                None => self.problems.push(format!(
+                    "GOT-relative slot of `{}` at {:#x}, but no GOT",
+                    rel.symbol, rel.place
+                )),
+            },
+            Reach::Value(_) | Reach::FromGot(_) | Reach::GotOrigin(_) => {
+                self.values.push((rel.clone(), reach));
+            }
             Reach::Slot(a) => entry(&mut self.slots, a),
             Reach::SlotPage(a) => entry(&mut self.pages, a),
             Reach::SlotLow(a) => entry(&mut self.lows, a),
             Reach::SlotFromGotPage(a) => entry(&mut self.from_got_page, a),
             Reach::GotPage(a) => {
                 self.got_pages.insert(a);
+            }
+        }
+    }
+
+    /// Checks the places holding values: `value` gives a symbol's value
+    /// (`S`) in this image.
+    fn check_values(&self, errors: &mut Vec<String>, who: &str, value: impl Fn(&Rel) -> u64) {
+        errors.extend(self.problems.iter().map(|p| format!("{who}: {p}")));
+        let sa = |r: &Rel| value(r).wrapping_add(r.addend as u64) & self.mask;
+        for (r, reach) in &self.values {
+            let (held, want) = match (*reach, self.origin) {
+                (Reach::Value(v), _) => (v, sa(r)),
+                (Reach::FromGot(v), Some(origin)) => (v.wrapping_add(origin) & self.mask, sa(r)),
+                (Reach::GotOrigin(v), Some(origin)) => (v, origin),
+                (_, None) => {
+                    errors.push(format!("{who}: {:#x} is GOT-relative, but no GOT", r.place));
+                    continue;
+                }
+                _ => unreachable!("only values are kept"),
+            };
+            if held != want {
+                errors.push(format!(
+                    "{who}: {:#x} ({reach:x?} against `{}`{:+#x}) gives {held:#x}, not {want:#x}",
+                    r.place, r.symbol, r.addend
+                ));
             }
         }
     }
@@ -826,12 +993,16 @@ pub struct Comparison {
 }
 
 /// `object` with its unwind tables as plain data: `.eh_frame` renamed
-/// `.eh_bytes`, and Arm's `SHT_ARM_EXIDX` sections retyped `SHT_PROGBITS`.
-/// Linkers rewrite both (padding CIEs, merging or sorting entries, adding
-/// `EXIDX_CANTUNWIND` ones), so only as plain sections do they relocate
-/// them in place like any other; modlib treats them the same either way.
+/// `.eh_bytes`, and Arm's `SHT_ARM_EXIDX` sections retyped `SHT_PROGBITS`
+/// and renamed from `.ARM.exidx*` to `.exidx.raw*` (lld always makes a
+/// synthetic `.ARM.exidx`, which may not share an output section with
+/// plain data). Linkers rewrite both (padding CIEs, merging or sorting
+/// entries, adding `EXIDX_CANTUNWIND` ones), so only as plain sections do
+/// they relocate them in place like any other; modlib treats them the same
+/// either way.
 fn eh_frame_as_plain_data(object: &Fixture) -> Fixture {
     const SHT_ARM_EXIDX: u32 = 0x7000_0001;
+    const EXIDX: &[u8] = b".ARM.exidx";
     let file = ElfBytes::<LittleEndian>::minimal_parse(&object.bytes).expect("parse object");
     let (shdrs, names) = file.section_headers_with_strtab().expect("sections");
     let (Some(shdrs), Some(names)) = (shdrs, names) else {
@@ -857,6 +1028,17 @@ fn eh_frame_as_plain_data(object: &Fixture) -> Fixture {
         file.ehdr.e_shoff as usize,
         usize::from(file.ehdr.e_shentsize),
     );
+    let shstrtab = shdrs
+        .get(usize::from(file.ehdr.e_shstrndx))
+        .expect("section name table");
+    let names_at = shstrtab.sh_offset as usize;
+    let name_bytes = &mut bytes[names_at..names_at + shstrtab.sh_size as usize];
+    // Same length, so every name (shared tails included) stays in place.
+    for at in 0..name_bytes.len().saturating_sub(EXIDX.len() - 1) {
+        if name_bytes[at..].starts_with(EXIDX) {
+            name_bytes[at..at + EXIDX.len()].copy_from_slice(b".exidx.raw");
+        }
+    }
     for (i, s) in shdrs.iter().enumerate() {
         if s.sh_type == SHT_ARM_EXIDX {
             // sh_type follows the 4-byte sh_name in both classes.
@@ -1009,7 +1191,19 @@ fn compare_with<I: Isa, M: modlib::Memory>(
         }
     };
     let mut masks: BTreeMap<u64, u32> = BTreeMap::new();
-    let (mut mine, mut other) = (GotEvidence::default(), GotEvidence::default());
+    let mut mine = GotEvidence {
+        origin: layout.got.map(|(at, _)| BASE + at as u64),
+        mask: class_max::<I>(),
+        ..GotEvidence::default()
+    };
+    let mut other = GotEvidence {
+        // Both linkers compute GOT-relative values from the start of the
+        // output `.got` (GNU ld's `_GLOBAL_OFFSET_TABLE_` is in `.got.plt`,
+        // a section of its own in the script).
+        origin: linked.sections.get(".got").map(|&(at, _)| at),
+        mask: class_max::<I>(),
+        ..GotEvidence::default()
+    };
     for list in rels.values() {
         cmp.relocations += list.len();
         for i in 0..list.len() {
@@ -1093,13 +1287,13 @@ fn compare_with<I: Isa, M: modlib::Memory>(
             .find(|(n, _)| n == name)
             .map(|(_, off)| BASE + *off as u64)
     };
-    for (name, place, to) in &mine.branches {
+    for (name, place, to, entry) in &mine.branches {
         let want = symbols.iter().find(|s| s.name == name).map(|s| s.value);
         if want.map(|v| v & !I::FUNCTION_BIT) == Some(*to) {
             continue;
         }
         match stub_of(name) {
-            Some(stub) if stub == *to => {
+            Some(stub) if stub + entry == *to => {
                 let reached = ours.read(stub, stub_size).and_then(|b| stub_target(&b));
                 if reached != want {
                     errors.push(format!(
@@ -1108,17 +1302,23 @@ fn compare_with<I: Isa, M: modlib::Memory>(
                 }
             }
             other => errors.push(format!(
-                "branch at {place:#x} to `{name}` lands on {to:#x}, not its stub {other:x?}"
+                "branch at {place:#x} to `{name}` lands on {to:#x}, not its stub {other:x?} + {entry}"
             )),
         }
     }
-    for (name, place, to) in &other.branches {
+    for (name, place, to, _) in &other.branches {
         let want = symbols
             .iter()
             .find(|s| s.name == name)
             .and_then(|s| s.proxy)
             .map(|v| v & !I::FUNCTION_BIT);
-        if Some(*to) != want {
+        // Or the linker's own veneer for it (an Arm-state jump to a Thumb
+        // function), which its symbol table names after the target.
+        let veneer = linked
+            .symbols
+            .iter()
+            .any(|(n, &at)| n.starts_with("__") && n.contains(name.as_str()) && at & !1 == *to);
+        if Some(*to) != want && !veneer {
             errors.push(format!(
                 "reference branch at {place:#x} to `{name}` lands on {to:#x}, not {want:x?}"
             ));
@@ -1133,6 +1333,8 @@ fn compare_with<I: Isa, M: modlib::Memory>(
             .find(|r| r.symbol == name)
             .map(|r| r.value)
     };
+    mine.check_values(errors, "modlib", |r| real_value(symbols, r.value));
+    other.check_values(errors, &linked.linker, |r| r.value);
     let ours_slots = mine.resolve(errors, "modlib");
     let theirs_slots = other.resolve(errors, &linked.linker);
     for (name, slot) in &ours_slots {
