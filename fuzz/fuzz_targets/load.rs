@@ -20,7 +20,8 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     )
     .expect("unique names");
     let memory = CountingMemory::new(HostMemory::new(Placement::Low2G));
-    for machine in [Machine::X86_64, Machine::Aarch64, Machine::Riscv64] {
+    // Every machine, 64-bit and 32-bit (the seeds include ELF32 objects).
+    for machine in Machine::ALL {
         let kind = modlib::identify(data, machine);
         if Machine::host() == Some(machine) && kind != Ok(ObjectKind::Relocatable) {
             continue;
