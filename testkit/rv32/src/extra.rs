@@ -114,6 +114,7 @@ fn align_inexact(fx: &Fixture) -> Outcome {
 
 fn ifunc(fx: &Fixture) -> Outcome {
     let memory = HeapMemory::new();
+    let heap_before = heap::used();
     {
         let host = HostData::new();
         let image = load(fx.bytes, &options(), &memory, &host_table(&host))
@@ -140,6 +141,11 @@ fn ifunc(fx: &Fixture) -> Outcome {
         );
     }
     ensure_eq!(memory.live_bytes(), 0, "memory held after unloading");
+    ensure_eq!(
+        heap::used(),
+        heap_before,
+        "heap bytes in use after unloading"
+    );
     Ok(())
 }
 
