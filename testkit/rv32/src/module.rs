@@ -130,7 +130,6 @@ type FnIII = extern "C" fn(i32, i32, i32) -> i32;
 
 /// Runs a loaded module.c through everything it does. `direct` says
 /// whether the build references host data directly (PIC: through the GOT).
-#[allow(clippy::too_many_lines)]
 fn exercise<M: Memory>(image: &LoadedImage<M>, direct: bool, host: &HostData) -> Outcome {
     take_trace();
     // SAFETY: every `get` below names a module.c symbol with its C type,
