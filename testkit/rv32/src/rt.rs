@@ -2,6 +2,7 @@
 //! UART (console) and SiFive test device (exit status).
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// The 16550 UART's transmit holding register.
 const UART_THR: usize = 0x1000_0000;
@@ -138,10 +139,17 @@ fn print_current() {
     }
 }
 
+/// Set once a trap is being reported: a trap while reporting one ends the
+/// run at once instead of looping.
+static IN_TRAP: AtomicBool = AtomicBool::new(false);
+
 /// Any exception (an illegal instruction or a bad access in loaded code)
 /// ends the run with its cause, place and value.
 #[no_mangle]
 extern "C" fn trap_handler() -> ! {
+    if IN_TRAP.swap(true, Ordering::Relaxed) {
+        exit(4);
+    }
     let (cause, epc, tval): (usize, usize, usize);
     // SAFETY: reading machine-mode CSRs in machine mode has no side effect.
     unsafe {
