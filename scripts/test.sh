@@ -74,6 +74,15 @@ step "cross tests: modlib and kmod for armv7-unknown-linux-gnueabihf under qemu-
 cross_test armv7-unknown-linux-gnueabihf -p modlib --lib --test exec_rel --test exec_dyn
 cross_test armv7-unknown-linux-gnueabihf -p kmod
 
+# RV32 has no Linux sysroot: modlib's and kmod's execution checks run in a
+# bare-metal runner under qemu-system-riscv32 instead.
+step "RV32: modlib and kmod execution checks in the bare-metal runner (scripts/test-rv32.sh)"
+set +e
+bash scripts/test-rv32.sh 2>&1 | tee -a "$log"
+rv32_status="${PIPESTATUS[0]}"
+set -e
+[ "$rv32_status" -eq 0 ] || { echo "RV32 runner: FAILED (exit status $rv32_status)"; status="$rv32_status"; }
+
 # Hostile input beyond the fixed cases: a short coverage-guided run of
 # modlib::load on mutants of the objects the tests built (any crash, leak
 # or panic fails it). scripts/fuzz.sh runs it for longer.
