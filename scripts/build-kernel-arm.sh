@@ -42,11 +42,11 @@ echo "==> a relocatable user library (ET_REL), which libdl also opens" >&2
 build -c -O2 -Wall kernel/programs/fault.c -o "$ramfs/libfault.o"
 
 echo "==> user image (unprivileged)" >&2
-(cd kernel && cargo build --release -q -p user-image --target "$target")
+(cd kernel && CARGO_TARGET_DIR="$root/kernel/target" cargo build --release -q -p user-image --target "$target")
 arm-none-eabi-strip -o "$ramfs/user.elf" "kernel/target/$target/release/user-image"
 
 echo "==> kernel (privileged, MPU) with the ramfs packed in" >&2
-(cd kernel && RAMFS_DIR="$ramfs" cargo build --release -q -p kernel --target "$target")
+(cd kernel && CARGO_TARGET_DIR="$root/kernel/target" RAMFS_DIR="$ramfs" cargo build --release -q -p kernel --target "$target")
 image="$root/kernel/target/$target/release/kernel"
 # How much of the kernel's code is the loader (modlib, and the elf crate
 # it parses with) and the module manager (kmod), by mangled crate name.

@@ -35,9 +35,9 @@ build "${lib[@]}" kernel/programs/fault.c -o "$ramfs/libfault.so"
 build "${lib[@]}" -Wl,-z,lazy libdl/tests/fixtures/lazy.c -o "$ramfs/liblazy.so"
 
 echo "==> user image (U-mode)" >&2
-(cd kernel && cargo build --release -q -p user-image)
+(cd kernel && CARGO_TARGET_DIR="$root/kernel/target" cargo build --release -q -p user-image)
 cp kernel/target/riscv64gc-unknown-none-elf/release/user-image "$ramfs/user.elf"
 
 echo "==> kernel (S-mode) with the ramfs packed in" >&2
-(cd kernel && RAMFS_DIR="$ramfs" cargo build --release -q -p kernel)
+(cd kernel && CARGO_TARGET_DIR="$root/kernel/target" RAMFS_DIR="$ramfs" cargo build --release -q -p kernel)
 echo "$root/kernel/target/riscv64gc-unknown-none-elf/release/kernel"

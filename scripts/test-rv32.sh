@@ -26,7 +26,7 @@ for tool in cargo qemu-system-riscv32 riscv64-unknown-elf-gcc clang ld.lld timeo
 done
 
 step "build: rv32 runner and fixtures (cargo build --release, $target)"
-(cd "$runner_dir" && cargo build --release --quiet --target "$target")
+(cd "$runner_dir" && CARGO_TARGET_DIR="$runner_dir/target" cargo build --release --quiet --target "$target")
 image="$runner_dir/target/$target/release/rv32-runner"
 printf '    %s\n' "$image"
 
