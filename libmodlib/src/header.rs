@@ -16,6 +16,8 @@ pub(crate) struct File<'a> {
     pub data: &'a [u8],
     /// Its class (the machine's: checked by [`parse`]).
     pub class: Class,
+    /// The machine it is for (checked by [`parse`]).
+    pub machine: Machine,
 }
 
 /// Checks magic, class, encoding, machine and type, and locates the tables.
@@ -59,6 +61,7 @@ pub(crate) fn parse(bytes: &[u8], machine: Machine) -> Result<(File<'_>, ObjectK
         elf,
         data: bytes,
         class: machine.class(),
+        machine,
     };
     let kind = match file.elf.ehdr.e_type {
         elf::abi::ET_REL => ObjectKind::Relocatable,

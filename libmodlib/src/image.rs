@@ -93,12 +93,13 @@ pub struct DynamicInfo {
 }
 
 impl DynamicInfo {
-    /// `PT_ARM_EXIDX` at its run-time address for load bias `base`.
-    pub(crate) fn exception_index(&self, base: u64) -> Option<(u64, usize)> {
-        const PT_ARM_EXIDX: u32 = 0x7000_0001;
+    /// The exception index program header (`PT_ARM_EXIDX`) of an object
+    /// for `machine`, at its run-time address for load bias `base`.
+    pub(crate) fn exception_index(&self, machine: Machine, base: u64) -> Option<(u64, usize)> {
+        let index_type = crate::reloc::exception_index_type(machine)?;
         self.program_headers
             .iter()
-            .find(|p| p.p_type == PT_ARM_EXIDX)
+            .find(|p| p.p_type == index_type)
             .map(|p| (base.wrapping_add(p.p_vaddr), p.p_memsz as usize))
     }
 }

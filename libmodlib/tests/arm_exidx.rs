@@ -149,3 +149,36 @@ fn index_sections_form_one_sorted_table_over_the_code() {
         assert_eq!(memory.live_reservations(), 0, "{what}: memory returned");
     }
 }
+
+/// The section type of Arm's index is processor-specific: x86_64 uses the
+/// same number for `.eh_frame` (`SHT_X86_64_UNWIND`), which is no Arm
+/// index and must not be reported as one.
+#[test]
+fn other_machines_unwind_sections_are_not_an_arm_index() {
+    let source =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arm/throws.cpp");
+    // clang's assembler types `.eh_frame` SHT_X86_64_UNWIND (GNU as keeps
+    // it PROGBITS).
+    let compiler = Compiler::Named(String::from("clang++"));
+    if cfg!(not(target_arch = "x86_64")) || !compiler.available() {
+        eprintln!("skipping: needs an x86_64 host with clang++");
+        return;
+    }
+    let object = fixtures::object(&compiler, &source, &["-O2", "-ffunction-sections", "-fPIC"]);
+    let file =
+        elf::ElfBytes::<elf::endian::LittleEndian>::minimal_parse(&object.bytes).expect("parses");
+    let unwind = file
+        .section_headers()
+        .expect("sections")
+        .iter()
+        .filter(|s| s.sh_type == 0x7000_0001)
+        .count();
+    assert!(unwind > 0, "clang++ marks .eh_frame SHT_X86_64_UNWIND");
+    let memory = testkit::HostMemory::new(testkit::Placement::Low2G);
+    let options = LoadOptions {
+        machine: Machine::X86_64,
+        ..LoadOptions::default()
+    };
+    let image = load(&object.bytes, &options, &memory, &host()).expect("loads");
+    assert_eq!(image.exception_index(), None);
+}

@@ -489,7 +489,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             imports,
             thread_local,
             unresolved: self.unresolved,
-            exception_index: self.info.exception_index(self.base),
+            exception_index: self.info.exception_index(self.machine, self.base),
             dynamic: Some(self.info),
         })
     }

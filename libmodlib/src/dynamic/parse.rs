@@ -21,9 +21,6 @@ use super::symbols::{
 };
 use super::tags;
 
-/// `PT_ARM_EXIDX`: an Arm exception index table (AAELF32).
-const PT_ARM_EXIDX: u32 = 0x7000_0001;
-
 /// Largest image span accepted (1 TiB): anything bigger is a corrupt header.
 const MAX_SPAN: u64 = 1 << 40;
 
@@ -230,7 +227,8 @@ pub(crate) fn headers<'a>(file: &File<'a>) -> Result<Headers<'a>, LoadError> {
     }
     // An Arm exception index is read by unwinders: it must lie in the
     // image's memory.
-    if let Some(ph) = phdrs.iter().find(|p| p.p_type == PT_ARM_EXIDX) {
+    let index_type = crate::reloc::exception_index_type(file.machine);
+    if let Some(ph) = phdrs.iter().find(|p| Some(p.p_type) == index_type) {
         let inside = segments.iter().any(|s| {
             s.vaddr <= ph.p_vaddr
                 && ph

@@ -107,6 +107,10 @@ pub(crate) const R_ARM_GOT_BREL: u32 = 26;
 /// values have subtracted (the psABI's `TLS_DTV_OFFSET`): none.
 pub(crate) const TLS_DTV_OFFSET: u64 = 0;
 
+/// The section type (`SHT_ARM_EXIDX`) and program header type
+/// (`PT_ARM_EXIDX`) of the EHABI exception index table: both 0x7000_0001.
+pub(crate) const EXCEPTION_INDEX_TYPE: u32 = 0x7000_0001;
+
 /// Bytes of one veneer (see the top of this file): a Thumb entry, the
 /// literal and an Arm entry. Veneers must start 4-byte aligned; at this
 /// size, packed from a 16-byte aligned start, each one is.

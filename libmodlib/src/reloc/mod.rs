@@ -190,6 +190,19 @@ pub(crate) const fn tls_dtv_offset(machine: Machine) -> u64 {
     }
 }
 
+/// The section and program header type of the machine's exception index
+/// table (Arm's `.ARM.exidx`), if it has one. The value is
+/// processor-specific: other machines use it for other things (x86_64's
+/// `.eh_frame` is `SHT_X86_64_UNWIND`, the same number).
+#[allow(unreachable_patterns)] // every machine compiled in
+pub(crate) const fn exception_index_type(machine: Machine) -> Option<u32> {
+    match machine {
+        #[cfg(feature = "arm")]
+        Machine::Arm => Some(arm::EXCEPTION_INDEX_TYPE),
+        _ => None,
+    }
+}
+
 /// Classifies a relocation found in a shared object's dynamic tables.
 #[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn dynamic_class(machine: Machine, r_type: u32) -> DynamicClass {

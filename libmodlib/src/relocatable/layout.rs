@@ -50,14 +50,12 @@ pub(crate) struct Layout {
     /// Alignment the reservation needs: the page size, or the largest
     /// section alignment if that is larger.
     pub align: usize,
-    /// `(offset, size)` of the Arm exception index (every `SHT_ARM_EXIDX`
-    /// section, placed together in the order of the code they describe, as
-    /// a linker merges them), if the object has one.
+    /// `(offset, size)` of the exception index (every section of the
+    /// machine's index type, `index_type`: Arm's `SHT_ARM_EXIDX`, placed
+    /// together in the order of the code they describe, as a linker merges
+    /// them), if the object has one.
     pub exception_index: Option<(usize, usize)>,
 }
-
-/// `SHT_ARM_EXIDX`: an Arm exception index section (AAELF32, EHABI).
-const SHT_ARM_EXIDX: u32 = 0x7000_0001;
 
 fn group_of(shdr: &SectionHeader) -> usize {
     if shdr.sh_flags & u64::from(SHF_EXECINSTR) != 0 {
@@ -127,6 +125,7 @@ pub(crate) fn plan(
     needs: &SymbolNeeds,
     stub_size: usize,
     got_slot_size: usize,
+    index_type: Option<u32>,
     page: u64,
 ) -> Result<Layout, LoadError> {
     let mut cursors = [0u64; 3];
@@ -134,7 +133,7 @@ pub(crate) fn plan(
     let mut rel_offsets: Vec<Option<(usize, u64)>> = vec![None; shdrs.len()];
     let loaded =
         |shdr: &SectionHeader| shdr.sh_flags & u64::from(SHF_ALLOC) != 0 && shdr.sh_size != 0;
-    let is_index = |shdr: &SectionHeader| shdr.sh_type == SHT_ARM_EXIDX;
+    let is_index = |shdr: &SectionHeader| Some(shdr.sh_type) == index_type;
     for (i, shdr) in shdrs.iter().enumerate() {
         if !loaded(shdr) || is_index(shdr) {
             continue;
@@ -311,7 +310,7 @@ mod tests {
             section(SHF_EXECINSTR, 0x100, 16),
             section(SHF_WRITE, 0x40, 0x1_0000),
         ];
-        let plan = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 8, 0x1000).unwrap();
+        let plan = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 8, None, 0x1000).unwrap();
         assert_eq!(plan.align, 0x1_0000);
         let data = plan.sections[1].unwrap();
         assert_eq!(data % 0x1_0000, 0);
@@ -321,7 +320,7 @@ mod tests {
     #[test]
     fn absurd_alignment_is_malformed() {
         let shdrs = [section(0, 8, 1 << 62)];
-        let result = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 8, 0x1000);
+        let result = plan(&shdrs, &[], &SymbolNeeds::new(0), 16, 8, None, 0x1000);
         assert!(matches!(result, Err(LoadError::Malformed { .. })));
     }
 }

@@ -382,6 +382,7 @@ fn plan(
         &needs,
         reloc::stub_size(machine),
         machine.word_size(),
+        reloc::exception_index_type(machine),
         page,
     )
 }
