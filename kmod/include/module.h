@@ -19,6 +19,10 @@
  * Metadata goes into `.modinfo` as NUL-terminated "key=value" strings; the
  * names of exported symbols go into `.kmod_exports`. Only exported symbols
  * are visible to `modsym` and to other modules; they need external linkage.
+ *
+ * C++ modules use the same macros. An exported symbol is found by its
+ * source name, so in C++ it needs C linkage (`extern "C"`); the init and
+ * exit functions may be ordinary (static, mangled) C++ functions.
  */
 #ifndef KMOD_MODULE_H
 #define KMOD_MODULE_H
@@ -66,7 +70,19 @@ KMOD_MODINFO("abi", KMOD_ABI_TAG);
         __attribute__((section(".kmod_exports"), used, aligned(1))) = #sym;     \
     extern __typeof__(sym) sym
 
-#define module_init(fn) int __kmod_init(void) __attribute__((alias(#fn)))
-#define module_exit(fn) void __kmod_exit(void) __attribute__((alias(#fn)))
+/* The entry points kmod looks up have C linkage in C and C++ alike: each is
+ * a small function calling the module's own (static, and in C++ mangled)
+ * init or exit function. */
+#ifdef __cplusplus
+#define KMOD_C_LINKAGE extern "C"
+#else
+#define KMOD_C_LINKAGE
+#endif
+#define module_init(fn)                                                         \
+    KMOD_C_LINKAGE int __kmod_init(void);                                       \
+    KMOD_C_LINKAGE int __kmod_init(void) { return fn(); }
+#define module_exit(fn)                                                         \
+    KMOD_C_LINKAGE void __kmod_exit(void);                                      \
+    KMOD_C_LINKAGE void __kmod_exit(void) { fn(); }
 
 #endif /* KMOD_MODULE_H */

@@ -14,6 +14,7 @@
 extern crate alloc;
 
 mod abi;
+mod cxx_runtime;
 mod error;
 mod exports;
 mod info;

@@ -44,6 +44,8 @@ pub struct ModuleManager<M: Memory + Clone> {
     kernel: KernelTable,
     machine: Machine,
     abi: String,
+    /// Names kmod itself answers for modules (`__cxa_atexit`, `atexit`).
+    runtime: SymbolTable<'static>,
     registry: spin::Mutex<Registry<M>>,
 }
 
@@ -62,6 +64,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
             kernel,
             machine,
             abi,
+            runtime: crate::cxx_runtime::table(KernelTable::PROVIDER),
             registry: spin::Mutex::new(Registry::new()),
         }
     }
@@ -137,16 +140,24 @@ impl<M: Memory + Clone> ModuleManager<M> {
             // SAFETY: as above; `init` is the module's `int init(void)`.
             init.map_or(0, |f| unsafe { call_init(f) })
         });
-        drop(image);
-        let mut reg = self.registry.lock();
         let failure = match outcome {
             Ok(0) => None,
-            Ok(code) => Some(KmodError::InitFailed {
-                module: String::from(name),
-                code,
-            }),
+            Ok(code) => {
+                // Undo what the constructors did, last first: their
+                // registrations, then the destructors (not `module_exit`:
+                // init did not succeed).
+                // SAFETY: as above; the constructors ran, so the
+                // destructors may.
+                unsafe { finalize(&image) };
+                Some(KmodError::InitFailed {
+                    module: String::from(name),
+                    code,
+                })
+            }
             Err(source) => Some(load_error(source)),
         };
+        drop(image);
+        let mut reg = self.registry.lock();
         if let Some(error) = failure {
             let entry = reg.remove(id);
             drop(reg);
@@ -201,9 +212,10 @@ impl<M: Memory + Clone> ModuleManager<M> {
         providers: &[Provider],
         export_names: &[String],
     ) -> Result<(LoadedImage<M>, SymbolTable<'static>), KmodError> {
-        let mut links: Vec<&dyn SymbolResolver> = Vec::with_capacity(providers.len() + 1);
+        let mut links: Vec<&dyn SymbolResolver> = Vec::with_capacity(providers.len() + 2);
         links.push(self.kernel.table());
         links.extend(providers.iter().map(|(_, t)| &**t as &dyn SymbolResolver));
+        links.push(&self.runtime);
         let options = LoadOptions {
             machine: self.machine,
             ..LoadOptions::default()
@@ -293,9 +305,8 @@ impl<M: Memory + Clone> ModuleManager<M> {
             // so nobody else runs or binds it; `f` is its `void exit(void)`.
             unsafe { call_exit(f) };
         }
-        // SAFETY: as above; destructors take no arguments. The image is of
-        // this machine (its init ran), so this cannot fail.
-        let _ = unsafe { image.run_fini() };
+        // SAFETY: as above; the image is of this machine (its init ran).
+        unsafe { finalize(&image) };
         drop(image);
         let entry = self.registry.lock().remove(handle.0);
         drop(entry);
@@ -438,6 +449,20 @@ fn dependencies<M: Memory>(image: &LoadedImage<M>, providers: &[Provider]) -> Ve
         }
     }
     uses
+}
+
+/// Runs a module's destructors: what it registered while running
+/// (`__cxa_atexit`, `atexit`), last first, then its `.fini_array`.
+///
+/// # Safety
+/// The image must be relocated, protected, alive and of this machine, and
+/// its constructors must have run.
+unsafe fn finalize<M: Memory>(image: &LoadedImage<M>) {
+    // SAFETY: per this function's contract.
+    unsafe { crate::cxx_runtime::run_for(image.start(), image.size() as u64) };
+    // SAFETY: as above; destructors take no arguments. The image is of
+    // this machine (its init ran), so this cannot fail.
+    let _ = unsafe { image.run_fini() };
 }
 
 /// Calls a module's `int init(void)`.

@@ -202,6 +202,33 @@ fn failing_init_undoes_the_load() {
     kernel.mgr.rmmod(chardev).unwrap();
 }
 
+/// A module whose constructor registered something and whose init then
+/// fails gets its destructors run (not `module_exit`) before it is freed,
+/// so the kernel keeps no pointer into freed module memory.
+#[test]
+fn failing_init_runs_the_destructors_not_exit() {
+    for compiler in Compiler::host_compilers() {
+        let what = compiler.command().to_string();
+        let kernel = Kernel::new();
+        let image = module_with(&compiler, "ctorfail", "-O2");
+        let err = kernel.mgr.insmod(&image, "ctorfail").unwrap_err();
+        assert!(
+            matches!(err, KmodError::InitFailed { code: -5, .. }),
+            "{what}: {err:?}"
+        );
+        assert_eq!(
+            take_log(),
+            [
+                "ctorfail: registered",
+                "ctorfail: init fails",
+                "ctorfail: unregistered"
+            ],
+            "{what}: constructor, init, then the destructor"
+        );
+        assert_eq!(kernel.held(), (0, 0), "{what}: memory returned");
+    }
+}
+
 #[test]
 fn memory_failures_at_every_step_leak_nothing() {
     let kernel = Kernel::new();

@@ -34,6 +34,11 @@ use layout::{Layout, SymbolNeeds, GROUPS, NONE};
 
 /// The linker-defined name of the GOT, which the loader defines itself.
 const GOT_SYMBOL: &str = "_GLOBAL_OFFSET_TABLE_";
+/// The handle that identifies an object to `__cxa_atexit` (crtbegin defines
+/// it in a linked program): the loader gives each relocatable object its
+/// own, its start address, so a host can tell which module registered a
+/// destructor.
+const DSO_HANDLE: &str = "__dso_handle";
 
 /// One relocation, whatever its on-disk form.
 struct Entry {
@@ -525,6 +530,8 @@ fn bind_undefined(
             0
         } else if name == GOT_SYMBOL && plan.got_needed {
             start + plan.got as u64
+        } else if name == DSO_HANDLE {
+            start
         } else {
             let lookup = Lookup::new(name, None);
             match resolver.resolve(&lookup) {
