@@ -202,6 +202,30 @@ fn failing_init_undoes_the_load() {
     kernel.mgr.rmmod(chardev).unwrap();
 }
 
+/// `.preinit_array` runs, before `.init_array`, never silently skipped.
+#[test]
+fn preinit_array_runs_first() {
+    for compiler in Compiler::host_compilers() {
+        let what = compiler.command().to_string();
+        let kernel = Kernel::new();
+        let image = module_with(&compiler, "preinit", "-O2");
+        let handle = kernel
+            .mgr
+            .insmod(&image, "preinit")
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(
+            take_log(),
+            [
+                "preinit: preinit_array",
+                "preinit: init_array",
+                "preinit: init"
+            ],
+            "{what}"
+        );
+        kernel.mgr.rmmod(handle).unwrap();
+    }
+}
+
 /// A module whose constructor registered something and whose init then
 /// fails gets its destructors run (not `module_exit`) before it is freed,
 /// so the kernel keeps no pointer into freed module memory.

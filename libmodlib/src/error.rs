@@ -77,6 +77,15 @@ pub enum LoadError {
         /// Offset of the branch in its section.
         offset: u64,
     },
+    /// An allocated section of a type the loader does not give its meaning
+    /// (it would be loaded and then ignored).
+    #[error("section `{section}` has type {sh_type:#x}, which this loader does not handle in a relocatable object")]
+    UnsupportedSection {
+        /// The section's name.
+        section: String,
+        /// Its `sh_type`.
+        sh_type: u32,
+    },
     /// Neither `ET_REL` nor `ET_DYN`.
     #[error("unsupported ELF type {e_type} (only ET_REL and ET_DYN are loaded)")]
     UnsupportedType {

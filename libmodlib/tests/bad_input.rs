@@ -519,6 +519,27 @@ fn inconsistent_section_headers() {
     }
 }
 
+/// An allocated section of a type the loader would only ignore (a dynamic
+/// table, an unknown extension) is refused by name, not loaded silently.
+#[test]
+fn allocated_sections_of_unhandled_types_are_refused() {
+    let bytes = rel_object();
+    let p = parts(&bytes);
+    let data = p.section(".data").header_at;
+    for sh_type in [
+        elf::abi::SHT_DYNAMIC,
+        elf::abi::SHT_HASH,
+        0x6fff_fff0,
+        0x7fff_0000,
+    ] {
+        let e = load_err(&patched(&bytes, data + 4, 4, u64::from(sh_type)));
+        assert!(
+            matches!(&e, LoadError::UnsupportedSection { section, sh_type: t } if section == ".data" && *t == sh_type),
+            "{sh_type:#x}: {e:?}"
+        );
+    }
+}
+
 /// File offset of the entry of `name` in the symbol table `table`.
 fn symbol_entry(bytes: &[u8], p: &Parts, table: &str, name: &str) -> u64 {
     let symtab = &p.section(table).shdr;

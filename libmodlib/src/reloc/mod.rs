@@ -203,6 +203,17 @@ pub(crate) const fn exception_index_type(machine: Machine) -> Option<u32> {
     }
 }
 
+/// Whether an allocated section of the processor-specific type `sh_type`
+/// is one the machine's objects load as data (unwind tables).
+#[allow(unreachable_patterns)] // every machine compiled in
+pub(crate) fn loadable_section_type(machine: Machine, sh_type: u32) -> bool {
+    match machine {
+        #[cfg(feature = "x86_64")]
+        Machine::X86_64 => sh_type == x86_64::UNWIND_SECTION_TYPE,
+        _ => Some(sh_type) == exception_index_type(machine),
+    }
+}
+
 /// Classifies a relocation found in a shared object's dynamic tables.
 #[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn dynamic_class(machine: Machine, r_type: u32) -> DynamicClass {

@@ -24,6 +24,10 @@ use super::{DynamicClass, Fixup, Needs, RelocFault};
 /// values have subtracted (the psABI's `TLS_DTV_OFFSET`): none.
 pub(crate) const TLS_DTV_OFFSET: u64 = 0;
 
+/// `SHT_X86_64_UNWIND`: `.eh_frame` as LLVM's assembler types it, loaded
+/// as data.
+pub(crate) const UNWIND_SECTION_TYPE: u32 = 0x7000_0001;
+
 /// `jmp *0(%rip)` followed by the 64-bit target, padded with `int3`.
 pub(crate) const STUB_SIZE: usize = 16;
 

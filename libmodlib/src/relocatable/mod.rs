@@ -11,8 +11,9 @@ use alloc::vec::Vec;
 
 use elf::abi::{
     SHF_ALLOC, SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX, SHT_FINI_ARRAY,
-    SHT_INIT_ARRAY, SHT_NOBITS, SHT_REL, SHT_RELA, SHT_SYMTAB, STB_GLOBAL, STB_GNU_UNIQUE,
-    STB_WEAK, STT_FUNC, STT_GNU_IFUNC, STT_SECTION, STV_DEFAULT, STV_PROTECTED,
+    SHT_INIT_ARRAY, SHT_NOBITS, SHT_NOTE, SHT_PREINIT_ARRAY, SHT_PROGBITS, SHT_REL, SHT_RELA,
+    SHT_SYMTAB, STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK, STT_FUNC, STT_GNU_IFUNC, STT_SECTION,
+    STV_DEFAULT, STV_PROTECTED,
 };
 use elf::section::SectionHeader;
 use elf::string_table::StringTable;
@@ -376,7 +377,16 @@ fn plan(
     });
     needs.got_base |= got_symbol.is_some();
     for (i, shdr) in obj.shdrs.iter().enumerate() {
-        if shdr.sh_flags & u64::from(SHF_ALLOC) != 0 && shdr.sh_type != SHT_NOBITS {
+        if shdr.sh_flags & u64::from(SHF_ALLOC) == 0 {
+            continue;
+        }
+        if !loadable_section_type(shdr.sh_type, machine) {
+            return Err(LoadError::UnsupportedSection {
+                section: obj.section_name(i),
+                sh_type: shdr.sh_type,
+            });
+        }
+        if shdr.sh_type != SHT_NOBITS {
             section_bytes(&obj.file, shdr)
                 .map_err(|_| LoadError::malformed("section data outside the file", i as u64))?;
         }
@@ -390,6 +400,18 @@ fn plan(
         reloc::exception_index_type(machine),
         page,
     )
+}
+
+/// Whether an allocated section of type `sh_type` is one the loader gives
+/// its meaning: bytes (`PROGBITS`, `NOBITS`, `NOTE`), the init and fini
+/// arrays it calls, and the machine's own kinds (unwind tables). Anything
+/// else (a dynamic table in a relocatable object, an unknown extension)
+/// would be loaded and silently ignored, so it is refused.
+fn loadable_section_type(sh_type: u32, machine: crate::Machine) -> bool {
+    matches!(
+        sh_type,
+        SHT_PROGBITS | SHT_NOBITS | SHT_NOTE | SHT_INIT_ARRAY | SHT_FINI_ARRAY | SHT_PREINIT_ARRAY
+    ) || reloc::loadable_section_type(machine, sh_type)
 }
 
 /// Where a load would place the parts of the object `obj`.
@@ -780,7 +802,10 @@ fn init_fini<M: Memory>(
         }
         Ok(out)
     };
-    let init = collect(SHT_INIT_ARRAY)?;
+    // `.preinit_array` runs before `.init_array` (as in a program, and as
+    // Zephyr's loader does for extensions).
+    let mut init = collect(SHT_PREINIT_ARRAY)?;
+    init.extend(collect(SHT_INIT_ARRAY)?);
     let mut fini = collect(SHT_FINI_ARRAY)?;
     fini.reverse();
     Ok((init, fini))
