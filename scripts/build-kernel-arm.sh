@@ -15,6 +15,8 @@ mkdir -p "$ramfs"
 
 say() { printf '    %s\n' "$*" >&2; }
 build() { say "$cc $*"; "$cc" "${cpu[@]}" "$@"; }
+buildxx() { say "$cxx $*"; "$cxx" "${cpu[@]}" "$@"; }
+cxx=arm-none-eabi-g++
 cpu=(-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16)
 
 echo "==> kernel modules (ET_REL, Thumb-2) for the kernel's kmod" >&2
@@ -37,6 +39,11 @@ done
 build "${lib[@]}" -Wl,-soname,libgreet.so kernel/programs/greet.c -o "$ramfs/libgreet.so"
 build "${lib[@]}" kernel/programs/hello.c -L "$ramfs" -lgreet -o "$ramfs/hello.mo"
 build "${lib[@]}" -Wl,-z,lazy libdl/tests/fixtures/lazy.c -o "$ramfs/liblazy.so"
+# C++ with exceptions: the C++ runtime and the unwinder are the user image's;
+# each library links thumb-personality.cc, which gives its exception tables a
+# personality routine address the Cortex-M can call.
+cxxlib=(-fvisibility=hidden -Wl,--wrap=__gxx_personality_v0 kernel/programs/thumb-personality.cc)
+buildxx "${lib[@]}" "${cxxlib[@]}" -Wl,-soname,libthrow.so kernel/programs/throw.cc -o "$ramfs/libthrow.so"
 
 echo "==> a relocatable user library (ET_REL), which libdl also opens" >&2
 build -c -O2 -Wall kernel/programs/fault.c -o "$ramfs/libfault.o"

@@ -107,6 +107,15 @@ fn user_space(checks: &mut Checks) {
         checks.check(outcome == Outcome::Exited(0), what);
     }
 
+    #[cfg(target_arch = "arm")]
+    {
+        let outcome = run_user_image(&["user", "cxx"]);
+        checks.check(
+            outcome == Outcome::Exited(0),
+            "C++ exceptions caught inside a library and thrown out of it to the caller",
+        );
+    }
+
     let outcome = run_user_image(&["user", "lazy"]);
     checks.check(
         outcome == Outcome::Exited(127),

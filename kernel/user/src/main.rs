@@ -9,6 +9,8 @@ extern crate alloc;
 
 mod arch;
 mod console;
+#[cfg(target_arch = "arm")]
+mod cxx;
 mod dlfcn;
 mod heap;
 mod lazy;
@@ -40,6 +42,8 @@ unsafe extern "C" fn rt_write(buf: *const u8, len: usize) {
 #[no_mangle]
 extern "C" fn user_main(argc: usize, argv: *const *const c_char) -> ! {
     heap::init();
+    #[cfg(target_arch = "arm")]
+    cxx::init();
     let args: Vec<&str> = (0..argc)
         .map(|i| {
             // SAFETY: the kernel put `argc` NUL-terminated strings on our stack.
@@ -53,6 +57,8 @@ extern "C" fn user_main(argc: usize, argv: *const *const c_char) -> ! {
         Some("plugins") => tasks::plugins("Hello, protected world"),
         Some("device") => tasks::device(),
         Some("lazy") => tasks::lazy(),
+        #[cfg(target_arch = "arm")]
+        Some("cxx") => cxx::run(),
         Some("run") if args.len() > 2 => tasks::run_program(args[2], &args[2..]),
         Some("fault-kernel") => tasks::fault("fault_read_kernel", 0),
         Some("fault-wx") => tasks::fault("fault_write_text", 0),

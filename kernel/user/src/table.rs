@@ -212,7 +212,10 @@ fn build() -> SymbolTable<'static> {
     let (functions, objects) = {
         let mut all = objects.to_vec();
         all.extend(eabi::objects());
-        (eabi::functions(), all)
+        all.extend(crate::cxx::objects());
+        let mut functions = eabi::functions().to_vec();
+        functions.extend(crate::cxx::functions());
+        (functions, all)
     };
     #[cfg(target_arch = "arm")]
     entries.extend(
