@@ -44,7 +44,7 @@ export MODLIB_REQUIRE_CLANG=1 MODLIB_REQUIRE_CROSS=1
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 set +e
-cargo test --workspace 2>&1 | tee "$log"
+cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
 status="${PIPESTATUS[0]}"
 set -e
 
@@ -58,7 +58,7 @@ set -e
 # build for it yet.
 cross_test() {
     set +e
-    cargo test --target "$@" 2>&1 | tee -a "$log"
+    cargo test --no-fail-fast --target "$@" 2>&1 | tee -a "$log"
     local cross_status="${PIPESTATUS[0]}"
     set -e
     [ "$cross_status" -eq 0 ] || status="$cross_status"
