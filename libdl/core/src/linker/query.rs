@@ -11,7 +11,7 @@ use super::scope::{address, global, local};
 use super::Linker;
 use crate::error::Error;
 use crate::handle::Handle;
-use crate::object::{Body, Dep, RawPhdr, State};
+use crate::object::{Body, Dep, Object, RawPhdr, State};
 use crate::platform::Platform;
 
 /// What `dladdr` reports.
@@ -185,40 +185,45 @@ impl<P: Platform> Linker<P> {
     /// add/remove counters `dl_iterate_phdr` reports.
     pub fn objects(&self) -> (Vec<ObjectInfo>, u64, u64) {
         let table = self.table.lock();
-        let infos = table
-            .objects
-            .values()
-            .filter_map(|o| {
-                let Body::Image(image) = &o.body else {
-                    return None;
-                };
-                let eh = o
-                    .phdrs
-                    .iter()
-                    .find(|p| p.p_type == elf_pt::GNU_EH_FRAME)
-                    .map_or(0, |p| image.base().wrapping_add(p.vaddr()));
-                Some(ObjectInfo {
-                    addr: image.base(),
-                    name: o.c_path.as_ptr(),
-                    phdr: o.phdrs.as_ptr(),
-                    phnum: o.phdrs.len() as u16,
-                    map_start: image.start(),
-                    map_end: image.start() + image.size() as u64,
-                    eh_frame_hdr: eh,
-                    exception_index: image.exception_index(),
-                })
-            })
-            .collect();
+        let infos = table.objects.values().filter_map(object_info).collect();
         (infos, table.adds, table.subs)
     }
 
-    /// The loaded object containing `pc`.
+    /// The loaded object containing `pc`. Called by unwinders once per
+    /// frame: it looks at each object in place and builds only the answer.
     pub fn object_containing(&self, pc: u64) -> Option<ObjectInfo> {
-        self.objects()
-            .0
-            .into_iter()
-            .find(|o| o.map_start <= pc && pc < o.map_end)
+        let table = self.table.lock();
+        table.objects.values().find_map(|o| {
+            let Body::Image(image) = &o.body else {
+                return None;
+            };
+            (pc.wrapping_sub(image.start()) < image.size() as u64)
+                .then(|| object_info(o))
+                .flatten()
+        })
     }
+}
+
+/// What the C ABI reports of one loaded object.
+fn object_info<M: modlib::Memory>(o: &Object<M>) -> Option<ObjectInfo> {
+    let Body::Image(image) = &o.body else {
+        return None;
+    };
+    let eh = o
+        .phdrs
+        .iter()
+        .find(|p| p.p_type == elf_pt::GNU_EH_FRAME)
+        .map_or(0, |p| image.base().wrapping_add(p.vaddr()));
+    Some(ObjectInfo {
+        addr: image.base(),
+        name: o.c_path.as_ptr(),
+        phdr: o.phdrs.as_ptr(),
+        phnum: o.phdrs.len() as u16,
+        map_start: image.start(),
+        map_end: image.start() + image.size() as u64,
+        eh_frame_hdr: eh,
+        exception_index: image.exception_index(),
+    })
 }
 
 mod elf_pt {
