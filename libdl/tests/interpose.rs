@@ -233,24 +233,25 @@ struct Seen {
     segments: Vec<(u32, u32, u64, u64)>,
 }
 
+/// The host's program header layout (`ElfW(Phdr)`).
+#[cfg(target_pointer_width = "64")]
+type Phdr = libc::Elf64_Phdr;
+/// See above.
+#[cfg(target_pointer_width = "32")]
+type Phdr = libc::Elf32_Phdr;
+
 unsafe extern "C" fn collect(info: *mut dl_phdr_info, size: usize, data: *mut c_void) -> c_int {
     assert!(size >= std::mem::size_of::<dl_phdr_info>());
     // SAFETY: `data` is the Vec passed below; `info` is valid for the call
-    // and its program headers are `Elf64_Phdr`s (56 bytes each).
+    // and its program headers are the host's `ElfW(Phdr)`s.
     unsafe {
         let seen = &mut *data.cast::<Vec<Seen>>();
         let info = &*info;
         let segments = (0..usize::from(info.dlpi_phnum))
             .map(|i| {
-                let p = info.dlpi_phdr.cast::<u8>().add(i * 56);
-                let read = |o: usize| p.add(o).cast::<u64>().read_unaligned();
-                let start = (info.dlpi_addr as u64).wrapping_add(read(16));
-                (
-                    p.cast::<u32>().read_unaligned(),
-                    p.add(4).cast::<u32>().read_unaligned(),
-                    start,
-                    start + read(40),
-                )
+                let p = info.dlpi_phdr.cast::<Phdr>().add(i).read_unaligned();
+                let start = (info.dlpi_addr as u64).wrapping_add(p.p_vaddr as u64);
+                (p.p_type, p.p_flags, start, start + p.p_memsz as u64)
             })
             .collect();
         seen.push(Seen {

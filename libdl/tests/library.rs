@@ -179,6 +179,8 @@ fn ifunc_resolvers_are_told_the_cpu_capabilities() {
             libc::getauxval(libc::AT_HWCAP2),
         )
     };
+    // `c_ulong`: a word, widened.
+    let (hwcap, hwcap2) = (hwcap as u64, hwcap2 as u64);
     assert_eq!(modlib::hwcaps(), modlib::HwCaps { hwcap, hwcap2 });
     library.close().unwrap();
     take_log_with("wrapper:");

@@ -318,6 +318,8 @@ fn dlvsym_finds_each_version() {
     let (current, old) = ("GLIBC_2.17", None::<&str>);
     #[cfg(target_arch = "riscv64")]
     let (current, old) = ("GLIBC_2.27", None::<&str>);
+    #[cfg(target_arch = "arm")]
+    let (current, old) = ("GLIBC_2.4", None::<&str>);
     let memcpy = versioned(RTLD_DEFAULT, "memcpy", current);
     assert!(!memcpy.is_null(), "{:?}", last_error());
     assert_eq!(

@@ -124,7 +124,7 @@ const MAP_FILES_FROM: usize = 64 * 1024;
 pub(crate) struct ObjectFile {
     data: Data,
     /// Device and inode, from `fstat` on the open file.
-    id: Option<(u64, u64)>,
+    id: Option<(libc::dev_t, libc::ino_t)>,
 }
 
 /// How an object file's contents are held.
@@ -195,7 +195,8 @@ pub(crate) fn open_object(path: &str) -> Result<ObjectFile, FileError> {
 }
 
 /// The identity string for a device and inode (see [`identity`]).
-fn identity_of(dev: u64, ino: u64) -> String {
+/// (`dev_t` and `ino_t` are 64-bit or word-sized, depending on the target.)
+fn identity_of(dev: libc::dev_t, ino: libc::ino_t) -> String {
     alloc::format!("inode {dev}:{ino}")
 }
 

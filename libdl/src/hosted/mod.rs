@@ -38,6 +38,10 @@ const SYSTEM_DIRS: &[&str] = &[
     "/lib/riscv64-linux-gnu",
     #[cfg(target_arch = "riscv64")]
     "/usr/lib/riscv64-linux-gnu",
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    "/lib/arm-linux-gnueabihf",
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    "/usr/lib/arm-linux-gnueabihf",
     "/lib64",
     "/usr/lib64",
     "/lib",
@@ -158,7 +162,11 @@ pub fn linker() -> &'static Linker<Hosted> {
                 libc::getauxval(libc::AT_HWCAP2),
             )
         };
-        modlib::set_hwcaps(modlib::HwCaps { hwcap, hwcap2 });
+        // `c_ulong`: a word, widened.
+        modlib::set_hwcaps(modlib::HwCaps {
+            hwcap: hwcap as u64,
+            hwcap2: hwcap2 as u64,
+        });
     });
     &LINKER
 }

@@ -95,19 +95,22 @@ fn build(name: &str, sources: &[&str], needs: &[&str], extra: &[&str]) -> PathBu
     } else {
         Compiler::host_gcc()
     };
+    // The target selection first (for 32-bit Arm, Thumb-2 code).
+    let mut args: Vec<String> = compiler.target_args();
     let compiler = compiler.command();
-    let mut args: Vec<String> = [
-        "-shared",
-        "-fPIC",
-        "-O1",
-        "-g",
-        "-Wall",
-        "-Werror",
-        "-Wl,--no-as-needed",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
+    args.extend(
+        [
+            "-shared",
+            "-fPIC",
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Werror",
+            "-Wl,--no-as-needed",
+        ]
+        .iter()
+        .map(|s| (*s).to_string()),
+    );
     args.push(format!("-Wl,-soname,{file}"));
     args.extend(extra.iter().map(|s| (*s).to_string()));
     let paths: Vec<PathBuf> = sources.iter().map(|s| fixture_source(s)).collect();
