@@ -268,6 +268,7 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
     const PT_LOAD: u32 = 1;
     const PT_DYNAMIC: u32 = 2;
     const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+    const PT_ARM_EXIDX: u32 = 0x7000_0001;
     const PF_X: u32 = 1;
     let _serial = common::serial();
     let path = callback_lib();
@@ -305,11 +306,18 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
     assert!(covers(ours, marker));
     assert!(ours.addr <= marker);
     assert!(ours.segments.iter().any(|s| s.0 == PT_DYNAMIC));
+    // The unwind table: `.eh_frame_hdr`, or on 32-bit Arm the exception
+    // index table.
+    let unwind_table = if cfg!(target_arch = "arm") {
+        PT_ARM_EXIDX
+    } else {
+        PT_GNU_EH_FRAME
+    };
     let eh = ours
         .segments
         .iter()
-        .find(|s| s.0 == PT_GNU_EH_FRAME)
-        .expect("PT_GNU_EH_FRAME");
+        .find(|s| s.0 == unwind_table)
+        .expect("the unwind table's segment");
     assert!(ours
         .segments
         .iter()
