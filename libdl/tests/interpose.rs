@@ -41,6 +41,11 @@ fn the_unwinder_entry_points_are_ours() {
         ),
         ("dladdr", dl::capi::dladdr as *const () as usize),
         ("dlopen", dl::capi::dlopen as *const () as usize),
+        #[cfg(target_arch = "arm")]
+        (
+            "__gnu_Unwind_Find_exidx",
+            dl::capi::__gnu_Unwind_Find_exidx as *const () as usize,
+        ),
     ] {
         assert_eq!(sym_addr(RTLD_DEFAULT, name) as usize, ours, "{name}");
     }
@@ -333,4 +338,45 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
         !after.iter().any(|s| Path::new(&s.name) == path),
         "gone after dlclose"
     );
+}
+
+/// 32-bit Arm's unwinder asks `__gnu_Unwind_Find_exidx` for each frame's
+/// exception index table: a loaded object's, a host object's (libc's),
+/// none for an address outside every object.
+#[cfg(target_arch = "arm")]
+#[test]
+fn exception_index_tables_of_loaded_and_host_objects() {
+    const PT_ARM_EXIDX: u32 = 0x7000_0001;
+    let _serial = common::serial();
+    let path = callback_lib();
+    let h = open_ok(&path, RTLD_NOW);
+    let mut seen: Vec<Seen> = Vec::new();
+    // SAFETY: `collect` matches the callback type and `seen` outlives the call.
+    unsafe { dl_iterate_phdr(Some(collect), (&raw mut seen).cast()) };
+    // The table and entry count of each object's PT_ARM_EXIDX segment.
+    let table_of = |s: &Seen| {
+        let &(_, _, start, end) = s
+            .segments
+            .iter()
+            .find(|seg| seg.0 == PT_ARM_EXIDX)
+            .expect("PT_ARM_EXIDX");
+        (start as usize, ((end - start) / 8) as c_int)
+    };
+    let ours = seen.iter().find(|s| Path::new(&s.name) == path).unwrap();
+    let libc_entry = seen.iter().find(|s| s.name.contains("libc.so")).unwrap();
+    let find = |pc: usize| {
+        let mut count: c_int = -1;
+        // SAFETY: `count` is writable.
+        let table = unsafe { dl::capi::__gnu_Unwind_Find_exidx(pc, &raw mut count) };
+        (table, count)
+    };
+    let marker = sym_addr(h, "callback_marker") as usize;
+    let (table, count) = find(marker);
+    assert_eq!((table, count), table_of(ours), "the loaded object's table");
+    assert!(count > 0);
+    let (table, count) = find(libc::qsort as *const () as usize);
+    assert_eq!((table, count), table_of(libc_entry), "libc's table");
+    assert!(count > 0);
+    assert_eq!(find(16).0, 0, "no object");
+    close_ok(h);
 }
