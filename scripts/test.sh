@@ -58,9 +58,9 @@ for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
     step "cross tests: kmod, dl and sotest for $target under qemu-user"
     cross_test "$target" -p kmod -p dl -p sotest
 done
-step "cross tests: modlib and kmod for armv7-unknown-linux-gnueabihf under qemu-user"
+step "cross tests: modlib, kmod, dl and sotest for armv7-unknown-linux-gnueabihf under qemu-user"
 cross_test armv7-unknown-linux-gnueabihf -p modlib --lib --test exec_rel --test exec_dyn
-cross_test armv7-unknown-linux-gnueabihf -p kmod
+cross_test armv7-unknown-linux-gnueabihf -p kmod -p dl -p sotest
 
 # Hostile input beyond the fixed cases: a short coverage-guided run of
 # modlib::load on mutants of the objects the tests built (any crash, leak

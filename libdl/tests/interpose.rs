@@ -255,8 +255,11 @@ unsafe extern "C" fn collect(info: *mut dl_phdr_info, size: usize, data: *mut c_
         let segments = (0..usize::from(info.dlpi_phnum))
             .map(|i| {
                 let p = info.dlpi_phdr.cast::<Phdr>().add(i).read_unaligned();
+                #[allow(clippy::unnecessary_cast, reason = "32-bit on 32-bit machines")]
                 let start = (info.dlpi_addr as u64).wrapping_add(p.p_vaddr as u64);
-                (p.p_type, p.p_flags, start, start + p.p_memsz as u64)
+                #[allow(clippy::unnecessary_cast, reason = "32-bit on 32-bit machines")]
+                let end = start + p.p_memsz as u64;
+                (p.p_type, p.p_flags, start, end)
             })
             .collect();
         seen.push(Seen {
