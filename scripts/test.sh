@@ -70,9 +70,9 @@ for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
     step "cross tests: kmod, dl and sotest for $target under qemu-user"
     cross_test "$target" -p kmod -p dl -p sotest
 done
-step "cross tests: modlib and kmod for armv7-unknown-linux-gnueabihf under qemu-user"
+step "cross tests: modlib, kmod, dl and sotest for armv7-unknown-linux-gnueabihf under qemu-user"
 cross_test armv7-unknown-linux-gnueabihf -p modlib --lib --test exec_rel --test exec_dyn
-cross_test armv7-unknown-linux-gnueabihf -p kmod
+cross_test armv7-unknown-linux-gnueabihf -p kmod -p dl -p sotest
 
 # RV32 has no Linux sysroot: modlib's and kmod's execution checks run in a
 # bare-metal runner under qemu-system-riscv32 instead.

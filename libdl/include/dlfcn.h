@@ -118,6 +118,7 @@ typedef struct dl_phdr_info {
  */
 typedef int (*PhdrCallback)(struct dl_phdr_info *info, size_t size, void *data);
 
+#if !defined(__arm__)
 /**
  * What `_dl_find_object` fills in (glibc 2.35 layout).
  */
@@ -147,6 +148,48 @@ typedef struct dl_find_object {
    */
   uint64_t dlfo_reserved[7];
 } dl_find_object;
+#endif
+
+#if defined(__arm__)
+/**
+ * What `_dl_find_object` fills in (glibc 2.35 layout of 32-bit Arm,
+ * whose unwinder reads exception index tables).
+ */
+typedef struct dl_find_object {
+  /**
+   * Flags (0).
+   */
+  uint64_t dlfo_flags;
+  /**
+   * First byte of the object's mapping.
+   */
+  void *dlfo_map_start;
+  /**
+   * One past its last byte.
+   */
+  void *dlfo_map_end;
+  /**
+   * The system's link map entry (null for objects we loaded).
+   */
+  void *dlfo_link_map;
+  /**
+   * Its exception index table (`PT_ARM_EXIDX`).
+   */
+  void *dlfo_eh_frame;
+  /**
+   * The number of entries of that table.
+   */
+  int dlfo_eh_count;
+  /**
+   * Padding.
+   */
+  uint32_t dlfo_eh_count_pad;
+  /**
+   * Reserved.
+   */
+  uint64_t dlfo_reserved[7];
+} dl_find_object;
+#endif
 
 #ifdef __cplusplus
 extern "C" {

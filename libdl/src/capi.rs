@@ -43,6 +43,9 @@ pub unsafe extern "C" fn dlsym(handle: *mut c_void, symbol: *const c_char) -> *m
     core::arch::naked_asm!("mov x2, x30", "b {inner}", inner = sym dlsym_from);
     #[cfg(target_arch = "riscv64")]
     core::arch::naked_asm!("mv a2, ra", "tail {inner}", inner = sym dlsym_from);
+    // AAPCS: the third argument goes in r2.
+    #[cfg(target_arch = "arm")]
+    core::arch::naked_asm!("mov r2, lr", "b {inner}", inner = sym dlsym_from);
 }
 
 /// `dlsym` with the caller's address made explicit.
@@ -77,6 +80,9 @@ pub unsafe extern "C" fn dlvsym(
     core::arch::naked_asm!("mov x3, x30", "b {inner}", inner = sym dlvsym_from);
     #[cfg(target_arch = "riscv64")]
     core::arch::naked_asm!("mv a3, ra", "tail {inner}", inner = sym dlvsym_from);
+    // AAPCS: the fourth argument goes in r3.
+    #[cfg(target_arch = "arm")]
+    core::arch::naked_asm!("mov r3, lr", "b {inner}", inner = sym dlvsym_from);
 }
 
 /// `dlvsym` with the caller's address made explicit.
@@ -187,4 +193,97 @@ pub unsafe extern "C" fn _dl_find_object(pc: *mut c_void, result: *mut dl_find_o
         Some(f) => unsafe { f(pc, result) },
         None => -1,
     }
+}
+
+/// The Arm EHABI unwinder's question (libgcc calls it for every frame):
+/// the exception index table (`.ARM.exidx`) covering `pc`, with `*count`
+/// set to its number of 8-byte entries, or 0 if no object contains `pc`.
+/// Answers for the objects we loaded, then for the host's, whose tables
+/// are their `PT_ARM_EXIDX` segments (found through the system's
+/// `dl_iterate_phdr`).
+///
+/// cbindgen:ignore
+///
+/// # Safety
+/// `count` must be null or point to a writable `int`.
+#[cfg(target_arch = "arm")]
+#[no_mangle]
+#[allow(non_snake_case)]
+pub unsafe extern "C" fn __gnu_Unwind_Find_exidx(pc: usize, count: *mut c_int) -> usize {
+    // SAFETY: per the contract.
+    let ours = unsafe { capi::gnu_unwind_find_exidx(linker(), pc, count) };
+    if ours != 0 {
+        return ours;
+    }
+    let Some(system) = system_fn!("dl_iterate_phdr", capi::IteratePhdr) else {
+        return 0;
+    };
+    let mut search = ExidxSearch {
+        pc,
+        table: 0,
+        entries: 0,
+    };
+    // SAFETY: `host_exidx` matches the callback type and reads `search`,
+    // which outlives the call, as an `ExidxSearch`.
+    unsafe { system(Some(host_exidx), (&raw mut search).cast()) };
+    if search.table != 0 && !count.is_null() {
+        // SAFETY: `count` is non-null and writable per the contract.
+        unsafe { count.write(search.entries) };
+    }
+    search.table
+}
+
+/// What [`__gnu_Unwind_Find_exidx`] looks for among the host's objects.
+#[cfg(target_arch = "arm")]
+struct ExidxSearch {
+    pc: usize,
+    /// The table's address (0: none found).
+    table: usize,
+    /// Its number of entries.
+    entries: c_int,
+}
+
+/// `PT_ARM_EXIDX`: the segment of an Arm object's exception index table.
+#[cfg(target_arch = "arm")]
+const PT_ARM_EXIDX: u32 = 0x7000_0001;
+
+/// `dl_iterate_phdr` callback: stops at the object with a loaded segment
+/// containing the searched pc, taking its exception index table if it has
+/// one.
+///
+/// # Safety
+/// `info` must describe a live object with `ElfW(Phdr)` program headers
+/// (`Elf32_Phdr` here) and `data` must point to an [`ExidxSearch`].
+#[cfg(target_arch = "arm")]
+unsafe extern "C" fn host_exidx(
+    info: *mut capi::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> c_int {
+    const PT_LOAD: u32 = 1;
+    // SAFETY: per the contract; the program headers are the object's own,
+    // mapped for as long as it is loaded (at least for this call).
+    let (info, search, phdrs) = unsafe {
+        let info = &*info;
+        (
+            info,
+            &mut *data.cast::<ExidxSearch>(),
+            core::slice::from_raw_parts(
+                info.dlpi_phdr.cast::<libc::Elf32_Phdr>(),
+                usize::from(info.dlpi_phnum),
+            ),
+        )
+    };
+    let start = |p: &libc::Elf32_Phdr| info.dlpi_addr.wrapping_add(p.p_vaddr as usize);
+    let contains = phdrs
+        .iter()
+        .any(|p| p.p_type == PT_LOAD && search.pc.wrapping_sub(start(p)) < p.p_memsz as usize);
+    if !contains {
+        return 0;
+    }
+    if let Some(p) = phdrs.iter().find(|p| p.p_type == PT_ARM_EXIDX) {
+        search.table = start(p);
+        search.entries = c_int::try_from(p.p_memsz / 8).unwrap_or(c_int::MAX);
+    }
+    1
 }

@@ -2,7 +2,8 @@
 //! `libdl.a` (built here with cargo into its own target directory, so the
 //! outer build's lock is not contended) loads an ordinary gcc-built library
 //! through our loader, and its output proves the loader was ours, not
-//! glibc's.
+//! glibc's. A C++ program on `libdl.a` catches exceptions thrown by a
+//! library it loaded, and walks a backtrace through loaded code.
 
 mod common;
 
@@ -101,4 +102,53 @@ fn c_program_uses_our_loader() {
         initial_exec = common::INITIAL_EXEC_MESSAGE,
     );
     assert_eq!(stdout, expected);
+}
+
+#[test]
+fn cxx_program_catches_exceptions_thrown_by_loaded_code() {
+    let thrower = common::lib("cxx_thrower", &["cxx_thrower.cpp"], &[], &[]);
+    // With unwind tables (gcc emits none for C by default on riscv64).
+    let callback = common::lib(
+        "callback",
+        &["callback.c"],
+        &[],
+        &["-fasynchronous-unwind-tables"],
+    );
+    let archive = static_library();
+    let program = common::lib_dir().join("cxxprog");
+    let gxx = Compiler::host_gxx();
+    let output = Command::new(gxx.command())
+        .args(gxx.target_args())
+        .args(["-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
+        .arg(common::fixture_source("cxxprog.cpp"))
+        .arg(&archive)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&program)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", gxx.command()));
+    assert!(
+        output.status.success(),
+        "linking the C++ program failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = testkit::fixtures::program_command(&program)
+        .arg(&thrower)
+        .arg(&callback)
+        .output()
+        .expect("run the C++ program");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "C++ program failed ({}):\n{stdout}\n{}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "caught: coded error 7 (guards 1)\n\
+         caught int: -5 (guards 1)\n\
+         backtrace: library yes, program yes\n\
+         close: 0 0\n"
+    );
 }

@@ -41,6 +41,11 @@ fn the_unwinder_entry_points_are_ours() {
         ),
         ("dladdr", dl::capi::dladdr as *const () as usize),
         ("dlopen", dl::capi::dlopen as *const () as usize),
+        #[cfg(target_arch = "arm")]
+        (
+            "__gnu_Unwind_Find_exidx",
+            dl::capi::__gnu_Unwind_Find_exidx as *const () as usize,
+        ),
     ] {
         assert_eq!(sym_addr(RTLD_DEFAULT, name) as usize, ours, "{name}");
     }
@@ -233,24 +238,28 @@ struct Seen {
     segments: Vec<(u32, u32, u64, u64)>,
 }
 
+/// The host's program header layout (`ElfW(Phdr)`).
+#[cfg(target_pointer_width = "64")]
+type Phdr = libc::Elf64_Phdr;
+/// See above.
+#[cfg(target_pointer_width = "32")]
+type Phdr = libc::Elf32_Phdr;
+
 unsafe extern "C" fn collect(info: *mut dl_phdr_info, size: usize, data: *mut c_void) -> c_int {
     assert!(size >= std::mem::size_of::<dl_phdr_info>());
     // SAFETY: `data` is the Vec passed below; `info` is valid for the call
-    // and its program headers are `Elf64_Phdr`s (56 bytes each).
+    // and its program headers are the host's `ElfW(Phdr)`s.
     unsafe {
         let seen = &mut *data.cast::<Vec<Seen>>();
         let info = &*info;
         let segments = (0..usize::from(info.dlpi_phnum))
             .map(|i| {
-                let p = info.dlpi_phdr.cast::<u8>().add(i * 56);
-                let read = |o: usize| p.add(o).cast::<u64>().read_unaligned();
-                let start = (info.dlpi_addr as u64).wrapping_add(read(16));
-                (
-                    p.cast::<u32>().read_unaligned(),
-                    p.add(4).cast::<u32>().read_unaligned(),
-                    start,
-                    start + read(40),
-                )
+                let p = info.dlpi_phdr.cast::<Phdr>().add(i).read_unaligned();
+                #[allow(clippy::unnecessary_cast, reason = "32-bit on 32-bit machines")]
+                let start = (info.dlpi_addr as u64).wrapping_add(p.p_vaddr as u64);
+                #[allow(clippy::unnecessary_cast, reason = "32-bit on 32-bit machines")]
+                let end = start + p.p_memsz as u64;
+                (p.p_type, p.p_flags, start, end)
             })
             .collect();
         seen.push(Seen {
@@ -267,6 +276,7 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
     const PT_LOAD: u32 = 1;
     const PT_DYNAMIC: u32 = 2;
     const PT_GNU_EH_FRAME: u32 = 0x6474_e550;
+    const PT_ARM_EXIDX: u32 = 0x7000_0001;
     const PF_X: u32 = 1;
     let _serial = common::serial();
     let path = callback_lib();
@@ -304,11 +314,18 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
     assert!(covers(ours, marker));
     assert!(ours.addr <= marker);
     assert!(ours.segments.iter().any(|s| s.0 == PT_DYNAMIC));
+    // The unwind table: `.eh_frame_hdr`, or on 32-bit Arm the exception
+    // index table.
+    let unwind_table = if cfg!(target_arch = "arm") {
+        PT_ARM_EXIDX
+    } else {
+        PT_GNU_EH_FRAME
+    };
     let eh = ours
         .segments
         .iter()
-        .find(|s| s.0 == PT_GNU_EH_FRAME)
-        .expect("PT_GNU_EH_FRAME");
+        .find(|s| s.0 == unwind_table)
+        .expect("the unwind table's segment");
     assert!(ours
         .segments
         .iter()
@@ -324,4 +341,45 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
         !after.iter().any(|s| Path::new(&s.name) == path),
         "gone after dlclose"
     );
+}
+
+/// 32-bit Arm's unwinder asks `__gnu_Unwind_Find_exidx` for each frame's
+/// exception index table: a loaded object's, a host object's (libc's),
+/// none for an address outside every object.
+#[cfg(target_arch = "arm")]
+#[test]
+fn exception_index_tables_of_loaded_and_host_objects() {
+    const PT_ARM_EXIDX: u32 = 0x7000_0001;
+    let _serial = common::serial();
+    let path = callback_lib();
+    let h = open_ok(&path, RTLD_NOW);
+    let mut seen: Vec<Seen> = Vec::new();
+    // SAFETY: `collect` matches the callback type and `seen` outlives the call.
+    unsafe { dl_iterate_phdr(Some(collect), (&raw mut seen).cast()) };
+    // The table and entry count of each object's PT_ARM_EXIDX segment.
+    let table_of = |s: &Seen| {
+        let &(_, _, start, end) = s
+            .segments
+            .iter()
+            .find(|seg| seg.0 == PT_ARM_EXIDX)
+            .expect("PT_ARM_EXIDX");
+        (start as usize, ((end - start) / 8) as c_int)
+    };
+    let ours = seen.iter().find(|s| Path::new(&s.name) == path).unwrap();
+    let libc_entry = seen.iter().find(|s| s.name.contains("libc.so")).unwrap();
+    let find = |pc: usize| {
+        let mut count: c_int = -1;
+        // SAFETY: `count` is writable.
+        let table = unsafe { dl::capi::__gnu_Unwind_Find_exidx(pc, &raw mut count) };
+        (table, count)
+    };
+    let marker = sym_addr(h, "callback_marker") as usize;
+    let (table, count) = find(marker);
+    assert_eq!((table, count), table_of(ours), "the loaded object's table");
+    assert!(count > 0);
+    let (table, count) = find(libc::qsort as *const () as usize);
+    assert_eq!((table, count), table_of(libc_entry), "libc's table");
+    assert!(count > 0);
+    assert_eq!(find(16).0, 0, "no object");
+    close_ok(h);
 }

@@ -173,12 +173,18 @@ fn ifunc_resolvers_are_told_the_cpu_capabilities() {
     let _serial = common::serial();
     let library = Library::open(&wrapper(), Flags::NOW).unwrap();
     // SAFETY: getauxval has no preconditions.
-    let (hwcap, hwcap2) = unsafe {
+    let (hwcap, hwcap2): (libc::c_ulong, libc::c_ulong) = unsafe {
         (
             libc::getauxval(libc::AT_HWCAP),
             libc::getauxval(libc::AT_HWCAP2),
         )
     };
+    // `c_ulong`: a word, widened.
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "`c_ulong` is `u32` on 32-bit machines"
+    )]
+    let (hwcap, hwcap2) = (hwcap as u64, hwcap2 as u64);
     assert_eq!(modlib::hwcaps(), modlib::HwCaps { hwcap, hwcap2 });
     library.close().unwrap();
     take_log_with("wrapper:");

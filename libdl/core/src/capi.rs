@@ -82,6 +82,7 @@ pub struct dl_phdr_info {
 }
 
 /// What `_dl_find_object` fills in (glibc 2.35 layout).
+#[cfg(not(target_arch = "arm"))]
 #[repr(C)]
 #[allow(non_camel_case_types)]
 pub struct dl_find_object {
@@ -95,6 +96,30 @@ pub struct dl_find_object {
     pub dlfo_link_map: *mut c_void,
     /// Its `PT_GNU_EH_FRAME` contents.
     pub dlfo_eh_frame: *mut c_void,
+    /// Reserved.
+    pub dlfo_reserved: [u64; 7],
+}
+
+/// What `_dl_find_object` fills in (glibc 2.35 layout of 32-bit Arm,
+/// whose unwinder reads exception index tables).
+#[cfg(target_arch = "arm")]
+#[repr(C)]
+#[allow(non_camel_case_types)]
+pub struct dl_find_object {
+    /// Flags (0).
+    pub dlfo_flags: u64,
+    /// First byte of the object's mapping.
+    pub dlfo_map_start: *mut c_void,
+    /// One past its last byte.
+    pub dlfo_map_end: *mut c_void,
+    /// The system's link map entry (null for objects we loaded).
+    pub dlfo_link_map: *mut c_void,
+    /// Its exception index table (`PT_ARM_EXIDX`).
+    pub dlfo_eh_frame: *mut c_void,
+    /// The number of entries of that table.
+    pub dlfo_eh_count: c_int,
+    /// Padding.
+    pub dlfo_eh_count_pad: u32,
     /// Reserved.
     pub dlfo_reserved: [u64; 7],
 }
@@ -372,7 +397,20 @@ pub unsafe fn dl_find_object<P: Platform>(
             dlfo_map_start: o.map_start as usize as *mut c_void,
             dlfo_map_end: o.map_end as usize as *mut c_void,
             dlfo_link_map: core::ptr::null_mut(),
+            #[cfg(not(target_arch = "arm"))]
             dlfo_eh_frame: o.eh_frame_hdr as usize as *mut c_void,
+            #[cfg(target_arch = "arm")]
+            dlfo_eh_frame: o
+                .exception_index
+                .map_or(core::ptr::null_mut(), |(table, _)| {
+                    table as usize as *mut c_void
+                }),
+            #[cfg(target_arch = "arm")]
+            dlfo_eh_count: o.exception_index.map_or(0, |(_, size)| {
+                c_int::try_from(size / 8).unwrap_or(c_int::MAX)
+            }),
+            #[cfg(target_arch = "arm")]
+            dlfo_eh_count_pad: 0,
             dlfo_reserved: [0; 7],
         });
     }

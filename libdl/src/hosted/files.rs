@@ -75,29 +75,37 @@ fn read_fd(fd: libc::c_int, size: usize) -> Result<Vec<u8>, FileError> {
     }
 }
 
-/// Whether a regular file exists at `path`.
-pub(crate) fn exists(path: &str) -> bool {
-    let Ok(c) = c_path(path) else { return false };
-    // SAFETY: `st` is plain data filled by stat for a NUL-terminated path.
+/// The status of the file at `path`, examined through a descriptor
+/// opened with `O_PATH` (which reads nothing): the path is looked up by
+/// `open`, as the file itself is later. (User-mode emulators translate the
+/// paths of `open` into their target's root, not always those of `statx`,
+/// which 32-bit Arm's C library uses for `stat`.)
+fn status(path: &str) -> Option<libc::stat> {
+    let c = c_path(path).ok()?;
+    // SAFETY: `c` is NUL-terminated; the descriptor is closed below.
+    let fd = unsafe { libc::open(c.as_ptr().cast(), libc::O_PATH | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `st` is plain data filled by fstat on our descriptor, which
+    // is then closed.
     unsafe {
         let mut st: libc::stat = core::mem::zeroed();
-        libc::stat(c.as_ptr().cast(), &raw mut st) == 0
-            && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+        let ok = libc::fstat(fd, &raw mut st) == 0;
+        libc::close(fd);
+        ok.then_some(st)
     }
+}
+
+/// Whether a regular file exists at `path`.
+pub(crate) fn exists(path: &str) -> bool {
+    status(path).is_some_and(|st| (st.st_mode & libc::S_IFMT) == libc::S_IFREG)
 }
 
 /// What identifies the file at `path` (its device and inode, as the system
 /// loader compares objects), or `path` itself if it cannot be examined.
 pub(crate) fn identity(path: &str) -> String {
-    let Ok(c) = c_path(path) else {
-        return String::from(path);
-    };
-    // SAFETY: `st` is plain data filled by stat for a NUL-terminated path.
-    let st = unsafe {
-        let mut st: libc::stat = core::mem::zeroed();
-        (libc::stat(c.as_ptr().cast(), &raw mut st) == 0).then_some(st)
-    };
-    match st {
+    match status(path) {
         Some(st) => identity_of(st.st_dev, st.st_ino),
         None => String::from(path),
     }
@@ -124,7 +132,7 @@ const MAP_FILES_FROM: usize = 64 * 1024;
 pub(crate) struct ObjectFile {
     data: Data,
     /// Device and inode, from `fstat` on the open file.
-    id: Option<(u64, u64)>,
+    id: Option<(libc::dev_t, libc::ino_t)>,
 }
 
 /// How an object file's contents are held.
@@ -195,7 +203,8 @@ pub(crate) fn open_object(path: &str) -> Result<ObjectFile, FileError> {
 }
 
 /// The identity string for a device and inode (see [`identity`]).
-fn identity_of(dev: u64, ino: u64) -> String {
+/// (`dev_t` and `ino_t` are 64-bit or word-sized, depending on the target.)
+fn identity_of(dev: libc::dev_t, ino: libc::ino_t) -> String {
     alloc::format!("inode {dev}:{ino}")
 }
 

@@ -17,7 +17,7 @@ use dl_core::platform::{HostObject, HostScope};
 struct LinkMap {
     l_addr: usize,
     l_name: *const c_char,
-    l_ld: *const u64,
+    l_ld: *const core::ffi::c_void,
     l_next: *const LinkMap,
     l_prev: *const LinkMap,
 }
@@ -221,63 +221,84 @@ fn link_map_is(maps: &[usize]) -> bool {
     map.is_null()
 }
 
-/// Reads a `u64` at an address already known to be mapped.
+/// The host's ELF header and program header layouts: its objects are of
+/// its own class (ELF64 on 64-bit machines, ELF32 on 32-bit ones).
+#[cfg(target_pointer_width = "64")]
+type Ehdr = libc::Elf64_Ehdr;
+/// See [`Ehdr`].
+#[cfg(target_pointer_width = "64")]
+type Phdr = libc::Elf64_Phdr;
+/// See [`Ehdr`].
+#[cfg(target_pointer_width = "32")]
+type Ehdr = libc::Elf32_Ehdr;
+/// See [`Ehdr`].
+#[cfg(target_pointer_width = "32")]
+type Phdr = libc::Elf32_Phdr;
+
+/// A dynamic entry (`ElfW(Dyn)`): a word-sized tag and value.
+const DYN_SIZE: usize = 2 * core::mem::size_of::<usize>();
+
+/// The `(address, number)` of an object's program headers, from its ELF
+/// header at `base`, or from the auxiliary vector for the executable.
 ///
 /// # Safety
-/// `addr..addr+8` must be readable.
-unsafe fn read_u64(addr: u64) -> u64 {
-    // SAFETY: per the contract.
-    unsafe { (addr as *const u64).read_unaligned() }
+/// For a shared object (`is_main` false), `base` must be its load bias,
+/// where its first segment (starting with its ELF header) is mapped.
+unsafe fn program_headers(base: usize, is_main: bool) -> Option<(usize, usize)> {
+    if is_main {
+        // SAFETY: getauxval has no preconditions.
+        let (phdr, phnum) = unsafe {
+            (
+                libc::getauxval(libc::AT_PHDR),
+                libc::getauxval(libc::AT_PHNUM),
+            )
+        };
+        // `c_ulong` is the width of a pointer on Linux.
+        return Some((phdr as usize, phnum as usize));
+    }
+    if base == 0 {
+        return None;
+    }
+    // SAFETY: per the contract, the header is mapped at `base`; the magic
+    // and class are checked before the rest is used.
+    unsafe {
+        let ident = (base as *const [u8; 5]).read();
+        let class = if cfg!(target_pointer_width = "64") {
+            2
+        } else {
+            1
+        };
+        if ident[..4] != *b"\x7fELF" || ident[4] != class {
+            return None;
+        }
+        let header = (base as *const Ehdr).read_unaligned();
+        Some((
+            base.wrapping_add(header.e_phoff as usize),
+            usize::from(header.e_phnum),
+        ))
+    }
 }
 
 fn read_entry(map: usize, is_main: bool) -> Option<Entry> {
     // SAFETY: `map` is a live link map entry.
     let lm = unsafe { &*(map as *const LinkMap) };
-    let base = lm.l_addr as u64;
-    let (phdr, phnum) = if is_main {
-        // SAFETY: getauxval has no preconditions.
-        unsafe {
-            (
-                libc::getauxval(libc::AT_PHDR),
-                libc::getauxval(libc::AT_PHNUM),
-            )
-        }
-    } else {
-        if base == 0 {
-            return None;
-        }
-        // SAFETY: a shared object's first segment maps its ELF header at
-        // its load bias; the magic is checked before anything else is used.
-        unsafe {
-            if (base as *const [u8; 4]).read() != *b"\x7fELF" {
-                return None;
-            }
-            (
-                base + read_u64(base + 32),
-                u64::from((base as *const u8).add(56).cast::<u16>().read_unaligned()),
-            )
-        }
-    };
+    let bias = lm.l_addr;
+    let base = bias as u64;
+    // SAFETY: a shared object's first segment maps its ELF header at its
+    // load bias (the link map's `l_addr`).
+    let (phdr, phnum) = unsafe { program_headers(bias, is_main) }?;
     if phdr == 0 || phnum == 0 || phnum > 256 {
         return None;
     }
     let mut loads = Vec::new();
     for i in 0..phnum {
-        let p = phdr + i * 56;
+        let p = phdr + i * core::mem::size_of::<Phdr>();
         // SAFETY: the program header table is mapped (it lies in the first
         // segment, or AT_PHDR says where it is).
-        let (p_type, vaddr, memsz) = unsafe {
-            (
-                (p as *const u32).read_unaligned(),
-                read_u64(p + 16),
-                read_u64(p + 40),
-            )
-        };
-        if p_type == PT_LOAD {
-            loads.push((
-                base.wrapping_add(vaddr),
-                base.wrapping_add(vaddr).wrapping_add(memsz),
-            ));
+        let ph = unsafe { (p as *const Phdr).read_unaligned() };
+        if ph.p_type == PT_LOAD {
+            let start = base.wrapping_add(ph.p_vaddr as u64);
+            loads.push((start, start.wrapping_add(ph.p_memsz as u64)));
         }
     }
     let bounded = |addr: u64| -> Option<&'static [u8]> {
@@ -297,9 +318,10 @@ fn read_entry(map: usize, is_main: bool) -> Option<Entry> {
     };
     let dynamic = bounded(lm.l_ld as u64)?;
     let mut tags = [0u64; 8];
-    for entry in dynamic.chunks_exact(16) {
-        let tag = u64::from_le_bytes(entry[..8].try_into().ok()?);
-        let val = u64::from_le_bytes(entry[8..].try_into().ok()?);
+    for entry in dynamic.chunks_exact(DYN_SIZE) {
+        let (tag, val) = entry.split_at(DYN_SIZE / 2);
+        let tag = usize::from_ne_bytes(tag.try_into().ok()?) as u64;
+        let val = usize::from_ne_bytes(val.try_into().ok()?) as u64;
         let slot = match tag {
             DT_NULL => break,
             DT_HASH => 0,

@@ -38,6 +38,10 @@ const SYSTEM_DIRS: &[&str] = &[
     "/lib/riscv64-linux-gnu",
     #[cfg(target_arch = "riscv64")]
     "/usr/lib/riscv64-linux-gnu",
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    "/lib/arm-linux-gnueabihf",
+    #[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+    "/usr/lib/arm-linux-gnueabihf",
     "/lib64",
     "/usr/lib64",
     "/lib",
@@ -152,13 +156,21 @@ pub fn linker() -> &'static Linker<Hosted> {
     static HWCAPS: spin::Once = spin::Once::new();
     HWCAPS.call_once(|| {
         // SAFETY: getauxval has no preconditions.
-        let (hwcap, hwcap2) = unsafe {
+        let (hwcap, hwcap2): (libc::c_ulong, libc::c_ulong) = unsafe {
             (
                 libc::getauxval(libc::AT_HWCAP),
                 libc::getauxval(libc::AT_HWCAP2),
             )
         };
-        modlib::set_hwcaps(modlib::HwCaps { hwcap, hwcap2 });
+        // `c_ulong` is a word: 32 bits on 32-bit machines, widened.
+        #[allow(
+            clippy::unnecessary_cast,
+            reason = "`c_ulong` is `u32` on 32-bit machines"
+        )]
+        modlib::set_hwcaps(modlib::HwCaps {
+            hwcap: hwcap as u64,
+            hwcap2: hwcap2 as u64,
+        });
     });
     &LINKER
 }

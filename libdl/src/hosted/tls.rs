@@ -26,11 +26,13 @@ std::thread_local! {
     static BLOCKS: RefCell<Vec<Option<TlsBlock>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `tls_index` of the psABIs: what the code passes to `__tls_get_addr`.
+/// `tls_index` of the psABIs: what the code passes to `__tls_get_addr`,
+/// a module id and an offset of a machine word each (two 32-bit words on
+/// 32-bit Arm).
 #[repr(C)]
 pub(crate) struct TlsIndex {
-    module: u64,
-    offset: u64,
+    module: usize,
+    offset: usize,
 }
 
 /// Forgets a module, and frees the calling thread's block of it.
@@ -64,9 +66,11 @@ fn block(module: u64) -> Option<*mut u8> {
 pub(crate) unsafe extern "C" fn tls_get_addr(index: *const TlsIndex) -> *mut u8 {
     // SAFETY: per the contract.
     let (module, offset) = unsafe { ((*index).module, (*index).offset) };
-    let found = block(module);
+    // Module ids are small (they fit a 32-bit word); an offset wraps as
+    // the machine's words do.
+    let found = block(module as u64);
     if let Some(ptr) = found {
-        return ptr.wrapping_add(offset.wrapping_add(DTV_OFFSET) as usize);
+        return ptr.wrapping_add(offset.wrapping_add(DTV_OFFSET as usize));
     }
     let message = b"dl: __tls_get_addr: no thread-local block for this module id\n";
     // SAFETY: writes a static buffer to standard error.

@@ -95,19 +95,22 @@ fn build(name: &str, sources: &[&str], needs: &[&str], extra: &[&str]) -> PathBu
     } else {
         Compiler::host_gcc()
     };
+    // The target selection first (for 32-bit Arm, Thumb-2 code).
+    let mut args: Vec<String> = compiler.target_args();
     let compiler = compiler.command();
-    let mut args: Vec<String> = [
-        "-shared",
-        "-fPIC",
-        "-O1",
-        "-g",
-        "-Wall",
-        "-Werror",
-        "-Wl,--no-as-needed",
-    ]
-    .iter()
-    .map(|s| (*s).to_string())
-    .collect();
+    args.extend(
+        [
+            "-shared",
+            "-fPIC",
+            "-O1",
+            "-g",
+            "-Wall",
+            "-Werror",
+            "-Wl,--no-as-needed",
+        ]
+        .iter()
+        .map(|s| (*s).to_string()),
+    );
     args.push(format!("-Wl,-soname,{file}"));
     args.extend(extra.iter().map(|s| (*s).to_string()));
     let paths: Vec<PathBuf> = sources.iter().map(|s| fixture_source(s)).collect();
@@ -278,35 +281,66 @@ fn u32_at(b: &[u8], o: usize) -> u32 {
     u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
 }
 
-/// The little-endian 64-bit word at `o` of `b`.
-pub fn u64_at(b: &[u8], o: usize) -> usize {
-    usize::try_from(u64::from_le_bytes(b[o..o + 8].try_into().unwrap())).unwrap()
+/// Bytes of a word of the host's ELF class (its objects are of its own
+/// class: ELF64 on 64-bit machines, ELF32 on 32-bit ones).
+pub const WORD: usize = std::mem::size_of::<usize>();
+
+/// The little-endian word of the host's class at `o` of `b`.
+pub fn word_at(b: &[u8], o: usize) -> usize {
+    let mut word = [0u8; std::mem::size_of::<usize>()];
+    word.copy_from_slice(&b[o..o + WORD]);
+    usize::from_le_bytes(word)
+}
+
+/// Writes `value` as a little-endian word of the host's class at `o`.
+pub fn put_word(b: &mut [u8], o: usize, value: usize) {
+    b[o..o + WORD].copy_from_slice(&value.to_le_bytes());
 }
 
 /// File offset and size of the first section of type `sh_type` in the
-/// ELF64 file `bytes`.
+/// ELF file `bytes` (of the host's class).
 pub fn section_of_type(bytes: &[u8], sh_type: u32) -> (usize, usize) {
-    let (shoff, shentsize, shnum) = (
-        u64_at(bytes, 0x28),
-        u16_at(bytes, 0x3a),
-        u16_at(bytes, 0x3c),
-    );
+    // e_shoff, e_shentsize and e_shnum; sh_offset and sh_size.
+    let (shoff, shentsize, shnum, offset, size) = if WORD == 8 {
+        (
+            word_at(bytes, 0x28),
+            u16_at(bytes, 0x3a),
+            u16_at(bytes, 0x3c),
+            0x18,
+            0x20,
+        )
+    } else {
+        (
+            word_at(bytes, 0x20),
+            u16_at(bytes, 0x2e),
+            u16_at(bytes, 0x30),
+            0x10,
+            0x14,
+        )
+    };
     let sh = (0..shnum)
         .map(|i| shoff + i * shentsize)
         .find(|&sh| u32_at(bytes, sh + 4) == sh_type)
         .unwrap_or_else(|| panic!("a section of type {sh_type}"));
-    (u64_at(bytes, sh + 0x18), u64_at(bytes, sh + 0x20))
+    (word_at(bytes, sh + offset), word_at(bytes, sh + size))
 }
 
-/// A copy of `good` beside it, named `name`, whose first `SHT_RELA` entry
-/// has a relocation type (200) that none of x86_64, aarch64 and riscv64
-/// defines.
+/// A copy of `good` beside it, named `name`, whose first relocation
+/// (`SHT_RELA`; `SHT_REL` on 32-bit Arm) has a type (200) that none of
+/// x86_64, aarch64, riscv64 and Arm defines.
 pub fn with_bad_relocation(good: &Path, name: &str) -> PathBuf {
     let mut bytes = std::fs::read(good).unwrap();
-    let (first, size) = section_of_type(&bytes, 4 /* SHT_RELA */);
-    assert!(size >= 24, "at least one entry");
-    // r_info's low 32 bits are the type.
-    bytes[first + 8..first + 12].copy_from_slice(&200u32.to_le_bytes());
+    if WORD == 8 {
+        let (first, size) = section_of_type(&bytes, 4 /* SHT_RELA */);
+        assert!(size >= 24, "at least one entry");
+        // r_info's low 32 bits are the type.
+        bytes[first + 8..first + 12].copy_from_slice(&200u32.to_le_bytes());
+    } else {
+        let (first, size) = section_of_type(&bytes, 9 /* SHT_REL */);
+        assert!(size >= 8, "at least one entry");
+        // r_info's low 8 bits are the type.
+        bytes[first + 4] = 200;
+    }
     let bad = good.with_file_name(name);
     std::fs::write(&bad, bytes).unwrap();
     bad
