@@ -52,10 +52,9 @@ set -e
 # (.cargo/config.toml sets the linkers and runners): modlib's execution and
 # differential suites, and all of kmod's, dl's and sotest's, whose C
 # fixtures, libdl.a and C programs are built for the same target with the
-# cross compilers (the programs run under qemu-user too). For 32-bit Arm
-# (qemu-arm; Thumb-2 fixtures, and Arm-state ones where a suite builds
-# variants) modlib's unit and execution suites and kmod's; dl does not
-# build for it yet.
+# cross compilers (the programs run under qemu-user too). The same for
+# 32-bit Arm (qemu-arm; Thumb-2 fixtures, and Arm-state ones where a suite
+# builds variants), C++ exceptions through loaded objects included.
 cross_test() {
     set +e
     cargo test --no-fail-fast --target "$@" 2>&1 | tee -a "$log"
