@@ -578,3 +578,40 @@ fn ksyms_lists_kernel_and_module_symbols() {
         "a removed module's symbols are gone"
     );
 }
+
+/// `if (hook) hook();` with weak hooks nothing defines, in a module placed
+/// far from address 0: the references resolve to 0 and the module runs
+/// (on riscv64 non-PIC code reaches them with `auipc`, which the loader
+/// turns into `lui`, as GNU ld does).
+#[test]
+fn undefined_weak_hooks_are_null_wherever_the_module_lies() {
+    let include = format!("-I{}", common::include_dir().display());
+    let fixtures = format!("-I{}", common::fixture_dir().display());
+    let source = common::fixture_dir().join("weakhook.c");
+    let mut builds: Vec<Vec<&str>> = vec![vec!["-O2", "-fPIC"]];
+    if cfg!(target_arch = "riscv64") {
+        builds.push(vec!["-O2", "-fno-pic", "-mcmodel=medany", "-mno-relax"]);
+        builds.push(vec!["-O0", "-fno-pic", "-mcmodel=medany", "-mno-relax"]);
+    }
+    for compiler in Compiler::host_compilers() {
+        for flags in &builds {
+            let what = format!("{} {}", compiler.command(), flags.join(" "));
+            let mut all = flags.clone();
+            all.extend([include.as_str(), fixtures.as_str(), "-Wall"]);
+            let image = testkit::fixtures::object(&compiler, &source, &all).bytes;
+            let memory: common::Mem = std::sync::Arc::new(testkit::CountingMemory::new(
+                testkit::HostMemory::new(testkit::Placement::Far),
+            ));
+            let mgr = kmod::ModuleManager::new(memory.clone(), common::kernel_table());
+            let handle = mgr
+                .insmod(&image, "weakhook")
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            // SAFETY: `weakhook_probe` is `int (void)`.
+            let probe: extern "C" fn() -> i32 =
+                unsafe { common::export(&mgr, handle, "weakhook_probe") };
+            assert_eq!(probe(), 0, "{what}: both weak symbols are null");
+            mgr.rmmod(handle).unwrap();
+            assert_eq!(memory.live_bytes(), 0, "{what}");
+        }
+    }
+}

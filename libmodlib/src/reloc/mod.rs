@@ -45,6 +45,10 @@ pub(crate) struct Fixup {
     pub got_slot: Option<u64>,
     /// Address of this symbol's range-extension stub, if it has one.
     pub stub: Option<u64>,
+    /// The symbol is an undefined weak symbol nothing defined (its value
+    /// is 0): a PC-relative reference to it may have to become absolute,
+    /// as a linker does, since address 0 can be out of PC-relative reach.
+    pub undefined_weak: bool,
     /// The symbol is a function (`STT_FUNC`, `STT_GNU_IFUNC`, or a
     /// definition the resolver reports as one): on Arm, bit 0 of its value
     /// is then its instruction set (Thumb).

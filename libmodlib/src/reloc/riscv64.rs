@@ -81,6 +81,9 @@ pub(crate) fn needs(r_type: u32) -> Needs {
 fn high_part(fix: &Fixup) -> Result<u64, RelocFault> {
     let a = fix.addend as u64;
     match fix.r_type {
+        // An undefined weak symbol is 0, absolute: the `auipc` becomes a
+        // `lui` (see `apply`), so the pair encodes S + A itself.
+        R_RISCV_PCREL_HI20 if fix.undefined_weak => Ok(fix.symbol.wrapping_add(a)),
         R_RISCV_PCREL_HI20 => Ok(fix.symbol.wrapping_add(a).wrapping_sub(fix.place)),
         R_RISCV_GOT_HI20 => Ok(fix
             .got_slot
@@ -318,6 +321,16 @@ fn apply_xlen<const RV32: bool>(
         R_RISCV_HI20 => patch32(bytes, offset, U_MASK, hi_lo::<RV32>(sa)?.0),
         R_RISCV_LO12_I => patch32(bytes, offset, I_MASK, i_imm(sa as u32 & 0xfff)),
         R_RISCV_LO12_S => patch32(bytes, offset, S_MASK, s_imm(sa as u32 & 0xfff)),
+        // `auipc rd, %pcrel_hi(weak)` against an undefined weak symbol
+        // becomes `lui rd, %hi(weak)`: the same U-type fields, opcode 0x37
+        // instead of 0x17, so the value is absolute (0 may be beyond
+        // PC-relative reach, as GNU ld also rewrites it).
+        R_RISCV_PCREL_HI20 if fix.undefined_weak => patch32(
+            bytes,
+            offset,
+            U_MASK | 0x7f,
+            hi_lo::<RV32>(high_part(fix)?)?.0 | 0x37,
+        ),
         R_RISCV_PCREL_HI20 | R_RISCV_GOT_HI20 => {
             patch32(bytes, offset, U_MASK, hi_lo::<RV32>(high_part(fix)?)?.0)
         }
@@ -519,6 +532,33 @@ mod tests {
                 "{target:#x}"
             );
         }
+    }
+
+    #[test]
+    fn undefined_weak_pcrel_becomes_absolute_zero() {
+        // `auipc a0, %pcrel_hi(weak); addi a0, a0, %pcrel_lo(1b)` far from
+        // address 0: `lui a0, 0; addi a0, a0, 0`.
+        let far = 0x40_0000_0000u64;
+        let mut hi = crate::reloc::testing::fixup(far, R_RISCV_PCREL_HI20, 0, 0);
+        hi.undefined_weak = true;
+        let mut lo = crate::reloc::testing::fixup(far + 4, R_RISCV_PCREL_LO12_I, far, 0);
+        let mut all = [hi, lo];
+        pair_section(&mut all);
+        lo = all[1];
+        let lui = run(&all[0], 0x0000_0517).unwrap();
+        assert_eq!(lui, 0x0000_0537, "auipc a0 became lui a0, 0");
+        let addi = run(&lo, 0x0005_0513).unwrap();
+        assert_eq!(dec_u(lui) + dec_i(addi), 0);
+        // With an addend the pair encodes it, absolutely.
+        let mut hi = crate::reloc::testing::fixup(far, R_RISCV_PCREL_HI20, 0, 0x1234);
+        hi.undefined_weak = true;
+        let lui = run(&hi, 0x0000_0517).unwrap();
+        assert_eq!(lui & 0x7f, 0x37);
+        assert_eq!(dec_u(lui), 0x1000);
+        // The same place against a defined symbol at 0 stays PC-relative,
+        // and is out of reach.
+        let plain = crate::reloc::testing::fixup(far, R_RISCV_PCREL_HI20, 0, 0);
+        assert_eq!(run(&plain, 0x0000_0517), Err(RelocFault::Overflow));
     }
 
     #[test]

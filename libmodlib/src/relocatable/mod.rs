@@ -705,6 +705,9 @@ fn apply_relocations<M: Memory>(
                 stub: (plan.stub[sym] != NONE)
                     .then(|| start + plan.stubs as u64 + u64::from(plan.stub[sym]) * stub_size),
                 function: symbols.functions[sym],
+                undefined_weak: symbols.values[sym] == 0
+                    && obj.symbols[sym].st_shndx == SHN_UNDEF
+                    && obj.symbols[sym].st_bind() == STB_WEAK,
                 partner: Partner::None,
             });
         }
