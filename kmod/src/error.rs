@@ -114,4 +114,13 @@ pub enum KmodError {
         /// The name.
         name: String,
     },
+    /// The name given to `insmod` is not the one the module declares with
+    /// `MODULE_NAME` (a module without one may be loaded under any name).
+    #[error("module `{declared}` (its MODULE_NAME) cannot be loaded as `{given}`")]
+    NameMismatch {
+        /// The name `insmod` was given.
+        given: String,
+        /// The module's `name=`.
+        declared: String,
+    },
 }

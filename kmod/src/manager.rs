@@ -91,6 +91,12 @@ impl<M: Memory + Clone> ModuleManager<M> {
         // read this one value.
         let object = Object::parse(image, self.machine).map_err(load_error)?;
         let modinfo = object.modinfo().map_err(load_error)?;
+        if let Some(declared) = modinfo.get("name").filter(|&d| d != name) {
+            return Err(KmodError::NameMismatch {
+                given: String::from(name),
+                declared: String::from(declared),
+            });
+        }
         let module_abi = modinfo.get("abi").unwrap_or("none");
         if module_abi != self.abi {
             return Err(KmodError::AbiMismatch {

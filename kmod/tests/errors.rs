@@ -70,13 +70,19 @@ fn duplicate_name_exists() {
         }
     );
     assert_eq!(err.to_string(), "module `ticker` already exists");
-    // Another image under a taken name: the name decides.
+    // Another module under a name that is not its own: refused, naming
+    // both (the name given to insmod never silently overrides MODULE_NAME).
     let err = refused(&kernel, || kernel.mgr.insmod(&module("quiet"), "ticker"));
     assert_eq!(
         err,
-        KmodError::Exists {
-            name: "ticker".into()
+        KmodError::NameMismatch {
+            given: "ticker".into(),
+            declared: "quiet".into(),
         }
+    );
+    assert_eq!(
+        err.to_string(),
+        "module `quiet` (its MODULE_NAME) cannot be loaded as `ticker`"
     );
     assert_eq!(kernel.mgr.modhandle("ticker"), Some(first));
 }
@@ -206,8 +212,12 @@ fn bad_names_and_bad_images() {
         KmodError::InvalidName { name: "a/b".into() }.to_string(),
         "invalid module name `a/b`"
     );
+    // A module without MODULE_NAME takes the name it is given.
     assert!(
-        kernel.mgr.insmod(&image, &"x".repeat(64)).is_ok(),
+        kernel
+            .mgr
+            .insmod(&module("noname"), &"x".repeat(64))
+            .is_ok(),
         "64 bytes is the limit"
     );
 

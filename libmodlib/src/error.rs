@@ -122,7 +122,9 @@ pub enum LoadError {
     },
     /// A relocated value does not fit in its field.
     #[error(
-        "relocation type {r_type} against `{symbol}` at offset {offset:#x} overflows its field"
+        "relocation type {r_type} against `{symbol}` at offset {offset:#x} overflows its field \
+         (the target is out of the instruction's reach: build the object position-independent, \
+         -fPIC, or for a larger code model, e.g. -mcmodel=large on x86_64 or medany on riscv64)"
     )]
     RelocationOverflow {
         /// Relocation type number.
