@@ -2,7 +2,9 @@
 //! `depends=` on, in topological order, refusing cycles.
 
 use alloc::borrow::Cow;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
+use alloc::vec;
 use alloc::vec::Vec;
 
 use modlib::{inspect, Memory};
@@ -17,28 +19,40 @@ pub trait ModuleStore {
     fn fetch(&self, name: &str) -> Option<Cow<'_, [u8]>>;
 }
 
-/// Modules still to load, dependencies before dependents.
-struct Plan<'s> {
-    order: Vec<(String, Cow<'s, [u8]>)>,
-    stack: Vec<String>,
+/// A module being visited: its name, the dependencies not yet visited,
+/// and its image.
+struct Frame<'s> {
+    name: String,
+    depends: Vec<String>,
+    next: usize,
+    image: Cow<'s, [u8]>,
+}
+
+/// Where a module stands in the walk.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mark {
+    /// On the path being walked (seen again: a cycle).
+    OnPath,
+    /// Planned, or already loaded.
+    Done,
 }
 
 impl<M: Memory + Clone> ModuleManager<M> {
     /// Loads `name` and, first, every module it depends on that is not yet
     /// loaded. If any load fails, the modules this call loaded are removed
     /// again. Returns the handle of `name` (existing or new).
+    ///
+    /// The dependency graph is walked with a heap-allocated work list, not
+    /// by recursion, so its depth costs no stack: a chain of any length
+    /// needs the stack of one `insmod`.
     pub fn modprobe(&self, name: &str, store: &dyn ModuleStore) -> Result<ModHandle, KmodError> {
         if let Some(handle) = self.modhandle(name) {
             return Ok(handle);
         }
-        let mut plan = Plan {
-            order: Vec::new(),
-            stack: Vec::new(),
-        };
-        self.visit(name, name, store, &mut plan)?;
+        let order = self.plan(name, store)?;
         let mut loaded: Vec<ModHandle> = Vec::new();
         let mut target = None;
-        for (module, image) in &plan.order {
+        for (module, image) in &order {
             match self.insmod(image, module) {
                 Ok(handle) => {
                     if module == name {
@@ -63,21 +77,60 @@ impl<M: Memory + Clone> ModuleManager<M> {
             })
     }
 
-    fn visit<'s>(
+    /// The modules to load for `name`, dependencies first (a depth-first
+    /// walk in post-order, iterative), refusing cycles. Each module is
+    /// looked at once: O(modules + dependencies) map operations.
+    fn plan<'s>(
+        &self,
+        name: &str,
+        store: &'s dyn ModuleStore,
+    ) -> Result<Vec<(String, Cow<'s, [u8]>)>, KmodError> {
+        let mut marks: BTreeMap<String, Mark> = BTreeMap::new();
+        let mut order = Vec::new();
+        let mut path: Vec<Frame<'s>> = vec![self.frame(name, name, store)?];
+        marks.insert(String::from(name), Mark::OnPath);
+        while let Some(top) = path.last_mut() {
+            let Some(dep) = top.depends.get(top.next).cloned() else {
+                let done = path.pop().expect("the path is not empty");
+                marks.insert(done.name.clone(), Mark::Done);
+                order.push((done.name, done.image));
+                continue;
+            };
+            top.next += 1;
+            match marks.get(&dep) {
+                Some(Mark::Done) => continue,
+                Some(Mark::OnPath) => {
+                    let from = path
+                        .iter()
+                        .position(|f| f.name == dep)
+                        .expect("a module on the path has a frame");
+                    let mut cycle: Vec<String> =
+                        path[from..].iter().map(|f| f.name.clone()).collect();
+                    cycle.push(dep);
+                    return Err(KmodError::DependencyCycle { cycle });
+                }
+                None if self.modhandle(&dep).is_some() => {
+                    marks.insert(dep, Mark::Done);
+                }
+                None => {
+                    let parent = top.name.clone();
+                    let frame = self.frame(&dep, &parent, store)?;
+                    marks.insert(dep, Mark::OnPath);
+                    path.push(frame);
+                }
+            }
+        }
+        Ok(order)
+    }
+
+    /// Fetches module `name` (which `parent` depends on) and reads its
+    /// `depends=` list.
+    fn frame<'s>(
         &self,
         name: &str,
         parent: &str,
         store: &'s dyn ModuleStore,
-        plan: &mut Plan<'s>,
-    ) -> Result<(), KmodError> {
-        if let Some(pos) = plan.stack.iter().position(|n| n == name) {
-            let mut cycle: Vec<String> = plan.stack[pos..].to_vec();
-            cycle.push(String::from(name));
-            return Err(KmodError::DependencyCycle { cycle });
-        }
-        if self.modhandle(name).is_some() || plan.order.iter().any(|(n, _)| n == name) {
-            return Ok(());
-        }
+    ) -> Result<Frame<'s>, KmodError> {
         let image = store
             .fetch(name)
             .ok_or_else(|| KmodError::MissingDependency {
@@ -88,19 +141,18 @@ impl<M: Memory + Clone> ModuleManager<M> {
             module: String::from(name),
             source,
         })?;
-        let depends: Vec<String> = info
+        let depends = info
             .get_all("depends")
             .flat_map(|d| d.split(','))
             .map(str::trim)
             .filter(|d| !d.is_empty())
             .map(String::from)
             .collect();
-        plan.stack.push(String::from(name));
-        for dep in &depends {
-            self.visit(dep, name, store, plan)?;
-        }
-        plan.stack.pop();
-        plan.order.push((String::from(name), image));
-        Ok(())
+        Ok(Frame {
+            name: String::from(name),
+            depends,
+            next: 0,
+            image,
+        })
     }
 }
