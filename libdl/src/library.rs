@@ -13,6 +13,7 @@ use alloc::vec::Vec;
 use dl_core::error::Error;
 use dl_core::flags::Flags;
 use dl_core::handle::Handle;
+use dl_core::platform::Platform;
 use modlib::{bound_address, LoadedImage, Lookup};
 
 use crate::hosted::{linker, MmapMemory};
@@ -98,10 +99,12 @@ impl Library {
             .and_then(|image| image.lookup(&Lookup::new(name, None)).map(|s| (image, s)));
         let address = match own {
             Some((image, symbol)) => {
-                bound_address(symbol, image.machine()).map_err(|_| Error::SymbolNotFound {
-                    object: String::new(),
-                    name: String::from(name),
-                })?
+                bound_address(symbol, image.machine(), linker().platform().hwcaps()).map_err(
+                    |_| Error::SymbolNotFound {
+                        object: String::new(),
+                        name: String::from(name),
+                    },
+                )?
             }
             None => linker().symbol(self.handle, name, 0)?,
         };

@@ -170,12 +170,17 @@ fn errors() {
 }
 
 /// Loading through the hosted platform tells IFUNC resolvers the CPU's
-/// capabilities, as the system's loader does (`AT_HWCAP`, `AT_HWCAP2`).
+/// capabilities, as the system's loader does (`AT_HWCAP`, `AT_HWCAP2`):
+/// the platform passes them with each load.
 #[test]
 fn ifunc_resolvers_are_told_the_cpu_capabilities() {
-    // Serialised: the other tests watch `wrapper` being loaded and unloaded.
-    let _serial = common::serial();
-    let library = open(wrapper(), Flags::NOW).unwrap();
+    use dl::Platform;
+    let path = lib(
+        "ifunc_args",
+        &["../../../libmodlib/tests/fixtures/ifunc_args.c"],
+        &[],
+        &[],
+    );
     // SAFETY: getauxval has no preconditions.
     let (hwcap, hwcap2) = unsafe {
         (
@@ -183,9 +188,38 @@ fn ifunc_resolvers_are_told_the_cpu_capabilities() {
             libc::getauxval(libc::AT_HWCAP2),
         )
     };
-    assert_eq!(modlib::hwcaps(), modlib::HwCaps { hwcap, hwcap2 });
-    library.close().unwrap();
-    take_log_with("wrapper:");
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "`unsigned long` is 32 bits on 32-bit machines"
+    )]
+    let caps = modlib::HwCaps {
+        hwcap: hwcap as u64,
+        hwcap2: hwcap2 as u64,
+    };
+    assert_eq!(dl::hosted::Hosted::new().hwcaps(), caps);
+    let library = open(&path, Flags::NOW).unwrap();
+    // SAFETY: the types of ifunc_args.c.
+    let (call_seven, resolver_args) = unsafe {
+        (
+            library
+                .get::<extern "C" fn() -> c_int>("call_seven")
+                .unwrap(),
+            library
+                .get::<extern "C" fn() -> *const [u64; 4]>("resolver_args")
+                .unwrap(),
+        )
+    };
+    assert_eq!(call_seven(), 14);
+    // SAFETY: the fixture's static array.
+    let seen = unsafe { *resolver_args() };
+    let expected = if cfg!(target_arch = "aarch64") {
+        [caps.hwcap | 1 << 62, 24, caps.hwcap, caps.hwcap2]
+    } else if cfg!(target_arch = "riscv64") || cfg!(target_arch = "arm") {
+        [caps.hwcap, 0, 0, 0]
+    } else {
+        [0; 4]
+    };
+    assert_eq!(seen, expected);
 }
 
 /// `open` takes what `libloading` takes: anything that is an `OsStr`.

@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use modlib::Machine;
+use modlib::HwCaps;
 
 pub use host::HostLinkMap;
 pub use memory::MmapMemory;
@@ -72,10 +72,6 @@ impl Platform for Hosted {
         MmapMemory
     }
 
-    fn machine(&self) -> Machine {
-        Machine::host().unwrap_or(Machine::X86_64)
-    }
-
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError> {
         files::read(path)
     }
@@ -115,6 +111,29 @@ impl Platform for Hosted {
         Some(&self.host)
     }
 
+    /// The process's `AT_HWCAP` and `AT_HWCAP2`, as the system's loader
+    /// tells IFUNC resolvers.
+    fn hwcaps(&self) -> HwCaps {
+        static HWCAPS: spin::Once<HwCaps> = spin::Once::new();
+        *HWCAPS.call_once(|| {
+            // SAFETY: getauxval has no preconditions.
+            let (hwcap, hwcap2) = unsafe {
+                (
+                    libc::getauxval(libc::AT_HWCAP),
+                    libc::getauxval(libc::AT_HWCAP2),
+                )
+            };
+            #[allow(
+                clippy::unnecessary_cast,
+                reason = "`unsigned long` is 32 bits on 32-bit machines"
+            )]
+            HwCaps {
+                hwcap: hwcap as u64,
+                hwcap2: hwcap2 as u64,
+            }
+        })
+    }
+
     fn unresolved_call(&self) -> Option<u64> {
         Some(lazy::handler())
     }
@@ -147,18 +166,5 @@ static LINKER: Linker<Hosted> = Linker::new(Hosted::new());
 
 /// The process-wide linker behind the C ABI and [`crate::Library`].
 pub fn linker() -> &'static Linker<Hosted> {
-    // IFUNC resolvers of loaded objects are told the CPU's capabilities,
-    // as the system's loader tells them (see `modlib::set_hwcaps`).
-    static HWCAPS: spin::Once = spin::Once::new();
-    HWCAPS.call_once(|| {
-        // SAFETY: getauxval has no preconditions.
-        let (hwcap, hwcap2) = unsafe {
-            (
-                libc::getauxval(libc::AT_HWCAP),
-                libc::getauxval(libc::AT_HWCAP2),
-            )
-        };
-        modlib::set_hwcaps(modlib::HwCaps { hwcap, hwcap2 });
-    });
     &LINKER
 }

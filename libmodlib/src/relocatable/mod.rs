@@ -190,6 +190,8 @@ pub(crate) struct Mapped<'a, M: Memory> {
     machine: crate::Machine,
     /// How Arm objects are read.
     arm: ArmAbi,
+    /// The CPU's capabilities, for IFUNC resolvers.
+    hwcaps: crate::HwCaps,
     /// Run-time value of every symbol; undefined ones are 0 until bound.
     values: Vec<u64>,
     /// Whether each symbol is a function (its type, or for an undefined
@@ -239,6 +241,7 @@ pub(crate) fn map<M: Memory>(
         start,
         machine,
         arm: options.arm,
+        hwcaps: options.hwcaps,
         values,
         functions,
         exports,
@@ -275,6 +278,7 @@ impl<M: Memory> Mapped<'_, M> {
             start,
             machine,
             arm,
+            hwcaps,
             mut values,
             mut functions,
             exports,
@@ -283,7 +287,7 @@ impl<M: Memory> Mapped<'_, M> {
             &obj,
             &plan,
             start,
-            machine,
+            (machine, hwcaps),
             resolver,
             (&mut values, &mut functions),
         )?;
@@ -510,7 +514,7 @@ fn bind_undefined(
     obj: &Object<'_>,
     plan: &Layout,
     start: u64,
-    machine: crate::Machine,
+    (machine, hwcaps): (crate::Machine, crate::HwCaps),
     resolver: &dyn SymbolResolver,
     (values, functions): (&mut [u64], &mut [bool]),
 ) -> Result<Vec<Import>, LoadError> {
@@ -536,7 +540,7 @@ fn bind_undefined(
                     })
                 }
                 Some(found) => {
-                    let address = call::address_for(found.symbol, name, machine)?;
+                    let address = call::address_for(found.symbol, name, machine, hwcaps)?;
                     functions[i] =
                         matches!(found.symbol.kind, SymbolKind::Function | SymbolKind::Ifunc);
                     imports.push(Import {
