@@ -69,7 +69,7 @@ impl Platform for Hosted {
     type Memory = MmapMemory;
 
     fn memory(&self) -> MmapMemory {
-        MmapMemory
+        MmapMemory::default()
     }
 
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError> {
