@@ -247,11 +247,6 @@ fn kernel_table_rejects_duplicates_and_sorts() {
     let dup = KernelTable::new(&TWICE).unwrap_err();
     assert_eq!(dup.name, "b");
     let table = KernelTable::new(&TWICE[..2]).unwrap();
-    let names: Vec<&str> = table
-        .table()
-        .entries()
-        .iter()
-        .map(|e| e.name.as_ref())
-        .collect();
+    let names: Vec<&str> = table.table().iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["a", "b"]);
 }

@@ -3,7 +3,6 @@
 //! [`Mapped::relocate`]: bind the undefined symbols, synthesise the GOT and
 //! stubs, apply `SHT_RELA`/`SHT_REL`, protect.
 
-mod exports;
 mod layout;
 
 use alloc::string::String;
@@ -29,7 +28,8 @@ use crate::reloc::{self, Fixup, Partner, RelocFault};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
 use crate::{ArmAbi, LoadOptions};
 
-pub(crate) use exports::ExportTable;
+/// A relocatable object's exports: names packed into one buffer.
+pub(crate) type ExportTable = crate::SymbolTable<'static>;
 use layout::{Layout, SymbolNeeds, GROUPS, NONE};
 
 /// The linker-defined name of the GOT, which the loader defines itself.
@@ -805,6 +805,6 @@ fn exports(obj: &Object<'_>, values: &[u64]) -> Result<ExportTable, LoadError> {
             },
         ));
     }
-    ExportTable::new(items.into_iter(), names_len)
+    ExportTable::packed(items, names_len, crate::ProviderId(0))
         .map_err(|_| LoadError::malformed("a global symbol is defined twice", 0))
 }
