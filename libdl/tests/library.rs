@@ -363,3 +363,12 @@ fn this_is_dlopen_of_null() {
     // SAFETY: the handle just returned.
     assert_eq!(unsafe { dl::capi::dlclose(global) }, 0);
 }
+
+/// As with `libloading`, a library and a function symbol can be shared
+/// between threads.
+#[test]
+fn library_and_function_symbols_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Library>();
+    send_sync::<dl::Symbol<'static, unsafe extern "C" fn()>>();
+}
