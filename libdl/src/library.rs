@@ -19,6 +19,22 @@ use modlib::{bound_address, LoadedImage, Lookup};
 use crate::hosted::{linker, MmapMemory};
 
 /// An open shared object (or the global scope); closed on drop.
+///
+/// ```no_run
+/// use std::ffi::{c_char, c_int};
+/// type Run = unsafe extern "C" fn(*const c_char, *mut c_char, usize) -> c_int;
+///
+/// // SAFETY: the plugin and its constructors are trusted.
+/// let lib = unsafe { dl::Library::open("plugins/upper.so", dl::Flags::NOW)? };
+/// // SAFETY: `plugin_run` has this type in the plugin ABI.
+/// let run = unsafe { lib.get::<Run>(b"plugin_run\0")? };
+/// let mut out = [0u8; 64];
+/// // SAFETY: a NUL-terminated input and a buffer of `out.len()` bytes.
+/// let status = unsafe { run(c"text".as_ptr(), out.as_mut_ptr().cast(), out.len()) };
+/// lib.close()?;
+/// # let _ = status;
+/// # Ok::<(), dl::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Library {
     handle: Handle,
