@@ -1,15 +1,15 @@
 //! The safe Rust wrapper, shaped like `libloading`: open a [`Library`], get
 //! a typed [`Symbol`] that cannot outlive it, and close it by dropping.
 
+use alloc::ffi::CString;
 use alloc::string::String;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::ffi::{c_void, CStr};
 use core::marker::PhantomData;
 use core::ops::Deref;
 use std::ffi::OsStr;
 
-use alloc::ffi::CString;
-use alloc::vec::Vec;
 use dl_core::error::Error;
 use dl_core::flags::Flags;
 use dl_core::handle::Handle;
