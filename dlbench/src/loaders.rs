@@ -186,7 +186,8 @@ pub struct Ours;
 
 impl Ours {
     fn open(lib: &Prepared) -> Result<dl::Library, String> {
-        dl::Library::open(lib.path(), dl::Flags::NOW).map_err(|e| e.to_string())
+        // SAFETY: the libraries are the benchmark's own, generated C.
+        unsafe { dl::Library::open(lib.path(), dl::Flags::NOW) }.map_err(|e| e.to_string())
     }
 
     fn sym(l: &dl::Library, name: &str) -> Result<*mut c_void, String> {

@@ -31,7 +31,8 @@ fn generated_libraries_run_and_every_relocation_is_right() {
     assert!(std::fs::metadata(&lib.library.path).expect("exists").len() > 64 * 1024);
     Ours.check(&lib).expect("bench_touch(3) is right");
 
-    let l = dl::Library::open(lib.path(), dl::Flags::NOW).expect("opens");
+    // SAFETY: the library is the benchmark's own, generated C.
+    let l = unsafe { dl::Library::open(lib.path(), dl::Flags::NOW) }.expect("opens");
     // `bench_relative[k] == pool + k`: one RELATIVE relocation each.
     let relative = sym(&l, "bench_relative").cast::<*const u8>();
     let n = lib.library.exports.len(); // more than enough entries to sample
@@ -107,7 +108,8 @@ fn own_definition_comes_before_the_dependency() {
         ],
     );
     let path = dir.join("liborder_main.so");
-    let l = dl::Library::open(path.to_str().expect("UTF-8"), dl::Flags::NOW).expect("opens");
+    // SAFETY: the libraries are the C written above.
+    let l = unsafe { dl::Library::open(&path, dl::Flags::NOW) }.expect("opens");
     // SAFETY: `int main_which(void)` in the source above.
     let main_which = unsafe { l.get::<extern "C" fn() -> i32>("main_which") }.expect("found");
     // The main library's reference binds in its own scope, where it comes

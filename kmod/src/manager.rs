@@ -12,8 +12,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use modlib::{
-    Chain, LoadOptions, LoadedImage, Machine, Memory, ModInfo, Object, ProviderId, SymbolEntry,
-    SymbolResolver, SymbolTable,
+    Chain, LoadOptions, LoadedImage, Machine, Memory, ModInfo, Object, ProviderId, SymbolResolver,
+    SymbolTable,
 };
 
 use crate::abi::abi_tag;
@@ -240,17 +240,16 @@ impl<M: Memory + Clone> ModuleManager<M> {
                     module: String::from(name),
                     symbol: export.clone(),
                 })?;
-            entries.push(SymbolEntry {
-                name: alloc::borrow::Cow::Owned(export.clone()),
-                symbol,
-            });
+            entries.push((export.as_str(), symbol));
         }
-        let exports =
-            SymbolTable::new(entries, ProviderId(id)).map_err(|d| KmodError::DuplicateExport {
+        let names_len = entries.iter().map(|(export, _)| export.len()).sum();
+        let exports = SymbolTable::packed(entries, names_len, ProviderId(id)).map_err(|d| {
+            KmodError::DuplicateExport {
                 module: String::from(name),
                 symbol: d.name,
                 owner: String::from(name),
-            })?;
+            }
+        })?;
         Ok((loaded, exports))
     }
 
@@ -261,19 +260,19 @@ impl<M: Memory + Clone> ModuleManager<M> {
         id: u32,
         exports: &SymbolTable<'static>,
     ) -> Result<(), KmodError> {
-        for e in exports.entries() {
-            let owner = if kernel.table().get(&e.name).is_some() {
+        for (export, _) in exports.iter() {
+            let owner = if kernel.table().get(export).is_some() {
                 Some(String::from("kernel"))
             } else {
                 reg.modules
                     .iter()
-                    .find(|m| m.id != id && m.exports.get(&e.name).is_some())
+                    .find(|m| m.id != id && m.exports.get(export).is_some())
                     .map(|m| m.name.clone())
             };
             if let Some(owner) = owner {
                 return Err(KmodError::DuplicateExport {
                     module: String::from(name),
-                    symbol: String::from(e.name.as_ref()),
+                    symbol: String::from(export),
                     owner,
                 });
             }
@@ -417,21 +416,20 @@ impl<M: Memory + Clone> ModuleManager<M> {
         let mut out: Vec<KernelSymbolInfo> = self
             .kernel
             .table()
-            .entries()
             .iter()
-            .map(|e| KernelSymbolInfo {
-                name: String::from(e.name.as_ref()),
-                address: e.symbol.address,
-                kind: e.symbol.kind,
+            .map(|(name, symbol)| KernelSymbolInfo {
+                name: String::from(name),
+                address: symbol.address,
+                kind: symbol.kind,
                 owner: None,
             })
             .collect();
         let reg = self.registry.lock();
         for m in reg.modules.iter().filter(|m| m.state == ModuleState::Live) {
-            out.extend(m.exports.entries().iter().map(|e| KernelSymbolInfo {
-                name: String::from(e.name.as_ref()),
-                address: e.symbol.address,
-                kind: e.symbol.kind,
+            out.extend(m.exports.iter().map(|(name, symbol)| KernelSymbolInfo {
+                name: String::from(name),
+                address: symbol.address,
+                kind: symbol.kind,
                 owner: Some(m.name.clone()),
             }));
         }

@@ -28,6 +28,9 @@ struct Frame<'s> {
     image: Cow<'s, [u8]>,
 }
 
+/// A module to load: its name and image.
+type Planned<'s> = (String, Cow<'s, [u8]>);
+
 /// Where a module stands in the walk.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mark {
@@ -84,7 +87,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
         &self,
         name: &str,
         store: &'s dyn ModuleStore,
-    ) -> Result<Vec<(String, Cow<'s, [u8]>)>, KmodError> {
+    ) -> Result<Vec<Planned<'s>>, KmodError> {
         let mut marks: BTreeMap<String, Mark> = BTreeMap::new();
         let mut order = Vec::new();
         let mut path: Vec<Frame<'s>> = vec![self.frame(name, name, store)?];
@@ -98,7 +101,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
             };
             top.next += 1;
             match marks.get(&dep) {
-                Some(Mark::Done) => continue,
+                Some(Mark::Done) => {}
                 Some(Mark::OnPath) => {
                     let from = path
                         .iter()

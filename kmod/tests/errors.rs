@@ -115,7 +115,7 @@ fn kernel_with_another_abi_refuses_every_module() {
     let mgr = ModuleManager::with_abi(
         memory.clone(),
         common::kernel_table(),
-        modlib::Machine::host().expect("tests run on a supported machine"),
+        modlib::Machine::default_for_host(),
         format!("kmod-2 {ARCH}"),
     );
     let err = mgr.insmod(&module("quiet"), "quiet").unwrap_err();
@@ -257,11 +257,6 @@ fn kernel_table_rejects_duplicates_and_sorts() {
     let dup = KernelTable::new(&TWICE).unwrap_err();
     assert_eq!(dup.name, "b");
     let table = KernelTable::new(&TWICE[..2]).unwrap();
-    let names: Vec<&str> = table
-        .table()
-        .entries()
-        .iter()
-        .map(|e| e.name.as_ref())
-        .collect();
+    let names: Vec<&str> = table.table().iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["a", "b"]);
 }

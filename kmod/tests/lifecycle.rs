@@ -103,7 +103,7 @@ fn shared_objects_load_as_modules() {
     let kernel = Kernel::new();
     let (chardev_so, consumer_so) = (shared_module("chardev"), shared_module("consumer"));
     assert_eq!(
-        modlib::identify(&chardev_so, modlib::Machine::host().unwrap()),
+        modlib::identify(&chardev_so, modlib::Machine::default_for_host()),
         Ok(modlib::ObjectKind::Shared)
     );
     exercise_pair(&kernel, &chardev_so, &consumer_so, "gcc -shared");

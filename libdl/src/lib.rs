@@ -32,4 +32,4 @@ pub use dl_core::{
     Linker, ObjectInfo, Platform,
 };
 #[cfg(feature = "hosted")]
-pub use library::{Library, Symbol};
+pub use library::{Library, Symbol, SymbolName};

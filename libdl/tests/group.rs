@@ -213,7 +213,7 @@ fn a_failed_relocation_leaves_nothing_loaded_and_no_memory_held() {
     );
     // Beside its dependency, found through DT_RUNPATH=$ORIGIN.
     let bad = common::with_bad_relocation(&good, "libgroup_bad_root-patched.so");
-    let memory = Arc::new(CountingMemory::new(MmapMemory));
+    let memory = Arc::new(CountingMemory::new(MmapMemory::default()));
     let linker = Linker::new(Counted {
         hosted: Hosted::new(),
         memory: Arc::clone(&memory),

@@ -479,10 +479,21 @@ fn dlerror_is_per_thread_precise_and_cleared_by_reading() {
     );
 
     // Flags dlopen refuses.
-    assert!(open(&refcount, 0).is_null());
-    assert!(last_error()
-        .unwrap()
-        .contains("exactly one of RTLD_LAZY and RTLD_NOW"));
+    for mode in [
+        0,
+        RTLD_GLOBAL,
+        RTLD_NOLOAD,
+        RTLD_NOW | RTLD_LAZY,
+        RTLD_NOW | 0x8000,
+    ] {
+        assert!(open(&refcount, mode).is_null(), "{mode:#x}");
+        assert!(
+            last_error()
+                .unwrap()
+                .contains("exactly one of RTLD_LAZY and RTLD_NOW"),
+            "{mode:#x}"
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,6 @@
 //! The only place the loader core jumps into loaded code: initialisers,
 //! finalisers and IFUNC resolvers. Callers check the machine first.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
-
 use crate::error::LoadError;
 use crate::machine::Machine;
 use crate::symbol::{Symbol, SymbolKind};
@@ -11,8 +9,9 @@ use crate::symbol::{Symbol, SymbolKind};
 /// IFUNC the address its resolver picks (only possible for host code).
 ///
 /// A symbol reported by a resolver is relocated code of this machine, so
-/// calling an IFUNC resolver is sound; this is how `dlsym` finishes a lookup.
-pub fn bound_address(symbol: Symbol, machine: Machine) -> Result<u64, LoadError> {
+/// calling an IFUNC resolver (told `caps`) is sound; this is how `dlsym`
+/// finishes a lookup.
+pub fn bound_address(symbol: Symbol, machine: Machine, caps: HwCaps) -> Result<u64, LoadError> {
     if symbol.kind != SymbolKind::Ifunc {
         return Ok(symbol.address);
     }
@@ -23,14 +22,19 @@ pub fn bound_address(symbol: Symbol, machine: Machine) -> Result<u64, LoadError>
     }
     // SAFETY: resolvers that a resolver chain reports are loaded, relocated
     // code of this machine (host functions or fully relocated images).
-    Ok(unsafe { ifunc_resolver(symbol.address) })
+    Ok(unsafe { ifunc_resolver(symbol.address, caps) })
 }
 
 /// [`bound_address`] for a reference named `name` from an object of
 /// `machine`: an address the machine's words cannot hold (a 32-bit object
 /// bound to a symbol above 4 GiB) is refused, never truncated.
-pub(crate) fn address_for(symbol: Symbol, name: &str, machine: Machine) -> Result<u64, LoadError> {
-    let address = bound_address(symbol, machine)?;
+pub(crate) fn address_for(
+    symbol: Symbol,
+    name: &str,
+    machine: Machine,
+    caps: HwCaps,
+) -> Result<u64, LoadError> {
+    let address = bound_address(symbol, machine, caps)?;
     if address > machine.class().max_address() {
         return Err(LoadError::SymbolBeyondClass {
             name: alloc::string::String::from(name),
@@ -55,8 +59,11 @@ pub(crate) unsafe fn void_fn(addr: u64) {
 
 /// The hardware capabilities of the machine the loaded code runs on, as
 /// Linux reports them in the auxiliary vector (`AT_HWCAP`, `AT_HWCAP2`).
-/// IFUNC resolvers receive them (on aarch64 and riscv64) to pick an
-/// implementation the CPU supports.
+/// IFUNC resolvers receive them (on aarch64, riscv64 and 32-bit Arm) to
+/// pick an implementation the CPU supports. They come with the load
+/// ([`crate::LoadOptions::hwcaps`]); the default, none, makes resolvers
+/// choose baseline implementations, which every CPU of the architecture
+/// runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HwCaps {
     /// `AT_HWCAP`.
@@ -65,38 +72,14 @@ pub struct HwCaps {
     pub hwcap2: u64,
 }
 
-// Word-sized: 32-bit hosts have no 64-bit atomics, and their kernels
-// report 32-bit capability words.
-static HWCAP: AtomicUsize = AtomicUsize::new(0);
-static HWCAP2: AtomicUsize = AtomicUsize::new(0);
-
-/// Sets the capabilities every IFUNC resolver is told from now on. They
-/// describe the CPU, so they are one setting for the whole program, made
-/// by the platform layer before it loads anything (libdl's hosted platform
-/// passes the process's `getauxval` values). Until then resolvers are told
-/// of no optional feature, so they choose baseline implementations, which
-/// every CPU of the architecture runs.
-pub fn set_hwcaps(caps: HwCaps) {
-    HWCAP.store(caps.hwcap as usize, Ordering::Relaxed);
-    HWCAP2.store(caps.hwcap2 as usize, Ordering::Relaxed);
-}
-
-/// The capabilities set by [`set_hwcaps`] (none until it is called).
-pub fn hwcaps() -> HwCaps {
-    HwCaps {
-        hwcap: HWCAP.load(Ordering::Relaxed) as u64,
-        hwcap2: HWCAP2.load(Ordering::Relaxed) as u64,
-    }
-}
-
 /// Calls an IFUNC resolver at `addr` and returns the address it chose,
-/// with the arguments the host machine's ABI passes (see
+/// with `caps` passed as the host machine's ABI passes them (see
 /// `reloc::call_ifunc_resolver`).
 ///
 /// # Safety
 /// `addr` must be an IFUNC resolver of this machine in executable memory
 /// whose own relocations are already applied.
-pub(crate) unsafe fn ifunc_resolver(addr: u64) -> u64 {
+pub(crate) unsafe fn ifunc_resolver(addr: u64, caps: HwCaps) -> u64 {
     // SAFETY: per this function's contract.
-    unsafe { crate::reloc::call_ifunc_resolver(addr, hwcaps()) }
+    unsafe { crate::reloc::call_ifunc_resolver(addr, caps) }
 }

@@ -60,7 +60,7 @@ mod symbol;
 pub mod symtab;
 mod table;
 
-pub use call::{bound_address, hwcaps, set_hwcaps, HwCaps};
+pub use call::{bound_address, HwCaps};
 pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
 pub use image::{
@@ -137,6 +137,8 @@ pub struct LoadOptions {
     pub lazy_calls: Option<u64>,
     /// How Arm objects are read (ignored for other machines).
     pub arm: ArmAbi,
+    /// The CPU's capabilities, told to IFUNC resolvers; none by default.
+    pub hwcaps: HwCaps,
 }
 
 impl Default for LoadOptions {
@@ -146,6 +148,7 @@ impl Default for LoadOptions {
             binding: Binding::Global,
             lazy_calls: None,
             arm: ArmAbi::host(),
+            hwcaps: HwCaps::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! binary search, O(log n).
 
 use alloc::borrow::Cow;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use crate::symbol::{Lookup, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver};
@@ -35,15 +36,34 @@ impl<'a> SymbolEntry<'a> {
 #[error("symbol `{name}` is defined twice")]
 pub struct DuplicateSymbol {
     /// The repeated name.
-    pub name: alloc::string::String,
+    pub name: String,
 }
 
 /// Named symbols sorted by name; a [`SymbolResolver`] that reports a fixed
-/// provider.
+/// provider. The one sorted table of the workspace: the kernel's and the
+/// user runtime's exported symbols, a module's exports in `kmod`, and the
+/// exports of every relocatable object `modlib` loads.
 #[derive(Debug, Clone)]
 pub struct SymbolTable<'a> {
-    entries: Cow<'a, [SymbolEntry<'a>]>,
+    storage: Storage<'a>,
     provider: ProviderId,
+}
+
+/// Where a table's entries and their names live.
+#[derive(Debug, Clone)]
+enum Storage<'a> {
+    /// Entries with their own names (borrowed, for a static table).
+    Entries(Cow<'a, [SymbolEntry<'a>]>),
+    /// Names packed into one buffer: one allocation for all of them.
+    Packed { names: String, entries: Vec<Packed> },
+}
+
+/// An entry of a packed table: where its name lies in the buffer.
+#[derive(Debug, Clone, Copy)]
+struct Packed {
+    start: usize,
+    len: usize,
+    symbol: Symbol,
 }
 
 impl<'a> SymbolTable<'a> {
@@ -53,11 +73,7 @@ impl<'a> SymbolTable<'a> {
         provider: ProviderId,
     ) -> Result<Self, DuplicateSymbol> {
         crate::sort::sort_by(&mut entries, |a, b| a.name < b.name);
-        Self::check_unique(&entries)?;
-        Ok(SymbolTable {
-            entries: Cow::Owned(entries),
-            provider,
-        })
+        Self::checked(Storage::Entries(Cow::Owned(entries)), provider)
     }
 
     /// Borrows a table built at compile time without copying it when it is
@@ -70,43 +86,60 @@ impl<'a> SymbolTable<'a> {
         if entries.windows(2).any(|w| w[0].name > w[1].name) {
             return Self::new(entries.to_vec(), provider);
         }
-        Self::check_unique(entries)?;
-        Ok(SymbolTable {
-            entries: Cow::Borrowed(entries),
-            provider,
-        })
+        Self::checked(Storage::Entries(Cow::Borrowed(entries)), provider)
     }
 
-    fn check_unique(sorted: &[SymbolEntry<'_>]) -> Result<(), DuplicateSymbol> {
-        match sorted.windows(2).find(|w| w[0].name == w[1].name) {
-            Some(w) => Err(DuplicateSymbol {
-                name: w[0].name.clone().into_owned(),
-            }),
-            None => Ok(()),
+    fn checked(storage: Storage<'a>, provider: ProviderId) -> Result<Self, DuplicateSymbol> {
+        let table = SymbolTable { storage, provider };
+        let mut names = table.iter().map(|(name, _)| name);
+        let mut previous = names.next();
+        for name in names {
+            if previous == Some(name) {
+                return Err(DuplicateSymbol {
+                    name: String::from(name),
+                });
+            }
+            previous = Some(name);
         }
+        Ok(table)
     }
 
     /// The symbol called `name`.
-    pub fn get(&self, name: &str) -> Option<&Symbol> {
-        self.entries
-            .binary_search_by(|e| e.name.as_ref().cmp(name))
-            .ok()
-            .map(|i| &self.entries[i].symbol)
+    pub fn get(&self, name: &str) -> Option<Symbol> {
+        match &self.storage {
+            Storage::Entries(entries) => entries
+                .binary_search_by(|e| e.name.as_ref().cmp(name))
+                .ok()
+                .map(|i| entries[i].symbol),
+            Storage::Packed { names, entries } => entries
+                .binary_search_by(|e| names[e.start..e.start + e.len].cmp(name))
+                .ok()
+                .map(|i| entries[i].symbol),
+        }
     }
 
-    /// All entries, sorted by name.
-    pub fn entries(&self) -> &[SymbolEntry<'a>] {
-        &self.entries
+    /// Every symbol with its name, sorted by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Symbol)> + use<'_, 'a> {
+        (0..self.len()).map(move |i| match &self.storage {
+            Storage::Entries(entries) => (entries[i].name.as_ref(), entries[i].symbol),
+            Storage::Packed { names, entries } => {
+                let e = entries[i];
+                (&names[e.start..e.start + e.len], e.symbol)
+            }
+        })
     }
 
     /// Number of symbols.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.storage {
+            Storage::Entries(entries) => entries.len(),
+            Storage::Packed { entries, .. } => entries.len(),
+        }
     }
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// The provider this table reports.
@@ -115,9 +148,34 @@ impl<'a> SymbolTable<'a> {
     }
 }
 
+impl SymbolTable<'static> {
+    /// A table of `items` whose names are copied into one buffer (of
+    /// `names_len` bytes, their total length, if known) rather than
+    /// allocated one by one; fails if a name repeats.
+    pub fn packed<'n>(
+        items: impl IntoIterator<Item = (&'n str, Symbol)>,
+        names_len: usize,
+        provider: ProviderId,
+    ) -> Result<Self, DuplicateSymbol> {
+        let mut names = String::with_capacity(names_len);
+        let mut entries = Vec::new();
+        for (name, symbol) in items {
+            entries.push(Packed {
+                start: names.len(),
+                len: name.len(),
+                symbol,
+            });
+            names.push_str(name);
+        }
+        let name = |e: &Packed| &names[e.start..e.start + e.len];
+        crate::sort::sort_by(&mut entries, |a, b| name(a) < name(b));
+        Self::checked(Storage::Packed { names, entries }, provider)
+    }
+}
+
 impl SymbolResolver for SymbolTable<'_> {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
-        self.get(lookup.name).map(|&symbol| Resolved {
+        self.get(lookup.name).map(|symbol| Resolved {
             symbol,
             provider: self.provider,
         })
@@ -156,5 +214,33 @@ mod tests {
         let err = SymbolTable::new(alloc::vec![entry("a", 1), entry("a", 2)], ProviderId(0));
         assert_eq!(err.unwrap_err().name, "a");
         assert!(SymbolTable::from_sorted(&SORTED, ProviderId(0)).is_err());
+    }
+
+    /// Names packed into one buffer: found, listed in order, and a repeat
+    /// refused, as with entries of their own.
+    #[test]
+    fn packed_names() {
+        let sym = |address| Symbol {
+            address,
+            size: 0,
+            kind: SymbolKind::Function,
+        };
+        let t = SymbolTable::packed(
+            [("zeta", sym(1)), ("alpha", sym(2)), ("mid", sym(3))],
+            11,
+            ProviderId(3),
+        )
+        .unwrap();
+        assert_eq!(t.get("alpha").map(|s| s.address), Some(2));
+        assert_eq!(t.get("zeta").map(|s| s.address), Some(1));
+        assert_eq!(t.get("mid").map(|s| s.address), Some(3));
+        assert!(t.get("nope").is_none());
+        assert_eq!(t.len(), 3);
+        let names: Vec<&str> = t.iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["alpha", "mid", "zeta"]);
+        let r = t.resolve(&Lookup::new("mid", None)).unwrap();
+        assert_eq!((r.symbol.address, r.provider), (3, ProviderId(3)));
+        let dup = SymbolTable::packed([("a", sym(1)), ("a", sym(2))], 0, ProviderId(0));
+        assert_eq!(dup.unwrap_err().name, "a");
     }
 }

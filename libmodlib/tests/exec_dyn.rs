@@ -72,10 +72,21 @@ fn with_image<R: SymbolResolver>(
     ctx: &str,
     f: impl FnOnce(&LoadedImage<&CountingMemory<HostMemory>>),
 ) {
+    with_image_options(bytes, &LoadOptions::default(), resolver, ctx, f);
+}
+
+/// [`with_image`] loading with `options`.
+fn with_image_options<R: SymbolResolver>(
+    bytes: &[u8],
+    options: &LoadOptions,
+    resolver: &R,
+    ctx: &str,
+    f: impl FnOnce(&LoadedImage<&CountingMemory<HostMemory>>),
+) {
     let mem = CountingMemory::new(HostMemory::new(Placement::Anywhere));
     {
-        let image = load(bytes, &LoadOptions::default(), &mem, resolver)
-            .unwrap_or_else(|e| panic!("{ctx}: load: {e}"));
+        let image =
+            load(bytes, options, &mem, resolver).unwrap_or_else(|e| panic!("{ctx}: load: {e}"));
         assert_eq!(image.kind(), ObjectKind::Shared, "{ctx}");
         f(&image);
     }
@@ -338,16 +349,16 @@ fn ifunc_resolvers_are_called() {
 }
 
 /// IFUNC resolvers get the arguments the machine's glibc passes them, with
-/// the hardware capabilities set through `modlib::set_hwcaps`: on aarch64
+/// the hardware capabilities of the load's options: on aarch64
 /// `(hwcap | _IFUNC_ARG_HWCAP, &{size, hwcap, hwcap2})`, on riscv64
 /// `(hwcap, NULL, NULL)`, on 32-bit Arm `(hwcap)`, on x86_64 nothing (the
-/// resolver takes none).
+/// resolver takes none). They belong to that load alone: a load with the
+/// default options tells resolvers of none.
 #[test]
 fn ifunc_resolvers_get_the_hardware_capabilities() {
-    // Distinctive values; other fixtures' resolvers (and the host libc's)
-    // ignore theirs, so setting them for this test process is harmless.
-    // Capabilities are `unsigned long`s, 32 bits on a 32-bit machine.
-    let caps = HwCaps {
+    // Distinctive values. Capabilities are `unsigned long`s, 32 bits on a
+    // 32-bit machine.
+    let given = HwCaps {
         hwcap: if cfg!(target_pointer_width = "64") {
             0x0123_4567_89ab
         } else {
@@ -355,35 +366,39 @@ fn ifunc_resolvers_get_the_hardware_capabilities() {
         },
         hwcap2: 0x0fed_cba9,
     };
-    modlib::set_hwcaps(caps);
-    assert_eq!(modlib::hwcaps(), caps);
     for build in linker_matrix() {
-        let ctx = build.to_string();
-        let fx = build.shared(&["ifunc_args.c"], &[]);
-        let host = HostData::new();
-        let table = host_table(&host);
-        with_image(&fx.bytes, &table, &ctx, |image| {
-            // SAFETY: the types are those of ifunc_args.c.
-            let (call_seven, resolver_args, resolver_runs) = unsafe {
-                (
-                    get::<extern "C" fn() -> i32, _>(image, "call_seven"),
-                    get::<extern "C" fn() -> *const [u64; 4], _>(image, "resolver_args"),
-                    get::<extern "C" fn() -> i32, _>(image, "resolver_runs"),
-                )
+        for caps in [given, HwCaps::default()] {
+            let ctx = format!("{build} {caps:?}");
+            let fx = build.shared(&["ifunc_args.c"], &[]);
+            let host = HostData::new();
+            let table = host_table(&host);
+            let options = LoadOptions {
+                hwcaps: caps,
+                ..LoadOptions::default()
             };
-            assert_eq!(call_seven(), 14, "{ctx}");
-            assert!(resolver_runs() >= 2, "{ctx}: {} runs", resolver_runs());
-            // SAFETY: `resolver_args` returns the fixture's static array.
-            let seen = unsafe { *resolver_args() };
-            let expected = if cfg!(target_arch = "aarch64") {
-                [caps.hwcap | 1 << 62, 24, caps.hwcap, caps.hwcap2]
-            } else if cfg!(target_arch = "riscv64") || cfg!(target_arch = "arm") {
-                [caps.hwcap, 0, 0, 0]
-            } else {
-                [0; 4]
-            };
-            assert_eq!(seen, expected, "{ctx}");
-        });
+            with_image_options(&fx.bytes, &options, &table, &ctx, |image| {
+                // SAFETY: the types are those of ifunc_args.c.
+                let (call_seven, resolver_args, resolver_runs) = unsafe {
+                    (
+                        get::<extern "C" fn() -> i32, _>(image, "call_seven"),
+                        get::<extern "C" fn() -> *const [u64; 4], _>(image, "resolver_args"),
+                        get::<extern "C" fn() -> i32, _>(image, "resolver_runs"),
+                    )
+                };
+                assert_eq!(call_seven(), 14, "{ctx}");
+                assert!(resolver_runs() >= 2, "{ctx}: {} runs", resolver_runs());
+                // SAFETY: `resolver_args` returns the fixture's static array.
+                let seen = unsafe { *resolver_args() };
+                let expected = if cfg!(target_arch = "aarch64") {
+                    [caps.hwcap | 1 << 62, 24, caps.hwcap, caps.hwcap2]
+                } else if cfg!(target_arch = "riscv64") || cfg!(target_arch = "arm") {
+                    [caps.hwcap, 0, 0, 0]
+                } else {
+                    [0; 4]
+                };
+                assert_eq!(seen, expected, "{ctx}");
+            });
+        }
     }
 }
 

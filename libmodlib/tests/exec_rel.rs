@@ -137,7 +137,7 @@ fn far_non_pic_references_overflow() {
                 let fx = build.object("far.c", define);
                 let mem = CountingMemory::new(HostMemory::new(Placement::Low2G));
                 let host = HostData::new();
-                let mut entries = host_table(&host).entries().to_vec();
+                let mut entries = owned_entries(&host_table(&host));
                 let value = entries.iter_mut().find(|e| e.name == "host_value").unwrap();
                 value.symbol.address = std::ptr::from_ref(&FAR_VALUE) as u64;
                 let table = modlib::SymbolTable::new(entries, common::HOST).unwrap();
@@ -214,7 +214,7 @@ fn far_non_pic_references_reach_the_whole_address_space() {
             let mem = CountingMemory::new(HostMemory::new(Placement::Far));
             {
                 let host = HostData::new();
-                let mut entries = host_table(&host).entries().to_vec();
+                let mut entries = owned_entries(&host_table(&host));
                 let value = entries.iter_mut().find(|e| e.name == "host_value").unwrap();
                 value.symbol.address = std::ptr::from_ref(&FAR_VALUE) as u64;
                 let table = modlib::SymbolTable::new(entries, common::HOST).unwrap();
@@ -343,6 +343,17 @@ fn fixtures_exercise_every_relocation_type_and_section_kind() {
 
 /// Every relocation type in the `SHT_RELA` sections of an object.
 #[cfg(target_arch = "x86_64")]
+/// A table's entries with names of their own, to edit and build anew.
+fn owned_entries(table: &modlib::SymbolTable<'_>) -> Vec<modlib::SymbolEntry<'static>> {
+    table
+        .iter()
+        .map(|(name, symbol)| modlib::SymbolEntry {
+            name: name.to_owned().into(),
+            symbol,
+        })
+        .collect()
+}
+
 fn relocation_types(object: &[u8]) -> std::collections::BTreeSet<u32> {
     let file = ElfBytes::<LittleEndian>::minimal_parse(object).unwrap();
     let mut out = std::collections::BTreeSet::new();

@@ -6,9 +6,9 @@
 pub mod buffer;
 pub mod counting;
 pub mod fixtures;
-pub mod mmap;
 
 pub use buffer::BufferMemory;
 pub use counting::CountingMemory;
 pub use fixtures::{Compiler, Fixture};
-pub use mmap::{HostMemory, Placement};
+/// Memory from `mmap`: the hosted `dl`'s, placed where a test needs it.
+pub use modlib_mmap::{MmapMemory as HostMemory, Placement};

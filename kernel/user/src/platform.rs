@@ -141,9 +141,6 @@ impl Platform for UserPlatform {
     fn search_path(&self) -> Vec<String> {
         vec![String::from("/lib")]
     }
-    fn system_path(&self) -> Vec<String> {
-        Vec::new()
-    }
     fn host(&self) -> Option<&dyn HostScope> {
         Some(&self.runtime)
     }

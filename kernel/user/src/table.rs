@@ -231,7 +231,7 @@ fn build() -> SymbolTable<'static> {
 
 /// The runtime symbol called `name`.
 pub fn get(name: &str) -> Option<Symbol> {
-    TABLE.call_once(build).get(name).copied()
+    TABLE.call_once(build).get(name)
 }
 
 /// Number of symbols in the user table.

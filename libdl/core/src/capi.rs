@@ -449,10 +449,10 @@ mod tests {
     use alloc::vec::Vec;
     use core::ffi::{c_char, CStr};
 
-    use modlib::{Machine, Memory, MemoryError, Protection, Reservation};
+    use modlib::{Memory, MemoryError, Protection, Reservation};
 
     use super::*;
-    use crate::platform::{FileError, HostScope};
+    use crate::platform::FileError;
 
     /// Memory that has none to give: these tests load nothing.
     #[derive(Clone)]
@@ -486,7 +486,7 @@ mod tests {
         fn release(&self, _res: Reservation) {}
     }
 
-    /// A platform with no files and one thread.
+    /// A platform with no files and one thread: the required methods only.
     struct Empty {
         error: spin::Mutex<ErrorSlot>,
     }
@@ -496,26 +496,11 @@ mod tests {
         fn memory(&self) -> NoMemory {
             NoMemory
         }
-        fn machine(&self) -> Machine {
-            Machine::X86_64
-        }
         fn read_file(&self, _path: &str) -> Result<Vec<u8>, FileError> {
             Err(FileError(String::from("no files")))
         }
         fn exists(&self, _path: &str) -> bool {
             false
-        }
-        fn canonical(&self, path: &str) -> String {
-            String::from(path)
-        }
-        fn search_path(&self) -> Vec<String> {
-            Vec::new()
-        }
-        fn system_path(&self) -> Vec<String> {
-            Vec::new()
-        }
-        fn host(&self) -> Option<&dyn HostScope> {
-            None
         }
         fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot)) {
             f(&mut self.error.lock());

@@ -1,7 +1,9 @@
 //! `dlopen` mode flags, with the values glibc uses so that C code compiled
 //! against either header agrees.
 
-use core::ops::BitOr;
+use core::ops::{BitOr, BitOrAssign};
+
+use crate::error::Error;
 
 /// A `dlopen` mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,15 +31,25 @@ impl Flags {
         self.0
     }
 
-    /// Flags from a raw mode; `None` unless exactly one of `LAZY`/`NOW` is set
-    /// and no unknown bit is.
+    /// Flags from a raw mode, if `dlopen` accepts it (as glibc's does):
+    /// exactly one of `LAZY`/`NOW`, any of the modifiers `NOLOAD`,
+    /// `GLOBAL`/`LOCAL` and `NODELETE`, and no unknown bit.
     pub const fn from_bits(mode: i32) -> Option<Flags> {
         let known = 0x1 | 0x2 | 0x4 | 0x100 | 0x1000;
         let binding = mode & 0x3;
-        if mode & !known != 0 || (binding == 0 && mode & 0x4 == 0) || binding == 0x3 {
+        if mode & !known != 0 || binding == 0 || binding == 0x3 {
             None
         } else {
             Some(Flags(mode))
+        }
+    }
+
+    /// `self` if `dlopen` accepts it (see [`Flags::from_bits`]), else
+    /// [`Error::InvalidFlags`]: `LOCAL` or `GLOBAL` alone, `NOW | LAZY`.
+    pub const fn check(self) -> Result<Flags, Error> {
+        match Flags::from_bits(self.0) {
+            Some(flags) => Ok(flags),
+            None => Err(Error::InvalidFlags { mode: self.0 }),
         }
     }
 
@@ -54,17 +66,53 @@ impl BitOr for Flags {
     }
 }
 
+impl BitOrAssign for Flags {
+    fn bitor_assign(&mut self, rhs: Flags) {
+        self.0 |= rhs.0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Flags;
+    use crate::error::Error;
 
     #[test]
     fn modes() {
         assert!(Flags::from_bits(0x2 | 0x100).is_some());
-        assert!(Flags::from_bits(0x4).is_some());
+        assert!(Flags::from_bits(0x1 | 0x4 | 0x1000).is_some());
         assert!(Flags::from_bits(0).is_none());
         assert!(Flags::from_bits(0x3).is_none());
         assert!(Flags::from_bits(0x2 | 0x8000).is_none());
         assert!((Flags::NOW | Flags::GLOBAL).contains(Flags::GLOBAL));
+    }
+
+    /// As glibc's `dlopen`: one binding mode, exactly, plus modifiers.
+    #[test]
+    fn check_wants_exactly_one_binding_mode() {
+        for flags in [
+            Flags::LAZY,
+            Flags::NOW,
+            Flags::NOW | Flags::LOCAL,
+            Flags::LAZY | Flags::GLOBAL | Flags::NODELETE,
+            Flags::NOW | Flags::NOLOAD,
+        ] {
+            assert_eq!(flags.check(), Ok(flags));
+        }
+        for flags in [
+            Flags::LOCAL,
+            Flags::GLOBAL,
+            Flags::NOLOAD,
+            Flags::NODELETE | Flags::GLOBAL,
+            Flags::NOW | Flags::LAZY,
+        ] {
+            assert_eq!(
+                flags.check(),
+                Err(Error::InvalidFlags { mode: flags.bits() })
+            );
+        }
+        let mut flags = Flags::NOW;
+        flags |= Flags::GLOBAL;
+        assert_eq!(flags, Flags::NOW | Flags::GLOBAL);
     }
 }

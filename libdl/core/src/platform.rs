@@ -1,13 +1,23 @@
-//! What the loader needs from the system it runs on: files, memory, the
-//! objects the host already has (the executable, libc…), thread identity,
-//! and where each thread's `dlerror` text lives. The hosted Linux
-//! implementation is `dl::hosted`; a bare user runtime supplies its own.
+//! What the loader needs from the system it runs on.
+//!
+//! A port implements [`Platform`]: six required methods — memory
+//! ([`Platform::memory`], a `modlib::Memory`), files
+//! ([`Platform::read_file`], [`Platform::exists`]) and threads
+//! ([`Platform::with_error_slot`], [`Platform::thread_id`],
+//! [`Platform::yield_now`]) — and, when the system has them, the optional
+//! groups, each a set of provided methods with a default that leaves the
+//! feature out: the machine and its capabilities, file names and search
+//! directories, mapped files ([`FileContents`]), the host process's own
+//! objects ([`HostScope`]), thread-local storage ([`ThreadLocalStorage`])
+//! and lazy binding. The table on [`Platform`] lists them. The hosted Linux
+//! implementation is `dl::hosted`; the QEMU system's user runtime is a
+//! bare one.
 
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use modlib::{FileMapping, Lookup, Machine, Memory, Symbol, ThreadLocal};
+use modlib::{FileMapping, HwCaps, Lookup, Machine, Memory, Symbol, ThreadLocal};
 
 use crate::capi::ErrorSlot;
 
@@ -97,16 +107,71 @@ pub trait ThreadLocalStorage: Sync {
 }
 
 /// The system under the loader.
+///
+/// Six methods are required, the rest are provided with defaults that fit
+/// a system with no host loader, no TLS and no lazy binding:
+///
+/// | group | methods | without them |
+/// |---|---|---|
+/// | **required**: memory | [`Platform::memory`] | |
+/// | **required**: files | [`Platform::read_file`], [`Platform::exists`] | |
+/// | **required**: threads | [`Platform::with_error_slot`], [`Platform::thread_id`], [`Platform::yield_now`] | |
+/// | machine | [`Platform::machine`], [`Platform::hwcaps`] | the host's machine, no capabilities |
+/// | file names | [`Platform::canonical`], [`Platform::search_path`], [`Platform::system_path`] | a path is its own identity; no search directories |
+/// | mapped files | [`Platform::open_file`], [`Platform::identifies_open_files`] | files are read whole |
+/// | host process | [`Platform::host`] ([`HostScope`]) | loaded objects see only each other |
+/// | thread-local storage | [`Platform::thread_local`] ([`ThreadLocalStorage`]) | objects with `PT_TLS` are refused |
+/// | lazy binding | [`Platform::unresolved_call`] | `RTLD_LAZY` binds as `RTLD_NOW` |
 pub trait Platform: Send + Sync {
     /// Memory the images live in.
     type Memory: Memory + Clone + Send + Sync;
 
     /// A memory handle for one image.
     fn memory(&self) -> Self::Memory;
-    /// The machine objects must be built for.
-    fn machine(&self) -> Machine;
     /// The whole contents of a file.
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError>;
+    /// Whether a regular file exists at `path`.
+    fn exists(&self, path: &str) -> bool;
+    /// Runs `f` on the calling thread's `dlerror` state (a thread-local
+    /// where threads share the linker, one per task where a task is a
+    /// thread); a thread that no longer has one (being torn down) skips it.
+    fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot));
+    /// An identifier of the calling thread.
+    fn thread_id(&self) -> u64;
+    /// Lets another thread run (while waiting for an object being
+    /// initialised elsewhere).
+    fn yield_now(&self);
+
+    /// The machine objects must be built for: by default the host's
+    /// ([`Machine::default_for_host`]).
+    fn machine(&self) -> Machine {
+        Machine::default_for_host()
+    }
+    /// The CPU's capabilities, told to IFUNC resolvers (Linux's `AT_HWCAP`
+    /// and `AT_HWCAP2`); by default none, so resolvers pick baseline code.
+    fn hwcaps(&self) -> HwCaps {
+        HwCaps::default()
+    }
+
+    /// What identifies the file at an existing path, used to recognise an
+    /// object opened twice under different names: equal for paths naming
+    /// the same file (a canonical path, or a device and inode number). By
+    /// default the path itself.
+    fn canonical(&self, path: &str) -> String {
+        String::from(path)
+    }
+    /// Directories searched after `DT_RUNPATH`: the user's
+    /// (`DL_LIBRARY_PATH`). None by default.
+    fn search_path(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The system's library directories, searched last. Libraries found
+    /// there are left to the host's own loader when it has one. None by
+    /// default.
+    fn system_path(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// A file to load an object from: by default read whole with
     /// [`Platform::read_file`]; platforms that can map files return their
     /// own [`FileContents`].
@@ -120,20 +185,12 @@ pub trait Platform: Send + Sync {
     fn identifies_open_files(&self) -> bool {
         false
     }
-    /// Whether a regular file exists at `path`.
-    fn exists(&self, path: &str) -> bool;
-    /// What identifies the file at an existing path, used to recognise an
-    /// object opened twice under different names: equal for paths naming
-    /// the same file (a canonical path, or a device and inode number).
-    fn canonical(&self, path: &str) -> String;
-    /// Directories searched after `DT_RUNPATH`: the user's
-    /// (`DL_LIBRARY_PATH`).
-    fn search_path(&self) -> Vec<String>;
-    /// The system's library directories, searched last. Libraries found
-    /// there are left to the host's own loader when it has one.
-    fn system_path(&self) -> Vec<String>;
-    /// The host's own objects, if it has a dynamic linker of its own.
-    fn host(&self) -> Option<&dyn HostScope>;
+
+    /// The host's own objects, if it has a dynamic linker of its own (or a
+    /// table of the symbols it exports to libraries); none by default.
+    fn host(&self) -> Option<&dyn HostScope> {
+        None
+    }
     /// Thread-local storage for loaded objects, if the platform has it;
     /// without it objects with `PT_TLS` are refused.
     fn thread_local(&self) -> Option<&dyn ThreadLocalStorage> {
@@ -146,13 +203,4 @@ pub trait Platform: Send + Sync {
     fn unresolved_call(&self) -> Option<u64> {
         None
     }
-    /// Runs `f` on the calling thread's `dlerror` state (a thread-local
-    /// where threads share the linker, one per task where a task is a
-    /// thread); a thread that no longer has one (being torn down) skips it.
-    fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot));
-    /// An identifier of the calling thread.
-    fn thread_id(&self) -> u64;
-    /// Lets another thread run (while waiting for an object being
-    /// initialised elsewhere).
-    fn yield_now(&self);
 }

@@ -15,7 +15,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use modlib::Machine;
+use modlib::HwCaps;
 
 pub use host::HostLinkMap;
 pub use memory::MmapMemory;
@@ -73,11 +73,7 @@ impl Platform for Hosted {
     type Memory = MmapMemory;
 
     fn memory(&self) -> MmapMemory {
-        MmapMemory
-    }
-
-    fn machine(&self) -> Machine {
-        Machine::host().unwrap_or(Machine::X86_64)
+        MmapMemory::default()
     }
 
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError> {
@@ -119,6 +115,29 @@ impl Platform for Hosted {
         Some(&self.host)
     }
 
+    /// The process's `AT_HWCAP` and `AT_HWCAP2`, as the system's loader
+    /// tells IFUNC resolvers.
+    fn hwcaps(&self) -> HwCaps {
+        static HWCAPS: spin::Once<HwCaps> = spin::Once::new();
+        *HWCAPS.call_once(|| {
+            // SAFETY: getauxval has no preconditions.
+            let (hwcap, hwcap2) = unsafe {
+                (
+                    libc::getauxval(libc::AT_HWCAP),
+                    libc::getauxval(libc::AT_HWCAP2),
+                )
+            };
+            #[allow(
+                clippy::unnecessary_cast,
+                reason = "`unsigned long` is 32 bits on 32-bit machines"
+            )]
+            HwCaps {
+                hwcap: hwcap as u64,
+                hwcap2: hwcap2 as u64,
+            }
+        })
+    }
+
     fn unresolved_call(&self) -> Option<u64> {
         Some(lazy::handler())
     }
@@ -151,26 +170,5 @@ static LINKER: Linker<Hosted> = Linker::new(Hosted::new());
 
 /// The process-wide linker behind the C ABI and [`crate::Library`].
 pub fn linker() -> &'static Linker<Hosted> {
-    // IFUNC resolvers of loaded objects are told the CPU's capabilities,
-    // as the system's loader tells them (see `modlib::set_hwcaps`).
-    static HWCAPS: spin::Once = spin::Once::new();
-    HWCAPS.call_once(|| {
-        // SAFETY: getauxval has no preconditions.
-        let (hwcap, hwcap2): (libc::c_ulong, libc::c_ulong) = unsafe {
-            (
-                libc::getauxval(libc::AT_HWCAP),
-                libc::getauxval(libc::AT_HWCAP2),
-            )
-        };
-        // `c_ulong` is a word: 32 bits on 32-bit machines, widened.
-        #[allow(
-            clippy::unnecessary_cast,
-            reason = "`c_ulong` is `u32` on 32-bit machines"
-        )]
-        modlib::set_hwcaps(modlib::HwCaps {
-            hwcap: hwcap as u64,
-            hwcap2: hwcap2 as u64,
-        });
-    });
     &LINKER
 }

@@ -457,7 +457,7 @@ pub(super) fn run_ifunc_resolvers<M: Memory>(
     textrel: bool,
     ranges: &[(u64, u64, Protection)],
     held: &mut Held<M>,
-    (machine, arm): (Machine, ArmAbi),
+    (machine, arm, caps): (Machine, ArmAbi, crate::HwCaps),
     base: u64,
     deferred: &[Deferred],
 ) -> Result<(), LoadError> {
@@ -490,7 +490,7 @@ pub(super) fn run_ifunc_resolvers<M: Memory>(
         // SAFETY: the resolver address lies in the file-backed part of one of
         // this image's executable segments, which is relocated, executable
         // and of the host machine (all checked above).
-        let value = unsafe { call::ifunc_resolver(resolver) };
+        let value = unsafe { call::ifunc_resolver(resolver, caps) };
         store_resolved(layout, textrel, held, (machine, arm), base, d, value)?;
     }
     Ok(())

@@ -74,6 +74,7 @@ pub(super) struct Binder<'a, 'r> {
     pub(super) needs: Vec<(u16, &'a str)>,
     pub(super) resolver: &'r dyn SymbolResolver,
     pub(super) machine: Machine,
+    pub(super) hwcaps: crate::HwCaps,
     pub(super) base: u64,
     pub(super) symbolic: bool,
     /// Where calls to functions nothing defines go, if they may (lazy).
@@ -171,7 +172,7 @@ impl Binder<'_, '_> {
                     Bound::Waiting(self.waiting.len() - 1)
                 }
                 Some(found) => {
-                    let address = call::address_for(found.symbol, name, self.machine)?;
+                    let address = call::address_for(found.symbol, name, self.machine, self.hwcaps)?;
                     if !sym.is_defined() {
                         self.imports.push(Import {
                             name: String::from(name),

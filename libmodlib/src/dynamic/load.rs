@@ -66,6 +66,8 @@ pub(crate) struct Mapped<'a, M: Memory> {
     machine: Machine,
     /// How Arm objects are read.
     arm: crate::ArmAbi,
+    /// The CPU's capabilities, for IFUNC resolvers.
+    hwcaps: crate::HwCaps,
     symbolic: bool,
     /// Where calls to functions nothing defines go (lazy binding), if
     /// they may stay unresolved.
@@ -254,6 +256,7 @@ pub(crate) fn map<'a, M: Memory>(
         base,
         machine,
         arm: options.arm,
+        hwcaps: options.hwcaps,
         entry: (file.elf.ehdr.e_entry != 0).then(|| base.wrapping_add(file.elf.ehdr.e_entry)),
         modinfo: section_by_name(file, ".modinfo")
             .map(ModInfo::parse)
@@ -333,6 +336,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
             needs,
             resolver,
             machine,
+            hwcaps: self.hwcaps,
             base,
             symbolic: self.symbolic,
             lazy_calls: self.lazy_calls,
@@ -399,7 +403,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
                     self.tags.textrel,
                     &self.ranges,
                     &mut self.held,
-                    (machine, self.arm),
+                    (machine, self.arm, self.hwcaps),
                     base,
                     &own,
                 )?;
@@ -526,7 +530,7 @@ impl<M: Memory> Pending<'_, M> {
             };
             // The provider is relocated now (asked just above), as
             // `bound_address` requires of an IFUNC it calls.
-            let value = call::bound_address(symbol, mapped.machine)?;
+            let value = call::bound_address(symbol, mapped.machine, mapped.hwcaps)?;
             if let Some(import) = s.import.and_then(|i| imports.get_mut(i)) {
                 import.address = value;
             }

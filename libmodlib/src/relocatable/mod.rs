@@ -3,7 +3,6 @@
 //! [`Mapped::relocate`]: bind the undefined symbols, synthesise the GOT and
 //! stubs, apply `SHT_RELA`/`SHT_REL`, protect.
 
-mod exports;
 mod layout;
 
 use alloc::string::String;
@@ -30,7 +29,8 @@ use crate::reloc::{self, Fixup, Partner, RelocFault};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
 use crate::{ArmAbi, LoadOptions};
 
-pub(crate) use exports::ExportTable;
+/// A relocatable object's exports: names packed into one buffer.
+pub(crate) type ExportTable = crate::SymbolTable<'static>;
 use layout::{Layout, SymbolNeeds, GROUPS, NONE};
 
 /// The linker-defined name of the GOT, which the loader defines itself.
@@ -196,6 +196,8 @@ pub(crate) struct Mapped<'a, M: Memory> {
     machine: crate::Machine,
     /// How Arm objects are read.
     arm: ArmAbi,
+    /// The CPU's capabilities, for IFUNC resolvers.
+    hwcaps: crate::HwCaps,
     /// Run-time value of every symbol; undefined ones are 0 until bound.
     values: Vec<u64>,
     /// Whether each symbol is a function (its type, or for an undefined
@@ -245,6 +247,7 @@ pub(crate) fn map<M: Memory>(
         start,
         machine,
         arm: options.arm,
+        hwcaps: options.hwcaps,
         values,
         functions,
         exports,
@@ -281,6 +284,7 @@ impl<M: Memory> Mapped<'_, M> {
             start,
             machine,
             arm,
+            hwcaps,
             mut values,
             mut functions,
             exports,
@@ -289,7 +293,7 @@ impl<M: Memory> Mapped<'_, M> {
             &obj,
             &plan,
             start,
-            machine,
+            (machine, hwcaps),
             resolver,
             (&mut values, &mut functions),
         )?;
@@ -538,7 +542,7 @@ fn bind_undefined(
     obj: &Object<'_>,
     plan: &Layout,
     start: u64,
-    machine: crate::Machine,
+    (machine, hwcaps): (crate::Machine, crate::HwCaps),
     resolver: &dyn SymbolResolver,
     (values, functions): (&mut [u64], &mut [bool]),
 ) -> Result<Vec<Import>, LoadError> {
@@ -566,7 +570,7 @@ fn bind_undefined(
                     })
                 }
                 Some(found) => {
-                    let address = call::address_for(found.symbol, name, machine)?;
+                    let address = call::address_for(found.symbol, name, machine, hwcaps)?;
                     functions[i] =
                         matches!(found.symbol.kind, SymbolKind::Function | SymbolKind::Ifunc);
                     imports.push(Import {
@@ -837,6 +841,6 @@ fn exports(obj: &Object<'_>, values: &[u64]) -> Result<ExportTable, LoadError> {
             },
         ));
     }
-    ExportTable::new(items.into_iter(), names_len)
+    ExportTable::packed(items, names_len, crate::ProviderId(0))
         .map_err(|_| LoadError::malformed("a global symbol is defined twice", 0))
 }

@@ -24,7 +24,7 @@ impl<P: Platform> Linker<P> {
             .map(|o| o.id)
             .collect();
         let host = self.platform.host();
-        let machine = self.platform.machine();
+        let (machine, caps) = (self.platform.machine(), self.platform.hwcaps());
         for id in waiting {
             let Some(object) = table.objects.get_mut(&id) else {
                 continue;
@@ -36,7 +36,7 @@ impl<P: Platform> Linker<P> {
             for call in calls {
                 let lookup = Lookup::new(&call.name, call.version.as_deref());
                 let found = global(table, host, &lookup, 0, true)
-                    .and_then(|r| Some((address(r.symbol, machine)?, r.provider)));
+                    .and_then(|r| Some((address(r.symbol, machine, caps)?, r.provider)));
                 match found {
                     Some((value, provider))
                         if image

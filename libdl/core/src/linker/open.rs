@@ -396,6 +396,7 @@ impl<P: Platform> Linker<P> {
             machine: self.platform.machine(),
             binding: Binding::Global,
             lazy_calls: self.platform.unresolved_call().filter(|_| lazy),
+            hwcaps: self.platform.hwcaps(),
             ..LoadOptions::default()
         };
 

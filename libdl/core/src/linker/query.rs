@@ -118,7 +118,8 @@ impl<P: Platform> Linker<P> {
             });
         };
         drop(table);
-        address(found.symbol, self.platform.machine()).ok_or_else(|| Error::SymbolNotFound {
+        let (machine, caps) = (self.platform.machine(), self.platform.hwcaps());
+        address(found.symbol, machine, caps).ok_or_else(|| Error::SymbolNotFound {
             object: String::new(),
             name: described(),
         })

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use modlib::{
-    Lookup, MappedImage, Memory, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
+    HwCaps, Lookup, MappedImage, Memory, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
 };
 
 use super::Table;
@@ -187,6 +187,6 @@ impl<M: Memory> SymbolResolver for LoadScope<'_, '_, M> {
 const TLS_GET_ADDR: &str = "__tls_get_addr";
 
 /// A symbol's final address (IFUNC resolvers called).
-pub(crate) fn address(symbol: Symbol, machine: modlib::Machine) -> Option<u64> {
-    modlib::bound_address(symbol, machine).ok()
+pub(crate) fn address(symbol: Symbol, machine: modlib::Machine, caps: HwCaps) -> Option<u64> {
+    modlib::bound_address(symbol, machine, caps).ok()
 }

@@ -1,42 +1,50 @@
-//! `Memory` backed by `mmap`/`mprotect` in the test process.
+//! `modlib-mmap`: image memory for a Linux process, a [`modlib::Memory`]
+//! over anonymous `mmap` mappings protected with `mprotect`. The hosted
+//! `dl` platform loads into it, and so do the workspace's tests (through
+//! `testkit`), which also place it where their fixtures need it.
 
-use std::ptr::NonNull;
+use core::ptr::NonNull;
 
 use modlib::{Memory, MemoryError, Protection, Reservation};
 
 /// Where reservations are placed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Placement {
     /// Wherever the kernel puts a fresh mapping (usually far from the
     /// executable and more than 2 GiB from libc's neighbours).
+    #[default]
     Anywhere,
     /// In the low 2 GiB (`MAP_32BIT` on x86-64), as non-PIC code with 32-bit
     /// absolute addresses requires.
     Low2G,
-    /// Beyond every direct branch from the test executable: at least
-    /// 16 GiB away on a 64-bit machine, 256 MiB on a 32-bit one (qemu-user,
-    /// unlike Linux, maps memory right next to it).
+    /// Beyond every direct branch from the executable: at least 16 GiB away
+    /// on a 64-bit machine, 256 MiB on a 32-bit one (qemu-user, unlike
+    /// Linux, maps memory right next to it). Tests use it to prove that far
+    /// calls go through veneers or the GOT.
     Far,
 }
 
-/// Anonymous mappings: reserve `PROT_NONE`, commit read-write, protect.
-#[derive(Debug, Clone, Copy)]
-pub struct HostMemory {
+/// Anonymous private mappings: reserved inaccessible, committed read-write,
+/// then protected W^X by the loader.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MmapMemory {
     placement: Placement,
 }
 
-impl HostMemory {
+impl MmapMemory {
     /// Memory placed as `placement` says.
-    pub fn new(placement: Placement) -> Self {
-        HostMemory { placement }
+    pub const fn new(placement: Placement) -> Self {
+        MmapMemory { placement }
+    }
+
+    /// Where this memory places reservations.
+    pub const fn placement(&self) -> Placement {
+        self.placement
     }
 }
 
-impl Default for HostMemory {
-    fn default() -> Self {
-        HostMemory::new(Placement::Anywhere)
-    }
-}
+/// Commits up to this size are populated at once (see `commit`).
+const POPULATE_UP_TO: usize = 256 * 1024;
 
 /// An inaccessible mapping of `len` bytes ending below 2 GiB, where
 /// `MAP_32BIT` does not exist: tries hint addresses from 256 MiB upwards.
@@ -111,22 +119,27 @@ fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-fn host_ptr(
-    res: &Reservation,
-    offset: usize,
-    len: usize,
-) -> Result<*mut libc::c_void, MemoryError> {
+/// The host address of `len` bytes at `offset` in `res`, if inside it.
+fn range(res: &Reservation, offset: usize, len: usize) -> Result<*mut libc::c_void, MemoryError> {
     if offset.checked_add(len).is_none_or(|end| end > res.size()) {
         return Err(MemoryError::BadRange { offset, len });
     }
     Ok(res.host().as_ptr().wrapping_add(offset).cast())
 }
 
-impl Memory for HostMemory {
+/// The `mmap`/`mprotect` flags for `prot`.
+pub fn prot_flags(prot: Protection) -> libc::c_int {
+    match prot {
+        Protection::Read => libc::PROT_READ,
+        Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
+        Protection::ReadExecute => libc::PROT_READ | libc::PROT_EXEC,
+    }
+}
+
+impl Memory for MmapMemory {
     fn page_size(&self) -> usize {
         // SAFETY: sysconf has no preconditions.
-        let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-        usize::try_from(size).unwrap_or(4096)
+        usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
     }
 
     fn reserve(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
@@ -151,7 +164,7 @@ impl Memory for HostMemory {
         } else {
             // SAFETY: an anonymous, private, inaccessible mapping at an
             // address of the kernel's choosing cannot alias any Rust object.
-            unsafe { libc::mmap(std::ptr::null_mut(), padded, libc::PROT_NONE, flags, -1, 0) }
+            unsafe { libc::mmap(core::ptr::null_mut(), padded, libc::PROT_NONE, flags, -1, 0) }
         };
         if raw == libc::MAP_FAILED {
             return Err(MemoryError::Exhausted { size });
@@ -177,8 +190,59 @@ impl Memory for HostMemory {
         Ok(unsafe { Reservation::new(host, aligned as u64, size) })
     }
 
+    fn reserve_committed(&self, size: usize, align: usize) -> Result<Reservation, MemoryError> {
+        if align > self.page_size() || self.placement != Placement::Anywhere {
+            let res = self.reserve(size, align)?;
+            if let Err(e) = self.commit(&res, 0, size) {
+                self.release(res);
+                return Err(e);
+            }
+            return Ok(res);
+        }
+        // Page alignment is what `mmap` gives: one call maps the span
+        // read-write (populated when small, as in `commit`).
+        let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
+        if size <= POPULATE_UP_TO {
+            flags |= libc::MAP_POPULATE;
+        }
+        // SAFETY: a fresh anonymous mapping aliases nothing.
+        let raw = unsafe {
+            libc::mmap(
+                core::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        };
+        if raw == libc::MAP_FAILED {
+            return Err(MemoryError::Exhausted { size });
+        }
+        let host = NonNull::new(raw.cast::<u8>()).ok_or(MemoryError::Exhausted { size })?;
+        // SAFETY: the span is a mapping owned by this reservation until
+        // `release`, committed read-write in full and reachable through `host`.
+        Ok(unsafe { Reservation::new(host, raw as u64, size) })
+    }
+
     fn commit(&self, res: &Reservation, offset: usize, len: usize) -> Result<(), MemoryError> {
-        self.protect(res, offset, len, Protection::ReadWrite)
+        if len > POPULATE_UP_TO {
+            return self.protect(res, offset, len, Protection::ReadWrite);
+        }
+        // A small image is written whole right away (its segments are
+        // copied in): fault its pages in with one call instead of one
+        // fault per page.
+        let ptr = range(res, offset, len)?;
+        let flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED | libc::MAP_POPULATE;
+        // SAFETY: the range lies within the reservation's own mapping, which
+        // nothing borrows while it is committed; fresh zeroed pages replace
+        // its inaccessible ones.
+        let got = unsafe { libc::mmap(ptr, len, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) };
+        if got == ptr {
+            Ok(())
+        } else {
+            Err(MemoryError::Refused { code: errno() })
+        }
     }
 
     fn protect(
@@ -188,14 +252,9 @@ impl Memory for HostMemory {
         len: usize,
         prot: Protection,
     ) -> Result<(), MemoryError> {
-        let ptr = host_ptr(res, offset, len)?;
-        let flags = match prot {
-            Protection::Read => libc::PROT_READ,
-            Protection::ReadWrite => libc::PROT_READ | libc::PROT_WRITE,
-            Protection::ReadExecute => libc::PROT_READ | libc::PROT_EXEC,
-        };
-        // SAFETY: the range lies inside the reservation's own mapping.
-        if unsafe { libc::mprotect(ptr, len, flags) } != 0 {
+        let ptr = range(res, offset, len)?;
+        // SAFETY: the range lies within the reservation's own mapping.
+        if unsafe { libc::mprotect(ptr, len, prot_flags(prot)) } != 0 {
             return Err(MemoryError::Refused { code: errno() });
         }
         Ok(())
@@ -207,7 +266,7 @@ impl Memory for HostMemory {
             extern "C" {
                 fn __clear_cache(start: *mut libc::c_char, end: *mut libc::c_char);
             }
-            if let Ok(ptr) = host_ptr(res, offset, len) {
+            if let Ok(ptr) = range(res, offset, len) {
                 // SAFETY: the range is inside the reservation; __clear_cache
                 // only performs cache maintenance on it.
                 unsafe { __clear_cache(ptr.cast(), ptr.cast::<libc::c_char>().add(len)) };
@@ -220,5 +279,39 @@ impl Memory for HostMemory {
     fn release(&self, res: Reservation) {
         // SAFETY: the reservation owns this mapping and is consumed here.
         unsafe { libc::munmap(res.host().as_ptr().cast(), res.size()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reserved, committed, written, protected and given back; a placed
+    /// memory keeps its placement when asked for committed memory at once.
+    #[test]
+    fn reserve_commit_protect_release() {
+        for memory in [MmapMemory::default(), MmapMemory::new(Placement::Low2G)] {
+            let page = memory.page_size();
+            let res = memory.reserve(3 * page, 4 * page).unwrap();
+            assert_eq!(res.addr() % (4 * page) as u64, 0);
+            memory.commit(&res, page, page).unwrap();
+            // SAFETY: the page at `page` is committed read-write.
+            unsafe { res.host().as_ptr().add(page).write(7) };
+            memory.protect(&res, page, page, Protection::Read).unwrap();
+            // SAFETY: still readable.
+            assert_eq!(unsafe { res.host().as_ptr().add(page).read() }, 7);
+            assert!(memory
+                .protect(&res, 3 * page, page, Protection::Read)
+                .is_err());
+            memory.release(res);
+
+            let res = memory.reserve_committed(page, page).unwrap();
+            if memory.placement() == Placement::Low2G {
+                assert!(res.addr() + page as u64 <= 1 << 31);
+            }
+            // SAFETY: committed read-write in full.
+            unsafe { res.host().as_ptr().write(1) };
+            memory.release(res);
+        }
     }
 }
