@@ -9,6 +9,11 @@
 //! wins); each provider a module binds to becomes its dependency, and a
 //! provider in use cannot be removed. Module authors include
 //! `kmod/include/module.h`.
+//!
+//! Stack: nothing recurses on input (dependency graphs are walked with heap
+//! work lists), so `insmod` and `modprobe` of a chain of any length fit in
+//! the stack of one load; a 500-module `depends=` chain loads on an 8 KiB
+//! thread stack (x86_64, optimised) and is tested on 16 KiB.
 #![no_std]
 
 extern crate alloc;

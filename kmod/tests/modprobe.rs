@@ -158,3 +158,77 @@ fn consumer_pulls_in_chardev() {
         Ok("hello from consumer")
     );
 }
+
+/// Chain links made from one compiled template: link `i` is named
+/// `L{i:06}` and depends on `L{i+1:06}`; the last one depends on nothing.
+struct ChainStore {
+    template: Vec<u8>,
+    links: usize,
+}
+
+impl ChainStore {
+    fn new(links: usize) -> Self {
+        ChainStore {
+            template: common::module("chainlink"),
+            links,
+        }
+    }
+}
+
+/// Replaces the first `from` in `bytes` with `to` (same length).
+fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the template holds the placeholder");
+    bytes[at..at + to.len()].copy_from_slice(to);
+}
+
+impl kmod::ModuleStore for ChainStore {
+    fn fetch(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let index: usize = name.strip_prefix('L')?.parse().ok()?;
+        if index >= self.links {
+            return None;
+        }
+        let mut image = self.template.clone();
+        patch(
+            &mut image,
+            b"name=L000000",
+            format!("name=L{index:06}").as_bytes(),
+        );
+        let next = if index + 1 < self.links {
+            format!("depends=L{:06}", index + 1)
+        } else {
+            String::from("depends=       ")
+        };
+        patch(&mut image, b"depends=L000001", next.as_bytes());
+        Some(std::borrow::Cow::Owned(image))
+    }
+}
+
+/// A `depends=` chain far deeper than a kernel stack could recurse loads
+/// on a 16 KiB stack, bottom up, and every module is removable after.
+#[test]
+fn a_deep_chain_loads_on_a_small_stack() {
+    const LINKS: usize = 500;
+    const STACK: usize = 16 * 1024;
+    let kernel = Kernel::new();
+    let store = ChainStore::new(LINKS);
+    let top = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(STACK)
+            .spawn_scoped(scope, || kernel.mgr.modprobe("L000000", &store))
+            .expect("spawn")
+            .join()
+            .expect("modprobe overflowed a 16 KiB stack")
+    })
+    .expect("the chain loads");
+    let modules = kernel.mgr.modules();
+    assert_eq!(modules.len(), LINKS);
+    assert_eq!(
+        modules[0].name,
+        format!("L{:06}", LINKS - 1),
+        "deepest first"
+    );
+    assert_eq!(kernel.mgr.modhandle("L000000"), Some(top));
+}
