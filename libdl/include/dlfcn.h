@@ -80,15 +80,15 @@ typedef struct Dl_info {
  */
 typedef struct dl_phdr_info {
   /**
-   * Load bias.
+   * Load bias (`ElfW(Addr)`).
    */
-  uint64_t dlpi_addr;
+  size_t dlpi_addr;
   /**
    * Path (empty for the executable).
    */
   const char *dlpi_name;
   /**
-   * Program headers (`Elf64_Phdr`).
+   * Program headers (`ElfW(Phdr)`).
    */
   const void *dlpi_phdr;
   /**
