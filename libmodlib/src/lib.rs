@@ -7,7 +7,13 @@
 //! applies its relocations, sets W^X permissions and hands back a
 //! [`LoadedImage`] ([`MappedImage::relocate`]; [`load`] does both). It
 //! loads `ET_REL` objects (`.o`, `.ko`) and `ET_DYN` shared objects; it
-//! makes no OS calls of its own.
+//! makes no OS calls of its own. Objects that bind to each other (a
+//! `dlopen` group) go through the stages one step at a time, each a type
+//! of its own so that steps cannot be taken out of order: a
+//! [`MappedImage`] applies its relocations
+//! ([`MappedImage::apply_relocations`]) and becomes a [`RelocatedImage`],
+//! which [`RelocatedImage::finish`] turns into a [`LoadedImage`]; both
+//! stages answer symbol lookups.
 //!
 //! ```
 //! use modlib::{load, LoadError, LoadOptions, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
@@ -68,7 +74,7 @@ pub use image::{
     ThreadLocal, UnresolvedCall,
 };
 pub use machine::Machine;
-pub use mapped::MappedImage;
+pub use mapped::{MappedImage, RelocatedImage};
 pub use memory::{FileMapping, Memory, MemoryError, Protection, Reservation};
 pub use modinfo::ModInfo;
 pub use object::Object;
@@ -168,7 +174,7 @@ pub fn identify(bytes: &[u8], machine: Machine) -> Result<ObjectKind, LoadError>
 /// it: its exported symbols can be looked up (at their run-time
 /// addresses) before it is relocated with [`MappedImage::relocate`] (or,
 /// for objects that bind to each other, [`MappedImage::apply_relocations`]
-/// and [`MappedImage::finish`]). On error, or when the image is dropped,
+/// and [`RelocatedImage::finish`]). On error, or when the image is dropped,
 /// every byte taken from `memory` is given back.
 pub fn map<'a, M: Memory>(
     bytes: &'a [u8],

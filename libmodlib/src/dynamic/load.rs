@@ -495,8 +495,8 @@ impl<'a, M: Memory> Mapped<'a, M> {
     }
 }
 
-impl<M: Memory> Pending<'_, M> {
-    pub(crate) fn mapped(&self) -> &Mapped<'_, M> {
+impl<'a, M: Memory> Pending<'a, M> {
+    pub(crate) fn mapped(&self) -> &Mapped<'a, M> {
         &self.mapped
     }
 
