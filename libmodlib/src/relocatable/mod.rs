@@ -208,13 +208,8 @@ pub(crate) fn map<M: Memory>(
     let machine = options.machine;
     let plan = plan(&obj, machine, options.arm, memory.page_size() as u64)?;
 
-    let res = memory
-        .reserve(plan.total, plan.align)
+    let mut held = Held::reserve(memory, plan.total, plan.align, false)
         .map_err(|_| LoadError::OutOfMemory { size: plan.total })?;
-    let mut held = Held {
-        memory,
-        res: Some(res),
-    };
     let start = held.res().addr();
     if start.saturating_add(plan.total as u64) > machine.class().max_address() {
         return Err(LoadError::AddressBeyondClass {
@@ -222,7 +217,7 @@ pub(crate) fn map<M: Memory>(
             size: plan.total,
         });
     }
-    held.memory.commit(held.res(), 0, plan.total)?;
+    held.commit(0, plan.total)?;
 
     copy_sections(&obj, &plan, &mut held)?;
     let values = defined_values(&obj, &plan, start)?;
@@ -300,9 +295,9 @@ impl<M: Memory> Mapped<'_, M> {
             if size == 0 {
                 continue;
             }
-            held.memory.protect(held.res(), offset, size, GROUPS[g])?;
+            held.protect(offset, size, GROUPS[g])?;
             if g == 0 {
-                held.memory.sync_icache(held.res(), offset, size);
+                held.sync_icache(offset, size);
             }
             regions.push(Region {
                 addr: start + offset as u64,
@@ -443,11 +438,12 @@ fn copy_sections<M: Memory>(
             continue;
         }
         let data = section_bytes(&obj.file, shdr)?;
-        // SAFETY: the whole reservation is committed read-write and no other
-        // slice of it exists during this call.
-        let dst = unsafe { held.res_mut().bytes_mut(offset, data.len()) }.ok_or(
-            LoadError::malformed("section outside the image", shdr.sh_offset),
-        )?;
+        let dst = held
+            .bytes_mut(offset, data.len())
+            .ok_or(LoadError::malformed(
+                "section outside the image",
+                shdr.sh_offset,
+            ))?;
         dst.copy_from_slice(data);
     }
     Ok(())
@@ -590,16 +586,13 @@ fn write_got_and_stubs<M: Memory>(
         }
         if plan.got_slot[i] != NONE {
             let at = plan.got + plan.got_slot[i] as usize * class.word();
-            // SAFETY: the GOT lies in the committed, writable reservation
-            // (layout) and no other slice is alive.
-            if let Some(slot) = unsafe { held.res_mut().bytes_mut(at, class.word()) } {
+            if let Some(slot) = held.bytes_mut(at, class.word()) {
                 class.put_word(slot, 0, value);
             }
         }
         if plan.stub[i] != NONE {
             let at = plan.stubs + plan.stub[i] as usize * stub_size;
-            // SAFETY: as above, for the stub area of the text group.
-            if let Some(stub) = unsafe { held.res_mut().bytes_mut(at, stub_size) } {
+            if let Some(stub) = held.bytes_mut(at, stub_size) {
                 reloc::write_stub(machine, stub, start + at as u64, value);
             }
         }
@@ -641,11 +634,12 @@ fn apply_relocations<M: Memory>(
         }
         let entries = obj.entries(shdr)?;
         let size = target_shdr.sh_size as usize;
-        // SAFETY: the target section lies in the committed, writable
-        // reservation (layout) and this is the only live slice of it.
-        let bytes = unsafe { held.res_mut().bytes_mut(target_offset, size) }.ok_or(
-            LoadError::malformed("section outside the image", target_shdr.sh_offset),
-        )?;
+        let bytes = held
+            .bytes_mut(target_offset, size)
+            .ok_or(LoadError::malformed(
+                "section outside the image",
+                target_shdr.sh_offset,
+            ))?;
         let section_addr = start + target_offset as u64;
         // Every fixup of the section first (implicit addends read from the
         // bytes as the file has them), then the machine pairs those that
@@ -757,9 +751,7 @@ fn init_fini<M: Memory>(
         crate::sort::sort_by_key(&mut sections, |&(p, offset, _)| (p, offset));
         let mut out = Vec::new();
         for (_, offset, size) in sections {
-            // SAFETY: the array lies in the committed reservation, still
-            // read-write, and no mutable slice is alive.
-            let bytes = unsafe { held.res().bytes(offset, size) }.ok_or(LoadError::malformed(
+            let bytes = held.bytes(offset, size).ok_or(LoadError::malformed(
                 "init/fini array outside the image",
                 offset as u64,
             ))?;
