@@ -33,7 +33,7 @@ use alloc::boxed::Box;
 use crate::dynamic;
 use crate::error::LoadError;
 use crate::image::LoadedImage;
-use crate::image::{DynamicInfo, ObjectKind, ThreadLocal};
+use crate::kinds::{DynamicInfo, ObjectKind, ThreadLocal};
 use crate::machine::Machine;
 use crate::memory::{Held, Memory};
 use crate::relocatable;

@@ -9,11 +9,11 @@ use crate::class::Class;
 use crate::error::LoadError;
 use crate::machine::Machine;
 use crate::memory::{Held, Memory, Protection};
+use crate::options::ArmAbi;
 use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
-use crate::ArmAbi;
 
 use super::bind::{Binder, Bound, Deferred, Target};
-use super::parse::Layout;
+use super::parse::{out_of_bounds, Layout};
 use super::tags::Tags;
 
 /// The `tls_index` records of an object's TLS descriptors: pages after its
@@ -433,13 +433,6 @@ impl<M: Memory> Relocator<'_, '_, M> {
             },
             RelocFault::OutOfBounds => out_of_bounds(name, place),
         })
-    }
-}
-
-pub(super) fn out_of_bounds(table: &str, place: u64) -> LoadError {
-    LoadError::RelocationOutOfBounds {
-        section: String::from(table),
-        offset: place,
     }
 }
 

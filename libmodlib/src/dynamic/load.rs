@@ -14,14 +14,13 @@ use crate::call;
 use crate::class::Class;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
-use crate::image::{
-    DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region, ThreadLocal, UnresolvedCall,
-};
+use crate::image::{Exports, LoadedImage};
+use crate::kinds::{DynamicInfo, Import, ObjectKind, Region, ThreadLocal, UnresolvedCall};
 use crate::machine::Machine;
 use crate::memory::{align_down, align_up, FileMapping, Held, Memory, Protection};
 use crate::modinfo::ModInfo;
+use crate::options::{ArmAbi, Binding, LoadOptions};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
-use crate::{Binding, LoadOptions};
 
 use super::apply::{self, run_ifunc_resolvers, store_resolved, writable, Descriptors, Relocator};
 use super::bind::{Binder, Bound, Deferred, Target, WaitingSymbol};
@@ -65,7 +64,7 @@ pub(crate) struct Mapped<'a, M: Memory> {
     base: u64,
     machine: Machine,
     /// How Arm objects are read.
-    arm: crate::ArmAbi,
+    arm: ArmAbi,
     symbolic: bool,
     /// Where calls to functions nothing defines go (lazy binding), if
     /// they may stay unresolved.

@@ -673,14 +673,11 @@ impl DynSymbols {
         })
     }
 
-    /// The tables as the public view type.
-    pub fn public_view<'a>(
-        &self,
-        res: &'a Reservation,
-    ) -> Option<crate::symtab::DynamicSymbols<'a>> {
+    /// The tables in the image `res` holds, and the parameters of its GNU
+    /// hash table, for the public view type.
+    pub fn public_view<'a>(&self, res: &'a Reservation) -> Option<(View<'a>, Option<GnuParams>)> {
         let gnu = self.placed.as_ref()?.gnu;
-        self.view(res)
-            .map(|view| crate::symtab::DynamicSymbols::from_view(view, gnu))
+        self.view(res).map(|view| (view, gnu))
     }
 
     #[inline]
@@ -726,6 +723,36 @@ impl DynSymbols {
                 ))
             })
             .collect()
+    }
+}
+
+/// The symbol tables of a loaded shared object.
+#[cfg(feature = "shared-objects")]
+pub(crate) use DynSymbols as ImageSymbols;
+
+/// A loaded shared object's symbol tables: none can exist in a build
+/// without the `shared-objects` feature.
+#[cfg(not(feature = "shared-objects"))]
+pub(crate) struct ImageSymbols(core::convert::Infallible);
+
+#[cfg(not(feature = "shared-objects"))]
+impl ImageSymbols {
+    pub(crate) fn lookup(
+        &self,
+        _res: &Reservation,
+        _base: u64,
+        _lookup: &Lookup<'_>,
+    ) -> Option<Symbol> {
+        match self.0 {}
+    }
+    pub(crate) fn public_view<'a>(
+        &self,
+        _res: &'a Reservation,
+    ) -> Option<(View<'a>, Option<GnuParams>)> {
+        match self.0 {}
+    }
+    pub(crate) fn all(&self, _res: &Reservation, _base: u64) -> Vec<(String, Symbol)> {
+        match self.0 {}
     }
 }
 

@@ -3,7 +3,6 @@
 //! [`Mapped::relocate`]: bind the undefined symbols, synthesise the GOT and
 //! stubs, apply `SHT_RELA`/`SHT_REL`, protect.
 
-mod exports;
 mod layout;
 
 use alloc::string::String;
@@ -20,16 +19,17 @@ use elf::symbol::Symbol as ElfSymbol;
 
 use crate::call;
 use crate::error::LoadError;
+use crate::exports::ExportTable;
 use crate::header::{file_range, section_bytes, File};
-use crate::image::{Exports, Import, LoadedImage, ObjectKind, Region};
-use crate::inspect::{PlacedSection, RelocatableLayout};
+use crate::image::{Exports, LoadedImage};
+use crate::kinds::{Import, ObjectKind, PlacedSection, Region, RelocatableLayout};
+use crate::machine::Machine;
 use crate::memory::{Held, Memory};
 use crate::modinfo::ModInfo;
+use crate::options::{ArmAbi, LoadOptions};
 use crate::reloc::{self, Fixup, Partner, RelocFault};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
-use crate::{ArmAbi, LoadOptions};
 
-pub(crate) use exports::ExportTable;
 use layout::{Layout, SymbolNeeds, GROUPS, NONE};
 
 /// The linker-defined name of the GOT, which the loader defines itself.
@@ -187,7 +187,7 @@ pub(crate) struct Mapped<'a, M: Memory> {
     plan: Layout,
     held: Held<M>,
     start: u64,
-    machine: crate::Machine,
+    machine: Machine,
     /// How Arm objects are read.
     arm: ArmAbi,
     /// Run-time value of every symbol; undefined ones are 0 until bound.
@@ -335,12 +335,7 @@ impl<M: Memory> Mapped<'_, M> {
 
 /// Scans the relocations for the GOT slots and stubs they need, checks the
 /// allocated sections lie in the file, and plans the layout.
-fn plan(
-    obj: &Object<'_>,
-    machine: crate::Machine,
-    arm: ArmAbi,
-    page: u64,
-) -> Result<Layout, LoadError> {
+fn plan(obj: &Object<'_>, machine: Machine, arm: ArmAbi, page: u64) -> Result<Layout, LoadError> {
     // Which symbols need GOT slots and stubs.
     let mut needs = SymbolNeeds::new(obj.symbols.len());
     for (_, shdr, _) in obj.relocation_sections() {
@@ -384,7 +379,7 @@ fn plan(
 /// Where a load would place the parts of the object `obj`.
 pub(crate) fn describe(
     obj: &Object<'_>,
-    machine: crate::Machine,
+    machine: Machine,
     arm: ArmAbi,
     page: u64,
 ) -> Result<RelocatableLayout, LoadError> {
@@ -506,7 +501,7 @@ fn bind_undefined(
     obj: &Object<'_>,
     plan: &Layout,
     start: u64,
-    machine: crate::Machine,
+    machine: Machine,
     resolver: &dyn SymbolResolver,
     (values, functions): (&mut [u64], &mut [bool]),
 ) -> Result<Vec<Import>, LoadError> {
@@ -572,7 +567,7 @@ fn write_got_and_stubs<M: Memory>(
     plan: &Layout,
     values: &[u64],
     start: u64,
-    machine: crate::Machine,
+    machine: Machine,
     held: &mut Held<M>,
 ) -> Result<(), LoadError> {
     let stub_size = reloc::stub_size(machine);
@@ -612,7 +607,7 @@ fn apply_relocations<M: Memory>(
     plan: &Layout,
     symbols: Bound<'_>,
     start: u64,
-    (machine, arm): (crate::Machine, ArmAbi),
+    (machine, arm): (Machine, ArmAbi),
     held: &mut Held<M>,
 ) -> Result<(), LoadError> {
     let stub_size = reloc::stub_size(machine) as u64;
@@ -686,7 +681,7 @@ fn apply_relocations<M: Memory>(
 /// The error for relocation `e` of relocation section `rel_index`.
 fn relocation_error(
     obj: &Object<'_>,
-    machine: crate::Machine,
+    machine: Machine,
     rel_index: usize,
     e: &Entry,
     fault: RelocFault,
