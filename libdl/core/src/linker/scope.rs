@@ -104,6 +104,7 @@ pub(crate) struct Members<'f, M: Memory> {
 pub(crate) type Relocated<M> = (Vec<(usize, LoadedImage<M>)>, Vec<Vec<u32>>);
 
 impl<'f, M: Memory> Members<'f, M> {
+    /// The group's new objects, all mapped, by index from `first`.
     pub fn new(mapped: Vec<MappedImage<'f, M>>) -> Self {
         let relocated = mapped.iter().map(|_| None).collect();
         Members {
