@@ -2,6 +2,7 @@
 //! finalisers and IFUNC resolvers. Callers check the machine first.
 
 use crate::error::LoadError;
+use crate::hwcaps::HwCaps;
 use crate::machine::Machine;
 use crate::symbol::{Symbol, SymbolKind};
 
@@ -55,21 +56,6 @@ pub(crate) unsafe fn void_fn(addr: u64) {
     let f: extern "C" fn() =
         unsafe { core::mem::transmute::<usize, extern "C" fn()>(addr as usize) };
     f();
-}
-
-/// The hardware capabilities of the machine the loaded code runs on, as
-/// Linux reports them in the auxiliary vector (`AT_HWCAP`, `AT_HWCAP2`).
-/// IFUNC resolvers receive them (on aarch64, riscv64 and 32-bit Arm) to
-/// pick an implementation the CPU supports. They come with the load
-/// ([`crate::LoadOptions::hwcaps`]); the default, none, makes resolvers
-/// choose baseline implementations, which every CPU of the architecture
-/// runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct HwCaps {
-    /// `AT_HWCAP`.
-    pub hwcap: u64,
-    /// `AT_HWCAP2`.
-    pub hwcap2: u64,
 }
 
 /// Calls an IFUNC resolver at `addr` and returns the address it chose,

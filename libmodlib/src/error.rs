@@ -189,14 +189,6 @@ pub enum LoadError {
         /// The symbol.
         name: String,
     },
-    /// A [`crate::MappedImage`] step taken out of order: relocations
-    /// applied twice, finished before they were applied, or any step after
-    /// a failed one (whose memory has already been given back).
-    #[error("mapped image used out of order: {what}")]
-    OutOfOrder {
-        /// What was asked of it.
-        what: &'static str,
-    },
     /// The platform could not provide memory.
     #[error("out of memory reserving {size} bytes")]
     OutOfMemory {

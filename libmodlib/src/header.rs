@@ -5,7 +5,7 @@ use elf::ElfBytes;
 
 use crate::class::Class;
 use crate::error::LoadError;
-use crate::image::ObjectKind;
+use crate::kinds::ObjectKind;
 use crate::machine::Machine;
 
 /// A parsed file: header checked, tables located within the bytes.

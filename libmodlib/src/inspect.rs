@@ -3,13 +3,13 @@
 //! dependency resolution, export lists), and where a load would place a
 //! relocatable object's sections (for debuggers and cross-checks).
 
-use alloc::string::String;
-use alloc::vec::Vec;
-
 use crate::error::LoadError;
+use crate::kinds::DynamicInfo;
 use crate::machine::Machine;
 use crate::modinfo::ModInfo;
 use crate::object::Object;
+
+pub use crate::kinds::{PlacedSection, RelocatableLayout};
 
 /// The file bytes of the section called `name`, if the object has one
 /// ([`Object::section`] after parsing it).
@@ -28,40 +28,8 @@ pub fn modinfo(bytes: &[u8], machine: Machine) -> Result<ModInfo, LoadError> {
 
 /// Dependencies (`DT_NEEDED`), `DT_SONAME`, search path and program headers
 /// of a shared object, without loading it.
-pub fn dynamic(bytes: &[u8], machine: Machine) -> Result<crate::DynamicInfo, LoadError> {
+pub fn dynamic(bytes: &[u8], machine: Machine) -> Result<DynamicInfo, LoadError> {
     Object::parse(bytes, machine)?.dynamic()
-}
-
-/// Where [`crate::load`] places the parts of a relocatable object: offsets
-/// from the start of its reservation (add [`crate::LoadedImage::start`] for
-/// run-time addresses), e.g. for a debugger's `add-symbol-file`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RelocatableLayout {
-    /// The loaded (`SHF_ALLOC`, non-empty) sections, in section order.
-    pub sections: Vec<PlacedSection>,
-    /// Offset and size of the GOT the loader synthesises, if any.
-    pub got: Option<(usize, usize)>,
-    /// Offset of each GOT slot, by the name of the symbol it holds.
-    pub got_entries: Vec<(String, usize)>,
-    /// Offset and size of the range-extension stubs, if any.
-    pub stubs: Option<(usize, usize)>,
-    /// Offset of each stub, by the name of the symbol it jumps to.
-    pub stub_entries: Vec<(String, usize)>,
-    /// Size of the whole reservation.
-    pub size: usize,
-}
-
-/// One loaded section of a relocatable object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlacedSection {
-    /// Index in the section header table.
-    pub index: usize,
-    /// Section name.
-    pub name: String,
-    /// Offset from the start of the reservation.
-    pub offset: usize,
-    /// Size in bytes.
-    pub size: usize,
 }
 
 /// Where [`crate::load`] would place the sections, GOT and stubs of the

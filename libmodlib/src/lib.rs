@@ -7,7 +7,19 @@
 //! applies its relocations, sets W^X permissions and hands back a
 //! [`LoadedImage`] ([`MappedImage::relocate`]; [`load`] does both). It
 //! loads `ET_REL` objects (`.o`, `.ko`) and `ET_DYN` shared objects; it
-//! makes no OS calls of its own.
+//! makes no OS calls of its own. Objects that bind to each other (a
+//! `dlopen` group) go through the stages one step at a time, each a type
+//! of its own so that steps cannot be taken out of order: a
+//! [`MappedImage`] applies its relocations
+//! ([`MappedImage::apply_relocations`]) and becomes a [`RelocatedImage`],
+//! which [`RelocatedImage::finish`] turns into a [`LoadedImage`]; both
+//! stages answer symbol lookups.
+//!
+//! Modules import only from below, in layers: plain types and services
+//! (`kinds`, `options`, `memory`, `symbol`, `machine`, `error`, `reloc`);
+//! symbol tables (`dynamic::symbols`, `symtab`, `exports`) and `header`;
+//! the image (`image`); the two loaders (`relocatable`, `dynamic`); the
+//! stages and the parsed object (`mapped`, `object`, `inspect`); this root.
 //!
 //! ```
 //! use modlib::{load, LoadError, LoadOptions, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
@@ -44,15 +56,19 @@ mod call;
 mod class;
 mod dynamic;
 mod error;
+mod exports;
 mod hash;
 mod header;
+mod hwcaps;
 mod image;
 pub mod inspect;
+mod kinds;
 mod machine;
 mod mapped;
 mod memory;
 mod modinfo;
 mod object;
+mod options;
 mod reloc;
 mod relocatable;
 mod sort;
@@ -60,98 +76,24 @@ mod symbol;
 pub mod symtab;
 mod table;
 
-pub use call::{bound_address, HwCaps};
+pub use call::bound_address;
 pub use error::LoadError;
 pub use hash::{gnu_hash, sysv_hash};
-pub use image::{
-    DynamicInfo, ImageResolver, Import, LoadedImage, ObjectKind, ProgramHeader, Region,
-    ThreadLocal, UnresolvedCall,
+pub use hwcaps::HwCaps;
+pub use image::{ImageResolver, LoadedImage};
+pub use kinds::{
+    DynamicInfo, Import, ObjectKind, ProgramHeader, Region, ThreadLocal, UnresolvedCall,
 };
 pub use machine::Machine;
-pub use mapped::MappedImage;
+pub use mapped::{MappedImage, RelocatedImage};
 pub use memory::{FileMapping, Memory, MemoryError, Protection, Reservation};
 pub use modinfo::ModInfo;
 pub use object::Object;
+pub use options::{ArmAbi, Binding, LoadOptions};
 pub use symbol::{
     Chain, Lookup, NoSymbols, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
 };
 pub use table::{DuplicateSymbol, SymbolEntry, SymbolTable};
-
-/// How a shared object's own definitions bind against the resolver chain.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Binding {
-    /// ELF default: the resolver chain (the global scope) answers first and
-    /// the object's own definition is the fallback, so it can be interposed.
-    #[default]
-    Global,
-    /// The object's own definitions win (`-Bsymbolic` behaviour).
-    Symbolic,
-}
-
-/// How Arm (AAELF32) objects are read where the ABI leaves the choice to
-/// the platform. The default is the host's: Arm Linux reads `TARGET2` as
-/// `GOT_PREL` and runs Arm-state code; bare metal reads `TARGET2` as
-/// `REL32`, and an M-profile core (Cortex-M) has no Arm state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ArmAbi {
-    /// `R_ARM_TARGET2` (the type-info references of exception tables) is
-    /// `GOT_PREL` (`arm-linux-gnueabi*`'s libsupc++) when true, `REL32`
-    /// (`arm-none-eabi`) when false.
-    pub target2_got_relative: bool,
-    /// Whether the core runs Arm-state code (A-profile). When false
-    /// (M-profile), a branch between Thumb and Arm state is refused with
-    /// [`LoadError::Interworking`] instead of becoming a `BLX`.
-    pub arm_state: bool,
-}
-
-impl ArmAbi {
-    /// The host's reading (bare metal and M-profile where the host is not
-    /// 32-bit Arm Linux and an A-profile core).
-    pub const fn host() -> ArmAbi {
-        ArmAbi {
-            target2_got_relative: cfg!(all(target_arch = "arm", target_os = "linux")),
-            arm_state: !cfg!(target_feature = "mclass"),
-        }
-    }
-}
-
-impl Default for ArmAbi {
-    fn default() -> Self {
-        ArmAbi::host()
-    }
-}
-
-/// What to load for and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LoadOptions {
-    /// The machine objects must be built for; defaults to the host's.
-    pub machine: Machine,
-    /// Binding of a shared object's references to its own definitions.
-    pub binding: Binding,
-    /// Lazy binding (`RTLD_LAZY`): with `Some(handler)`, a call through the
-    /// PLT (`JUMP_SLOT`) to a function nothing defines is bound to
-    /// `handler`, which reports the missing function if it is ever called,
-    /// instead of failing the load; the object's imports list it with no
-    /// provider and `handler` as its address. Ignored for objects linked
-    /// with `-z now` (`DF_BIND_NOW`), which must bind in full.
-    pub lazy_calls: Option<u64>,
-    /// How Arm objects are read (ignored for other machines).
-    pub arm: ArmAbi,
-    /// The CPU's capabilities, told to IFUNC resolvers; none by default.
-    pub hwcaps: HwCaps,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        LoadOptions {
-            machine: Machine::default_for_host(),
-            binding: Binding::Global,
-            lazy_calls: None,
-            arm: ArmAbi::host(),
-            hwcaps: HwCaps::default(),
-        }
-    }
-}
 
 /// What a host's `__tls_get_addr` for objects of `machine` adds to the
 /// offset in the `tls_index` it is given (the psABI's `TLS_DTV_OFFSET`):
@@ -171,7 +113,7 @@ pub fn identify(bytes: &[u8], machine: Machine) -> Result<ObjectKind, LoadError>
 /// it: its exported symbols can be looked up (at their run-time
 /// addresses) before it is relocated with [`MappedImage::relocate`] (or,
 /// for objects that bind to each other, [`MappedImage::apply_relocations`]
-/// and [`MappedImage::finish`]). On error, or when the image is dropped,
+/// and [`RelocatedImage::finish`]). On error, or when the image is dropped,
 /// every byte taken from `memory` is given back.
 pub fn map<'a, M: Memory>(
     bytes: &'a [u8],

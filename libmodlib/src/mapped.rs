@@ -1,15 +1,39 @@
-//! An object in memory but not yet relocated: the first half of a load,
-//! for loaders that must map several objects before relocating any (a
-//! `dlopen` group, whose members bind to each other in both directions).
-//! It answers symbol lookups; it never runs code and never hands out a
-//! runnable image before its relocations are complete. Dropping it at any
-//! step gives back all its memory.
+//! An object in memory but not yet loaded, in the two stages a load goes
+//! through before it hands out a [`LoadedImage`]: mapped
+//! ([`MappedImage`]), then relocated ([`RelocatedImage`]). Loaders that
+//! must map several objects before relocating any (a `dlopen` group, whose
+//! members bind to each other in both directions) hold them at these
+//! stages; each answers symbol lookups, neither runs code, and each step
+//! consumes the stage before it, so a step out of order does not compile.
+//! Dropping an image at any stage gives back all its memory.
+//!
+//! Relocations cannot be applied twice:
+//!
+//! ```compile_fail,E0599
+//! # use modlib::{map, LoadOptions, NoSymbols};
+//! # fn twice(bytes: &[u8], memory: &testkit::HostMemory) -> Result<(), modlib::LoadError> {
+//! let relocated = map(bytes, &LoadOptions::default(), memory)?.apply_relocations(&NoSymbols)?;
+//! relocated.apply_relocations(&NoSymbols)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! nor an image be finished before they are applied:
+//!
+//! ```compile_fail,E0599
+//! # use modlib::{map, LoadOptions, NoSymbols};
+//! # fn early(bytes: &[u8], memory: &testkit::HostMemory) -> Result<(), modlib::LoadError> {
+//! let image = map(bytes, &LoadOptions::default(), memory)?.finish(&NoSymbols)?;
+//! # Ok(())
+//! # }
+//! ```
 
 use alloc::boxed::Box;
 
 use crate::dynamic;
 use crate::error::LoadError;
-use crate::image::{DynamicInfo, LoadedImage, ObjectKind, ThreadLocal};
+use crate::image::LoadedImage;
+use crate::kinds::{DynamicInfo, ObjectKind, ThreadLocal};
 use crate::machine::Machine;
 use crate::memory::{Held, Memory};
 use crate::relocatable;
@@ -20,123 +44,188 @@ use crate::symbol::{Lookup, Symbol, SymbolResolver};
 /// (see [`crate::map`]). [`MappedImage::relocate`] turns it into a
 /// [`LoadedImage`]; a group of objects that bind to each other is relocated
 /// with [`MappedImage::apply_relocations`] each, then
-/// [`MappedImage::finish`] each.
+/// [`RelocatedImage::finish`] each.
 pub struct MappedImage<'a, M: Memory> {
-    kind: ObjectKind,
     machine: Machine,
-    stage: Stage<'a, M>,
+    parts: Mapped<'a, M>,
 }
 
-/// The stages hold their large parts boxed, so that moving an image from
-/// one stage to the next (and through the caller's collections) is cheap.
-enum Stage<'a, M: Memory> {
-    /// A shared object, mapped.
+/// The large parts are boxed, so that moving an image from one stage to
+/// the next (and through the caller's collections) is cheap.
+enum Mapped<'a, M: Memory> {
     Shared(Box<dynamic::Mapped<'a, M>>),
-    /// A relocatable object, mapped.
     Relocatable(Box<relocatable::Mapped<'a, M>>),
-    /// A shared object, relocated; references to IFUNCs of objects not
-    /// relocated yet may still be unfilled.
-    Waiting(dynamic::Pending<'a, M>),
-    /// A relocatable object, relocated and complete.
-    Done(Box<LoadedImage<M>>),
-    /// A step failed; the memory has been given back.
-    Failed,
+}
+
+/// An object whose relocations are applied (its code may run, its IFUNC
+/// resolvers included) but which may still wait for IFUNCs of objects
+/// that were not relocated yet: [`RelocatedImage::finish`] completes it.
+pub struct RelocatedImage<'a, M: Memory> {
+    machine: Machine,
+    parts: Relocated<'a, M>,
+}
+
+enum Relocated<'a, M: Memory> {
+    /// A shared object; references to IFUNCs of objects not relocated yet
+    /// may still be unfilled.
+    Shared(dynamic::Pending<'a, M>),
+    /// A relocatable object, complete.
+    Relocatable(Box<LoadedImage<M>>),
+}
+
+/// What the accessors common to both stages read.
+enum Parts<'r, 'a, M: Memory> {
+    Shared(&'r dynamic::Mapped<'a, M>),
+    Relocatable(&'r relocatable::Mapped<'a, M>),
+    Loaded(&'r LoadedImage<M>),
+}
+
+impl<'r, M: Memory> Parts<'r, '_, M> {
+    fn kind(self) -> ObjectKind {
+        match self {
+            Parts::Shared(_) => ObjectKind::Shared,
+            Parts::Relocatable(_) => ObjectKind::Relocatable,
+            Parts::Loaded(image) => image.kind(),
+        }
+    }
+
+    fn held(self) -> &'r Held<M> {
+        match self {
+            Parts::Shared(m) => m.held(),
+            Parts::Relocatable(m) => m.held(),
+            Parts::Loaded(image) => &image.held,
+        }
+    }
+
+    fn base(self) -> u64 {
+        match self {
+            Parts::Shared(m) => m.base(),
+            Parts::Relocatable(m) => m.start(),
+            Parts::Loaded(image) => image.base(),
+        }
+    }
+
+    fn dynamic(self) -> Option<&'r DynamicInfo> {
+        match self {
+            Parts::Shared(m) => Some(m.info()),
+            Parts::Relocatable(_) => None,
+            Parts::Loaded(image) => image.dynamic(),
+        }
+    }
+
+    fn thread_local(self) -> Option<ThreadLocal> {
+        match self {
+            Parts::Shared(m) => m.thread_local(),
+            Parts::Relocatable(_) => None,
+            Parts::Loaded(image) => image.thread_local(),
+        }
+    }
+
+    #[inline]
+    fn lookup(self, lookup: &Lookup<'_>) -> Option<Symbol> {
+        match self {
+            Parts::Shared(m) => m.lookup(lookup),
+            Parts::Relocatable(m) => m.lookup(lookup),
+            Parts::Loaded(image) => image.lookup(lookup),
+        }
+    }
+}
+
+/// The accessors both stages share, read through `self.parts()`.
+macro_rules! stage_accessors {
+    () => {
+        /// Relocatable or shared.
+        pub fn kind(&self) -> ObjectKind {
+            self.parts().kind()
+        }
+
+        /// The machine the code is for.
+        pub fn machine(&self) -> Machine {
+            self.machine
+        }
+
+        /// Run-time address of the first byte of the image's reservation.
+        pub fn start(&self) -> u64 {
+            self.parts().held().res().addr()
+        }
+
+        /// Bytes the image holds (its whole reservation).
+        pub fn size(&self) -> usize {
+            self.parts().held().res().size()
+        }
+
+        /// Load bias: run-time address minus file address (ET_DYN); the
+        /// image start for ET_REL.
+        pub fn base(&self) -> u64 {
+            self.parts().base()
+        }
+
+        /// Whether `addr` lies inside the image.
+        pub fn contains(&self, addr: u64) -> bool {
+            addr.wrapping_sub(self.start()) < self.size() as u64
+        }
+
+        /// Dependencies, search paths and program headers of a shared
+        /// object.
+        pub fn dynamic(&self) -> Option<&DynamicInfo> {
+            self.parts().dynamic()
+        }
+
+        /// The object's thread-local storage (`PT_TLS`), if it has any:
+        /// the host sets up a block per thread from it and gives the
+        /// object a module id ([`MappedImage::set_tls_module`]) before
+        /// relocation.
+        pub fn thread_local(&self) -> Option<ThreadLocal> {
+            self.parts().thread_local()
+        }
+
+        /// The exported symbol matching `lookup`, at its run-time address
+        /// (valid before relocation). For an IFUNC that is its resolver's
+        /// address, which must not be called before the image is
+        /// relocated.
+        #[inline]
+        pub fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
+            self.parts().lookup(lookup)
+        }
+
+        /// The exported symbol `name` (default version).
+        pub fn symbol(&self, name: &str) -> Option<Symbol> {
+            self.lookup(&Lookup::new(name, None))
+        }
+    };
 }
 
 impl<'a, M: Memory> MappedImage<'a, M> {
     pub(crate) fn shared(mapped: Box<dynamic::Mapped<'a, M>>, machine: Machine) -> Self {
         MappedImage {
-            kind: ObjectKind::Shared,
             machine,
-            stage: Stage::Shared(mapped),
+            parts: Mapped::Shared(mapped),
         }
     }
 
     pub(crate) fn relocatable(mapped: relocatable::Mapped<'a, M>, machine: Machine) -> Self {
         MappedImage {
-            kind: ObjectKind::Relocatable,
             machine,
-            stage: Stage::Relocatable(Box::new(mapped)),
+            parts: Mapped::Relocatable(Box::new(mapped)),
         }
     }
 
-    /// Relocatable or shared.
-    pub fn kind(&self) -> ObjectKind {
-        self.kind
-    }
-
-    /// The machine the code is for.
-    pub fn machine(&self) -> Machine {
-        self.machine
-    }
-
-    fn held(&self) -> Option<&Held<M>> {
-        match &self.stage {
-            Stage::Shared(m) => Some(m.held()),
-            Stage::Relocatable(m) => Some(m.held()),
-            Stage::Waiting(p) => Some(p.mapped().held()),
-            Stage::Done(image) => Some(&image.held),
-            Stage::Failed => None,
+    fn parts(&self) -> Parts<'_, 'a, M> {
+        match &self.parts {
+            Mapped::Shared(m) => Parts::Shared(m),
+            Mapped::Relocatable(m) => Parts::Relocatable(m),
         }
     }
 
-    /// Run-time address of the first byte of the image's reservation (0
-    /// after a failed step).
-    pub fn start(&self) -> u64 {
-        self.held().map_or(0, |h| h.res().addr())
-    }
-
-    /// Bytes the image holds (0 after a failed step).
-    pub fn size(&self) -> usize {
-        self.held().map_or(0, |h| h.res().size())
-    }
-
-    /// Load bias: run-time address minus file address (ET_DYN); the image
-    /// start for ET_REL.
-    pub fn base(&self) -> u64 {
-        match &self.stage {
-            Stage::Shared(m) => m.base(),
-            Stage::Relocatable(m) => m.start(),
-            Stage::Waiting(p) => p.mapped().base(),
-            Stage::Done(image) => image.base(),
-            Stage::Failed => 0,
-        }
-    }
-
-    /// Whether `addr` lies inside the image.
-    pub fn contains(&self, addr: u64) -> bool {
-        addr.wrapping_sub(self.start()) < self.size() as u64
-    }
-
-    /// Dependencies, search paths and program headers of a shared object.
-    pub fn dynamic(&self) -> Option<&DynamicInfo> {
-        match &self.stage {
-            Stage::Shared(m) => Some(m.info()),
-            Stage::Waiting(p) => Some(p.mapped().info()),
-            Stage::Done(image) => image.dynamic(),
-            Stage::Relocatable(_) | Stage::Failed => None,
-        }
-    }
-
-    /// The object's thread-local storage (`PT_TLS`), if it has any: the
-    /// host sets up a block per thread from it and gives the object a
-    /// module id with [`MappedImage::set_tls_module`] before relocation.
-    pub fn thread_local(&self) -> Option<ThreadLocal> {
-        match &self.stage {
-            Stage::Shared(m) => m.thread_local(),
-            Stage::Waiting(p) => p.mapped().thread_local(),
-            Stage::Done(image) => image.thread_local(),
-            Stage::Relocatable(_) | Stage::Failed => None,
-        }
-    }
+    stage_accessors!();
 
     /// Gives a shared object with thread-local storage the module id its
     /// `DTPMOD` relocations store, which its code passes to the host's
     /// `__tls_get_addr` (the host binds that name for it). Without one such
     /// an object is refused (`ThreadLocalStorage`) when relocated. Ignored
-    /// once relocation has begun, and for objects without `PT_TLS`.
+    /// for objects without `PT_TLS`.
     pub fn set_tls_module(&mut self, module: u64) {
-        if let Stage::Shared(m) = &mut self.stage {
+        if let Mapped::Shared(m) = &mut self.parts {
             m.set_tls_module(module);
         }
     }
@@ -148,46 +237,19 @@ impl<'a, M: Memory> MappedImage<'a, M> {
     /// the descriptor's address in the machine's first argument register,
     /// must return the variable's address minus the thread pointer, and
     /// must preserve every other register. Without one, descriptors are
-    /// refused. Ignored once relocation has begun.
+    /// refused.
     pub fn set_tls_descriptor_resolver(&mut self, resolver: u64) {
-        if let Stage::Shared(m) = &mut self.stage {
+        if let Mapped::Shared(m) = &mut self.parts {
             m.set_tls_descriptor_resolver(resolver);
         }
     }
 
-    /// The exported symbol matching `lookup`, at its run-time address,
-    /// valid before relocation. For an IFUNC that is its resolver's
-    /// address, which must not be called before [`MappedImage::is_relocated`].
-    #[inline]
-    pub fn lookup(&self, lookup: &Lookup<'_>) -> Option<Symbol> {
-        match &self.stage {
-            Stage::Shared(m) => m.lookup(lookup),
-            Stage::Relocatable(m) => m.lookup(lookup),
-            Stage::Waiting(p) => p.mapped().lookup(lookup),
-            Stage::Done(image) => image.lookup(lookup),
-            Stage::Failed => None,
-        }
-    }
-
-    /// The exported symbol `name` (default version).
-    pub fn symbol(&self, name: &str) -> Option<Symbol> {
-        self.lookup(&Lookup::new(name, None))
-    }
-
-    /// Whether [`MappedImage::apply_relocations`] has succeeded: its code
-    /// is relocated (so its IFUNC resolvers may run), though it may still
-    /// wait for [`MappedImage::finish`].
-    pub fn is_relocated(&self) -> bool {
-        matches!(self.stage, Stage::Waiting(_) | Stage::Done(_))
-    }
-
     /// Relocates the image, binding its symbols through `resolver`, and
     /// protects it: [`MappedImage::apply_relocations`] then
-    /// [`MappedImage::finish`]. Initialisers are not run. On error every
+    /// [`RelocatedImage::finish`]. Initialisers are not run. On error every
     /// byte taken from its memory has been given back.
-    pub fn relocate(mut self, resolver: &dyn SymbolResolver) -> Result<LoadedImage<M>, LoadError> {
-        self.apply_relocations(resolver)?;
-        self.finish(resolver)
+    pub fn relocate(self, resolver: &dyn SymbolResolver) -> Result<LoadedImage<M>, LoadError> {
+        self.apply_relocations(resolver)?.finish(resolver)
     }
 
     /// Binds the image's symbols through `resolver` and applies its
@@ -195,48 +257,48 @@ impl<'a, M: Memory> MappedImage<'a, M> {
     /// resolvers, its code being relocated by then. A reference bound to an
     /// IFUNC of an object that `resolver` reports not relocated
     /// ([`SymbolResolver::is_relocated`]) is not resolved: it waits, with
-    /// RELRO still writable, for [`MappedImage::finish`], when that object
-    /// must be relocated. A symbol the image defines binds as
+    /// RELRO still writable, for [`RelocatedImage::finish`], when that
+    /// object must be relocated. A symbol the image defines binds as
     /// [`crate::Binding`] says, through
-    /// [`SymbolResolver::resolve_defined`].
-    ///
-    /// On error the image's memory is given back at once and every later
-    /// step fails with [`LoadError::OutOfOrder`].
-    pub fn apply_relocations(&mut self, resolver: &dyn SymbolResolver) -> Result<(), LoadError> {
-        self.stage = match core::mem::replace(&mut self.stage, Stage::Failed) {
-            Stage::Shared(mapped) => Stage::Waiting(mapped.relocate(resolver)?),
-            Stage::Relocatable(mapped) => Stage::Done(Box::new(mapped.relocate(resolver)?)),
-            stage @ (Stage::Waiting(_) | Stage::Done(_)) => {
-                self.stage = stage;
-                return Err(LoadError::OutOfOrder {
-                    what: "relocations applied twice",
-                });
-            }
-            Stage::Failed => {
-                return Err(LoadError::OutOfOrder {
-                    what: "relocation after a failed step",
-                })
+    /// [`SymbolResolver::resolve_defined`]. On error every byte taken from
+    /// its memory has been given back.
+    pub fn apply_relocations(
+        self,
+        resolver: &dyn SymbolResolver,
+    ) -> Result<RelocatedImage<'a, M>, LoadError> {
+        let parts = match self.parts {
+            Mapped::Shared(mapped) => Relocated::Shared(mapped.relocate(resolver)?),
+            Mapped::Relocatable(mapped) => {
+                Relocated::Relocatable(Box::new(mapped.relocate(resolver)?))
             }
         };
-        Ok(())
+        Ok(RelocatedImage {
+            machine: self.machine,
+            parts,
+        })
+    }
+}
+
+impl<'a, M: Memory> RelocatedImage<'a, M> {
+    fn parts(&self) -> Parts<'_, 'a, M> {
+        match &self.parts {
+            Relocated::Shared(p) => Parts::Shared(p.mapped()),
+            Relocated::Relocatable(image) => Parts::Loaded(image),
+        }
     }
 
-    /// Completes an image whose relocations are applied: calls the
-    /// resolvers of the IFUNCs references waited for (each of their objects
-    /// must by now be relocated, as `resolver` reports, or this fails with
+    stage_accessors!();
+
+    /// Completes the image: calls the resolvers of the IFUNCs references
+    /// waited for (each of their objects must by now be relocated, as
+    /// `resolver` reports, or this fails with
     /// [`LoadError::UnrelocatedIfunc`]), stores what they return, makes
     /// RELRO read-only, and hands back the loaded image. On error every
     /// byte taken from its memory has been given back.
     pub fn finish(self, resolver: &dyn SymbolResolver) -> Result<LoadedImage<M>, LoadError> {
-        match self.stage {
-            Stage::Done(image) => Ok(*image),
-            Stage::Waiting(pending) => pending.finish(resolver),
-            Stage::Shared(_) | Stage::Relocatable(_) => Err(LoadError::OutOfOrder {
-                what: "finished before its relocations were applied",
-            }),
-            Stage::Failed => Err(LoadError::OutOfOrder {
-                what: "finished after a failed step",
-            }),
+        match self.parts {
+            Relocated::Shared(pending) => pending.finish(resolver),
+            Relocated::Relocatable(image) => Ok(*image),
         }
     }
 }
@@ -245,10 +307,20 @@ impl<M: Memory> core::fmt::Debug for MappedImage<'_, M> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("MappedImage")
             .field("machine", &self.machine)
-            .field("kind", &self.kind)
+            .field("kind", &self.kind())
             .field("start", &format_args!("{:#x}", self.start()))
             .field("size", &self.size())
-            .field("relocated", &self.is_relocated())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Memory> core::fmt::Debug for RelocatedImage<'_, M> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("RelocatedImage")
+            .field("machine", &self.machine)
+            .field("kind", &self.kind())
+            .field("start", &format_args!("{:#x}", self.start()))
+            .field("size", &self.size())
             .finish_non_exhaustive()
     }
 }

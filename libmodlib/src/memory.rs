@@ -3,6 +3,8 @@
 //! This module owns the one place where the loader turns a reservation into
 //! byte slices; it must not know how the host provides the pages.
 
+use alloc::vec;
+use alloc::vec::Vec;
 use core::ptr::NonNull;
 
 /// Page permissions a committed range can have. There is deliberately no
@@ -59,8 +61,8 @@ pub struct Reservation {
 // `Box<[u8]>`; it carries no thread-affine state, and all access to the bytes
 // goes through `&mut self`/`&self` borrows of the image that owns it.
 unsafe impl Send for Reservation {}
-// SAFETY: shared access only reads through `&self` (see `bytes`), which is
-// sound from several threads at once.
+// SAFETY: shared access only reads through `&self` (see `Held::bytes`),
+// which is sound from several threads at once.
 unsafe impl Sync for Reservation {}
 
 impl Reservation {
@@ -88,37 +90,6 @@ impl Reservation {
     /// Size in bytes.
     pub fn size(&self) -> usize {
         self.size
-    }
-
-    /// The committed, readable bytes at `offset..offset+len`.
-    ///
-    /// # Safety
-    /// The range must lie in committed memory that currently is readable, and
-    /// no `&mut` slice of it may be alive.
-    pub(crate) unsafe fn bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
-        let end = offset.checked_add(len)?;
-        if end > self.size {
-            return None;
-        }
-        // SAFETY: the range is inside the reservation (checked above) and
-        // committed and readable (caller's contract).
-        Some(unsafe { core::slice::from_raw_parts(self.host.as_ptr().add(offset), len) })
-    }
-
-    /// The committed, writable bytes at `offset..offset+len`.
-    ///
-    /// # Safety
-    /// The range must lie in committed memory that currently is read-write,
-    /// and no other slice of it may be alive while the result is.
-    pub(crate) unsafe fn bytes_mut(&mut self, offset: usize, len: usize) -> Option<&mut [u8]> {
-        let end = offset.checked_add(len)?;
-        if end > self.size {
-            return None;
-        }
-        // SAFETY: inside the reservation (checked above), committed and
-        // writable with no aliasing slice (caller's contract); `&mut self`
-        // keeps the reservation itself from being used meanwhile.
-        Some(unsafe { core::slice::from_raw_parts_mut(self.host.as_ptr().add(offset), len) })
     }
 }
 
@@ -230,18 +201,175 @@ pub trait FileMapping {
     ) -> bool;
 }
 
-/// A reservation that goes back to its memory when dropped, unless kept.
+/// A reservation that goes back to its memory when dropped, and the one
+/// lender of its bytes. It commits and protects its pages itself, so it
+/// knows which are readable (committed) and which writable (committed and
+/// read-write now); it lends slices of those only, tied to a borrow of it
+/// (shared to read, exclusive to write), so no slice aliases a writer or
+/// outlives a change of protection.
 pub(crate) struct Held<M: Memory> {
-    pub(crate) memory: M,
-    pub(crate) res: Option<Reservation>,
+    memory: M,
+    res: Option<Reservation>,
+    /// Committed ranges as offsets (`start..end`), sorted and disjoint,
+    /// with their current protection. A range is never uncommitted before
+    /// the reservation is released, and every protection is readable.
+    pages: Vec<(usize, usize, Protection)>,
 }
 
 impl<M: Memory> Held<M> {
+    /// Reserves `size` bytes aligned to `align` from `memory`, all of them
+    /// committed read-write at once if `committed`, none otherwise.
+    pub(crate) fn reserve(
+        memory: M,
+        size: usize,
+        align: usize,
+        committed: bool,
+    ) -> Result<Self, MemoryError> {
+        let res = if committed {
+            memory.reserve_committed(size, align)?
+        } else {
+            memory.reserve(size, align)?
+        };
+        let pages = if committed {
+            vec![(0, size, Protection::ReadWrite)]
+        } else {
+            Vec::new()
+        };
+        Ok(Held {
+            memory,
+            res: Some(res),
+            pages,
+        })
+    }
+
     pub(crate) fn res(&self) -> &Reservation {
         self.res.as_ref().expect("reservation present until drop")
     }
-    pub(crate) fn res_mut(&mut self) -> &mut Reservation {
-        self.res.as_mut().expect("reservation present until drop")
+
+    /// Commits `offset..offset+len`, read-write and zero-filled.
+    pub(crate) fn commit(&mut self, offset: usize, len: usize) -> Result<(), MemoryError> {
+        self.memory.commit(self.res(), offset, len)?;
+        self.set(offset, len, Protection::ReadWrite, false);
+        Ok(())
+    }
+
+    /// Sets the protection of the committed range `offset..offset+len`.
+    pub(crate) fn protect(
+        &mut self,
+        offset: usize,
+        len: usize,
+        prot: Protection,
+    ) -> Result<(), MemoryError> {
+        self.memory.protect(self.res(), offset, len, prot)?;
+        self.set(offset, len, prot, true);
+        Ok(())
+    }
+
+    /// Makes code written to `offset..offset+len` visible to instruction
+    /// fetch.
+    pub(crate) fn sync_icache(&self, offset: usize, len: usize) {
+        self.memory.sync_icache(self.res(), offset, len);
+    }
+
+    /// Has `mapping` place the file's pages from `file_offset` at the
+    /// committed range `offset..offset+len` with `prot` (see
+    /// [`FileMapping::map_file`]); `false`, changing nothing, if it cannot.
+    pub(crate) fn map_file(
+        &mut self,
+        mapping: &dyn FileMapping,
+        offset: usize,
+        len: usize,
+        file_offset: u64,
+        prot: Protection,
+    ) -> bool {
+        let mapped = mapping.map_file(self.res(), offset, len, file_offset, prot);
+        if mapped {
+            self.set(offset, len, prot, true);
+        }
+        mapped
+    }
+
+    /// Records `prot` for `offset..offset+len`: for the committed parts of
+    /// it only if `committed_only`, else for all of it.
+    fn set(&mut self, offset: usize, len: usize, prot: Protection, committed_only: bool) {
+        let end = offset.saturating_add(len);
+        let mut pages = Vec::with_capacity(self.pages.len() + 2);
+        for &(a, b, p) in &self.pages {
+            if b <= offset || end <= a {
+                pages.push((a, b, p));
+                continue;
+            }
+            if a < offset {
+                pages.push((a, offset, p));
+            }
+            if committed_only {
+                pages.push((a.max(offset), b.min(end), prot));
+            }
+            if end < b {
+                pages.push((end, b, p));
+            }
+        }
+        if !committed_only {
+            let at = pages.iter().position(|&(a, _, _)| a >= end);
+            pages.insert(at.unwrap_or(pages.len()), (offset, end, prot));
+        }
+        self.pages = pages;
+    }
+
+    /// Whether `offset..offset+len` lies in committed memory (read-write
+    /// now, if `writable`).
+    fn lends(&self, offset: usize, len: usize, writable: bool) -> bool {
+        let Some(end) = offset.checked_add(len) else {
+            return false;
+        };
+        if end > self.res().size() {
+            return false;
+        }
+        let mut at = offset;
+        for &(a, b, p) in &self.pages {
+            if at >= end {
+                break;
+            }
+            if b <= at {
+                continue;
+            }
+            if a > at || (writable && p != Protection::ReadWrite) {
+                return false;
+            }
+            at = b;
+        }
+        at >= end
+    }
+
+    /// The bytes at `offset..offset+len`, if they are committed (every
+    /// committed page is readable).
+    pub(crate) fn bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        if !self.lends(offset, len, false) {
+            return None;
+        }
+        let host = self.res().host();
+        // SAFETY: the range lies inside the reservation and in committed
+        // pages (checked just above, from the commits and protections this
+        // value made itself), which `Reservation::new`'s contract makes
+        // readable through `host` until the reservation is released, which
+        // happens only when `self` is dropped. Writes need `&mut self`,
+        // which the shared borrow the slice holds excludes.
+        Some(unsafe { core::slice::from_raw_parts(host.as_ptr().add(offset), len) })
+    }
+
+    /// The bytes at `offset..offset+len`, if they are committed and
+    /// read-write now.
+    pub(crate) fn bytes_mut(&mut self, offset: usize, len: usize) -> Option<&mut [u8]> {
+        if !self.lends(offset, len, true) {
+            return None;
+        }
+        let host = self.res().host();
+        // SAFETY: the range lies inside the reservation, in committed pages
+        // that are read-write now (checked just above), which
+        // `Reservation::new`'s contract makes writable through `host`; the
+        // slice holds the exclusive borrow of `self`, so no other slice of
+        // the reservation is alive and no protection changes while it is.
+        Some(unsafe { core::slice::from_raw_parts_mut(host.as_ptr().add(offset), len) })
     }
 }
 

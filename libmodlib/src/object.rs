@@ -9,15 +9,15 @@ use alloc::boxed::Box;
 use crate::dynamic;
 use crate::error::LoadError;
 use crate::header::{self, File};
-use crate::image::{DynamicInfo, ObjectKind};
-use crate::inspect::RelocatableLayout;
+use crate::image::LoadedImage;
+use crate::kinds::{DynamicInfo, ObjectKind, RelocatableLayout};
 use crate::machine::Machine;
 use crate::mapped::MappedImage;
 use crate::memory::{FileMapping, Memory};
 use crate::modinfo::ModInfo;
+use crate::options::{ArmAbi, LoadOptions};
 use crate::relocatable;
 use crate::symbol::SymbolResolver;
-use crate::{LoadOptions, LoadedImage};
 
 /// An ELF object for one machine, parsed and checked, not yet in memory.
 pub struct Object<'a> {
@@ -97,7 +97,7 @@ impl<'a> Object<'a> {
         }
         match &self.parts {
             Parts::Relocatable(obj) => {
-                relocatable::describe(obj, self.machine, crate::ArmAbi::host(), page_size as u64)
+                relocatable::describe(obj, self.machine, ArmAbi::host(), page_size as u64)
             }
             Parts::Shared(..) => Err(LoadError::UnsupportedType {
                 e_type: elf::abi::ET_DYN,

@@ -99,7 +99,7 @@ pub trait SymbolResolver {
     /// objects that bind to each other (a `dlopen` group, see
     /// [`crate::MappedImage`]) answers `false` for those not relocated yet:
     /// references to their IFUNCs then wait for
-    /// [`crate::MappedImage::finish`]. The default, `true`, is right for
+    /// [`crate::RelocatedImage::finish`]. The default, `true`, is right for
     /// resolvers that only report finished objects.
     fn is_relocated(&self, provider: ProviderId) -> bool {
         let _ = provider;

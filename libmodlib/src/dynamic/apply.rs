@@ -9,11 +9,11 @@ use crate::class::Class;
 use crate::error::LoadError;
 use crate::machine::Machine;
 use crate::memory::{Held, Memory, Protection};
+use crate::options::ArmAbi;
 use crate::reloc::{self, DynamicClass, Fixup, RelocFault};
-use crate::ArmAbi;
 
 use super::bind::{Binder, Bound, Deferred, Target};
-use super::parse::Layout;
+use super::parse::{out_of_bounds, Layout};
 use super::tags::Tags;
 
 /// The `tls_index` records of an object's TLS descriptors: pages after its
@@ -78,24 +78,21 @@ impl<M: Memory> Relocator<'_, '_, M> {
         let (lo, hi, _) = self.window;
         if !(lo <= place && place < hi) {
             let s = self.layout.target(place, self.textrel, table)?;
-            // SAFETY: the segment lies inside the reservation and is
-            // writable, or (text relocations) committed read-write with
-            // nothing mapped at a final protection, until protection;
-            // slices made from the window never outlive the `&mut self`
-            // borrow that made them.
-            let bytes = unsafe {
-                self.held
-                    .res_mut()
-                    .bytes_mut((s.vaddr - self.layout.lo) as usize, s.memsz as usize)
-            }
-            .ok_or_else(|| out_of_bounds(table, place))?;
+            let bytes = self
+                .held
+                .bytes_mut((s.vaddr - self.layout.lo) as usize, s.memsz as usize)
+                .ok_or_else(|| out_of_bounds(table, place))?;
             self.window = (s.vaddr, s.vaddr + s.memsz, bytes.as_mut_ptr());
             self.word_limit = s.memsz.checked_sub(self.machine.word_size() as u64);
         }
         let (lo, hi, ptr) = self.window;
-        // SAFETY: `ptr` is the start of the committed, read-write segment
-        // `lo..hi` (set above from `bytes_mut`), the reservation is borrowed
-        // exclusively by this relocator, and this is the only live slice.
+        // SAFETY: `ptr` is the start of the segment `lo..hi`, which
+        // `Held::bytes_mut` lent (checked committed and read-write) when
+        // the window was set; the relocator holds the held reservation's
+        // exclusive borrow for its whole life, so its protections have not
+        // changed since and no other slice of it is alive (slices made
+        // from the window never outlive the `&mut self` borrow that made
+        // them).
         let bytes = unsafe { core::slice::from_raw_parts_mut(ptr, (hi - lo) as usize) };
         Ok((bytes, (place - lo) as usize))
     }
@@ -183,11 +180,12 @@ impl<M: Memory> Relocator<'_, '_, M> {
                     if limit.is_some_and(|limit| offset <= limit) {
                         let value = class.wrap(base.wrapping_add(addend));
                         // SAFETY: `ptr` is the start of the window's
-                        // committed, read-write segment (set by `place` from
-                        // `bytes_mut`) and `limit` its size less a word, so
-                        // `offset..offset+word` lies in it; the reservation
-                        // is borrowed exclusively by this relocator and no
-                        // slice of it is alive.
+                        // segment, lent read-write by `Held::bytes_mut` when
+                        // `place` set it, and `limit` its size less a word,
+                        // so `offset..offset+word` lies in it; as in
+                        // `place`, the relocator's exclusive borrow of the
+                        // held reservation keeps that so, and no slice of
+                        // it is alive.
                         unsafe {
                             let at = ptr.add(offset as usize);
                             match class {
@@ -265,15 +263,10 @@ impl<M: Memory> Relocator<'_, '_, M> {
             .tls_offset(sym)?
             .wrapping_add(addend as u64)
             .wrapping_sub(reloc::tls_dtv_offset(self.machine));
-        // SAFETY: the record lies in the committed, read-write pages after
-        // the segments (sized for every descriptor when mapped); no other
-        // slice of the reservation is alive.
-        let slot = unsafe {
-            self.held
-                .res_mut()
-                .bytes_mut((record - self.layout.lo) as usize, 2 * word)
-        }
-        .ok_or_else(|| out_of_bounds(name, place))?;
+        let slot = self
+            .held
+            .bytes_mut((record - self.layout.lo) as usize, 2 * word)
+            .ok_or_else(|| out_of_bounds(name, place))?;
         class.put_word(slot, 0, module);
         class.put_word(slot, word, class.wrap(offset));
         let pair = [resolver, self.base.wrapping_add(record)];
@@ -443,13 +436,6 @@ impl<M: Memory> Relocator<'_, '_, M> {
     }
 }
 
-pub(super) fn out_of_bounds(table: &str, place: u64) -> LoadError {
-    LoadError::RelocationOutOfBounds {
-        section: String::from(table),
-        offset: place,
-    }
-}
-
 /// Runs the object's own IFUNC resolvers (code is executable by now) and
 /// stores what they return; every target must be in writable memory.
 pub(super) fn run_ifunc_resolvers<M: Memory>(
@@ -517,15 +503,9 @@ pub(super) fn store_resolved<M: Memory>(
     value: u64,
 ) -> Result<(), LoadError> {
     let s = layout.target(d.place, textrel, d.table)?;
-    // SAFETY: the place lies in a read-write page (checked by the caller)
-    // of a committed segment that is writable or, with text relocations,
-    // was not mapped at a final protection; no other slice of the
-    // reservation is alive.
-    let bytes = unsafe {
-        held.res_mut()
-            .bytes_mut((s.vaddr - layout.lo) as usize, s.memsz as usize)
-    }
-    .ok_or_else(|| out_of_bounds(d.table, d.place))?;
+    let bytes = held
+        .bytes_mut((s.vaddr - layout.lo) as usize, s.memsz as usize)
+        .ok_or_else(|| out_of_bounds(d.table, d.place))?;
     let fix = Fixup {
         r_type: d.r_type,
         place: base.wrapping_add(d.place),

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 
 use crate::call;
 use crate::error::LoadError;
-use crate::image::{Import, UnresolvedCall};
+use crate::kinds::{Import, UnresolvedCall};
 use crate::machine::Machine;
 use crate::symbol::{Lookup, ProviderId, SymbolKind, SymbolResolver};
 

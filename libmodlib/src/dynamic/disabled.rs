@@ -11,10 +11,11 @@ use core::marker::PhantomData;
 
 use crate::error::LoadError;
 use crate::header::File;
-use crate::image::{DynamicInfo, LoadedImage, ThreadLocal};
+use crate::image::LoadedImage;
+use crate::kinds::{DynamicInfo, ThreadLocal};
 use crate::memory::{FileMapping, Held, Memory, Reservation};
+use crate::options::LoadOptions;
 use crate::symbol::{Lookup, Symbol, SymbolResolver};
-use crate::LoadOptions;
 
 /// A mapped shared object: none can exist in this build.
 pub(crate) struct Mapped<'a, M: Memory>(Infallible, PhantomData<(&'a (), M)>);
@@ -24,9 +25,6 @@ pub(crate) struct Pending<'a, M: Memory>(Infallible, PhantomData<(&'a (), M)>);
 
 /// A shared object's headers: none can exist.
 pub(crate) struct Headers<'a>(Infallible, PhantomData<&'a ()>);
-
-/// A loaded shared object's symbol tables: none can exist.
-pub(crate) struct ImageSymbols(Infallible);
 
 /// Refuses a shared object: this build loads relocatable objects only.
 pub(crate) fn headers<'a>(_file: &File<'a>) -> Result<Headers<'a>, LoadError> {
@@ -86,34 +84,14 @@ impl<'a, M: Memory> Mapped<'a, M> {
     }
 }
 
-impl<M: Memory> Pending<'_, M> {
-    pub(crate) fn mapped(&self) -> &Mapped<'_, M> {
+impl<'a, M: Memory> Pending<'a, M> {
+    pub(crate) fn mapped(&self) -> &Mapped<'a, M> {
         match self.0 {}
     }
     pub(crate) fn finish(
         self,
         _resolver: &dyn SymbolResolver,
     ) -> Result<LoadedImage<M>, LoadError> {
-        match self.0 {}
-    }
-}
-
-impl ImageSymbols {
-    pub(crate) fn lookup(
-        &self,
-        _res: &Reservation,
-        _base: u64,
-        _lookup: &Lookup<'_>,
-    ) -> Option<Symbol> {
-        match self.0 {}
-    }
-    pub(crate) fn public_view<'a>(
-        &self,
-        _res: &'a Reservation,
-    ) -> Option<crate::symtab::DynamicSymbols<'a>> {
-        match self.0 {}
-    }
-    pub(crate) fn all(&self, _res: &Reservation, _base: u64) -> Vec<(String, Symbol)> {
         match self.0 {}
     }
 }

@@ -14,14 +14,13 @@ use crate::call;
 use crate::class::Class;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
-use crate::image::{
-    DynamicInfo, Exports, Import, LoadedImage, ObjectKind, Region, ThreadLocal, UnresolvedCall,
-};
+use crate::image::{Exports, LoadedImage};
+use crate::kinds::{DynamicInfo, Import, ObjectKind, Region, ThreadLocal, UnresolvedCall};
 use crate::machine::Machine;
 use crate::memory::{align_down, align_up, FileMapping, Held, Memory, Protection};
 use crate::modinfo::ModInfo;
+use crate::options::{ArmAbi, Binding, LoadOptions};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
-use crate::{Binding, LoadOptions};
 
 use super::apply::{self, run_ifunc_resolvers, store_resolved, writable, Descriptors, Relocator};
 use super::bind::{Binder, Bound, Deferred, Target, WaitingSymbol};
@@ -65,7 +64,7 @@ pub(crate) struct Mapped<'a, M: Memory> {
     base: u64,
     machine: Machine,
     /// How Arm objects are read.
-    arm: crate::ArmAbi,
+    arm: ArmAbi,
     /// The CPU's capabilities, for IFUNC resolvers.
     hwcaps: crate::HwCaps,
     symbolic: bool,
@@ -147,16 +146,8 @@ pub(crate) fn map<'a, M: Memory>(
     }
     let align = max_align.max(page) as usize;
     let whole = commits.as_slice() == [(lo, hi)];
-    let res = if whole {
-        memory.reserve_committed(span, align)
-    } else {
-        memory.reserve(span, align)
-    }
-    .map_err(|_| LoadError::OutOfMemory { size: span })?;
-    let mut held = Held {
-        memory,
-        res: Some(res),
-    };
+    let mut held = Held::reserve(memory, span, align, whole)
+        .map_err(|_| LoadError::OutOfMemory { size: span })?;
     let start = held.res().addr();
     if start.saturating_add(span as u64) > machine.class().max_address() {
         return Err(LoadError::AddressBeyondClass {
@@ -167,8 +158,7 @@ pub(crate) fn map<'a, M: Memory>(
     let base = start.wrapping_sub(lo);
     if !whole {
         for &(a, b) in &commits {
-            held.memory
-                .commit(held.res(), (a - lo) as usize, (b - a) as usize)?;
+            held.commit((a - lo) as usize, (b - a) as usize)?;
         }
     }
     let mut preset: Vec<(u64, u64)> = Vec::new();
@@ -197,8 +187,8 @@ pub(crate) fn map<'a, M: Memory>(
             if first < end
                 && end - first >= MAP_AT_LEAST * page
                 && file_first % page == 0
-                && mapping.map_file(
-                    held.res(),
+                && held.map_file(
+                    mapping,
                     (first - lo) as usize,
                     (end - first) as usize,
                     file_first,
@@ -216,18 +206,13 @@ pub(crate) fn map<'a, M: Memory>(
             if from == to {
                 continue;
             }
-            // SAFETY: the segment's pages were committed read-write above
-            // (mapped ones stay read-write) and no other slice of the
-            // reservation is alive.
-            let dst = unsafe {
-                held.res_mut()
-                    .bytes_mut((s.vaddr - lo) as usize + from, to - from)
-            }
-            .ok_or(LoadError::malformed("segment outside the image", s.offset))?;
+            let dst = held
+                .bytes_mut((s.vaddr - lo) as usize + from, to - from)
+                .ok_or(LoadError::malformed("segment outside the image", s.offset))?;
             dst.copy_from_slice(&data[from..to]);
         }
     }
-    if !dynsyms.place(held.res()) {
+    if !dynsyms.place(&held) {
         return Err(LoadError::malformed("dynamic symbol tables", 0));
     }
     let relro = relro.and_then(|ph| {
@@ -396,7 +381,8 @@ impl<'a, M: Memory> Mapped<'a, M> {
         if own.is_empty() && waiting.is_empty() {
             self.protect(&self.final_ranges())?;
         } else {
-            self.protect(&self.ranges)?;
+            let ranges = self.ranges.clone();
+            self.protect(&ranges)?;
             if !own.is_empty() {
                 run_ifunc_resolvers(
                     &self.layout,
@@ -430,32 +416,26 @@ impl<'a, M: Memory> Mapped<'a, M> {
 
     /// Sets `list`'s protections (committed pages are read-write already)
     /// and makes code visible to instruction fetch.
-    fn protect(&self, list: &[(u64, u64, Protection)]) -> Result<(), LoadError> {
+    fn protect(&mut self, list: &[(u64, u64, Protection)]) -> Result<(), LoadError> {
         let lo = self.layout.lo;
         for (a, b, prot) in pages::without(list, &self.preset) {
             let (offset, len) = ((a - lo) as usize, (b - a) as usize);
             if prot != Protection::ReadWrite {
-                self.held
-                    .memory
-                    .protect(self.held.res(), offset, len, prot)?;
+                self.held.protect(offset, len, prot)?;
             }
             if prot == Protection::ReadExecute {
-                self.held.memory.sync_icache(self.held.res(), offset, len);
+                self.held.sync_icache(offset, len);
             }
         }
         Ok(())
     }
 
     /// Makes the RELRO pages read-only.
-    fn protect_relro(&self) -> Result<(), LoadError> {
+    fn protect_relro(&mut self) -> Result<(), LoadError> {
         if let Some((a, b)) = self.relro {
             let lo = self.layout.lo;
-            self.held.memory.protect(
-                self.held.res(),
-                (a - lo) as usize,
-                (b - a) as usize,
-                Protection::Read,
-            )?;
+            self.held
+                .protect((a - lo) as usize, (b - a) as usize, Protection::Read)?;
         }
         Ok(())
     }
@@ -493,14 +473,16 @@ impl<'a, M: Memory> Mapped<'a, M> {
             imports,
             thread_local,
             unresolved: self.unresolved,
-            exception_index: self.info.exception_index(self.machine, self.base),
+            exception_index: self
+                .info
+                .exception_index(crate::reloc::exception_index_type(self.machine), self.base),
             dynamic: Some(self.info),
         })
     }
 }
 
-impl<M: Memory> Pending<'_, M> {
-    pub(crate) fn mapped(&self) -> &Mapped<'_, M> {
+impl<'a, M: Memory> Pending<'a, M> {
+    pub(crate) fn mapped(&self) -> &Mapped<'a, M> {
         &self.mapped
     }
 
@@ -583,13 +565,9 @@ fn init_fini<M: Memory>(
         {
             return Err(bad);
         }
-        // SAFETY: the array lies inside a committed segment, readable in its
-        // final protection, and no mutable slice is alive.
-        let bytes = unsafe {
-            held.res()
-                .bytes((vaddr - layout.lo) as usize, size as usize)
-        }
-        .ok_or(bad)?;
+        let bytes = held
+            .bytes((vaddr - layout.lo) as usize, size as usize)
+            .ok_or(bad)?;
         Ok(class
             .words(bytes)
             .filter(|&f| f != 0 && f != class.max_address())

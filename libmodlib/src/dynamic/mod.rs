@@ -23,11 +23,6 @@ mod tags;
 pub(crate) use load::{map, Mapped, Pending};
 #[cfg(feature = "shared-objects")]
 pub(crate) use parse::{describe, headers, section_by_name, Headers};
-/// The symbol tables of a loaded shared object.
-#[cfg(feature = "shared-objects")]
-pub(crate) use symbols::DynSymbols as ImageSymbols;
 
 #[cfg(not(feature = "shared-objects"))]
-pub(crate) use disabled::{
-    describe, headers, map, section_by_name, Headers, ImageSymbols, Mapped, Pending,
-};
+pub(crate) use disabled::{describe, headers, map, section_by_name, Headers, Mapped, Pending};

@@ -11,10 +11,9 @@ use elf::segment::ProgramHeader;
 use crate::class::Class;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
-use crate::image::DynamicInfo;
+use crate::kinds::{DynamicInfo, ProgramHeader as PublicHeader};
 use crate::memory::{align_down, align_up, Protection};
 
-use super::apply::out_of_bounds;
 use super::pages::{self, Segment};
 use super::symbols::{
     self, c_str, gnu_hash_count, gnu_hash_len, u32_at, DynSymbols, HashKind, Span, View,
@@ -348,7 +347,7 @@ pub(super) fn dynamic_info(
             })
             .unwrap_or_default(),
         runpath_is_rpath: tags.runpath.is_none() && tags.rpath.is_some(),
-        program_headers: phdrs.iter().map(crate::ProgramHeader::from).collect(),
+        program_headers: phdrs.iter().map(PublicHeader::from).collect(),
     }
 }
 
@@ -577,6 +576,14 @@ fn section_bytes_by_name<'a>(data: &'a [u8], class: Class, name: &str) -> Option
         here.iter().position(|&b| b == 0)?;
     }
     None
+}
+
+/// A relocation from `table` whose place lies outside the image.
+pub(super) fn out_of_bounds(table: &str, place: u64) -> LoadError {
+    LoadError::RelocationOutOfBounds {
+        section: String::from(table),
+        offset: place,
+    }
 }
 
 #[cfg(test)]

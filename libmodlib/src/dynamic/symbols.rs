@@ -10,7 +10,7 @@ use elf::abi::{SHN_ABS, SHN_UNDEF, STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK};
 
 use crate::class::Class;
 use crate::hash::sysv_hash;
-use crate::memory::Reservation;
+use crate::memory::{Held, Memory, Reservation};
 use crate::symbol::{Lookup, Symbol, SymbolKind};
 
 const VERSYM_HIDDEN: u16 = 0x8000;
@@ -574,16 +574,18 @@ pub(crate) fn version_needs<'a>(
 }
 
 impl DynSymbols {
-    /// Checks once where the tables lie in the image `res` holds, so that
-    /// lookups afterwards need not; `false` if one lies outside it.
-    pub fn place(&mut self, res: &Reservation) -> bool {
+    /// Checks once where the tables lie in the image `held` holds, so that
+    /// lookups afterwards need not; `false` if one lies outside its
+    /// committed pages. Lookups must then be given that image's
+    /// reservation.
+    pub fn place<M: Memory>(&mut self, held: &Held<M>) -> bool {
         let lo = self.image_vaddr;
         let offset = |span: Option<Span>| -> Option<(usize, usize)> {
             let Some(span) = span else {
                 return Some((0, 0));
             };
             let off = usize::try_from(span.vaddr.checked_sub(lo)?).ok()?;
-            (off.checked_add(span.len)? <= res.size()).then_some((off, span.len))
+            held.bytes(off, span.len).map(|_| (off, span.len))
         };
         let tables = [
             offset(Some(self.symtab)),
@@ -597,15 +599,9 @@ impl DynSymbols {
         }
         let tables = tables.map(Option::unwrap_or_default);
         let gnu = match self.hash_kind {
-            HashKind::Gnu => {
-                // SAFETY: the hash table lies in the reservation (checked
-                // just above) inside the file-backed part of a loaded
-                // segment, which is committed and readable; the image is
-                // written only through `&mut` of the reservation, which the
-                // shared borrow `res` excludes.
-                let hash = unsafe { res.bytes(tables[2].0, tables[2].1) };
-                hash.and_then(|h| GnuParams::parse(h, self.class))
-            }
+            HashKind::Gnu => held
+                .bytes(tables[2].0, tables[2].1)
+                .and_then(|h| GnuParams::parse(h, self.class)),
             HashKind::Sysv | HashKind::None => None,
         };
         let lean = gnu.is_some() && tables[4].1 == 0;
@@ -627,11 +623,7 @@ impl DynSymbols {
         lookup: &Lookup<'_>,
     ) -> Option<Symbol> {
         let table = |(off, len): (usize, usize)| -> &[u8] {
-            // SAFETY: as in `view`: `place` checked that `off..off+len` lies
-            // inside this reservation (whose size never changes), in the
-            // file-backed part of a loaded segment, committed and readable
-            // for the image's life; writes to the image need `&mut` of the
-            // reservation, which the borrow of `res` excludes meanwhile.
+            // SAFETY: as in `view`.
             unsafe { core::slice::from_raw_parts(res.host().as_ptr().add(off), len) }
         };
         let [symtab, strtab, hash, _, _] = placed.tables;
@@ -650,19 +642,22 @@ impl DynSymbols {
     /// The tables inside a loaded image.
     #[inline]
     fn view<'a>(&self, res: &'a Reservation) -> Option<View<'a>> {
-        let Some(placed) = &self.placed else {
-            return self.view_checked(res);
-        };
+        // Tables never placed were never checked against the image.
+        let placed = self.placed.as_ref()?;
         let get = |(off, len): (usize, usize)| -> &'a [u8] {
             if len == 0 {
                 return &[];
             }
-            // SAFETY: `place` checked that `off..off+len` lies inside this
-            // reservation (whose size never changes), in the file-backed part
-            // of a loaded segment: committed and readable for the image's
-            // life. The image is written (relocated, possibly after the
-            // tables were placed) only through `&mut` of the reservation,
-            // which the borrow `'a` of `res` excludes while the slice lives.
+            // SAFETY: `place` had the image's held reservation lend
+            // `off..off+len` (`Held::bytes`), so it lies in the committed
+            // pages of this reservation (the one `res` is: the tables are
+            // only ever read with their own image's), and committed pages
+            // stay committed, and readable at every protection, until the
+            // reservation is released, which the borrow `'a` of `res`
+            // excludes. Writes to the image (relocation, after the tables
+            // were placed) need the held reservation's `&mut`, which that
+            // borrow excludes too while the slice lives. This skips
+            // `Held::bytes`'s check on every lookup.
             unsafe { core::slice::from_raw_parts(res.host().as_ptr().add(off), len) }
         };
         let [symtab, strtab, hash, versym, verdef] = placed.tables.map(get);
@@ -678,46 +673,11 @@ impl DynSymbols {
         })
     }
 
-    /// The tables inside a loaded image, checked on each call.
-    fn view_checked<'a>(&self, res: &'a Reservation) -> Option<View<'a>> {
-        let lo = self.image_vaddr;
-        let get = |span: Span| -> Option<&'a [u8]> {
-            if span.vaddr < lo {
-                return None;
-            }
-            // SAFETY: every span was checked at load time to lie inside the
-            // file-backed part of a loaded segment, which stays committed and
-            // readable for the image's life; writes go only through `&mut`
-            // of the reservation, which the borrow of `res` excludes.
-            unsafe { res.bytes((span.vaddr - lo) as usize, span.len) }
-        };
-        let optional = |span: Option<Span>| match span {
-            Some(span) => get(span),
-            None => Some(&[][..]),
-        };
-        Some(View {
-            symtab: get(self.symtab)?,
-            strtab: get(self.strtab)?,
-            hash: get(self.hash)?,
-            hash_kind: self.hash_kind,
-            versym: optional(self.versym)?,
-            verdef: optional(self.verdef)?,
-            count: self.count,
-            class: self.class,
-        })
-    }
-
-    /// The tables as the public view type.
-    pub fn public_view<'a>(
-        &self,
-        res: &'a Reservation,
-    ) -> Option<crate::symtab::DynamicSymbols<'a>> {
-        let gnu = match &self.placed {
-            Some(placed) => placed.gnu,
-            None => self.view_checked(res)?.gnu_params(),
-        };
-        self.view(res)
-            .map(|view| crate::symtab::DynamicSymbols::from_view(view, gnu))
+    /// The tables in the image `res` holds, and the parameters of its GNU
+    /// hash table, for the public view type.
+    pub fn public_view<'a>(&self, res: &'a Reservation) -> Option<(View<'a>, Option<GnuParams>)> {
+        let gnu = self.placed.as_ref()?.gnu;
+        self.view(res).map(|view| (view, gnu))
     }
 
     #[inline]
@@ -733,10 +693,7 @@ impl DynSymbols {
                 return Self::lookup_gnu(res, placed, p, base, lookup);
             }
             Some(placed) => self.view(res)?.find(placed.gnu.as_ref(), lookup),
-            None => {
-                let view = self.view_checked(res)?;
-                view.find(view.gnu_params().as_ref(), lookup)
-            }
+            None => return None,
         };
         found.map(|(_, s)| Symbol {
             address: s.address(base),
@@ -766,6 +723,36 @@ impl DynSymbols {
                 ))
             })
             .collect()
+    }
+}
+
+/// The symbol tables of a loaded shared object.
+#[cfg(feature = "shared-objects")]
+pub(crate) use DynSymbols as ImageSymbols;
+
+/// A loaded shared object's symbol tables: none can exist in a build
+/// without the `shared-objects` feature.
+#[cfg(not(feature = "shared-objects"))]
+pub(crate) struct ImageSymbols(core::convert::Infallible);
+
+#[cfg(not(feature = "shared-objects"))]
+impl ImageSymbols {
+    pub(crate) fn lookup(
+        &self,
+        _res: &Reservation,
+        _base: u64,
+        _lookup: &Lookup<'_>,
+    ) -> Option<Symbol> {
+        match self.0 {}
+    }
+    pub(crate) fn public_view<'a>(
+        &self,
+        _res: &'a Reservation,
+    ) -> Option<(View<'a>, Option<GnuParams>)> {
+        match self.0 {}
+    }
+    pub(crate) fn all(&self, _res: &Reservation, _base: u64) -> Vec<(String, Symbol)> {
+        match self.0 {}
     }
 }
 

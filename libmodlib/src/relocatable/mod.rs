@@ -20,17 +20,17 @@ use elf::symbol::Symbol as ElfSymbol;
 
 use crate::call;
 use crate::error::LoadError;
+use crate::exports::ExportTable;
 use crate::header::{file_range, section_bytes, File};
-use crate::image::{Exports, Import, LoadedImage, ObjectKind, Region};
-use crate::inspect::{PlacedSection, RelocatableLayout};
+use crate::image::{Exports, LoadedImage};
+use crate::kinds::{Import, ObjectKind, PlacedSection, Region, RelocatableLayout};
+use crate::machine::Machine;
 use crate::memory::{Held, Memory};
 use crate::modinfo::ModInfo;
+use crate::options::{ArmAbi, LoadOptions};
 use crate::reloc::{self, Fixup, Partner, RelocFault};
 use crate::symbol::{Lookup, Symbol, SymbolKind, SymbolResolver};
-use crate::{ArmAbi, LoadOptions};
 
-/// A relocatable object's exports: names packed into one buffer.
-pub(crate) type ExportTable = crate::SymbolTable<'static>;
 use layout::{Layout, SymbolNeeds, GROUPS, NONE};
 
 /// The linker-defined name of the GOT, which the loader defines itself.
@@ -193,7 +193,7 @@ pub(crate) struct Mapped<'a, M: Memory> {
     plan: Layout,
     held: Held<M>,
     start: u64,
-    machine: crate::Machine,
+    machine: Machine,
     /// How Arm objects are read.
     arm: ArmAbi,
     /// The CPU's capabilities, for IFUNC resolvers.
@@ -216,13 +216,8 @@ pub(crate) fn map<M: Memory>(
     let machine = options.machine;
     let plan = plan(&obj, machine, options.arm, memory.page_size() as u64)?;
 
-    let res = memory
-        .reserve(plan.total, plan.align)
+    let mut held = Held::reserve(memory, plan.total, plan.align, false)
         .map_err(|_| LoadError::OutOfMemory { size: plan.total })?;
-    let mut held = Held {
-        memory,
-        res: Some(res),
-    };
     let start = held.res().addr();
     if start.saturating_add(plan.total as u64) > machine.class().max_address() {
         return Err(LoadError::AddressBeyondClass {
@@ -230,7 +225,7 @@ pub(crate) fn map<M: Memory>(
             size: plan.total,
         });
     }
-    held.memory.commit(held.res(), 0, plan.total)?;
+    held.commit(0, plan.total)?;
 
     copy_sections(&obj, &plan, &mut held)?;
     let values = defined_values(&obj, &plan, start)?;
@@ -310,9 +305,9 @@ impl<M: Memory> Mapped<'_, M> {
             if size == 0 {
                 continue;
             }
-            held.memory.protect(held.res(), offset, size, GROUPS[g])?;
+            held.protect(offset, size, GROUPS[g])?;
             if g == 0 {
-                held.memory.sync_icache(held.res(), offset, size);
+                held.sync_icache(offset, size);
             }
             regions.push(Region {
                 addr: start + offset as u64,
@@ -350,12 +345,7 @@ impl<M: Memory> Mapped<'_, M> {
 
 /// Scans the relocations for the GOT slots and stubs they need, checks the
 /// allocated sections lie in the file, and plans the layout.
-fn plan(
-    obj: &Object<'_>,
-    machine: crate::Machine,
-    arm: ArmAbi,
-    page: u64,
-) -> Result<Layout, LoadError> {
+fn plan(obj: &Object<'_>, machine: Machine, arm: ArmAbi, page: u64) -> Result<Layout, LoadError> {
     // Which symbols need GOT slots and stubs.
     let mut needs = SymbolNeeds::new(obj.symbols.len());
     for (_, shdr, _) in obj.relocation_sections() {
@@ -421,7 +411,7 @@ fn loadable_section_type(sh_type: u32, machine: crate::Machine) -> bool {
 /// Where a load would place the parts of the object `obj`.
 pub(crate) fn describe(
     obj: &Object<'_>,
-    machine: crate::Machine,
+    machine: Machine,
     arm: ArmAbi,
     page: u64,
 ) -> Result<RelocatableLayout, LoadError> {
@@ -475,11 +465,12 @@ fn copy_sections<M: Memory>(
             continue;
         }
         let data = section_bytes(&obj.file, shdr)?;
-        // SAFETY: the whole reservation is committed read-write and no other
-        // slice of it exists during this call.
-        let dst = unsafe { held.res_mut().bytes_mut(offset, data.len()) }.ok_or(
-            LoadError::malformed("section outside the image", shdr.sh_offset),
-        )?;
+        let dst = held
+            .bytes_mut(offset, data.len())
+            .ok_or(LoadError::malformed(
+                "section outside the image",
+                shdr.sh_offset,
+            ))?;
         dst.copy_from_slice(data);
     }
     Ok(())
@@ -542,7 +533,7 @@ fn bind_undefined(
     obj: &Object<'_>,
     plan: &Layout,
     start: u64,
-    (machine, hwcaps): (crate::Machine, crate::HwCaps),
+    (machine, hwcaps): (Machine, crate::HwCaps),
     resolver: &dyn SymbolResolver,
     (values, functions): (&mut [u64], &mut [bool]),
 ) -> Result<Vec<Import>, LoadError> {
@@ -610,7 +601,7 @@ fn write_got_and_stubs<M: Memory>(
     plan: &Layout,
     values: &[u64],
     start: u64,
-    machine: crate::Machine,
+    machine: Machine,
     held: &mut Held<M>,
 ) -> Result<(), LoadError> {
     let stub_size = reloc::stub_size(machine);
@@ -624,16 +615,13 @@ fn write_got_and_stubs<M: Memory>(
         }
         if plan.got_slot[i] != NONE {
             let at = plan.got + plan.got_slot[i] as usize * class.word();
-            // SAFETY: the GOT lies in the committed, writable reservation
-            // (layout) and no other slice is alive.
-            if let Some(slot) = unsafe { held.res_mut().bytes_mut(at, class.word()) } {
+            if let Some(slot) = held.bytes_mut(at, class.word()) {
                 class.put_word(slot, 0, value);
             }
         }
         if plan.stub[i] != NONE {
             let at = plan.stubs + plan.stub[i] as usize * stub_size;
-            // SAFETY: as above, for the stub area of the text group.
-            if let Some(stub) = unsafe { held.res_mut().bytes_mut(at, stub_size) } {
+            if let Some(stub) = held.bytes_mut(at, stub_size) {
                 reloc::write_stub(machine, stub, start + at as u64, value);
             }
         }
@@ -653,7 +641,7 @@ fn apply_relocations<M: Memory>(
     plan: &Layout,
     symbols: Bound<'_>,
     start: u64,
-    (machine, arm): (crate::Machine, ArmAbi),
+    (machine, arm): (Machine, ArmAbi),
     held: &mut Held<M>,
 ) -> Result<(), LoadError> {
     let stub_size = reloc::stub_size(machine) as u64;
@@ -675,11 +663,12 @@ fn apply_relocations<M: Memory>(
         }
         let entries = obj.entries(shdr)?;
         let size = target_shdr.sh_size as usize;
-        // SAFETY: the target section lies in the committed, writable
-        // reservation (layout) and this is the only live slice of it.
-        let bytes = unsafe { held.res_mut().bytes_mut(target_offset, size) }.ok_or(
-            LoadError::malformed("section outside the image", target_shdr.sh_offset),
-        )?;
+        let bytes = held
+            .bytes_mut(target_offset, size)
+            .ok_or(LoadError::malformed(
+                "section outside the image",
+                target_shdr.sh_offset,
+            ))?;
         let section_addr = start + target_offset as u64;
         // Every fixup of the section first (implicit addends read from the
         // bytes as the file has them), then the machine pairs those that
@@ -729,7 +718,7 @@ fn apply_relocations<M: Memory>(
 /// The error for relocation `e` of relocation section `rel_index`.
 fn relocation_error(
     obj: &Object<'_>,
-    machine: crate::Machine,
+    machine: Machine,
     rel_index: usize,
     e: &Entry,
     fault: RelocFault,
@@ -794,9 +783,7 @@ fn init_fini<M: Memory>(
         crate::sort::sort_by_key(&mut sections, |&(p, offset, _)| (p, offset));
         let mut out = Vec::new();
         for (_, offset, size) in sections {
-            // SAFETY: the array lies in the committed reservation, still
-            // read-write, and no mutable slice is alive.
-            let bytes = unsafe { held.res().bytes(offset, size) }.ok_or(LoadError::malformed(
+            let bytes = held.bytes(offset, size).ok_or(LoadError::malformed(
                 "init/fini array outside the image",
                 offset as u64,
             ))?;

@@ -10,14 +10,11 @@ use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
-use core::cell::RefCell;
 
-use modlib::{
-    inspect, Binding, DynamicInfo, LoadError, LoadOptions, LoadedImage, MappedImage, ObjectKind,
-};
+use modlib::{inspect, Binding, DynamicInfo, LoadError, LoadOptions, LoadedImage, ObjectKind};
 
 use super::order::dependents_first;
-use super::scope::LoadScope;
+use super::scope::{GroupScope, Members, Relocated};
 use super::{Linker, Table};
 use crate::error::Error;
 use crate::flags::Flags;
@@ -382,16 +379,32 @@ impl<P: Platform> Linker<P> {
         lazy: bool,
     ) -> Result<Vec<u32>, Error> {
         let first = table.next_id;
-        let dep_of = |t: Target| match t {
-            Target::Existing(id) => Dep::Ours(id),
-            Target::New(i) => Dep::Ours(first + i as u32),
-            Target::Host(h) => Dep::Host(h),
-        };
-        let deps: Vec<Vec<Dep>> = pending
-            .iter()
-            .map(|p| p.deps.iter().map(|&t| dep_of(t)).collect())
-            .collect();
+        let deps = group_deps(pending, first);
         let group = breadth_first(table, Dep::Ours(first), first, &deps);
+        let mut tls_ids = GroupTlsIds {
+            ids: Vec::new(),
+            tls: self.platform.thread_local(),
+        };
+        let mut members = self.map_members(pending, lazy, &mut tls_ids)?;
+        let (images, providers) = self
+            .relocate_members(table, &mut members, order, &group)
+            .map_err(|(i, e)| load_error(pending[i].path(), e))?;
+        // The objects own their module ids from here on (given back when
+        // they are unloaded).
+        tls_ids.ids.clear();
+        Ok(self.register_members(table, pending, images, providers, &deps))
+    }
+
+    /// Maps every pending object: segments in memory, nothing relocated,
+    /// nothing registered (dropping the members gives all of it back). An
+    /// object with thread-local storage gets a module id, noted in
+    /// `tls_ids`.
+    fn map_members<'f>(
+        &self,
+        pending: &'f [Pending],
+        lazy: bool,
+        tls_ids: &mut GroupTlsIds<'_>,
+    ) -> Result<Members<'f, P::Memory>, Error> {
         let options = LoadOptions {
             machine: self.platform.machine(),
             binding: Binding::Global,
@@ -399,92 +412,75 @@ impl<P: Platform> Linker<P> {
             hwcaps: self.platform.hwcaps(),
             ..LoadOptions::default()
         };
-
-        // Map every object: segments in memory, nothing relocated, nothing
-        // registered (dropping `members` gives all of it back).
-        let mut members: Vec<Option<MappedImage<'_, P::Memory>>> =
-            Vec::with_capacity(pending.len());
-        // TLS module ids given out, taken back unless the load succeeds.
-        let mut tls_ids = GroupTlsIds {
-            ids: Vec::new(),
-            tls: self.platform.thread_local(),
-        };
+        let mut mapped = Vec::with_capacity(pending.len());
         for p in pending {
             let memory = self.platform.memory();
-            let mapped = match p.file.mapping() {
+            let image = match p.file.mapping() {
                 Some(mapping) => modlib::map_file(p.file.bytes(), mapping, &options, memory),
                 None => modlib::map(p.file.bytes(), &options, memory),
             };
-            let mut mapped = mapped.map_err(|e| load_error(p.path(), e))?;
+            let mut image = image.map_err(|e| load_error(p.path(), e))?;
             if let (Some(template), Some(tls)) =
-                (mapped.thread_local(), self.platform.thread_local())
+                (image.thread_local(), self.platform.thread_local())
             {
                 let module = tls.register(template);
                 tls_ids.ids.push(module);
-                mapped.set_tls_module(module);
+                image.set_tls_module(module);
                 if let Some(resolver) = tls.descriptor_resolver() {
-                    mapped.set_tls_descriptor_resolver(resolver);
+                    image.set_tls_descriptor_resolver(resolver);
                 }
             }
-            members.push(Some(mapped));
+            mapped.push(image);
         }
+        Ok(Members::new(mapped))
+    }
 
-        // Relocate, then finish, in `order`: one view of the host's objects
-        // for the whole group, if the host has one; else the host scope.
+    /// Relocates, then finishes, the members in `order`, with one view of
+    /// the host's objects for the whole group if the host has one, else
+    /// through the host scope itself.
+    fn relocate_members(
+        &self,
+        table: &Table<P::Memory>,
+        members: &mut Members<'_, P::Memory>,
+        order: &[usize],
+        group: &[Dep],
+    ) -> Result<Relocated<P::Memory>, (usize, LoadError)> {
         let tls_get_addr = self
             .platform
             .thread_local()
             .map(ThreadLocalStorage::get_addr);
-        let mut providers: Vec<Vec<u32>> = vec![Vec::new(); pending.len()];
-        let table_view: &Table<P::Memory> = table;
-        let mut relocate_all = |host: Option<&dyn HostScope>| {
-            for &i in order {
-                let mut image = members[i].take().expect("mapped above");
-                let scope = LoadScope {
-                    table: table_view,
-                    host,
-                    group: &group,
-                    members: &members,
-                    first,
-                    providers: RefCell::new(Vec::new()),
-                    current: Dep::Ours(first + i as u32),
-                    tls_get_addr,
-                };
-                let result = image.apply_relocations(&scope);
-                providers[i] = scope.providers.into_inner();
-                members[i] = Some(image);
-                result.map_err(|e| load_error(pending[i].path(), e))?;
-            }
-            let mut images = Vec::with_capacity(order.len());
-            for &i in order {
-                let image = members[i].take().expect("relocated above");
-                let scope = LoadScope {
-                    table: table_view,
-                    host,
-                    group: &group,
-                    members: &members,
-                    first,
-                    providers: RefCell::new(Vec::new()),
-                    current: Dep::Ours(first + i as u32),
-                    tls_get_addr,
-                };
-                let result = image.finish(&scope);
-                images.push((i, result.map_err(|e| load_error(pending[i].path(), e))?));
-            }
-            Ok::<Vec<(usize, LoadedImage<P::Memory>)>, Error>(images)
+        let mut relocate = |host: Option<&dyn HostScope>| {
+            let scope = GroupScope {
+                table,
+                host,
+                group,
+                first: table.next_id,
+                tls_get_addr,
+            };
+            members.relocate(order, &scope)
         };
         let mut outcome = None;
         let host = self.platform.host();
-        if !host.is_some_and(|h| h.for_load(&mut |view| outcome = Some(relocate_all(Some(view))))) {
-            outcome = Some(relocate_all(host));
+        if !host.is_some_and(|h| h.for_load(&mut |view| outcome = Some(relocate(Some(view))))) {
+            outcome = Some(relocate(host));
         }
-        let images = outcome.expect("the group was relocated")?;
-        // The objects own their module ids from here on (given back when
-        // they are unloaded).
-        tls_ids.ids.clear();
+        outcome.expect("the group was relocated")
+    }
 
-        // Register them, in constructor order.
+    /// Registers the loaded images (in constructor order, as their
+    /// constructors are about to run on this thread), with their
+    /// dependencies, breadth-first scopes and the objects they hold loaded.
+    /// Returns their ids in that order.
+    fn register_members(
+        &self,
+        table: &mut Table<P::Memory>,
+        pending: &[Pending],
+        images: Vec<(usize, LoadedImage<P::Memory>)>,
+        mut providers: Vec<Vec<u32>>,
+        deps: &[Vec<Dep>],
+    ) -> Vec<u32> {
         let me = self.platform.thread_id();
+        let first = table.next_id;
         table.next_id += pending.len() as u32;
         let mut ids = Vec::with_capacity(images.len());
         for (i, image) in images {
@@ -523,7 +519,7 @@ impl<P: Platform> Linker<P> {
         }
         for (i, d) in deps.iter().enumerate() {
             let id = first + i as u32;
-            let scope = breadth_first(table, Dep::Ours(id), first, &deps);
+            let scope = breadth_first(table, Dep::Ours(id), first, deps);
             let object = table.objects.get_mut(&id).expect("loaded");
             object.scope = scope;
             let bound = object.bound.clone();
@@ -542,7 +538,7 @@ impl<P: Platform> Linker<P> {
                     .dependents += 1;
             }
         }
-        Ok(ids)
+        ids
     }
 
     /// Runs constructors of newly loaded objects in order, without the lock.
@@ -565,6 +561,20 @@ impl<P: Platform> Linker<P> {
             }
         }
     }
+}
+
+/// The dependencies of each pending object, the new ones by the ids they
+/// will have (from `first`).
+fn group_deps(pending: &[Pending], first: u32) -> Vec<Vec<Dep>> {
+    let dep_of = |t: Target| match t {
+        Target::Existing(id) => Dep::Ours(id),
+        Target::New(i) => Dep::Ours(first + i as u32),
+        Target::Host(h) => Dep::Host(h),
+    };
+    pending
+        .iter()
+        .map(|p| p.deps.iter().map(|&t| dep_of(t)).collect())
+        .collect()
 }
 
 /// Breadth-first order from `start` over dependencies: new objects (ids from

@@ -2,11 +2,13 @@
 //! objects in order), an object's breadth-first local scope, and the
 //! resolver the objects of a group being loaded bind through.
 
+use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use modlib::{
-    HwCaps, Lookup, MappedImage, Memory, ProviderId, Resolved, Symbol, SymbolKind, SymbolResolver,
+    HwCaps, LoadError, LoadedImage, Lookup, MappedImage, Memory, ProviderId, RelocatedImage,
+    Resolved, Symbol, SymbolKind, SymbolResolver,
 };
 
 use super::Table;
@@ -87,28 +89,115 @@ pub(crate) fn local<M: Memory>(
         .find_map(|&dep| lookup_in(table, host, dep, lookup))
 }
 
-/// What an object of a load group binds through: the global scope, then
-/// the whole group breadth-first from its root — the objects that were
-/// already loaded from the table, the new ones (`members`, ids from
-/// `first`) from their mapped images, relocated or not. Records which of
-/// our objects answered, so the object can hold them loaded. `current` is
-/// the object being relocated (its slot is empty meanwhile): a symbol it
-/// defines itself binds to the first definition before it in that order,
-/// else to its own.
-pub(crate) struct LoadScope<'a, 'f, M: Memory> {
+/// The new objects of a group being loaded (ids from `first`), each at its
+/// stage: mapped, relocated, or out (being worked on, or finished). They
+/// go from one stage to the next in the order given to
+/// [`Members::relocate`].
+pub(crate) struct Members<'f, M: Memory> {
+    mapped: Vec<Option<MappedImage<'f, M>>>,
+    relocated: Vec<Option<RelocatedImage<'f, M>>>,
+}
+
+/// What [`Members::relocate`] hands back: the loaded images in the order
+/// given, and for each member (by index) the ids of our objects that
+/// provided its symbols.
+pub(crate) type Relocated<M> = (Vec<(usize, LoadedImage<M>)>, Vec<Vec<u32>>);
+
+impl<'f, M: Memory> Members<'f, M> {
+    /// The group's new objects, all mapped, by index from `first`.
+    pub fn new(mapped: Vec<MappedImage<'f, M>>) -> Self {
+        let relocated = mapped.iter().map(|_| None).collect();
+        Members {
+            mapped: mapped.into_iter().map(Some).collect(),
+            relocated,
+        }
+    }
+
+    /// Member `index`'s export matching `lookup`, at whatever stage it is;
+    /// none while it is out.
+    fn lookup(&self, index: usize, lookup: &Lookup<'_>) -> Option<Symbol> {
+        match (&self.mapped[index], &self.relocated[index]) {
+            (Some(image), _) => image.lookup(lookup),
+            (None, Some(image)) => image.lookup(lookup),
+            (None, None) => None,
+        }
+    }
+
+    /// Whether member `index` is past its mapped stage.
+    fn is_relocated(&self, index: usize) -> bool {
+        self.mapped[index].is_none()
+    }
+
+    /// Applies every member's relocations in `order`, each binding through
+    /// `scope`, then finishes each in the same order (references to IFUNCs
+    /// of members relocated later wait until then). On failure, the index
+    /// of the member that failed; every image is given back when the
+    /// members are dropped.
+    pub fn relocate(
+        &mut self,
+        order: &[usize],
+        scope: &GroupScope<'_, M>,
+    ) -> Result<Relocated<M>, (usize, LoadError)> {
+        let mut providers = vec![Vec::new(); self.mapped.len()];
+        for &i in order {
+            let image = self.mapped[i]
+                .take()
+                .expect("each member is relocated once");
+            let member = scope.member(self, i);
+            let result = image.apply_relocations(&member);
+            providers[i] = member.providers.into_inner();
+            self.relocated[i] = Some(result.map_err(|e| (i, e))?);
+        }
+        let mut images = Vec::with_capacity(order.len());
+        for &i in order {
+            let image = self.relocated[i]
+                .take()
+                .expect("each member is finished once");
+            let image = image.finish(&scope.member(self, i)).map_err(|e| (i, e))?;
+            images.push((i, image));
+        }
+        Ok((images, providers))
+    }
+}
+
+/// What the objects of a load group bind through: the global scope, then
+/// the whole group breadth-first from its root: the objects that were
+/// already loaded from the table, the new ones from their images at
+/// whatever stage (see [`Members`]).
+pub(crate) struct GroupScope<'a, M: Memory> {
     pub table: &'a Table<M>,
     pub host: Option<&'a dyn HostScope>,
     pub group: &'a [Dep],
-    /// The group's new objects by id from `first`; `None` while one is
-    /// being relocated or once it is finished.
-    pub members: &'a [Option<MappedImage<'f, M>>],
+    /// The id of the first new object.
     pub first: u32,
-    /// Ids of our objects that provided a symbol, without repeats.
-    pub providers: RefCell<Vec<u32>>,
-    pub current: Dep,
     /// The platform's `__tls_get_addr` for our objects' thread-local
     /// storage, which binds ahead of any other definition of that name.
     pub tls_get_addr: Option<u64>,
+}
+
+impl<M: Memory> GroupScope<'_, M> {
+    /// The scope member `index` of `members` binds through.
+    fn member<'s, 'f>(&'s self, members: &'s Members<'f, M>, index: usize) -> LoadScope<'s, 'f, M> {
+        LoadScope {
+            scope: self,
+            members,
+            providers: RefCell::new(Vec::new()),
+            current: Dep::Ours(self.first + index as u32),
+        }
+    }
+}
+
+/// The [`GroupScope`] as one member sees it. Records which of our objects
+/// answered, so the object can hold them loaded. `current` is the object
+/// being relocated (out of `members` meanwhile): a symbol it defines itself
+/// binds to the first definition before it in the group's order, else to
+/// its own.
+struct LoadScope<'a, 'f, M: Memory> {
+    scope: &'a GroupScope<'a, M>,
+    members: &'a Members<'f, M>,
+    /// Ids of our objects that provided a symbol, without repeats.
+    providers: RefCell<Vec<u32>>,
+    current: Dep,
 }
 
 impl<M: Memory> LoadScope<'_, '_, M> {
@@ -123,27 +212,27 @@ impl<M: Memory> LoadScope<'_, '_, M> {
         found
     }
 
-    /// The slot of a new object of the group, if `id` is one.
-    fn member(&self, id: u32) -> Option<&Option<MappedImage<'_, M>>> {
-        let index = id.checked_sub(self.first)?;
-        self.members.get(index as usize)
+    /// The index of a new object of the group, if `id` is one.
+    fn member(&self, id: u32) -> Option<usize> {
+        let index = id.checked_sub(self.scope.first)? as usize;
+        (index < self.members.mapped.len()).then_some(index)
     }
 
     /// Looks `lookup` up in one entry of the group.
     fn lookup_in(&self, dep: Dep, lookup: &Lookup<'_>) -> Option<Resolved> {
         if let Dep::Ours(id) = dep {
-            if let Some(slot) = self.member(id) {
-                return slot.as_ref()?.lookup(lookup).map(|symbol| Resolved {
+            if let Some(index) = self.member(id) {
+                return self.members.lookup(index, lookup).map(|symbol| Resolved {
                     symbol,
                     provider: ProviderId(id),
                 });
             }
         }
-        lookup_in(self.table, self.host, dep, lookup)
+        lookup_in(self.scope.table, self.scope.host, dep, lookup)
     }
 
     fn search(&self, scope: &[Dep], lookup: &Lookup<'_>) -> Option<Resolved> {
-        let found = global(self.table, self.host, lookup, 0, true)
+        let found = global(self.scope.table, self.scope.host, lookup, 0, true)
             .or_else(|| scope.iter().find_map(|&dep| self.lookup_in(dep, lookup)))?;
         Some(self.record(found))
     }
@@ -151,7 +240,8 @@ impl<M: Memory> LoadScope<'_, '_, M> {
 
 impl<M: Memory> SymbolResolver for LoadScope<'_, '_, M> {
     fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
-        if let Some(address) = self.tls_get_addr.filter(|_| lookup.name == TLS_GET_ADDR) {
+        let tls_get_addr = self.scope.tls_get_addr;
+        if let Some(address) = tls_get_addr.filter(|_| lookup.name == TLS_GET_ADDR) {
             // Our module ids mean nothing to the host's own function.
             return Some(Resolved {
                 symbol: Symbol {
@@ -162,24 +252,24 @@ impl<M: Memory> SymbolResolver for LoadScope<'_, '_, M> {
                 provider: HOST,
             });
         }
-        self.search(self.group, lookup)
+        self.search(self.scope.group, lookup)
     }
 
     fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
-        let before = self
-            .group
+        let group = self.scope.group;
+        let before = group
             .iter()
             .position(|&d| d == self.current)
-            .map_or(self.group, |at| &self.group[..at]);
+            .map_or(group, |at| &group[..at]);
         self.search(before, lookup)
     }
 
     /// Objects of the table and the host are relocated; a new object of the
-    /// group is once its relocations are applied (an empty slot is one
-    /// being relocated, which never answers, or one already finished).
+    /// group is once it is past its mapped stage (one out of `members` is
+    /// being relocated, and never answers, or is finished).
     fn is_relocated(&self, provider: ProviderId) -> bool {
         self.member(provider.0)
-            .is_none_or(|slot| slot.as_ref().is_none_or(MappedImage::is_relocated))
+            .is_none_or(|index| self.members.is_relocated(index))
     }
 }
 
