@@ -540,6 +540,72 @@ fn allocated_sections_of_unhandled_types_are_refused() {
     }
 }
 
+/// An init or fini array whose size reaches far beyond the file, inside a
+/// segment whose memory size was made huge too, is refused at once (it
+/// must lie in the file's data), not walked word by word for minutes.
+#[test]
+fn absurd_init_and_fini_array_sizes_are_refused_at_once() {
+    let bytes = shared("ctor_so.c", &["-Wl,-z,norelro"]);
+    let p = parts(&bytes);
+    let file = ElfBytes::<LittleEndian>::minimal_parse(&bytes).expect("parses");
+    let tag_value = |tag: i64| get(&bytes, p.dynamic_value(&bytes, tag), 8);
+    for (array, size_tag) in [
+        (elf::abi::DT_INIT_ARRAY, elf::abi::DT_INIT_ARRAYSZ),
+        (elf::abi::DT_FINI_ARRAY, elf::abi::DT_FINI_ARRAYSZ),
+    ] {
+        let vaddr = tag_value(array);
+        // The segment holding the array, made 64 GiB long in memory.
+        let (index, ph) = file
+            .segments()
+            .expect("program headers")
+            .iter()
+            .enumerate()
+            .find(|(_, ph)| {
+                ph.p_type == elf::abi::PT_LOAD
+                    && ph.p_vaddr <= vaddr
+                    && vaddr < ph.p_vaddr + ph.p_memsz
+            })
+            .expect("a segment holds the array");
+        let last = file
+            .segments()
+            .expect("program headers")
+            .iter()
+            .filter(|p| p.p_type == elf::abi::PT_LOAD)
+            .map(|p| p.p_vaddr)
+            .max();
+        assert_eq!(
+            Some(ph.p_vaddr),
+            last,
+            "the array lies in the last segment (-z norelro)"
+        );
+        let mut mutant = bytes.clone();
+        let huge = 1u64 << 36;
+        put(&mut mutant, p.segments[index].0 + P_MEMSZ, 8, huge);
+        put(
+            &mut mutant,
+            p.dynamic_value(&bytes, size_tag),
+            8,
+            huge - (vaddr - ph.p_vaddr),
+        );
+        let started = std::time::Instant::now();
+        // Anywhere: a 64 GiB reservation does not fit the low 2 GiB.
+        let mem = CountingMemory::new(HostMemory::new(Placement::Anywhere));
+        let e = load(&mutant, &LoadOptions::default(), &mem, &host())
+            .map(drop)
+            .expect_err("absurd array");
+        assert_eq!(mem.live_bytes(), 0, "{size_tag}: nothing kept");
+        assert!(
+            matches!(e, LoadError::Malformed { .. }),
+            "{size_tag}: {e:?}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{size_tag}: refused only after {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 /// File offset of the entry of `name` in the symbol table `table`.
 fn symbol_entry(bytes: &[u8], p: &Parts, table: &str, name: &str) -> u64 {
     let symtab = &p.section(table).shdr;

@@ -557,11 +557,14 @@ fn init_fini<M: Memory>(
         if size == 0 {
             return Ok(Vec::new());
         }
-        let bad = LoadError::malformed("init/fini array outside the image", vaddr);
+        // The array must lie in the file's data of one segment (a linker
+        // never puts it in zero-filled memory): checked once, so that its
+        // length is bounded by the file's, however large the tag says.
+        let bad = LoadError::malformed("init/fini array outside the file data", vaddr);
         let s = layout.segments[layout.segment_of(vaddr).ok_or(bad.clone())?];
         if vaddr
             .checked_add(size)
-            .is_none_or(|end| end > s.vaddr + s.memsz)
+            .is_none_or(|end| end > s.vaddr + s.filesz)
         {
             return Err(bad);
         }
