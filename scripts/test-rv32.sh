@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-runner_dir=testkit/rv32
+runner_dir="$PWD/testkit/rv32"
 target=riscv32imac-unknown-none-elf
 timeout_s="${RV32_TIMEOUT:-300}"
 

@@ -2,8 +2,8 @@
 //! vtable entry of a pure virtual function, never rightly called) and the
 //! destructors that modules register while running. C++ globals with
 //! destructors register them at construction through `__cxa_atexit` (g++,
-//! clang++) or `atexit` (clang++ with `-fno-use-cxa-atexit`). kmod answers
-//! both names for every module and runs a module's registrations, last
+//! clang++; `__aeabi_atexit` on Arm) or `atexit` (clang++ with
+//! `-fno-use-cxa-atexit`). kmod answers these names for every module and runs a module's registrations, last
 //! first, when it is removed, or when its `module_init` fails (so nothing
 //! it constructed is left registered in the kernel). Registrations belong
 //! to the module whose memory holds their `__dso_handle` (the loader gives
@@ -42,6 +42,12 @@ extern "C" fn cxa_atexit(function: usize, arg: *mut c_void, dso: *mut c_void) ->
     0
 }
 
+/// `__aeabi_atexit(arg, f, dso)`: the Arm EABI's name for `__cxa_atexit`,
+/// with the object first (what g++ emits for Arm).
+extern "C" fn aeabi_atexit(arg: *mut c_void, function: usize, dso: *mut c_void) -> c_int {
+    cxa_atexit(function, arg, dso)
+}
+
 /// `atexit(f)`: records `f()` to run when the module holding `f` goes away.
 extern "C" fn atexit(function: usize) -> c_int {
     REGISTRATIONS.lock().push(Registration {
@@ -75,6 +81,11 @@ pub(crate) fn table(provider: ProviderId) -> SymbolTable<'static> {
                 SymbolKind::Function
             ),
             SymbolEntry::new("atexit", atexit as *const () as u64, SymbolKind::Function),
+            SymbolEntry::new(
+                "__aeabi_atexit",
+                aeabi_atexit as *const () as u64,
+                SymbolKind::Function
+            ),
         ],
         provider,
     )

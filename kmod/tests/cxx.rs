@@ -68,7 +68,7 @@ fn cxx_modules_load_run_and_unload() {
                 "{what}: constructors, then module_init"
             );
             // SAFETY: `cxx_total_area` is `long (void)` with C linkage.
-            let total: extern "C" fn() -> i64 =
+            let total: extern "C" fn() -> std::ffi::c_long =
                 unsafe { export(&kernel.mgr, handle, "cxx_total_area") };
             assert_eq!(
                 total(),

@@ -341,8 +341,6 @@ fn fixtures_exercise_every_relocation_type_and_section_kind() {
 // Helpers
 // ---------------------------------------------------------------------------
 
-/// Every relocation type in the `SHT_RELA` sections of an object.
-#[cfg(target_arch = "x86_64")]
 /// A table's entries with names of their own, to edit and build anew.
 fn owned_entries(table: &modlib::SymbolTable<'_>) -> Vec<modlib::SymbolEntry<'static>> {
     table
@@ -354,6 +352,8 @@ fn owned_entries(table: &modlib::SymbolTable<'_>) -> Vec<modlib::SymbolEntry<'st
         .collect()
 }
 
+/// Every relocation type in the `SHT_RELA` sections of an object.
+#[cfg(target_arch = "x86_64")]
 fn relocation_types(object: &[u8]) -> std::collections::BTreeSet<u32> {
     let file = ElfBytes::<LittleEndian>::minimal_parse(object).unwrap();
     let mut out = std::collections::BTreeSet::new();
