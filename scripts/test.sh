@@ -38,6 +38,9 @@ bash scripts/footprint.sh
 step "QEMU systems: format and lint the kernel and user image for riscv64 and Cortex-M"
 (cd kernel && cargo fmt --all -- --check && cargo clippy --release --workspace -- -D warnings &&
     cargo clippy --release --workspace --target thumbv7em-none-eabihf -- -D warnings)
+step "RV32 runner and footprint image: format and lint"
+(cd testkit/rv32 && cargo fmt -- --check && cargo clippy --release -- -D warnings)
+(cd footprint && cargo fmt -- --check && cargo clippy --profile embedded --target thumbv7em-none-eabihf -- -D warnings)
 
 step "tests: cargo test --workspace"
 export MODLIB_REQUIRE_CLANG=1 MODLIB_REQUIRE_CROSS=1
