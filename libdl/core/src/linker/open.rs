@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use modlib::{inspect, Binding, DynamicInfo, LoadError, LoadOptions, LoadedImage, ObjectKind};
+use modlib::{Binding, DynamicInfo, LoadError, LoadOptions, LoadedImage, ObjectKind};
 
 use super::order::dependents_first;
 use super::scope::{GroupScope, Members, Relocated};
@@ -273,11 +273,11 @@ impl<P: Platform> Linker<P> {
         };
         let bytes = file.bytes();
         let machine = self.platform.machine();
-        let kind = modlib::identify(bytes, machine).map_err(|e| load_error(&path, e))?;
-        let info = match kind {
-            ObjectKind::Shared => {
-                inspect::dynamic(bytes, machine).map_err(|e| load_error(&path, e))?
-            }
+        // One parse tells the kind and the dependencies (the object is
+        // parsed again when the group is mapped, once every file is open).
+        let object = modlib::Object::parse(bytes, machine).map_err(|e| load_error(&path, e))?;
+        let info = match object.kind() {
+            ObjectKind::Shared => object.dynamic().map_err(|e| load_error(&path, e))?,
             ObjectKind::Relocatable => DynamicInfo::default(),
         };
         pending.push(Pending {
