@@ -5,6 +5,8 @@
 //! (its `.modinfo`, an export list, its dependencies) reads the file once.
 
 use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use crate::dynamic;
 use crate::error::LoadError;
@@ -18,6 +20,27 @@ use crate::modinfo::ModInfo;
 use crate::options::{ArmAbi, LoadOptions};
 use crate::relocatable;
 use crate::symbol::SymbolResolver;
+
+/// A symbol a relocatable object uses but does not define: one it imports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndefinedSymbol {
+    /// Its name.
+    pub name: String,
+    /// Whether the reference is weak (it loads as 0 if nothing defines it).
+    pub weak: bool,
+}
+
+/// Bytes of a relocatable object's loaded sections by the permission they
+/// end up with (before rounding to pages).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SectionSizes {
+    /// Code (read and execute).
+    pub text: u64,
+    /// Read-only data.
+    pub rodata: u64,
+    /// Writable data, `.bss` included.
+    pub data: u64,
+}
 
 /// An ELF object for one machine, parsed and checked, not yet in memory.
 pub struct Object<'a> {
@@ -83,6 +106,41 @@ impl<'a> Object<'a> {
             Parts::Shared(shared) => dynamic::describe(&shared.1),
             Parts::Relocatable(_) => Err(LoadError::UnsupportedType {
                 e_type: elf::abi::ET_REL,
+            }),
+        }
+    }
+
+    /// The symbols a relocatable object imports, in symbol table order
+    /// (without the GOT and `__dso_handle`, which the loader defines);
+    /// `UnsupportedType` for a shared object.
+    pub fn undefined_symbols(&self) -> Result<Vec<UndefinedSymbol>, LoadError> {
+        let undefined = self.relocatable()?.undefined()?;
+        Ok(undefined
+            .into_iter()
+            .map(|(name, weak)| UndefinedSymbol {
+                name: String::from(name),
+                weak,
+            })
+            .collect())
+    }
+
+    /// How many relocations of each type (`r_type`, ascending) a
+    /// relocatable object applies to its loaded sections.
+    pub fn relocation_counts(&self) -> Result<Vec<(u32, usize)>, LoadError> {
+        self.relocatable()?.relocation_types()
+    }
+
+    /// Bytes of a relocatable object's loaded sections per permission.
+    pub fn section_sizes(&self) -> Result<SectionSizes, LoadError> {
+        let [text, rodata, data] = self.relocatable()?.group_sizes();
+        Ok(SectionSizes { text, rodata, data })
+    }
+
+    fn relocatable(&self) -> Result<&relocatable::Object<'a>, LoadError> {
+        match &self.parts {
+            Parts::Relocatable(obj) => Ok(obj),
+            Parts::Shared(..) => Err(LoadError::UnsupportedType {
+                e_type: elf::abi::ET_DYN,
             }),
         }
     }

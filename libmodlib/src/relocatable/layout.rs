@@ -57,7 +57,8 @@ pub(crate) struct Layout {
     pub exception_index: Option<(usize, usize)>,
 }
 
-fn group_of(shdr: &SectionHeader) -> usize {
+/// The permission group (index into [`GROUPS`]) a section is placed in.
+pub(crate) fn group_of(shdr: &SectionHeader) -> usize {
     if shdr.sh_flags & u64::from(SHF_EXECINSTR) != 0 {
         TEXT
     } else if shdr.sh_flags & u64::from(SHF_WRITE) != 0 {

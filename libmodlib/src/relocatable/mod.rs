@@ -123,6 +123,48 @@ impl<'a> Object<'a> {
             .transpose()
     }
 
+    /// The undefined global and weak symbols, with whether each is weak,
+    /// in symbol table order, leaving out the names the loader defines
+    /// itself (the GOT and `__dso_handle`).
+    pub(crate) fn undefined(&self) -> Result<Vec<(&'a str, bool)>, LoadError> {
+        let mut out = Vec::new();
+        for (i, sym) in self.symbols.iter().enumerate().skip(1) {
+            if sym.st_shndx != SHN_UNDEF || !matches!(sym.st_bind(), STB_GLOBAL | STB_WEAK) {
+                continue;
+            }
+            let name = self.symbol_name(i)?;
+            if !name.is_empty() && name != GOT_SYMBOL && name != DSO_HANDLE {
+                out.push((name, sym.st_bind() == STB_WEAK));
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many relocations of each type apply to loaded sections, by
+    /// ascending type.
+    pub(crate) fn relocation_types(&self) -> Result<Vec<(u32, usize)>, LoadError> {
+        let mut counts: alloc::collections::BTreeMap<u32, usize> =
+            alloc::collections::BTreeMap::new();
+        for (_, shdr, _) in self.relocation_sections() {
+            for e in self.entries(shdr)? {
+                *counts.entry(e.r_type).or_default() += 1;
+            }
+        }
+        Ok(counts.into_iter().collect())
+    }
+
+    /// Bytes of the loaded sections in each permission group (code,
+    /// read-only data, writable data), before page rounding.
+    pub(crate) fn group_sizes(&self) -> [u64; 3] {
+        let mut sizes = [0; 3];
+        for shdr in &self.shdrs {
+            if shdr.sh_flags & u64::from(SHF_ALLOC) != 0 {
+                sizes[layout::group_of(shdr)] += shdr.sh_size;
+            }
+        }
+        sizes
+    }
+
     fn section_name(&self, index: usize) -> String {
         self.shdrs
             .get(index)
