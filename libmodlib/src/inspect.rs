@@ -60,8 +60,8 @@ pub fn defined_globals(
     use elf::abi::{SHN_UNDEF, STV_PROTECTED};
     use elf::abi::{STB_GLOBAL, STB_WEAK, STT_FUNC, STT_GNU_IFUNC, STT_OBJECT, STV_DEFAULT};
     match crate::header::parse(bytes, machine) {
-        Ok(_) => {}
-        Err(LoadError::UnsupportedType {
+        Ok(_)
+        | Err(LoadError::UnsupportedType {
             e_type: elf::abi::ET_EXEC,
         }) => {}
         Err(e) => return Err(e),
