@@ -37,4 +37,4 @@ pub use manager::{ModHandle, ModuleManager};
 /// Whether a symbol names code or data (re-exported so that users of
 /// [`export_symbols!`] need not depend on `modlib`).
 pub use modlib::SymbolKind;
-pub use probe::ModuleStore;
+pub use probe::{modules_dep, ModuleStore};

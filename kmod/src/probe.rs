@@ -1,5 +1,7 @@
-//! `modprobe`: load a module after the modules its `.modinfo` says it
-//! `depends=` on, in topological order, refusing cycles.
+//! `modprobe`: load a module after the modules it depends on, in
+//! topological order, refusing cycles. What a module depends on comes from
+//! the store's index (a `modules.dep` written by `modtool depmod`) when it
+//! lists the module, else from the module's own `.modinfo` `depends=`.
 
 use alloc::borrow::Cow;
 use alloc::collections::BTreeMap;
@@ -17,6 +19,34 @@ use crate::manager::{ModHandle, ModuleManager};
 pub trait ModuleStore {
     /// The image of module `name`, if the store has it.
     fn fetch(&self, name: &str) -> Option<Cow<'_, [u8]>>;
+
+    /// The modules `name` depends on, from the store's dependency index
+    /// (its `modules.dep`, read with [`modules_dep`]), if the store has one
+    /// that lists `name`. `None`, the default, makes `modprobe` read the
+    /// module's `.modinfo` `depends=` instead.
+    fn dependencies(&self, name: &str) -> Option<Vec<String>> {
+        let _ = name;
+        None
+    }
+}
+
+/// The dependencies that `modules.dep` text lists for module `name`, or
+/// `None` if no line is about it. Each line is `name: dep1 dep2 ...`;
+/// blank lines and lines starting with `#` are skipped.
+///
+/// ```
+/// let index = "chardev:\nconsumer: chardev\n";
+/// assert_eq!(kmod::modules_dep(index, "consumer"), Some(vec!["chardev".into()]));
+/// assert_eq!(kmod::modules_dep(index, "chardev"), Some(vec![]));
+/// assert_eq!(kmod::modules_dep(index, "ticker"), None);
+/// ```
+pub fn modules_dep(text: &str, name: &str) -> Option<Vec<String>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .filter_map(|line| line.split_once(':'))
+        .find(|(module, _)| module.trim() == name)
+        .map(|(_, deps)| deps.split_whitespace().map(String::from).collect())
 }
 
 /// A module being visited: its name, the dependencies not yet visited,
@@ -126,8 +156,8 @@ impl<M: Memory + Clone> ModuleManager<M> {
         Ok(order)
     }
 
-    /// Fetches module `name` (which `parent` depends on) and reads its
-    /// `depends=` list.
+    /// Fetches module `name` (which `parent` depends on) and reads what it
+    /// depends on: the store's index, else its `depends=` list.
     fn frame<'s>(
         &self,
         name: &str,
@@ -140,17 +170,22 @@ impl<M: Memory + Clone> ModuleManager<M> {
                 module: String::from(parent),
                 dependency: String::from(name),
             })?;
-        let info = inspect::modinfo(&image, self.machine()).map_err(|source| KmodError::Load {
-            module: String::from(name),
-            source,
-        })?;
-        let depends = info
-            .get_all("depends")
-            .flat_map(|d| d.split(','))
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-            .map(String::from)
-            .collect();
+        let depends = match store.dependencies(name) {
+            Some(listed) => listed,
+            None => {
+                let info =
+                    inspect::modinfo(&image, self.machine()).map_err(|source| KmodError::Load {
+                        module: String::from(name),
+                        source,
+                    })?;
+                info.get_all("depends")
+                    .flat_map(|d| d.split(','))
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(String::from)
+                    .collect()
+            }
+        };
         Ok(Frame {
             name: String::from(name),
             depends,

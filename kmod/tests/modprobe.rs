@@ -232,3 +232,50 @@ fn a_deep_chain_loads_on_a_small_stack() {
     );
     assert_eq!(kernel.mgr.modhandle("L000000"), Some(top));
 }
+
+/// A module that declares no `depends=` loads after what the store's
+/// `modules.dep` lists for it; without the index its imports stay
+/// unresolved and nothing is left loaded.
+#[test]
+fn modules_dep_gives_dependencies_modinfo_does_not() {
+    let kernel = Kernel::new();
+    let store = DirStore::with("depfile", &["chardev", "reader"]);
+    let err = kernel.mgr.modprobe("reader", &store).unwrap_err();
+    assert!(
+        err.to_string().contains("undefined symbol `chardev_count`"),
+        "{err}"
+    );
+    assert!(kernel.mgr.modules().is_empty());
+
+    store.write_index("# written by depmod\nchardev:\nreader: chardev\n");
+    let reader = kernel.mgr.modprobe("reader", &store).unwrap();
+    assert_eq!(take_log(), ["chardev: init", "reader: init"]);
+    let uses = &kernel.mgr.modules()[1];
+    assert_eq!(
+        (uses.name.as_str(), uses.uses.clone()),
+        ("reader", vec!["chardev".to_string()])
+    );
+    assert_eq!(kernel.mgr.modhandle("reader"), Some(reader));
+}
+
+/// The index wins over `.modinfo`: a module it lists with no dependencies
+/// is loaded alone, even if its `depends=` names others.
+#[test]
+fn modules_dep_is_read_before_modinfo() {
+    let kernel = Kernel::new();
+    let store = DirStore::with("depfirst", &["chain_a", "chain_b", "chain_c"]);
+    store.write_index("chain_c:\nchain_b: chain_c\n");
+    // chain_a is not listed: its depends= is read, and chain_b's index line.
+    kernel.mgr.modprobe("chain_a", &store).unwrap();
+    assert_eq!(
+        take_log(),
+        ["chain_c: init", "chain_b: init", "chain_a: init"]
+    );
+    kernel.unload_all();
+    take_log();
+    // Listed without dependencies: modprobe does not load chain_c first,
+    // and chain_b's own import of it fails.
+    store.write_index("chain_b:\n");
+    assert!(kernel.mgr.modprobe("chain_b", &store).is_err());
+    assert!(take_log().is_empty());
+}

@@ -304,7 +304,8 @@ pub fn unload_all<M: modlib::Memory + Clone>(mgr: &ModuleManager<M>) {
     }
 }
 
-/// A module store over a directory: module `name` is `<dir>/<name>.o`.
+/// A module store over a directory: module `name` is `<dir>/<name>.o`,
+/// and `<dir>/modules.dep`, when present, says what modules depend on.
 pub struct DirStore {
     dir: PathBuf,
 }
@@ -322,6 +323,16 @@ impl DirStore {
         }
         DirStore { dir }
     }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the store's `modules.dep`.
+    pub fn write_index(&self, text: &str) {
+        std::fs::write(self.dir.join("modules.dep"), text).expect("write modules.dep");
+    }
 }
 
 impl ModuleStore for DirStore {
@@ -332,6 +343,11 @@ impl ModuleStore for DirStore {
         std::fs::read(self.dir.join(format!("{name}.o")))
             .ok()
             .map(Cow::Owned)
+    }
+
+    fn dependencies(&self, name: &str) -> Option<Vec<String>> {
+        let index = std::fs::read_to_string(self.dir.join("modules.dep")).ok()?;
+        kmod::modules_dep(&index, name)
     }
 }
 
