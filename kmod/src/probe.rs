@@ -170,21 +170,20 @@ impl<M: Memory + Clone> ModuleManager<M> {
                 module: String::from(parent),
                 dependency: String::from(name),
             })?;
-        let depends = match store.dependencies(name) {
-            Some(listed) => listed,
-            None => {
-                let info =
-                    inspect::modinfo(&image, self.machine()).map_err(|source| KmodError::Load {
-                        module: String::from(name),
-                        source,
-                    })?;
-                info.get_all("depends")
-                    .flat_map(|d| d.split(','))
-                    .map(str::trim)
-                    .filter(|d| !d.is_empty())
-                    .map(String::from)
-                    .collect()
-            }
+        let depends = if let Some(listed) = store.dependencies(name) {
+            listed
+        } else {
+            let info =
+                inspect::modinfo(&image, self.machine()).map_err(|source| KmodError::Load {
+                    module: String::from(name),
+                    source,
+                })?;
+            info.get_all("depends")
+                .flat_map(|d| d.split(','))
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(String::from)
+                .collect()
         };
         Ok(Frame {
             name: String::from(name),
