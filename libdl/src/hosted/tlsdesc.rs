@@ -197,13 +197,15 @@ pub(crate) fn arm_resolver() -> u64 {
 /// Entered (from the linker's `bx` trampoline or a direct call) with the
 /// descriptor's address in `r0`, whose first word is the address of a
 /// `tls_index`; returns in `r0` the variable's address minus the thread
-/// pointer (`TPIDRURO`). What it keeps: `r2`, `r3`, `r12` and `lr`, which
-/// the code may hold values in across the call (gcc's pattern clobbers
-/// only `r0`, `r1`, `lr` and the flags; the linker's trampoline itself
-/// uses `r1`), `r1` as well, and the VFP registers a call may clobber
-/// with `FPSCR`. The caller's stack may be 4 mod 8 (it pushed `lr` alone),
-/// so the stack is aligned before [`super::tls::tls_get_addr`] is called,
-/// as the procedure call standard requires.
+/// pointer (`TPIDRURO`). It keeps every other register but the flags:
+/// `r2`, `r3` and `r12`, which the code may hold values in across the call
+/// (gcc's pattern clobbers only `r0`, `r1`, `lr` and the flags; the
+/// linker's trampoline itself uses `r1`), `r1` and `lr` as well, the VFP
+/// registers a call may clobber with `FPSCR` (`d8`-`d15` and `r4`-`r11`
+/// the callee keeps). The caller's stack may be 4 mod 8 (it pushed `lr`
+/// alone), so the stack is aligned before [`super::tls::tls_get_addr`] is
+/// called, as the procedure call standard requires. The return (`pop` into
+/// `pc`) goes back in the caller's state, Thumb or Arm, as `lr` says.
 #[cfg(target_arch = "arm")]
 macro_rules! arm_resolver {
     ($name:ident, $($save:literal)*; $($restore:literal)*) => {
@@ -213,10 +215,11 @@ macro_rules! arm_resolver {
             // SAFETY: entered as the descriptor ABI says, with `r0` the
             // address of a descriptor this loader wrote (its first word the
             // address of a `tls_index` record it filled in), so the load
-            // and `tls_get_addr`'s contract hold. Every register it writes
-            // but `r0` and `r1` is saved first and restored last; the
-            // stack below the caller's is used and given back (`r4` keeps
-            // the entry `sp` across the call, which preserves `r4`).
+            // and `tls_get_addr`'s contract hold. Every register it or the
+            // call may change but `r0` and the flags is saved first and
+            // restored last; the stack below the caller's is used and
+            // given back (`r4` keeps the entry `sp` across the call, which
+            // preserves `r4`).
             core::arch::naked_asm!(
                 "push {{r1, r2, r3, r4, r12, lr}}",
                 "mov r4, sp",
