@@ -99,7 +99,9 @@ impl dl_core::ThreadLocalStorage for HostedTls {
         return Some(super::tlsdesc::aarch64_resolver());
         #[cfg(target_arch = "x86_64")]
         return super::tlsdesc::x86_64_resolver();
-        #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64")))]
+        #[cfg(target_arch = "arm")]
+        return Some(super::tlsdesc::arm_resolver());
+        #[cfg(not(any(target_arch = "aarch64", target_arch = "x86_64", target_arch = "arm")))]
         None
     }
 }

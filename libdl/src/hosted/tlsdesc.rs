@@ -1,12 +1,13 @@
 //! The resolvers TLS descriptors call, one per machine. Entered from
 //! compiled code with the descriptor's address in one register (`rax` on
-//! x86_64, `x0` on aarch64; its second word is the address of a
-//! `tls_index`), each returns the variable's address minus the thread
-//! pointer in that register and
-//! leaves every other register as it found it, vector state included: the
-//! compiler keeps values in registers across the call, and the first use
-//! in a thread allocates and copies (through libc, which uses vector
-//! registers).
+//! x86_64, `x0` on aarch64, `r0` on 32-bit Arm; the descriptor's argument
+//! word, the second on x86_64 and aarch64 and the first on Arm, is the
+//! address of a `tls_index`), each returns the variable's address minus
+//! the thread pointer in that register and leaves every other register
+//! as it found it (on Arm `r1` and the flags excepted), vector state
+//! included: the compiler keeps values in registers across the call, and
+//! the first use in a thread allocates and copies (through libc, which
+//! uses vector registers).
 
 #[cfg(target_arch = "x86_64")]
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -173,3 +174,87 @@ unsafe extern "C" fn tls_descriptor_resolver() {
         get = sym super::tls::tls_get_addr,
     );
 }
+
+/// The 32-bit Arm resolver's address: the variant that also saves
+/// `d16`-`d31` when the VFP unit has them (`HWCAP_VFPD32`).
+#[cfg(target_arch = "arm")]
+pub(crate) fn arm_resolver() -> u64 {
+    /// `AT_HWCAP` bit: the VFP unit has 32 double registers, not 16.
+    const HWCAP_VFPD32: libc::c_ulong = 1 << 19;
+    // SAFETY: getauxval has no preconditions.
+    let hwcap = unsafe { libc::getauxval(libc::AT_HWCAP) };
+    let resolver: unsafe extern "C" fn() = if hwcap & HWCAP_VFPD32 != 0 {
+        tls_descriptor_resolver_d32
+    } else {
+        tls_descriptor_resolver_d16
+    };
+    resolver as usize as u64
+}
+
+/// Defines a 32-bit Arm resolver, saving the VFP registers the call may
+/// clobber: `d0`-`d7` always, and the extra lines' (`d16`-`d31`).
+///
+/// Entered (from the linker's `bx` trampoline or a direct call) with the
+/// descriptor's address in `r0`, whose first word is the address of a
+/// `tls_index`; returns in `r0` the variable's address minus the thread
+/// pointer (`TPIDRURO`). It keeps every other register but the flags:
+/// `r2`, `r3` and `r12`, which the code may hold values in across the call
+/// (gcc's pattern clobbers only `r0`, `r1`, `lr` and the flags; the
+/// linker's trampoline itself uses `r1`), `r1` and `lr` as well, the VFP
+/// registers a call may clobber with `FPSCR` (`d8`-`d15` and `r4`-`r11`
+/// the callee keeps). The caller's stack may be 4 mod 8 (it pushed `lr`
+/// alone), so the stack is aligned before [`super::tls::tls_get_addr`] is
+/// called, as the procedure call standard requires. The return (`pop` into
+/// `pc`) goes back in the caller's state, Thumb or Arm, as `lr` says.
+#[cfg(target_arch = "arm")]
+macro_rules! arm_resolver {
+    ($name:ident, $($save:literal)*; $($restore:literal)*) => {
+        /// A 32-bit Arm TLS descriptor resolver (see `arm_resolver!`).
+        #[unsafe(naked)]
+        unsafe extern "C" fn $name() {
+            // SAFETY: entered as the descriptor ABI says, with `r0` the
+            // address of a descriptor this loader wrote (its first word the
+            // address of a `tls_index` record it filled in), so the load
+            // and `tls_get_addr`'s contract hold. Every register it or the
+            // call may change but `r0` and the flags is saved first and
+            // restored last; the stack below the caller's is used and
+            // given back (`r4` keeps the entry `sp` across the call, which
+            // preserves `r4`).
+            core::arch::naked_asm!(
+                "push {{r1, r2, r3, r4, r12, lr}}",
+                "mov r4, sp",
+                "bic r12, r4, #7",
+                "mov sp, r12",
+                "vmrs r1, fpscr",
+                "sub sp, sp, #8",
+                "str r1, [sp]",
+                "vpush {{d0-d7}}",
+                $($save,)*
+                "ldr r0, [r0]",
+                "bl {get}",
+                $($restore,)*
+                "vpop {{d0-d7}}",
+                "ldr r1, [sp]",
+                "vmsr fpscr, r1",
+                "mrc p15, 0, r1, c13, c0, 3",
+                "sub r0, r0, r1",
+                "mov sp, r4",
+                "pop {{r1, r2, r3, r4, r12, pc}}",
+                get = sym super::tls::tls_get_addr,
+            );
+        }
+    };
+}
+
+#[cfg(target_arch = "arm")]
+arm_resolver!(tls_descriptor_resolver_d16, ;);
+
+// `d16`-`d31` exist only with VFPD32 (the target's baseline has 16
+// double registers): `.fpu neon` lets the assembler take them, and
+// `.fpu vfpv3-d16` goes back to the target's unit.
+#[cfg(target_arch = "arm")]
+arm_resolver!(
+    tls_descriptor_resolver_d32,
+    ".fpu neon" "vpush {{d16-d31}}" ".fpu vfpv3-d16";
+    ".fpu neon" "vpop {{d16-d31}}" ".fpu vfpv3-d16"
+);

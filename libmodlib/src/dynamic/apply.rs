@@ -229,12 +229,18 @@ impl<M: Memory> Relocator<'_, '_, M> {
     }
 
     /// A TLS descriptor (`TLSDESC`, a two-word GOT pair): its `tls_index`
-    /// record (module id, offset) goes in the next free slot after the
-    /// segments, and the pair becomes (host resolver, address of the
-    /// record).
+    /// record (module id, offset, a machine word each) goes in the next
+    /// free slot after the segments, and the pair becomes (host resolver,
+    /// address of the record), or (address of the record, host resolver)
+    /// on 32-bit Arm, whose descriptors put the argument first. A `REL`
+    /// descriptor (Arm) without a symbol holds its addend in that first
+    /// word; a named one holds none (GNU ld leaves a lazy-binding value
+    /// there).
+    #[allow(clippy::too_many_arguments)]
     fn descriptor(
         &mut self,
         place: u64,
+        r_type: u32,
         sym: usize,
         addend: Option<i64>,
         name: &'static str,
@@ -242,7 +248,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
     ) -> Result<(), LoadError> {
         const NO_RESOLVER: LoadError = LoadError::ThreadLocalStorage {
             what: "TLS descriptors (TLSDESC), which the host does not resolve: build with \
-                   -mtls-dialect=trad (aarch64) or -mtls-dialect=gnu (x86_64)",
+                   -mtls-dialect=trad (aarch64), -mtls-dialect=gnu (x86_64, 32-bit Arm)",
         };
         let module = self.tls_module.ok_or(LoadError::ThreadLocalStorage {
             what: "a TLS relocation in an object without PT_TLS",
@@ -256,9 +262,22 @@ impl<M: Memory> Relocator<'_, '_, M> {
             return Err(LoadError::malformed("TLS descriptor tables changed", place));
         }
         descriptors.next += 2 * word as u64;
-        let addend = addend.ok_or(LoadError::ThreadLocalStorage {
-            what: "a TLS descriptor in a REL table",
-        })?;
+        let arm = self.machine == Machine::Arm;
+        let addend = match addend {
+            Some(addend) => addend,
+            None if !arm => {
+                return Err(LoadError::ThreadLocalStorage {
+                    what: "a TLS descriptor in a REL table",
+                })
+            }
+            None if sym != 0 => 0,
+            None => {
+                let machine = self.machine;
+                let (bytes, at) = self.place(place, name)?;
+                reloc::implicit_addend(machine, r_type, bytes, at)
+                    .map_err(|_| out_of_bounds(name, place))?
+            }
+        };
         let offset = binder
             .tls_offset(sym)?
             .wrapping_add(addend as u64)
@@ -269,7 +288,12 @@ impl<M: Memory> Relocator<'_, '_, M> {
             .ok_or_else(|| out_of_bounds(name, place))?;
         class.put_word(slot, 0, module);
         class.put_word(slot, word, class.wrap(offset));
-        let pair = [resolver, self.base.wrapping_add(record)];
+        let argument = self.base.wrapping_add(record);
+        let pair = if arm {
+            [argument, resolver]
+        } else {
+            [resolver, argument]
+        };
         let (bytes, at) = self.place(place, name)?;
         if at.checked_add(2 * word).is_none_or(|end| end > bytes.len()) {
             return Err(out_of_bounds(name, place));
@@ -277,7 +301,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
         if !(class.put_word(bytes, at, pair[0]) && class.put_word(bytes, at + word, pair[1])) {
             return Err(LoadError::SymbolBeyondClass {
                 name: String::from("TLS descriptor resolver"),
-                address: pair[0],
+                address: resolver,
             });
         }
         Ok(())
@@ -312,7 +336,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 })
             }
             DynamicClass::TlsDescriptor => {
-                return self.descriptor(place, sym, addend, name, binder);
+                return self.descriptor(place, r_type, sym, addend, name, binder);
             }
             DynamicClass::Tls => {
                 return Err(LoadError::ThreadLocalStorage {

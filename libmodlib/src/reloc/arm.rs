@@ -80,8 +80,13 @@
 //!
 //! `GLOB_DAT` takes its `REL` addend from the field, as AAELF32 defines it;
 //! `JUMP_SLOT`'s field holds the lazy-binding entry instead, and its addend
-//! is always 0. `TLS_DESC` keeps its addend in the second word of the
-//! descriptor.
+//! is always 0. `TLS_DESC` names a two-word descriptor whose first word is
+//! the argument its function receives (through the descriptor's address)
+//! and whose second is that function, the reverse of the aarch64 and
+//! x86_64 order; without a symbol, the first word holds the addend (the
+//! offset in the object's TLS block). For a named symbol GNU ld leaves
+//! `0x8000_0000 | symbol index` there instead (for lazy resolution), which
+//! is no addend: the loader takes 0, as glibc's does.
 
 use elf::abi::{
     R_ARM_ABS16, R_ARM_ABS32, R_ARM_ABS8, R_ARM_BASE_PREL, R_ARM_CALL, R_ARM_COPY, R_ARM_GLOB_DAT,
@@ -584,10 +589,12 @@ pub(crate) fn implicit_addend(r_type: u32, bytes: &[u8], offset: usize) -> Resul
         }
         // The field holds the lazy-binding entry, not an addend.
         R_ARM_JUMP_SLOT => word().map(|_| 0),
-        // The descriptor's second word holds the addend.
+        // The descriptor's first word (its argument), of a pair that must
+        // fit.
         R_ARM_TLS_DESC => {
             let second = offset.checked_add(4).ok_or(RelocFault::OutOfBounds)?;
-            Ok(i64::from(read32(bytes, second)? as i32))
+            read32(bytes, second)?;
+            Ok(i64::from(word()? as i32))
         }
         R_ARM_ABS16 => Ok(i64::from(read16(bytes, offset)? as i16)),
         R_ARM_ABS8 => Ok(i64::from(get::<1>(bytes, offset)?[0] as i8)),
@@ -937,8 +944,9 @@ mod tests {
         assert_eq!(implicit_addend(R_ARM_ABS8, &[0xf0], 0), Ok(-16));
         // A lazy JUMP_SLOT holds the PLT entry, not an addend.
         assert_eq!(addend_a32(R_ARM_JUMP_SLOT, 0x1_0400), 0);
-        // A TLS descriptor keeps its addend in the second word.
-        let desc = [0, 0, 0, 0, 0x10, 0, 0, 0];
+        // A TLS descriptor keeps its addend in the first word (the second
+        // is its function).
+        let desc = [0x10, 0, 0, 0, 0x20, 0, 0, 0];
         assert_eq!(implicit_addend(R_ARM_TLS_DESC, &desc, 0), Ok(0x10));
         assert_eq!(
             implicit_addend(R_ARM_TLS_DESC, &desc[..4], 0),
