@@ -233,7 +233,8 @@ impl<'a, M: Memory> MappedImage<'a, M> {
     /// Gives a shared object with thread-local storage the host's resolver
     /// for TLS descriptors (`TLSDESC`, the aarch64 default): each
     /// descriptor becomes (resolver, address of a `tls_index` record of
-    /// module id and offset, in the image), so the resolver is entered with
+    /// module id and offset, in the image) — on Arm the reverse order, as
+    /// its ABI lays descriptors out —, so the resolver is entered with
     /// the descriptor's address in the machine's first argument register,
     /// must return the variable's address minus the thread pointer, and
     /// must preserve every other register. Without one, descriptors are
