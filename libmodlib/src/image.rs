@@ -130,7 +130,13 @@ impl<M: Memory> LoadedImage<M> {
     pub fn symbol_at(&self, addr: u64) -> Option<(String, Symbol)> {
         self.exports()
             .into_iter()
-            .filter(|(_, s)| s.address <= addr && addr < s.address + s.size.max(1))
+            // `addr - address < size`, not `addr < address + size`: a
+            // symbol's value and size come from the file, and their sum
+            // may not fit.
+            .filter(|(_, s)| {
+                addr.checked_sub(s.address)
+                    .is_some_and(|d| d < s.size.max(1))
+            })
             .max_by_key(|(_, s)| s.address)
     }
 
@@ -179,7 +185,7 @@ impl<M: Memory> LoadedImage<M> {
             && self.regions.iter().any(|r| {
                 r.protection == Protection::ReadWrite
                     && r.addr <= slot
-                    && slot.saturating_add(word as u64) <= r.addr + r.size as u64
+                    && slot.saturating_add(word as u64) <= r.addr.saturating_add(r.size as u64)
             });
         let res = self.held.res();
         let offset = slot.wrapping_sub(res.addr()) as usize;

@@ -1057,6 +1057,55 @@ fn thread_local_storage_is_refused() {
 }
 
 // ---------------------------------------------------------------------------
+// Address arithmetic on values from the file
+
+const ST_SIZE: u64 = 16;
+
+/// A symbol whose value and size do not fit in an address together (a
+/// size of 2^64 - 1, an absolute symbol at the top of the address space)
+/// is still found by `symbol_at` for the addresses it covers, and the
+/// search never overflows.
+#[test]
+fn symbol_at_with_sizes_beyond_the_address_space() {
+    // A shared object whose exported `so_counter` claims every byte above it.
+    let bytes = shared_object();
+    let p = parts(&bytes);
+    let at = symbol_entry(&bytes, &p, ".dynsym", "so_counter");
+    let mutant = patched(&bytes, at + ST_SIZE, 8, u64::MAX);
+    let mem = CountingMemory::new(HostMemory::new(Placement::Low2G));
+    let image = load(&mutant, &LoadOptions::default(), &mem, &host()).expect("loads");
+    let counter = image.symbol("so_counter").expect("exported");
+    for addr in [counter.address, counter.address + 8, u64::MAX] {
+        let (name, symbol) = image.symbol_at(addr).expect("inside so_counter");
+        assert_eq!(
+            (name.as_str(), symbol),
+            ("so_counter", counter),
+            "{addr:#x}"
+        );
+    }
+    drop(image);
+    assert_eq!(mem.live_bytes(), 0);
+
+    // A relocatable object whose `module_counter` is absolute, 16 bytes
+    // long, 4 bytes below the top of the address space.
+    let bytes = rel_object();
+    let p = parts(&bytes);
+    let at = symbol_entry(&bytes, &p, ".symtab", "module_counter");
+    let mut mutant = patched(&bytes, at + ST_SHNDX, 2, u64::from(elf::abi::SHN_ABS));
+    put(&mut mutant, at + ST_VALUE, 8, u64::MAX - 3);
+    put(&mut mutant, at + ST_SIZE, 8, 16);
+    let image = load(&mutant, &LoadOptions::default(), &mem, &host_low()).expect("loads");
+    let (name, symbol) = image.symbol_at(u64::MAX).expect("inside module_counter");
+    assert_eq!(
+        (name.as_str(), symbol.address),
+        ("module_counter", u64::MAX - 3)
+    );
+    assert!(image
+        .symbol_at(u64::MAX - 4)
+        .is_none_or(|(n, _)| n != "module_counter"));
+}
+
+// ---------------------------------------------------------------------------
 // Memory failures
 
 #[test]
