@@ -132,6 +132,26 @@ impl<M: Memory + Clone> ModuleManager<M> {
         };
         let uses = dependencies(&image, &providers);
         let init = image.symbol(INIT_SYMBOL).map(|s| s.address);
+        // `module_init` and `module_exit` are called by address: a module
+        // whose symbol of that name is not code is refused before either
+        // could be.
+        let entry_points = [
+            (INIT_SYMBOL, init),
+            (EXIT_SYMBOL, image.symbol(EXIT_SYMBOL).map(|s| s.address)),
+        ];
+        if let Some((what, Some(address))) = entry_points
+            .into_iter()
+            .find(|&(_, a)| a.is_some_and(|a| !image.is_code(a)))
+        {
+            let entry = reg.remove(id);
+            drop(reg);
+            drop(entry);
+            drop(image);
+            return Err(load_error(modlib::LoadError::CodeOutsideObject {
+                what: String::from(what),
+                address,
+            }));
+        }
         let image = Arc::new(image);
         let entry = reg.get_mut(id).expect("a loading module stays registered");
         entry.uses = uses;

@@ -45,6 +45,53 @@ pub struct LoadedImage<M: Memory> {
     pub(crate) exception_index: Option<(u64, usize)>,
 }
 
+/// What an image's code pointers may point at: its executable memory,
+/// and for arrays that may hold them, the functions it imported.
+pub(crate) struct CodeBounds<'a> {
+    pub(crate) regions: &'a [Region],
+    pub(crate) imports: &'a [Import],
+    pub(crate) machine: Machine,
+}
+
+impl CodeBounds<'_> {
+    /// `Ok` if `address`, held by `what`, lies in the image's executable
+    /// regions (an Arm Thumb address with its low bit cleared), or is the
+    /// resolved address of one of its imports when `imports_allowed`.
+    pub(crate) fn check(
+        &self,
+        what: &str,
+        address: u64,
+        imports_allowed: bool,
+    ) -> Result<(), LoadError> {
+        if in_code(self.regions, self.machine, address)
+            || (imports_allowed && self.imports.iter().any(|i| i.address == address))
+        {
+            Ok(())
+        } else {
+            Err(LoadError::CodeOutsideObject {
+                what: String::from(what),
+                address,
+            })
+        }
+    }
+}
+
+/// Whether `address` lies in one of the `ReadExecute` regions (for Arm,
+/// with the Thumb bit masked).
+pub(crate) fn in_code(regions: &[Region], machine: Machine, address: u64) -> bool {
+    let address = if machine == Machine::Arm {
+        address & !1
+    } else {
+        address
+    };
+    regions.iter().any(|r| {
+        r.protection == Protection::ReadExecute
+            && address
+                .checked_sub(r.addr)
+                .is_some_and(|d| d < r.size as u64)
+    })
+}
+
 impl<M: Memory> LoadedImage<M> {
     /// Where the object's Arm exception index table (`.ARM.exidx`,
     /// `PT_ARM_EXIDX`) lies: run-time address and size in bytes (8 per
@@ -88,6 +135,13 @@ impl<M: Memory> LoadedImage<M> {
     /// Committed regions with their final permissions.
     pub fn regions(&self) -> &[Region] {
         &self.regions
+    }
+
+    /// Whether `addr` lies in the image's executable memory (on Arm, with
+    /// the Thumb bit masked): a host calling a function the object names
+    /// by symbol (a module's init entry) checks it first.
+    pub fn is_code(&self, addr: u64) -> bool {
+        in_code(&self.regions, self.machine, addr)
     }
 
     /// The exported symbol `name` (default version).
@@ -253,8 +307,10 @@ impl<M: Memory> LoadedImage<M> {
         self.require_host()?;
         for &f in &self.init {
             // SAFETY: the caller vouches for the code; `f` was read from the
-            // image's own init tables and the image is relocated, protected
-            // and alive for the duration of the call.
+            // image's own init tables and checked when the image was made
+            // to lie in its executable memory or to be a function it
+            // imported, and the image is relocated, protected and alive for
+            // the duration of the call.
             unsafe { call::void_fn(f) };
         }
         Ok(())
