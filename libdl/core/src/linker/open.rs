@@ -410,6 +410,7 @@ impl<P: Platform> Linker<P> {
             binding: Binding::Global,
             lazy_calls: self.platform.unresolved_call().filter(|_| lazy),
             hwcaps: self.platform.hwcaps(),
+            max_image_size: self.platform.max_image_size(),
             ..LoadOptions::default()
         };
         let mut mapped = Vec::with_capacity(pending.len());
