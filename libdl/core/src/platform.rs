@@ -26,7 +26,7 @@ use crate::capi::ErrorSlot;
 pub struct FileError(pub String);
 
 /// An object the host process already has loaded, identified by the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HostObject(pub usize);
 
 /// The host's own global scope (what its dynamic linker loaded).

@@ -7,6 +7,7 @@
 
 use crate::sync::Arc;
 use alloc::boxed::Box;
+use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -587,6 +588,10 @@ fn breadth_first<M: modlib::Memory>(
     deps: &[Vec<Dep>],
 ) -> Vec<Dep> {
     let mut order = vec![start];
+    // What `order` holds, for a membership test that does not scan it
+    // (which made a long chain's scopes quadratic in its length each).
+    let mut seen: BTreeSet<Dep> = BTreeSet::new();
+    seen.insert(start);
     let mut i = 0;
     while i < order.len() {
         let next: Vec<Dep> = match order[i] {
@@ -601,7 +606,7 @@ fn breadth_first<M: modlib::Memory>(
             Dep::Host(_) => Vec::new(),
         };
         for d in next {
-            if !order.contains(&d) {
+            if seen.insert(d) {
                 order.push(d);
             }
         }
