@@ -7,7 +7,9 @@
 //! and for the host machine only relocatable objects are loaded.
 #![no_main]
 
-use modlib::{load, LoadOptions, Machine, ObjectKind, ProviderId, SymbolEntry, SymbolKind, SymbolTable};
+use modlib::{
+    load, LoadOptions, Machine, ObjectKind, ProviderId, SymbolEntry, SymbolKind, SymbolTable,
+};
 use testkit::{CountingMemory, HostMemory, Placement};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -29,6 +29,11 @@ const MAX_NAME: usize = 64;
 const INIT_SYMBOL: &str = "__kmod_init";
 /// Symbol a module's `module_exit` aliases.
 const EXIT_SYMBOL: &str = "__kmod_exit";
+/// The largest module image a manager loads unless told otherwise
+/// ([`ModuleManager::with_max_module_size`]): 64 MiB, far more than any
+/// kernel module needs and little enough that a corrupt or hostile header
+/// cannot take the kernel's address space.
+pub const DEFAULT_MAX_MODULE_SIZE: usize = 64 << 20;
 
 /// A live module a load may bind to: its id and its exports.
 type Provider = (u32, Arc<SymbolTable<'static>>);
@@ -46,6 +51,8 @@ pub struct ModuleManager<M: Memory + Clone> {
     abi: String,
     /// Names kmod itself answers for modules (`__cxa_atexit`, `atexit`).
     runtime: SymbolTable<'static>,
+    /// The largest image a module may take (`None`: no limit).
+    max_module_size: Option<usize>,
     registry: spin::Mutex<Registry<M>>,
 }
 
@@ -65,8 +72,25 @@ impl<M: Memory + Clone> ModuleManager<M> {
             machine,
             abi,
             runtime: crate::cxx_runtime::table(KernelTable::PROVIDER),
+            max_module_size: Some(DEFAULT_MAX_MODULE_SIZE),
             registry: spin::Mutex::new(Registry::new()),
         }
+    }
+
+    /// The manager with a different limit on the memory one module's image
+    /// may take (its whole reservation): a module that needs more is
+    /// refused before any memory is reserved for it. `None` sets no limit;
+    /// the default is [`DEFAULT_MAX_MODULE_SIZE`].
+    #[must_use]
+    pub fn with_max_module_size(mut self, limit: Option<usize>) -> Self {
+        self.max_module_size = limit;
+        self
+    }
+
+    /// The limit on one module's image (see
+    /// [`ModuleManager::with_max_module_size`]).
+    pub fn max_module_size(&self) -> Option<usize> {
+        self.max_module_size
     }
 
     /// The kernel's ABI tag, which modules must carry as `abi=`.
@@ -132,6 +156,26 @@ impl<M: Memory + Clone> ModuleManager<M> {
         };
         let uses = dependencies(&image, &providers);
         let init = image.symbol(INIT_SYMBOL).map(|s| s.address);
+        // `module_init` and `module_exit` are called by address: a module
+        // whose symbol of that name is not code is refused before either
+        // could be.
+        let entry_points = [
+            (INIT_SYMBOL, init),
+            (EXIT_SYMBOL, image.symbol(EXIT_SYMBOL).map(|s| s.address)),
+        ];
+        if let Some((what, Some(address))) = entry_points
+            .into_iter()
+            .find(|&(_, a)| a.is_some_and(|a| !image.is_code(a)))
+        {
+            let entry = reg.remove(id);
+            drop(reg);
+            drop(entry);
+            drop(image);
+            return Err(load_error(modlib::LoadError::CodeOutsideObject {
+                what: String::from(what),
+                address,
+            }));
+        }
         let image = Arc::new(image);
         let entry = reg.get_mut(id).expect("a loading module stays registered");
         entry.uses = uses;
@@ -224,6 +268,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
         links.push(&self.runtime);
         let options = LoadOptions {
             machine: self.machine,
+            max_image_size: self.max_module_size,
             ..LoadOptions::default()
         };
         let loaded = object

@@ -260,3 +260,35 @@ fn kernel_table_rejects_duplicates_and_sorts() {
     let names: Vec<&str> = table.table().iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["a", "b"]);
 }
+
+/// A module larger than the manager's limit is refused, naming its size
+/// and the limit, before any memory is reserved for it; the default limit
+/// is a kernel's 64 MiB, and the limit can be lifted.
+#[test]
+fn a_module_beyond_the_size_limit_is_refused_before_reserving() {
+    let kernel = Kernel::new();
+    assert_eq!(
+        kernel.mgr.max_module_size(),
+        Some(kmod::DEFAULT_MAX_MODULE_SIZE)
+    );
+    let memory = common::memory();
+    let mgr =
+        ModuleManager::new(memory.clone(), common::kernel_table()).with_max_module_size(Some(4096));
+    let err = mgr
+        .insmod(&module("counter"), "counter")
+        .expect_err("too large");
+    assert!(
+        matches!(
+            &err,
+            KmodError::Load { source: LoadError::ImageTooLarge { size, limit: 4096 }, .. }
+                if *size > 4096
+        ),
+        "{err:?}"
+    );
+    assert_eq!(memory.reserved_total(), 0, "reserved before refusing");
+    assert!(mgr.modules().is_empty());
+    let mgr = mgr.with_max_module_size(None);
+    let handle = mgr.insmod(&module("counter"), "counter").expect("no limit");
+    mgr.rmmod(handle).expect("rmmod");
+    assert_eq!(memory.live_bytes(), 0);
+}

@@ -156,6 +156,8 @@ fn an_ifunc_of_an_object_relocated_later_waits_for_it() {
 struct Counted {
     hosted: Hosted,
     memory: Arc<CountingMemory<MmapMemory>>,
+    /// The platform's limit on one image.
+    limit: Option<usize>,
 }
 
 impl Platform for Counted {
@@ -200,6 +202,37 @@ impl Platform for Counted {
     fn with_error_slot(&self, f: &mut dyn FnMut(&mut ErrorSlot)) {
         self.hosted.with_error_slot(f);
     }
+    fn max_image_size(&self) -> Option<usize> {
+        self.limit
+    }
+}
+
+/// A platform's image size limit: an object needing more is refused,
+/// naming its size and the limit, before any memory is reserved, and the
+/// group it was part of leaves nothing behind.
+#[test]
+fn the_platform_limit_refuses_a_large_object_before_reserving() {
+    let (root, _) = interpose_libs();
+    let memory = Arc::new(CountingMemory::new(MmapMemory::default()));
+    let limit = 4096;
+    let linker = Linker::new(Counted {
+        hosted: Hosted::new(),
+        memory: Arc::clone(&memory),
+        limit: Some(limit),
+    });
+    let err = linker
+        .open(Some(root.to_str().unwrap()), Flags::NOW)
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Load { source: LoadError::ImageTooLarge { size, limit: l }, .. }
+                if *size > 4096 && *l == limit
+        ),
+        "{err}"
+    );
+    assert_eq!(memory.reserved_total(), 0, "reserved before refusing");
+    assert!(linker.loaded().is_empty());
 }
 
 #[test]
@@ -217,6 +250,7 @@ fn a_failed_relocation_leaves_nothing_loaded_and_no_memory_held() {
     let linker = Linker::new(Counted {
         hosted: Hosted::new(),
         memory: Arc::clone(&memory),
+        limit: None,
     });
     let path = |p: &Path| String::from(p.to_str().unwrap());
 

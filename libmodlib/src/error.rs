@@ -189,6 +189,31 @@ pub enum LoadError {
         /// The symbol.
         name: String,
     },
+    /// A pointer the loader would call (an init or fini array entry,
+    /// `DT_INIT`, `DT_FINI`, the entry point, an IFUNC resolver) lies
+    /// outside the object's executable memory and is no function it
+    /// imports: refused at load time, before anything is called.
+    #[error("{what} points at {address:#x}, outside the object's code")]
+    CodeOutsideObject {
+        /// What holds the pointer: a section (`.init_array`), a dynamic
+        /// tag (`DT_INIT`, `DT_FINI_ARRAY`), `e_entry` or `IFUNC resolver`.
+        what: String,
+        /// The pointer: its run-time address once relocated, or for what
+        /// is checked from the file before the object is placed (`DT_INIT`,
+        /// `DT_FINI`, `e_entry`, a shared object's IFUNC symbols), its
+        /// address in the file.
+        address: u64,
+    },
+    /// The image would take more address space than the load allows
+    /// ([`crate::LoadOptions::max_image_size`]) or than the host can
+    /// address; refused before any memory is reserved.
+    #[error("the image needs {size} bytes of memory, more than the limit of {limit}")]
+    ImageTooLarge {
+        /// Bytes the image would take (its whole reservation).
+        size: u64,
+        /// The limit.
+        limit: usize,
+    },
     /// The platform could not provide memory.
     #[error("out of memory reserving {size} bytes")]
     OutOfMemory {

@@ -45,6 +45,53 @@ pub struct LoadedImage<M: Memory> {
     pub(crate) exception_index: Option<(u64, usize)>,
 }
 
+/// What an image's code pointers may point at: its executable memory,
+/// and for arrays that may hold them, the functions it imported.
+pub(crate) struct CodeBounds<'a> {
+    pub(crate) regions: &'a [Region],
+    pub(crate) imports: &'a [Import],
+    pub(crate) machine: Machine,
+}
+
+impl CodeBounds<'_> {
+    /// `Ok` if `address`, held by `what`, lies in the image's executable
+    /// regions (an Arm Thumb address with its low bit cleared), or is the
+    /// resolved address of one of its imports when `imports_allowed`.
+    pub(crate) fn check(
+        &self,
+        what: &str,
+        address: u64,
+        imports_allowed: bool,
+    ) -> Result<(), LoadError> {
+        if in_code(self.regions, self.machine, address)
+            || (imports_allowed && self.imports.iter().any(|i| i.address == address))
+        {
+            Ok(())
+        } else {
+            Err(LoadError::CodeOutsideObject {
+                what: String::from(what),
+                address,
+            })
+        }
+    }
+}
+
+/// Whether `address` lies in one of the `ReadExecute` regions (for Arm,
+/// with the Thumb bit masked).
+pub(crate) fn in_code(regions: &[Region], machine: Machine, address: u64) -> bool {
+    let address = if machine == Machine::Arm {
+        address & !1
+    } else {
+        address
+    };
+    regions.iter().any(|r| {
+        r.protection == Protection::ReadExecute
+            && address
+                .checked_sub(r.addr)
+                .is_some_and(|d| d < r.size as u64)
+    })
+}
+
 impl<M: Memory> LoadedImage<M> {
     /// Where the object's Arm exception index table (`.ARM.exidx`,
     /// `PT_ARM_EXIDX`) lies: run-time address and size in bytes (8 per
@@ -90,6 +137,13 @@ impl<M: Memory> LoadedImage<M> {
         &self.regions
     }
 
+    /// Whether `addr` lies in the image's executable memory (on Arm, with
+    /// the Thumb bit masked): a host calling a function the object names
+    /// by symbol (a module's init entry) checks it first.
+    pub fn is_code(&self, addr: u64) -> bool {
+        in_code(&self.regions, self.machine, addr)
+    }
+
     /// The exported symbol `name` (default version).
     pub fn symbol(&self, name: &str) -> Option<Symbol> {
         self.lookup(&Lookup::new(name, None))
@@ -130,7 +184,13 @@ impl<M: Memory> LoadedImage<M> {
     pub fn symbol_at(&self, addr: u64) -> Option<(String, Symbol)> {
         self.exports()
             .into_iter()
-            .filter(|(_, s)| s.address <= addr && addr < s.address + s.size.max(1))
+            // `addr - address < size`, not `addr < address + size`: a
+            // symbol's value and size come from the file, and their sum
+            // may not fit.
+            .filter(|(_, s)| {
+                addr.checked_sub(s.address)
+                    .is_some_and(|d| d < s.size.max(1))
+            })
             .max_by_key(|(_, s)| s.address)
     }
 
@@ -179,7 +239,7 @@ impl<M: Memory> LoadedImage<M> {
             && self.regions.iter().any(|r| {
                 r.protection == Protection::ReadWrite
                     && r.addr <= slot
-                    && slot.saturating_add(word as u64) <= r.addr + r.size as u64
+                    && slot.saturating_add(word as u64) <= r.addr.saturating_add(r.size as u64)
             });
         let res = self.held.res();
         let offset = slot.wrapping_sub(res.addr()) as usize;
@@ -247,8 +307,10 @@ impl<M: Memory> LoadedImage<M> {
         self.require_host()?;
         for &f in &self.init {
             // SAFETY: the caller vouches for the code; `f` was read from the
-            // image's own init tables and the image is relocated, protected
-            // and alive for the duration of the call.
+            // image's own init tables and checked when the image was made
+            // to lie in its executable memory or to be a function it
+            // imported, and the image is relocated, protected and alive for
+            // the duration of the call.
             unsafe { call::void_fn(f) };
         }
         Ok(())

@@ -66,6 +66,12 @@ pub struct LoadOptions {
     pub arm: ArmAbi,
     /// The CPU's capabilities, told to IFUNC resolvers; none by default.
     pub hwcaps: HwCaps,
+    /// The largest image (bytes of address space, the whole reservation)
+    /// a load may take: an object that needs more is refused with
+    /// [`crate::LoadError::ImageTooLarge`] before any memory is reserved.
+    /// `None` (the default) sets no limit beyond the loader's own (1 TiB,
+    /// and what the host's `usize` can hold).
+    pub max_image_size: Option<usize>,
 }
 
 impl Default for LoadOptions {
@@ -76,6 +82,19 @@ impl Default for LoadOptions {
             lazy_calls: None,
             arm: ArmAbi::host(),
             hwcaps: HwCaps::default(),
+            max_image_size: None,
         }
+    }
+}
+
+impl LoadOptions {
+    /// Checks an image of `size` bytes against [`LoadOptions::max_image_size`]
+    /// and the host's `usize`, before anything is reserved for it.
+    pub(crate) fn image_size(&self, size: u64) -> Result<usize, crate::LoadError> {
+        let limit = self.max_image_size.unwrap_or(usize::MAX);
+        usize::try_from(size)
+            .ok()
+            .filter(|&s| s <= limit)
+            .ok_or(crate::LoadError::ImageTooLarge { size, limit })
     }
 }

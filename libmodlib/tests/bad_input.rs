@@ -988,7 +988,10 @@ fn bad_dynamic_relocations() {
         8,
         u64::from(elf::abi::R_X86_64_IRELATIVE),
     ));
-    assert!(matches!(e, LoadError::Malformed { .. }), "{e:?}");
+    assert!(
+        matches!(&e, LoadError::CodeOutsideObject { what, .. } if what == "IFUNC resolver"),
+        "{e:?}"
+    );
     let mut far = patched(
         &bytes,
         relative + R_INFO,
@@ -996,7 +999,10 @@ fn bad_dynamic_relocations() {
         u64::from(elf::abi::R_X86_64_IRELATIVE),
     );
     put(&mut far, relative + 16, 8, 0x7fff_0000_0000);
-    assert!(matches!(load_err(&far), LoadError::Malformed { .. }));
+    assert!(matches!(
+        load_err(&far),
+        LoadError::CodeOutsideObject { .. }
+    ));
 }
 
 #[test]
@@ -1008,7 +1014,95 @@ fn own_ifunc_resolver_outside_code_is_refused() {
     let at = symbol_entry(&bytes, &p, ".dynsym", "so_counter") + ST_INFO;
     let info = (get(&bytes, at, 1) & 0xf0) | u64::from(elf::abi::STT_GNU_IFUNC);
     let e = load_err(&patched(&bytes, at, 1, info));
-    assert!(matches!(e, LoadError::Malformed { .. }), "{e:?}");
+    assert!(
+        matches!(&e, LoadError::CodeOutsideObject { what, .. } if what == "IFUNC resolver"),
+        "{e:?}"
+    );
+    // The same in a relocatable object: a module binding to it would call
+    // its "resolver".
+    let bytes = rel_object();
+    let p = parts(&bytes);
+    let at = symbol_entry(&bytes, &p, ".symtab", "module_counter") + ST_INFO;
+    let info = (get(&bytes, at, 1) & 0xf0) | u64::from(elf::abi::STT_GNU_IFUNC);
+    let e = load_err(&patched(&bytes, at, 1, info));
+    assert!(
+        matches!(&e, LoadError::CodeOutsideObject { what, .. } if what == "IFUNC resolver"),
+        "{e:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Pointers that leave the object
+
+/// Loads `bytes`, which must be refused because `what` points outside the
+/// object's code; nothing may be kept.
+fn outside_code(bytes: &[u8], resolver: &dyn SymbolResolver, what: &str) -> u64 {
+    match try_load_with(bytes, LoadOptions::default(), resolver) {
+        Err(LoadError::CodeOutsideObject { what: w, address }) if w == what => address,
+        other => panic!("{what}: expected CodeOutsideObject, got {other:?}"),
+    }
+}
+
+/// `DT_INIT`, `DT_FINI` and the entry point of a shared object patched to
+/// point at its data, or far outside it, are refused when it is loaded
+/// (no image is handed out, so nothing can run them).
+#[test]
+fn shared_object_init_fini_and_entry_outside_code_are_refused() {
+    let bytes = shared(
+        "ctor_so.c",
+        &["-Wl,-init,ctor_value", "-Wl,-fini,ctor_value"],
+    );
+    try_load(&bytes).expect("the unmodified fixture loads");
+    let p = parts(&bytes);
+    let data = get(&bytes, p.dynamic_value(&bytes, elf::abi::DT_INIT_ARRAY), 8);
+    for (tag, name) in [
+        (elf::abi::DT_INIT, "DT_INIT"),
+        (elf::abi::DT_FINI, "DT_FINI"),
+    ] {
+        for value in [data, 0x7fff_0000_0000, u64::MAX - 0x10] {
+            let at = p.dynamic_value(&bytes, tag);
+            outside_code(&patched(&bytes, at, 8, value), &host(), name);
+        }
+    }
+    // An array entry pointing at the array itself (data).
+    let relative = p.rela_of_type(&bytes, ".rela.dyn", elf::abi::R_X86_64_RELATIVE, |a| a != 0);
+    let place = get(&bytes, relative + R_OFFSET, 8);
+    assert_eq!(place, data, "the first RELATIVE fills .init_array");
+    let address = outside_code(
+        &patched(&bytes, relative + 16, 8, data),
+        &host(),
+        "DT_INIT_ARRAY",
+    );
+    assert_eq!(address % 0x1000, data % 0x1000);
+    let entry = patched(&bytes, 24, 8, data);
+    outside_code(&entry, &host(), "e_entry");
+}
+
+/// A relocatable module whose `.init_array` entry is relocated to a data
+/// symbol, and one whose data section is typed `SHT_INIT_ARRAY` (its words
+/// are no functions), are refused naming the section.
+#[test]
+fn relocatable_init_array_outside_code_is_refused() {
+    let bytes = object("init_data.c", &["-O2", "-fPIC"]);
+    let mem = CountingMemory::new(HostMemory::new(Placement::Low2G));
+    let e = load(&bytes, &LoadOptions::default(), &mem, &host())
+        .map(drop)
+        .expect_err("an init_array entry in data");
+    assert_eq!(mem.live_bytes(), 0, "nothing kept");
+    assert_eq!(mem.live_reservations(), 0, "nothing kept");
+    let LoadError::CodeOutsideObject { what, address } = e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(what, ".init_array");
+    assert_ne!(address, 0);
+
+    let bytes = rel_object();
+    let p = parts(&bytes);
+    let data = p.section(".data").header_at;
+    let mutant = patched(&bytes, data + 4, 4, u64::from(elf::abi::SHT_INIT_ARRAY));
+    // Two of the section's `int`s, read as one word.
+    let address = outside_code(&mutant, &host(), ".data");
+    assert_ne!(address >> 32, 0, "{address:#x}");
 }
 
 #[test]
@@ -1054,6 +1148,142 @@ fn thread_local_storage_is_refused() {
         "{e:?}"
     );
     assert_eq!(mem.live_bytes(), 0, "bytes leaked");
+}
+
+// ---------------------------------------------------------------------------
+// Address arithmetic on values from the file
+
+const ST_SIZE: u64 = 16;
+
+/// A symbol whose value and size do not fit in an address together (a
+/// size of 2^64 - 1, an absolute symbol at the top of the address space)
+/// is still found by `symbol_at` for the addresses it covers, and the
+/// search never overflows.
+#[test]
+fn symbol_at_with_sizes_beyond_the_address_space() {
+    // A shared object whose exported `so_counter` claims every byte above it.
+    let bytes = shared_object();
+    let p = parts(&bytes);
+    let at = symbol_entry(&bytes, &p, ".dynsym", "so_counter");
+    let mutant = patched(&bytes, at + ST_SIZE, 8, u64::MAX);
+    let mem = CountingMemory::new(HostMemory::new(Placement::Low2G));
+    let image = load(&mutant, &LoadOptions::default(), &mem, &host()).expect("loads");
+    let counter = image.symbol("so_counter").expect("exported");
+    for addr in [counter.address, counter.address + 8, u64::MAX] {
+        let (name, symbol) = image.symbol_at(addr).expect("inside so_counter");
+        assert_eq!(
+            (name.as_str(), symbol),
+            ("so_counter", counter),
+            "{addr:#x}"
+        );
+    }
+    drop(image);
+    assert_eq!(mem.live_bytes(), 0);
+
+    // A relocatable object whose `module_counter` is absolute, 16 bytes
+    // long, 4 bytes below the top of the address space.
+    let bytes = rel_object();
+    let p = parts(&bytes);
+    let at = symbol_entry(&bytes, &p, ".symtab", "module_counter");
+    let mut mutant = patched(&bytes, at + ST_SHNDX, 2, u64::from(elf::abi::SHN_ABS));
+    put(&mut mutant, at + ST_VALUE, 8, u64::MAX - 3);
+    put(&mut mutant, at + ST_SIZE, 8, 16);
+    let image = load(&mutant, &LoadOptions::default(), &mem, &host_low()).expect("loads");
+    let (name, symbol) = image.symbol_at(u64::MAX).expect("inside module_counter");
+    assert_eq!(
+        (name.as_str(), symbol.address),
+        ("module_counter", u64::MAX - 3)
+    );
+    assert!(image
+        .symbol_at(u64::MAX - 4)
+        .is_none_or(|(n, _)| n != "module_counter"));
+}
+
+// ---------------------------------------------------------------------------
+// Validation before reservation, and the image size limit
+
+/// Just under the loader's own limit of 1 TiB.
+const ALMOST_A_TIB: u64 = (1 << 40) - (1 << 24);
+
+/// Loads `bytes` with `options` into counting memory placed anywhere (a
+/// huge reservation could be granted); returns the error and how many
+/// bytes were ever reserved.
+fn refused_before_reserving(bytes: &[u8], options: LoadOptions) -> (LoadError, usize) {
+    let mem = CountingMemory::new(HostMemory::new(Placement::Anywhere));
+    let e = load(bytes, &options, &mem, &host_low())
+        .map(drop)
+        .expect_err("refused");
+    assert_eq!(mem.live_bytes(), 0, "nothing kept");
+    (e, mem.reserved_total())
+}
+
+/// An object whose bss is almost 1 TiB and which is broken further on (a
+/// relocation outside its section, a relocation table outside the file) is
+/// refused without a byte reserved: everything the file can show is
+/// checked first.
+#[test]
+fn huge_broken_objects_are_refused_before_any_reservation() {
+    let bytes = rel_object();
+    let p = parts(&bytes);
+    let mut mutant = patched(
+        &bytes,
+        p.section(".bss").header_at + SH_SIZE,
+        8,
+        ALMOST_A_TIB,
+    );
+    let entry = p.entry(".rela.text", 0, RELA_SIZE);
+    put(&mut mutant, entry + R_OFFSET, 8, 0x10_0000);
+    let (e, reserved) = refused_before_reserving(&mutant, LoadOptions::default());
+    assert!(
+        matches!(e, LoadError::RelocationOutOfBounds { .. }),
+        "{e:?}"
+    );
+    assert_eq!(reserved, 0, "ET_REL: reserved before refusing");
+
+    let bytes = shared_object();
+    let p = parts(&bytes);
+    let last = *p.loads().last().expect("segments");
+    let mut mutant = patched(&bytes, last + P_MEMSZ, 8, ALMOST_A_TIB);
+    put(
+        &mut mutant,
+        p.dynamic_value(&bytes, elf::abi::DT_RELA),
+        8,
+        0x10_0000_0000,
+    );
+    let (e, reserved) = refused_before_reserving(&mutant, LoadOptions::default());
+    assert!(matches!(e, LoadError::Malformed { .. }), "{e:?}");
+    assert_eq!(reserved, 0, "ET_DYN: reserved before refusing");
+}
+
+/// With `max_image_size`, an object that needs more is refused, naming
+/// its size and the limit, before anything is reserved; one that fits
+/// loads.
+#[test]
+fn image_size_limit_is_checked_before_reserving() {
+    let limit = 1 << 20;
+    let options = LoadOptions {
+        max_image_size: Some(limit),
+        ..LoadOptions::default()
+    };
+    let rel = rel_object();
+    let p = parts(&rel);
+    let big_rel = patched(&rel, p.section(".bss").header_at + SH_SIZE, 8, 16 << 20);
+    let so = shared_object();
+    let p = parts(&so);
+    let last = *p.loads().last().expect("segments");
+    let big_so = patched(&so, last + P_MEMSZ, 8, 16 << 20);
+    for (name, bytes) in [("ET_REL", &big_rel), ("ET_DYN", &big_so)] {
+        let (e, reserved) = refused_before_reserving(bytes, options);
+        assert!(
+            matches!(e, LoadError::ImageTooLarge { size, limit: l } if size > 16 << 20 && l == limit),
+            "{name}: {e:?}"
+        );
+        assert_eq!(reserved, 0, "{name}: reserved before refusing");
+        try_load_with(bytes, LoadOptions::default(), &host_low()).expect("loads without the limit");
+    }
+    for bytes in [rel_object_nopic(), shared_object()] {
+        try_load_with(&bytes, options, &host_low()).expect("a small object fits the limit");
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,16 @@
 //! the user runtime of the QEMU system), and in [`capi`] the bodies of the
 //! C ABI that every image exports through thin shims. The `dl` crate
 //! re-exports its main types.
+//!
+//! Stack: nothing recurses on input. Every walk of the `DT_NEEDED` graph —
+//! finding dependencies (breadth-first), the relocation and constructor
+//! order and the destructor order (depth-first, glibc's), reachability at
+//! `dlclose` — keeps its work list on the heap, so the stack `dlopen` and
+//! `dlclose` need does not grow with the graph: a 1000-library `DT_NEEDED`
+//! chain opens and closes on a 64 KiB thread stack (tested), and the
+//! order walk handles a 100 000-object chain on one. What does grow with a
+//! group is heap: each object's breadth-first scope lists the objects
+//! after it, so a chain of n libraries holds n²/2 scope entries.
 #![no_std]
 
 extern crate alloc;

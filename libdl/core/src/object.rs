@@ -10,7 +10,7 @@ use modlib::{LoadedImage, Memory};
 use crate::platform::HostObject;
 
 /// A dependency edge or scope entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Dep {
     /// An object this linker loaded (by id).
     Ours(u32),

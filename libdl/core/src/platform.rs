@@ -26,7 +26,7 @@ use crate::capi::ErrorSlot;
 pub struct FileError(pub String);
 
 /// An object the host process already has loaded, identified by the host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct HostObject(pub usize);
 
 /// The host's own global scope (what its dynamic linker loaded).
@@ -122,6 +122,7 @@ pub trait ThreadLocalStorage: Sync {
 /// | host process | [`Platform::host`] ([`HostScope`]) | loaded objects see only each other |
 /// | thread-local storage | [`Platform::thread_local`] ([`ThreadLocalStorage`]) | objects with `PT_TLS` are refused |
 /// | lazy binding | [`Platform::unresolved_call`] | `RTLD_LAZY` binds as `RTLD_NOW` |
+/// | memory limit | [`Platform::max_image_size`] | no limit on one object's image |
 pub trait Platform: Send + Sync {
     /// Memory the images live in.
     type Memory: Memory + Clone + Send + Sync;
@@ -201,6 +202,13 @@ pub trait Platform: Send + Sync {
     /// PLT to such functions are bound to it, and fail only if made), and
     /// ends the program. Without one every reference must resolve.
     fn unresolved_call(&self) -> Option<u64> {
+        None
+    }
+
+    /// The most memory (bytes of address space) one object's image may
+    /// take: an object that needs more is refused (`ImageTooLarge`) before
+    /// any memory is reserved for it. No limit by default.
+    fn max_image_size(&self) -> Option<usize> {
         None
     }
 }

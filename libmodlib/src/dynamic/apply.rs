@@ -492,10 +492,10 @@ pub(super) fn run_ifunc_resolvers<M: Memory>(
             s.prot == Protection::ReadExecute && s.vaddr <= code && code < s.vaddr + s.filesz
         });
         if !in_code {
-            return Err(LoadError::malformed(
-                "IFUNC resolver outside the object's code",
-                d.place,
-            ));
+            return Err(LoadError::CodeOutsideObject {
+                what: String::from("IFUNC resolver"),
+                address: resolver,
+            });
         }
         // SAFETY: the resolver address lies in the file-backed part of one of
         // this image's executable segments, which is relocated, executable

@@ -7,14 +7,14 @@
 //! wait for [`Pending::finish`].
 
 use alloc::boxed::Box;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::call;
-use crate::class::Class;
 use crate::error::LoadError;
 use crate::header::{file_range, File};
-use crate::image::{Exports, LoadedImage};
+use crate::image::{CodeBounds, Exports, LoadedImage};
 use crate::kinds::{DynamicInfo, Import, ObjectKind, Region, ThreadLocal, UnresolvedCall};
 use crate::machine::Machine;
 use crate::memory::{align_down, align_up, FileMapping, Held, Memory, Protection};
@@ -130,11 +130,15 @@ pub(crate) fn map<'a, M: Memory>(
         }
         None => hi,
     };
-    let span = (hi - lo) as usize;
     let mut dynsyms = locate_symbols(&layout, &tags, file.class)?;
     let strtab = file_view(&layout, &dynsyms)
         .ok_or(LoadError::malformed("dynamic symbol tables", 0))?
         .strtab;
+    // Everything the file alone can show wrong is found before any memory
+    // is reserved, and the image's size is checked against the limit.
+    ifunc_resolvers_in_code(&layout, &dynsyms, machine)?;
+    validate_tables(&layout, &tags, machine, file.elf.ehdr.e_entry)?;
+    let span = options.image_size(hi - lo)?;
 
     // The ranges to commit, adjacent ones merged.
     let mut commits: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
@@ -442,7 +446,7 @@ impl<'a, M: Memory> Mapped<'a, M> {
 
     /// The finished image: relocated and fully protected.
     fn into_image(self, imports: Vec<Import>) -> Result<LoadedImage<M>, LoadError> {
-        let regions = self
+        let regions: Vec<Region> = self
             .final_ranges()
             .iter()
             .map(|&(a, b, protection)| Region {
@@ -451,13 +455,15 @@ impl<'a, M: Memory> Mapped<'a, M> {
                 protection,
             })
             .collect();
-        let (init, fini) = init_fini(
-            &self.tags,
-            &self.layout,
-            &self.held,
-            self.base,
-            self.machine.class(),
-        )?;
+        let bounds = CodeBounds {
+            regions: &regions,
+            imports: &imports,
+            machine: self.machine,
+        };
+        if let Some(entry) = self.entry {
+            bounds.check("e_entry", entry, false)?;
+        }
+        let (init, fini) = init_fini(&self.tags, &self.layout, &self.held, self.base, &bounds)?;
         let thread_local = self.thread_local();
         Ok(LoadedImage {
             held: self.held,
@@ -542,48 +548,142 @@ impl<'a, M: Memory> Pending<'a, M> {
     }
 }
 
-/// Init and fini functions in call order, read from the relocated image.
+/// Init and fini functions in call order, read from the relocated image;
+/// each must lie in the object's code, or for the arrays be a function it
+/// imported (`bounds`), else the load is refused naming the tag.
 fn init_fini<M: Memory>(
     tags: &tags::Tags,
     layout: &Layout<'_>,
     held: &Held<M>,
     base: u64,
-    class: Class,
+    bounds: &CodeBounds<'_>,
 ) -> Result<(Vec<u64>, Vec<u64>), LoadError> {
-    let array = |range: Option<(u64, u64)>| -> Result<Vec<u64>, LoadError> {
+    let class = bounds.machine.class();
+    let array = |range: Option<(u64, u64)>, what: &str| -> Result<Vec<u64>, LoadError> {
         let Some((vaddr, size)) = range else {
             return Ok(Vec::new());
         };
         if size == 0 {
             return Ok(Vec::new());
         }
-        // The array must lie in the file's data of one segment (a linker
-        // never puts it in zero-filled memory): checked once, so that its
-        // length is bounded by the file's, however large the tag says.
+        array_in_file(layout, vaddr, size)?;
         let bad = LoadError::malformed("init/fini array outside the file data", vaddr);
-        let s = layout.segments[layout.segment_of(vaddr).ok_or(bad.clone())?];
-        if vaddr
-            .checked_add(size)
-            .is_none_or(|end| end > s.vaddr + s.filesz)
-        {
-            return Err(bad);
-        }
         let bytes = held
             .bytes((vaddr - layout.lo) as usize, size as usize)
             .ok_or(bad)?;
-        Ok(class
+        class
             .words(bytes)
             .filter(|&f| f != 0 && f != class.max_address())
-            .collect())
+            .map(|f| bounds.check(what, f, true).map(|()| f))
+            .collect()
     };
-    let mut init: Vec<u64> = tags
-        .init
-        .map(|f| base.wrapping_add(f))
-        .into_iter()
-        .collect();
-    init.extend(array(tags.init_array)?);
-    let mut fini = array(tags.fini_array)?;
+    let function = |tag: Option<u64>, what: &str| -> Result<Option<u64>, LoadError> {
+        tag.map(|f| {
+            let f = base.wrapping_add(f);
+            bounds.check(what, f, false).map(|()| f)
+        })
+        .transpose()
+    };
+    let mut init: Vec<u64> = function(tags.init, "DT_INIT")?.into_iter().collect();
+    init.extend(array(tags.init_array, "DT_INIT_ARRAY")?);
+    let mut fini = array(tags.fini_array, "DT_FINI_ARRAY")?;
     fini.reverse();
-    fini.extend(tags.fini.map(|f| base.wrapping_add(f)));
+    fini.extend(function(tags.fini, "DT_FINI")?);
     Ok((init, fini))
+}
+
+/// Checks that every IFUNC the object defines has its resolver in the file
+/// data of one of its executable segments: whoever binds to it (this
+/// object, another of its group, `dlsym`) calls that resolver.
+fn ifunc_resolvers_in_code(
+    layout: &Layout<'_>,
+    dynsyms: &DynSymbols,
+    machine: Machine,
+) -> Result<(), LoadError> {
+    let view =
+        file_view(layout, dynsyms).ok_or(LoadError::malformed("dynamic symbol tables", 0))?;
+    for i in 1..view.count {
+        let Some(sym) = view.sym(i) else { break };
+        if sym.kind() != SymbolKind::Ifunc || !sym.is_defined() {
+            continue;
+        }
+        if sym.shndx == elf::abi::SHN_ABS || !in_code(layout, machine, sym.value) {
+            return Err(LoadError::CodeOutsideObject {
+                what: String::from("IFUNC resolver"),
+                address: sym.value,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether the unbiased `vaddr` lies in the file data of an executable
+/// segment (on Arm, with the Thumb bit masked).
+fn in_code(layout: &Layout<'_>, machine: Machine, vaddr: u64) -> bool {
+    let vaddr = if machine == Machine::Arm {
+        vaddr & !1
+    } else {
+        vaddr
+    };
+    layout.segments.iter().any(|s| {
+        s.prot == Protection::ReadExecute
+            && vaddr.checked_sub(s.vaddr).is_some_and(|d| d < s.filesz)
+    })
+}
+
+/// Checks, before the object is placed, what the dynamic table points at:
+/// the relocation tables lie in the file's data, the init and fini arrays
+/// in one segment's file data, and `DT_INIT`, `DT_FINI` and the entry
+/// point (`entry`, if not 0) in the object's code. (The arrays' entries are
+/// checked once relocated.)
+fn validate_tables(
+    layout: &Layout<'_>,
+    tags: &tags::Tags,
+    machine: Machine,
+    entry: u64,
+) -> Result<(), LoadError> {
+    for (table, what) in [
+        (tags.relr, "DT_RELR outside the loaded file data"),
+        (tags.rela, "relocation table outside the loaded file data"),
+        (tags.rel, "relocation table outside the loaded file data"),
+        (tags.jmprel, "relocation table outside the loaded file data"),
+    ] {
+        if let Some((vaddr, size)) = table {
+            layout
+                .file(vaddr, size)
+                .ok_or(LoadError::malformed(what, vaddr))?;
+        }
+    }
+    for (vaddr, size) in [tags.init_array, tags.fini_array].into_iter().flatten() {
+        if size != 0 {
+            array_in_file(layout, vaddr, size)?;
+        }
+    }
+    let functions = [(tags.init, "DT_INIT"), (tags.fini, "DT_FINI")];
+    let entry = [((entry != 0).then_some(entry), "e_entry")];
+    for (vaddr, what) in functions.into_iter().chain(entry) {
+        if let Some(vaddr) = vaddr.filter(|&v| !in_code(layout, machine, v)) {
+            return Err(LoadError::CodeOutsideObject {
+                what: String::from(what),
+                address: vaddr,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The segment an init or fini array at unbiased `vaddr`, `size` bytes,
+/// lies in the file data of (a linker never puts one in zero-filled
+/// memory): checked once, so that its length is bounded by the file's,
+/// however large the tag says.
+fn array_in_file(layout: &Layout<'_>, vaddr: u64, size: u64) -> Result<(), LoadError> {
+    let bad = LoadError::malformed("init/fini array outside the file data", vaddr);
+    let s = layout.segments[layout.segment_of(vaddr).ok_or(bad.clone())?];
+    if vaddr
+        .checked_add(size)
+        .is_none_or(|end| end > s.vaddr + s.filesz)
+    {
+        return Err(bad);
+    }
+    Ok(())
 }

@@ -394,11 +394,14 @@ pub(super) fn locate_symbols(
         ))?;
         let nbucket = u32_at(tail, 0).ok_or(LoadError::malformed("DT_HASH table", a))? as usize;
         let nchain = u32_at(tail, 4).ok_or(LoadError::malformed("DT_HASH table", a))? as usize;
-        let len = 8 + (nbucket + nchain) * 4;
-        if len > tail.len() {
+        let len = nbucket
+            .checked_add(nchain)
+            .and_then(|n| n.checked_mul(4))
+            .and_then(|n| n.checked_add(8));
+        if len.is_none_or(|len| len > tail.len()) {
             return Err(LoadError::malformed("DT_HASH table", a));
         }
-        (HashKind::Sysv, a, nchain, len)
+        (HashKind::Sysv, a, nchain, len.unwrap_or(0))
     } else if tags.symtab.is_some() {
         return Err(LoadError::malformed(
             "dynamic symbols without DT_GNU_HASH or DT_HASH",

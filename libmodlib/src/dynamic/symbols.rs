@@ -381,7 +381,10 @@ pub(crate) fn gnu_hash_count(hash: &[u8], class: Class) -> Option<usize> {
         return Some(symoffset);
     }
     loop {
-        let ch = u32_at(hash, chains + (last - symoffset).checked_mul(4)?)?;
+        let ch = u32_at(
+            hash,
+            chains.checked_add((last - symoffset).checked_mul(4)?)?,
+        )?;
         last += 1;
         if ch & 1 != 0 {
             return Some(last);
@@ -507,8 +510,11 @@ impl<'a> View<'a> {
             return None;
         }
         let hash = sysv_hash(lookup.name.as_bytes());
-        let mut i = u32_at(h, 8 + (hash % nbucket) as usize * 4)? as usize;
-        let chains = 8 + nbucket as usize * 4;
+        // Offsets in `usize`, which a 32-bit host's tables from the file
+        // could overflow: checked.
+        let offset = |index: usize, from: usize| index.checked_mul(4)?.checked_add(from);
+        let mut i = u32_at(h, offset((hash % nbucket) as usize, 8)?)? as usize;
+        let chains = offset(nbucket as usize, 8)?;
         // Bounded walk: a malformed chain cannot loop forever.
         for _ in 0..nchain {
             if i == 0 || i >= nchain {
@@ -517,7 +523,7 @@ impl<'a> View<'a> {
             if let Some(sym) = self.candidate(i, lookup) {
                 return Some((i, sym));
             }
-            i = u32_at(h, chains + i * 4)? as usize;
+            i = u32_at(h, offset(i, chains)?)? as usize;
         }
         None
     }

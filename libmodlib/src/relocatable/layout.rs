@@ -257,8 +257,17 @@ pub(crate) fn plan(
         groups[g] = (offset as usize, size as usize);
         total = offset.checked_add(size).ok_or_else(too_large)?;
     }
-    let total = total.max(page) as usize;
-    let align = aligns.iter().copied().max().unwrap_or(page) as usize;
+    // What a 32-bit host cannot address is refused, never truncated.
+    let total = total.max(page);
+    let total = usize::try_from(total).map_err(|_| LoadError::ImageTooLarge {
+        size: total,
+        limit: usize::MAX,
+    })?;
+    let align = aligns.iter().copied().max().unwrap_or(page);
+    let align = usize::try_from(align).map_err(|_| LoadError::ImageTooLarge {
+        size: align,
+        limit: usize::MAX,
+    })?;
     let abs = |g: usize, rel: u64| groups[g].0 + rel as usize;
     Ok(Layout {
         sections: rel_offsets

@@ -22,7 +22,7 @@ use crate::call;
 use crate::error::LoadError;
 use crate::exports::ExportTable;
 use crate::header::{file_range, section_bytes, File};
-use crate::image::{Exports, LoadedImage};
+use crate::image::{CodeBounds, Exports, LoadedImage};
 use crate::kinds::{Import, ObjectKind, PlacedSection, Region, RelocatableLayout};
 use crate::machine::Machine;
 use crate::memory::{Held, Memory};
@@ -257,6 +257,10 @@ pub(crate) fn map<M: Memory>(
 ) -> Result<Mapped<'_, M>, LoadError> {
     let machine = options.machine;
     let plan = plan(&obj, machine, options.arm, memory.page_size() as u64)?;
+    // Everything the file alone can show wrong is found before any memory
+    // is reserved, and the image's size is checked against the limit.
+    validate(&obj, &plan, machine)?;
+    options.image_size(plan.total as u64)?;
 
     let mut held = Held::reserve(memory, plan.total, plan.align, false)
         .map_err(|_| LoadError::OutOfMemory { size: plan.total })?;
@@ -340,7 +344,6 @@ impl<M: Memory> Mapped<'_, M> {
             functions: &functions,
         };
         apply_relocations(&obj, &plan, symbols, start, (machine, arm), &mut held)?;
-        let (init, fini) = init_fini(&obj, &plan, &held)?;
 
         let mut regions = Vec::new();
         for (g, &(offset, size)) in plan.groups.iter().enumerate() {
@@ -357,6 +360,14 @@ impl<M: Memory> Mapped<'_, M> {
                 protection: GROUPS[g],
             });
         }
+
+        // Every pointer the image's users will call, checked before any is.
+        let bounds = CodeBounds {
+            regions: &regions,
+            imports: &imports,
+            machine,
+        };
+        let (init, fini) = init_fini(&obj, &plan, &held, &bounds)?;
 
         let modinfo = obj
             .section(".modinfo")?
@@ -567,6 +578,75 @@ fn defined_values(obj: &Object<'_>, plan: &Layout, start: u64) -> Result<Vec<u64
         values.push(value);
     }
     Ok(values)
+}
+
+/// What can be checked from the file before the object is placed: symbol
+/// values and names, that no global is defined twice, IFUNC resolvers in
+/// the code, and every relocation's place inside a section with bytes.
+/// (Values are checked as offsets from 0; [`map`] computes them again at
+/// the object's address.)
+fn validate(obj: &Object<'_>, plan: &Layout, machine: Machine) -> Result<(), LoadError> {
+    let values = defined_values(obj, plan, 0)?;
+    ifunc_resolvers_in_code(obj, plan, &values, (0, machine))?;
+    drop(exports(obj, &values)?);
+    for (i, sym) in obj.symbols.iter().enumerate().skip(1) {
+        if sym.st_shndx == SHN_UNDEF {
+            obj.symbol_name(i)?;
+        }
+    }
+    for (rel_index, shdr, target) in obj.relocation_sections() {
+        if plan.sections[target].is_none() {
+            continue;
+        }
+        let target_shdr = &obj.shdrs[target];
+        if target_shdr.sh_type == SHT_NOBITS {
+            return Err(LoadError::malformed(
+                "relocations against a NOBITS section",
+                shdr.sh_offset,
+            ));
+        }
+        for e in obj.entries(shdr)? {
+            if e.offset >= target_shdr.sh_size {
+                return Err(relocation_error(
+                    obj,
+                    machine,
+                    rel_index,
+                    &e,
+                    RelocFault::OutOfBounds,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks that every IFUNC the object defines has its resolver in the
+/// object's code (the text group): a module that binds to it calls it.
+fn ifunc_resolvers_in_code(
+    obj: &Object<'_>,
+    plan: &Layout,
+    values: &[u64],
+    (start, machine): (u64, Machine),
+) -> Result<(), LoadError> {
+    let (text, size) = plan.groups[0];
+    let thumb = u64::from(machine == Machine::Arm);
+    let text = start + text as u64;
+    for (sym, &value) in obj.symbols.iter().zip(values) {
+        if sym.st_symtype() != STT_GNU_IFUNC || sym.st_shndx == SHN_UNDEF {
+            continue;
+        }
+        let in_code = sym.st_shndx != SHN_ABS
+            && (value & !thumb)
+                .checked_sub(text)
+                .is_some_and(|d| d < size as u64);
+        if !in_code {
+            return Err(LoadError::CodeOutsideObject {
+                what: String::from("IFUNC resolver"),
+                address: value,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Binds every undefined symbol into `values`; returns the imports that
@@ -800,13 +880,16 @@ fn relocation_error(
 
 /// `.init_array`/`.fini_array` contents in call order: sections sorted by
 /// priority suffix (unsuffixed last); init runs forward, fini backward.
+/// Each entry must lie in the object's code or be a function it imported
+/// (`bounds`), else the load is refused naming the section.
 fn init_fini<M: Memory>(
     obj: &Object<'_>,
     plan: &Layout,
     held: &Held<M>,
+    bounds: &CodeBounds<'_>,
 ) -> Result<(Vec<u64>, Vec<u64>), LoadError> {
     let collect = |sh_type: u32| -> Result<Vec<u64>, LoadError> {
-        let mut sections: Vec<(u32, usize, usize)> = Vec::new();
+        let mut sections: Vec<(u32, usize, usize, usize)> = Vec::new();
         for (i, shdr) in obj.shdrs.iter().enumerate() {
             if shdr.sh_type != sh_type {
                 continue;
@@ -819,22 +902,29 @@ fn init_fini<M: Memory>(
                 .rsplit_once('.')
                 .and_then(|(_, p)| p.parse::<u32>().ok())
                 .unwrap_or(u32::MAX);
-            sections.push((priority, offset, shdr.sh_size as usize));
+            sections.push((priority, offset, shdr.sh_size as usize, i));
         }
         // Ties (several unsuffixed arrays) keep section order.
-        crate::sort::sort_by_key(&mut sections, |&(p, offset, _)| (p, offset));
+        crate::sort::sort_by_key(&mut sections, |&(p, offset, _, _)| (p, offset));
         let mut out = Vec::new();
-        for (_, offset, size) in sections {
+        for (_, offset, size, index) in sections {
             let bytes = held.bytes(offset, size).ok_or(LoadError::malformed(
                 "init/fini array outside the image",
                 offset as u64,
             ))?;
             let class = obj.file.class;
-            out.extend(
-                class
-                    .words(bytes)
-                    .filter(|&f| f != 0 && f != class.max_address()),
-            );
+            for f in class
+                .words(bytes)
+                .filter(|&f| f != 0 && f != class.max_address())
+            {
+                if bounds.check("", f, true).is_err() {
+                    return Err(LoadError::CodeOutsideObject {
+                        what: obj.section_name(index),
+                        address: f,
+                    });
+                }
+                out.push(f);
+            }
         }
         Ok(out)
     };

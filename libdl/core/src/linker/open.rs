@@ -7,6 +7,7 @@
 
 use crate::sync::Arc;
 use alloc::boxed::Box;
+use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -410,6 +411,7 @@ impl<P: Platform> Linker<P> {
             binding: Binding::Global,
             lazy_calls: self.platform.unresolved_call().filter(|_| lazy),
             hwcaps: self.platform.hwcaps(),
+            max_image_size: self.platform.max_image_size(),
             ..LoadOptions::default()
         };
         let mut mapped = Vec::with_capacity(pending.len());
@@ -586,6 +588,10 @@ fn breadth_first<M: modlib::Memory>(
     deps: &[Vec<Dep>],
 ) -> Vec<Dep> {
     let mut order = vec![start];
+    // What `order` holds, for a membership test that does not scan it
+    // (which made a long chain's scopes quadratic in its length each).
+    let mut seen: BTreeSet<Dep> = BTreeSet::new();
+    seen.insert(start);
     let mut i = 0;
     while i < order.len() {
         let next: Vec<Dep> = match order[i] {
@@ -600,7 +606,7 @@ fn breadth_first<M: modlib::Memory>(
             Dep::Host(_) => Vec::new(),
         };
         for d in next {
-            if !order.contains(&d) {
+            if seen.insert(d) {
                 order.push(d);
             }
         }
