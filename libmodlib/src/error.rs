@@ -86,6 +86,12 @@ pub enum LoadError {
         /// Its `sh_type`.
         sh_type: u32,
     },
+    /// A relocatable object defines the same global symbol twice.
+    #[error("symbol `{name}` is defined twice in the object")]
+    DuplicateDefinition {
+        /// The symbol.
+        name: String,
+    },
     /// Neither `ET_REL` nor `ET_DYN`.
     #[error("unsupported ELF type {e_type} (only ET_REL and ET_DYN are loaded)")]
     UnsupportedType {

@@ -606,6 +606,28 @@ fn absurd_init_and_fini_array_sizes_are_refused_at_once() {
     }
 }
 
+/// A global defined twice is named in the error.
+#[test]
+fn a_global_defined_twice_is_named() {
+    let bytes = rel_object();
+    let p = parts(&bytes);
+    let add = symbol_entry(&bytes, &p, ".symtab", "module_add");
+    let sum = symbol_entry(&bytes, &p, ".symtab", "module_sum");
+    // module_sum renamed module_add: two definitions of one name.
+    let mutant = patched(&bytes, sum, 4, get(&bytes, add, 4));
+    let e = load_err(&mutant);
+    assert_eq!(
+        e,
+        LoadError::DuplicateDefinition {
+            name: "module_add".into()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        "symbol `module_add` is defined twice in the object"
+    );
+}
+
 /// File offset of the entry of `name` in the symbol table `table`.
 fn symbol_entry(bytes: &[u8], p: &Parts, table: &str, name: &str) -> u64 {
     let symtab = &p.section(table).shdr;

@@ -961,5 +961,5 @@ fn exports(obj: &Object<'_>, values: &[u64]) -> Result<ExportTable, LoadError> {
         ));
     }
     ExportTable::packed(items, names_len, crate::ProviderId(0))
-        .map_err(|_| LoadError::malformed("a global symbol is defined twice", 0))
+        .map_err(|d| LoadError::DuplicateDefinition { name: d.name })
 }
