@@ -16,7 +16,9 @@
 //! stages answer symbol lookups.
 //!
 //! Modules import only from below, in layers: plain types and services
-//! (`kinds`, `options`, `memory`, `symbol`, `machine`, `error`, `reloc`);
+//! (`kinds`, `options`, `memory`, `symbol`, `machine`, `error`, `reloc`,
+//! where the machine tables import the shared `reloc::fixup` and the
+//! dispatch imports them);
 //! symbol tables (`dynamic::symbols`, `symtab`, `exports`) and `header`;
 //! the image (`image`); the two loaders (`relocatable`, `dynamic`); the
 //! stages and the parsed object (`mapped`, `object`, `inspect`); this root.

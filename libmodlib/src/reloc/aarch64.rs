@@ -26,7 +26,7 @@ use elf::abi::{
 };
 
 use super::field::{any16, any32, fits_signed, patch32, put};
-use super::{reach, DynamicClass, Fixup, Needs, RelocFault};
+use super::fixup::{reach, DynamicClass, Fixup, Needs, RelocFault};
 
 /// The withdrawn second "no relocation" code, still accepted by linkers.
 const R_AARCH64_NONE_OLD: u32 = 256;

@@ -102,7 +102,7 @@ use elf::abi::{
 use super::field::{any16, any8, fits_signed, get, put};
 use crate::ArmAbi;
 
-use super::{reach, DynamicClass, Fixup, Needs, RelocFault};
+use super::fixup::{reach, DynamicClass, Fixup, Needs, RelocFault};
 
 /// `GOT(S) + A - GOT_ORG`: the slot's offset from the GOT (AAELF32 code 26;
 /// the `elf` crate names it by its withdrawn name, `R_ARM_BASE_BREL`).

@@ -1,6 +1,6 @@
 //! Little-endian field access and range checks shared by the machine tables.
 
-use super::RelocFault;
+use super::fixup::RelocFault;
 
 /// Reads the `N` bytes at `offset`.
 pub(crate) fn get<const N: usize>(bytes: &[u8], offset: usize) -> Result<[u8; N], RelocFault> {

@@ -29,7 +29,7 @@ use elf::abi::{
 };
 
 use super::field::{any32, fits_signed, get, patch16, patch32, put, signed32};
-use super::{reach, DynamicClass, Fixup, Needs, Partner, RelocFault};
+use super::fixup::{reach, DynamicClass, Fixup, Needs, Partner, RelocFault};
 
 /// `S + A - P` through the PLT, as a 32-bit field (psABI 59).
 pub(crate) const R_RISCV_PLT32: u32 = 59;

@@ -18,7 +18,7 @@ use elf::abi::{
 };
 
 use super::field::{any16, any8, get, put, signed16, signed32, signed8, unsigned32};
-use super::{DynamicClass, Fixup, Needs, RelocFault};
+use super::fixup::{DynamicClass, Fixup, Needs, RelocFault};
 
 /// What `__tls_get_addr` adds to the offset it is given, and `DTPREL`
 /// values have subtracted (the psABI's `TLS_DTV_OFFSET`): none.
