@@ -79,11 +79,7 @@ impl CodeBounds<'_> {
 /// Whether `address` lies in one of the `ReadExecute` regions (for Arm,
 /// with the Thumb bit masked).
 pub(crate) fn in_code(regions: &[Region], machine: Machine, address: u64) -> bool {
-    let address = if machine == Machine::Arm {
-        address & !1
-    } else {
-        address
-    };
+    let address = crate::reloc::code_address(machine, address);
     regions.iter().any(|r| {
         r.protection == Protection::ReadExecute
             && address

@@ -262,10 +262,10 @@ impl<M: Memory> Relocator<'_, '_, M> {
             return Err(LoadError::malformed("TLS descriptor tables changed", place));
         }
         descriptors.next += 2 * word as u64;
-        let arm = self.machine == Machine::Arm;
+        let layout = reloc::descriptor_layout(self.machine);
         let addend = match addend {
             Some(addend) => addend,
-            None if !arm => {
+            None if !layout.rel_addend => {
                 return Err(LoadError::ThreadLocalStorage {
                     what: "a TLS descriptor in a REL table",
                 })
@@ -289,7 +289,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
         class.put_word(slot, 0, module);
         class.put_word(slot, word, class.wrap(offset));
         let argument = self.base.wrapping_add(record);
-        let pair = if arm {
+        let pair = if layout.argument_first {
             [argument, resolver]
         } else {
             [resolver, argument]

@@ -620,11 +620,7 @@ fn ifunc_resolvers_in_code(
 /// Whether the unbiased `vaddr` lies in the file data of an executable
 /// segment (on Arm, with the Thumb bit masked).
 fn in_code(layout: &Layout<'_>, machine: Machine, vaddr: u64) -> bool {
-    let vaddr = if machine == Machine::Arm {
-        vaddr & !1
-    } else {
-        vaddr
-    };
+    let vaddr = crate::reloc::code_address(machine, vaddr);
     layout.segments.iter().any(|s| {
         s.prot == Protection::ReadExecute
             && vaddr.checked_sub(s.vaddr).is_some_and(|d| d < s.filesz)

@@ -116,6 +116,14 @@ pub(crate) const TLS_DTV_OFFSET: u64 = 0;
 /// (`PT_ARM_EXIDX`) of the EHABI exception index table: both 0x7000_0001.
 pub(crate) const EXCEPTION_INDEX_TYPE: u32 = 0x7000_0001;
 
+/// A TLS descriptor is (argument, function), the reverse of x86_64's and
+/// aarch64's, and may sit in a `REL` table with its addend in the first
+/// word (when it names no symbol).
+pub(crate) const TLS_DESCRIPTOR: super::DescriptorLayout = super::DescriptorLayout {
+    argument_first: true,
+    rel_addend: true,
+};
+
 /// Bytes of one veneer (see the top of this file): a Thumb entry, the
 /// literal and an Arm entry. Veneers must start 4-byte aligned; at this
 /// size, packed from a 16-byte aligned start, each one is.

@@ -113,6 +113,38 @@ pub(crate) fn loadable_section_type(machine: Machine, sh_type: u32) -> bool {
     }
 }
 
+/// How a machine lays out a TLS descriptor (`TLSDESC`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DescriptorLayout {
+    /// The pair is (argument, function) rather than (function, argument).
+    pub argument_first: bool,
+    /// A descriptor may be in a `REL` table, its addend then read from the
+    /// place ([`implicit_addend`]).
+    pub rel_addend: bool,
+}
+
+/// The machine's TLS descriptor layout.
+#[allow(unreachable_patterns)] // every machine compiled in
+pub(crate) const fn descriptor_layout(machine: Machine) -> DescriptorLayout {
+    match machine {
+        #[cfg(feature = "arm")]
+        Machine::Arm => arm::TLS_DESCRIPTOR,
+        _ => DescriptorLayout {
+            argument_first: false,
+            rel_addend: false,
+        },
+    }
+}
+
+/// `addr` as an address of code: a function's value with the machine's
+/// instruction-set bit (Arm's Thumb bit) cleared.
+pub(crate) const fn code_address(machine: Machine, addr: u64) -> u64 {
+    match machine {
+        Machine::Arm => addr & !1,
+        _ => addr,
+    }
+}
+
 /// Classifies a relocation found in a shared object's dynamic tables.
 #[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn dynamic_class(machine: Machine, r_type: u32) -> DynamicClass {

@@ -629,14 +629,14 @@ fn ifunc_resolvers_in_code(
     (start, machine): (u64, Machine),
 ) -> Result<(), LoadError> {
     let (text, size) = plan.groups[0];
-    let thumb = u64::from(machine == Machine::Arm);
+
     let text = start + text as u64;
     for (sym, &value) in obj.symbols.iter().zip(values) {
         if sym.st_symtype() != STT_GNU_IFUNC || sym.st_shndx == SHN_UNDEF {
             continue;
         }
         let in_code = sym.st_shndx != SHN_ABS
-            && (value & !thumb)
+            && reloc::code_address(machine, value)
                 .checked_sub(text)
                 .is_some_and(|d| d < size as u64);
         if !in_code {
