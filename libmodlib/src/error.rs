@@ -237,3 +237,39 @@ impl LoadError {
         LoadError::Malformed { what, offset }
     }
 }
+
+/// The name errors use for an item that has none readable: `what` and its
+/// index ("symbol 7"), written without the formatting machinery, which a
+/// kernel that never prints should not have to carry.
+pub(crate) fn numbered(what: &str, index: usize) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut rest = index;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    let mut name = String::from(what);
+    name.push(' ');
+    name.push_str(core::str::from_utf8(&digits[at..]).unwrap_or_default());
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn numbered_names_write_the_index_in_decimal() {
+        assert_eq!(numbered("symbol", 0), "symbol 0");
+        assert_eq!(numbered("section", 4096), "section 4096");
+        assert_eq!(
+            numbered("symbol", usize::MAX),
+            alloc::format!("symbol {}", usize::MAX)
+        );
+    }
+}

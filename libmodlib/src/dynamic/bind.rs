@@ -253,6 +253,6 @@ impl Binder<'_, '_> {
         self.view
             .sym(index)
             .and_then(|s| self.view.name(&s))
-            .map_or_else(|| alloc::format!("symbol {index}"), String::from)
+            .map_or_else(|| crate::error::numbered("symbol", index), String::from)
     }
 }

@@ -116,7 +116,7 @@ pub(crate) enum DynamicClass {
 /// A branch displacement to the symbol, or through its range-extension stub
 /// when the symbol is out of reach. `fits` says whether a displacement is
 /// encodable; `align` is the alignment the encoding needs (its dropped low
-/// bits). Only a target with no addend can go through the stub, which
+/// bits, a power of two). Only a target with no addend can go through the stub, which
 /// jumps to the symbol itself.
 pub(crate) fn reach(
     fix: &Fixup,
@@ -124,8 +124,9 @@ pub(crate) fn reach(
     align: u64,
 ) -> Result<u64, RelocFault> {
     let target = fix.symbol.wrapping_add(fix.addend as u64);
+    let misaligned = |d: u64| d & (align - 1) != 0;
     let direct = target.wrapping_sub(fix.place);
-    if direct % align != 0 {
+    if misaligned(direct) {
         return Err(RelocFault::Overflow);
     }
     if fits(direct as i64) {
@@ -134,7 +135,7 @@ pub(crate) fn reach(
     match fix.stub {
         Some(stub) if fix.addend == 0 => {
             let via = stub.wrapping_sub(fix.place);
-            if via % align == 0 && fits(via as i64) {
+            if !misaligned(via) && fits(via as i64) {
                 Ok(via)
             } else {
                 Err(RelocFault::Overflow)

@@ -169,7 +169,7 @@ impl<'a> Object<'a> {
         self.shdrs
             .get(index)
             .and_then(|s| self.names.as_ref()?.get(s.sh_name as usize).ok())
-            .map_or_else(|| alloc::format!("section {index}"), String::from)
+            .map_or_else(|| crate::error::numbered("section", index), String::from)
     }
 
     fn symbol_name(&self, index: usize) -> Result<&'a str, LoadError> {
@@ -187,8 +187,8 @@ impl<'a> Object<'a> {
             }
             Some(_) => self
                 .symbol_name(index)
-                .map_or_else(|_| alloc::format!("symbol {index}"), String::from),
-            None => alloc::format!("symbol {index}"),
+                .map_or_else(|_| crate::error::numbered("symbol", index), String::from),
+            None => crate::error::numbered("symbol", index),
         }
     }
 
