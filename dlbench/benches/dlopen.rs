@@ -11,7 +11,7 @@ use criterion::{Criterion, Throughput};
 
 use dlbench::fixture::{self, SIZES};
 use dlbench::loaders::{ElfLoader, Glibc, Loader, Ours, Prepared};
-use dlbench::worker::DlopenRs;
+use dlbench::worker::Worker;
 
 fn loaders() -> Vec<Box<dyn Loader>> {
     let mut out: Vec<Box<dyn Loader>> = vec![Box::new(Glibc), Box::new(Ours)];
@@ -19,7 +19,10 @@ fn loaders() -> Vec<Box<dyn Loader>> {
         Ok(l) => out.push(Box::new(l)),
         Err(e) => eprintln!("elf_loader: fails: {e}"),
     }
-    match DlopenRs::spawn(&PathBuf::from(env!("CARGO_BIN_EXE_dlopen-rs-worker"))) {
+    match Worker::spawn(
+        "dlopen-rs",
+        &PathBuf::from(env!("CARGO_BIN_EXE_dlopen-rs-worker")),
+    ) {
         Ok(l) => out.push(Box::new(l)),
         Err(e) => eprintln!("dlopen-rs: fails: {e}"),
     }
@@ -37,13 +40,13 @@ fn bench(c: &mut Criterion) {
     for (l, loader) in loaders.iter_mut().enumerate() {
         for (s, lib) in libraries.iter().enumerate() {
             if let Err(e) = loader.check(lib) {
-                eprintln!("{} on {}: fails: {e}", loader.name(), lib.library.size.name);
+                eprintln!("{} on {}: fails: {e}", loader.name(), lib.library.name);
                 works[l][s] = false;
             }
         }
     }
     for (s, lib) in libraries.iter().enumerate() {
-        let mut group = c.benchmark_group(format!("open_dlsym10_close/{}", lib.library.size.name));
+        let mut group = c.benchmark_group(format!("open_dlsym10_close/{}", lib.library.name));
         group.sample_size(10);
         group.warm_up_time(Duration::from_millis(500));
         group.measurement_time(Duration::from_secs(2));
@@ -63,7 +66,7 @@ fn bench(c: &mut Criterion) {
     }
     let largest = libraries.len() - 1;
     let lib = &libraries[largest];
-    let mut group = c.benchmark_group(format!("dlsym_every_export/{}", lib.library.size.name));
+    let mut group = c.benchmark_group(format!("dlsym_every_export/{}", lib.library.name));
     group.sample_size(10);
     group.warm_up_time(Duration::from_millis(500));
     group.measurement_time(Duration::from_secs(2));

@@ -2,48 +2,71 @@
 //! `gcc -O1 -shared -fPIC`: each size is a library plus one small dependency
 //! of its own in the same directory (found through `-Wl,-rpath,'$ORIGIN'`),
 //! importing from libc. Relocations come from tables of pointers (static
-//! targets give `RELATIVE`, exported functions give symbolic `64`), calls
-//! between exported functions (`JUMP_SLOT`) and exported data read through
-//! the GOT (`GLOB_DAT`).
+//! targets give `RELATIVE`, exported functions and data give symbolic `64`),
+//! calls between exported functions (`JUMP_SLOT`) and exported data read
+//! through the GOT (`GLOB_DAT`).
+//!
+//! Two shapes: the loader's own (`Kind::Relative`, about 90% `RELATIVE`),
+//! and one shaped like real C libraries (`Kind::C`): about 55% `RELATIVE`,
+//! 30% symbolic references to the library's own exported functions and data
+//! (interposable, so bound through the global scope), 10% to the dependency
+//! and 5% to libc.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// One benchmark size: how many relocations to aim for.
+/// What the relocations of a generated library are mostly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// About 90% `RELATIVE`: the cheapest case, nearly no symbol binding.
+    Relative,
+    /// Shaped like real C libraries: 55% `RELATIVE`, 30% to the library's
+    /// own exports, 10% to the dependency, 5% to libc.
+    C,
+}
+
+/// One benchmark size: how many relocations to aim for, of which kind.
 #[derive(Debug, Clone, Copy)]
 pub struct Size {
     /// Short name used in file names and the table.
     pub name: &'static str,
     /// Relocations aimed for (the real count is measured afterwards).
     pub relocations: usize,
+    /// The mix of relocations.
+    pub kind: Kind,
 }
 
-/// The three sizes of the benchmark.
-pub const SIZES: [Size; 3] = [
+const fn size(name: &'static str, relocations: usize, kind: Kind) -> Size {
     Size {
-        name: "small",
-        relocations: 100,
-    },
-    Size {
-        name: "medium",
-        relocations: 10_000,
-    },
-    Size {
-        name: "large",
-        relocations: 200_000,
-    },
+        name,
+        relocations,
+        kind,
+    }
+}
+
+/// The sizes of the benchmark: three of each kind.
+pub const SIZES: [Size; 6] = [
+    size("small", 100, Kind::Relative),
+    size("medium", 10_000, Kind::Relative),
+    size("large", 200_000, Kind::Relative),
+    size("c-small", 100, Kind::C),
+    size("c-medium", 10_000, Kind::C),
+    size("c-large", 200_000, Kind::C),
 ];
 
-/// A compiled library of one size, ready to load.
+/// A library ready to load: generated and compiled, or one of the machine's
+/// own opened by path.
 #[derive(Debug, Clone)]
 pub struct Library {
-    /// The size it was generated for.
-    pub size: Size,
+    /// Row name in the table.
+    pub name: String,
+    /// The size it was generated for; `None` for a library of the machine.
+    pub size: Option<Size>,
     /// Absolute path of the library.
     pub path: PathBuf,
-    /// Absolute path of its dependency.
-    pub dependency: PathBuf,
+    /// Absolute path of its generated dependency.
+    pub dependency: Option<PathBuf>,
     /// Ten exports spread over the library, looked up after each open.
     pub sample: Vec<String>,
     /// Every symbol the library exports (functions, data, tables).
@@ -57,25 +80,65 @@ struct Shape {
     functions: usize,
     variables: usize,
     relative: usize,
+    /// Extra symbolic references to the library's own functions and data.
+    own: usize,
+    /// Functions the dependency exports, and references to them.
+    dependency_functions: usize,
+    dependency: usize,
+    /// References to libc functions.
+    libc: usize,
 }
 
+/// libc functions the C-shaped libraries take the address of.
+const LIBC: [&str; 40] = [
+    "strlen", "strcmp", "strncmp", "strcpy", "strncpy", "strcat", "strchr", "strrchr", "strstr",
+    "strdup", "memcpy", "memmove", "memset", "memcmp", "memchr", "malloc", "calloc", "realloc",
+    "free", "printf", "fprintf", "snprintf", "sprintf", "puts", "fputs", "fopen", "fclose",
+    "fread", "fwrite", "fflush", "getenv", "atoi", "strtol", "strtoul", "qsort", "bsearch", "abs",
+    "labs", "exit", "abort",
+];
+
 impl Shape {
-    fn for_target(relocations: usize) -> Shape {
-        let functions = (relocations / 20).max(16);
-        let variables = (functions / 4).max(4);
-        // Symbolic ones: a JUMP_SLOT and a 64 per function, a GLOB_DAT per
-        // variable, and about a dozen from libc, the dependency and crt.
-        let symbolic = 2 * functions + variables + 14;
-        Shape {
-            functions,
-            variables,
-            relative: relocations.saturating_sub(symbolic).max(8),
+    fn for_target(size: Size) -> Shape {
+        let r = size.relocations;
+        match size.kind {
+            Kind::Relative => {
+                let functions = (r / 20).max(16);
+                let variables = (functions / 4).max(4);
+                // Symbolic ones: a JUMP_SLOT and a 64 per function, a
+                // GLOB_DAT per variable, and about a dozen from libc, the
+                // dependency and crt.
+                let symbolic = 2 * functions + variables + 14;
+                Shape {
+                    functions,
+                    variables,
+                    relative: r.saturating_sub(symbolic).max(8),
+                    own: 0,
+                    dependency_functions: 0,
+                    dependency: 0,
+                    libc: 0,
+                }
+            }
+            Kind::C => {
+                // A JUMP_SLOT per function (about 2.5%) and a GLOB_DAT per
+                // variable come on top of the four tables.
+                let functions = (r / 40).max(16);
+                Shape {
+                    functions,
+                    variables: (functions / 4).max(4),
+                    relative: r * 55 / 100,
+                    own: (r * 30 / 100).saturating_sub(functions).max(1),
+                    dependency_functions: (r / 40).max(8),
+                    dependency: (r / 10).max(1),
+                    libc: (r / 20).max(1),
+                }
+            }
         }
     }
 }
 
-fn dependency_source(prefix: &str) -> String {
-    format!(
+fn dependency_source(prefix: &str, shape: &Shape) -> String {
+    let mut s = format!(
         "/* Generated by dlbench: the dependency of lib{prefix}.so. */\n\
          #include <string.h>\n\
          int {prefix}_dep_counter = 42;\n\
@@ -83,15 +146,23 @@ fn dependency_source(prefix: &str) -> String {
          int {prefix}_dep_value(int x) {{\n\
          \x20   return x + {prefix}_dep_counter + (int)strlen({prefix}_dep_names[x & 1]);\n\
          }}\n"
-    )
+    );
+    for k in 0..shape.dependency_functions {
+        let _ = writeln!(s, "int {prefix}_dep_f{k}(int x) {{ return x + {k}; }}");
+    }
+    s
 }
 
 fn library_source(prefix: &str, shape: &Shape) -> String {
-    let Shape {
+    let &Shape {
         functions: nf,
         variables: nv,
         relative: nr,
-    } = *shape;
+        own,
+        dependency_functions: nd,
+        dependency,
+        libc,
+    } = shape;
     let mut s = String::with_capacity(64 * (nf + nr));
     let _ = writeln!(s, "/* Generated by dlbench: {nr} relative pointers, {nf} exported functions, {nv} exported variables. */");
     s.push_str("#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n\n");
@@ -121,6 +192,35 @@ fn library_source(prefix: &str, shape: &Shape) -> String {
         let _ = writeln!(s, "    (void *)f{f},");
     }
     s.push_str("};\n");
+    if own > 0 {
+        // More references to the library's own exports, two functions to
+        // one variable: each a symbolic 64 bound through the global scope.
+        s.push_str("\nvoid *const bench_own[] = {\n");
+        for k in 0..own {
+            let _ = match k % 3 {
+                2 => writeln!(s, "    (void *)&v{},", k % nv),
+                _ => writeln!(s, "    (void *)f{},", k % nf),
+            };
+        }
+        s.push_str("};\n");
+    }
+    if dependency > 0 {
+        for k in 0..nd {
+            let _ = writeln!(s, "extern int {prefix}_dep_f{k}(int x);");
+        }
+        s.push_str("void *const bench_dependency[] = {\n");
+        for k in 0..dependency {
+            let _ = writeln!(s, "    (void *){prefix}_dep_f{},", k % nd);
+        }
+        s.push_str("};\n");
+    }
+    if libc > 0 {
+        s.push_str("void *const bench_libc[] = {\n");
+        for k in 0..libc {
+            let _ = writeln!(s, "    (void *){},", LIBC[k % LIBC.len()]);
+        }
+        s.push_str("};\n");
+    }
     // Pointers into static data: one RELATIVE each.
     let _ = writeln!(s, "\nstatic char pool[{}];", nr.max(1));
     s.push_str("const char *const bench_relative[] = {\n");
@@ -168,9 +268,9 @@ pub fn build(dir: &Path, size: Size) -> Result<Library, String> {
     let dir = dir
         .canonicalize()
         .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let prefix = format!("bench_{}", size.name);
-    let shape = Shape::for_target(size.relocations);
-    let dep_c = dependency_source(&prefix);
+    let prefix = format!("bench_{}", size.name.replace('-', "_"));
+    let shape = Shape::for_target(size);
+    let dep_c = dependency_source(&prefix, &shape);
     let lib_c = library_source(&prefix, &shape);
     let dep_so = dir.join(format!("lib{prefix}_dep.so"));
     let lib_so = dir.join(format!("lib{prefix}.so"));
@@ -220,21 +320,22 @@ pub fn build(dir: &Path, size: Size) -> Result<Library, String> {
     exports.extend((0..nv).map(|v| format!("v{v}")));
     exports.extend(["bench_functions", "bench_relative", "bench_touch"].map(String::from));
     Ok(Library {
-        size,
+        name: String::from(size.name),
+        size: Some(size),
         path: lib_so,
-        dependency: dep_so,
+        dependency: Some(dep_so),
         sample,
         exports,
         functions: nf,
     })
 }
 
-/// What `bench_touch(3)` returns in a correctly loaded library: every loader
-/// is checked against it before timing.
-pub fn expected_touch(library: &Library) -> i32 {
+/// What `bench_touch(3)` returns in a correctly loaded library of `size`:
+/// every loader is checked against it before timing.
+pub fn expected_touch(size: Size) -> i32 {
     // strlen("3-42") + offset of the last relative pointer + f0(3), where
     // f0(3) = 3 + v{3 % nv} (the chain bottoms out at f3 with x = 0).
-    let shape = Shape::for_target(library.size.relocations);
+    let shape = Shape::for_target(size);
     let last = shape.relative.max(1) - 1;
     let f0 = if shape.functions > 3 {
         3 + (3 % shape.variables) as i32

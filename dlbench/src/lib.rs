@@ -6,10 +6,12 @@
 //! export of the largest library. `scripts/bench.sh` runs the `dlbench`
 //! binary; `cargo bench -p dlbench` runs the same through criterion.
 
+pub mod cdriver;
 pub mod clock;
 pub mod elf_loader_runner;
 pub mod fixture;
 pub mod loaders;
 pub mod measure;
+pub mod real;
 pub mod relocs;
 pub mod worker;

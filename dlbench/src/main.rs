@@ -1,7 +1,12 @@
 //! The `dlbench` command: builds the libraries, checks every loader runs
 //! them correctly, measures interleaved rounds and prints the table.
 //!
-//! `dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders a,b] [--sizes a,b] [--no-dlsym] [--worker PATH]`
+//! `dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders a,b] [--sizes a,b] [--real a,b|none] [--libdl ARCHIVE --include DIR] [--no-dlsym] [--worker PATH]`
+//!
+//! Columns: `glibc` and `ours` in this process (glibc's `dlopen` through
+//! `libc`, ours through the safe `dl::Library`), `glibc-c` and `ours-c` from
+//! the C driver (a C program calling `dlopen` as C users do, on glibc or on
+//! `libdl.a`, which `--libdl` names), `elf_loader`, `dlopen-rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -9,8 +14,8 @@ use std::time::Duration;
 use dlbench::fixture::{self, SIZES};
 use dlbench::loaders::{ElfLoader, Glibc, Loader, Ours, Prepared};
 use dlbench::measure::{self, Plan};
-use dlbench::relocs;
-use dlbench::worker::DlopenRs;
+use dlbench::worker::Worker;
+use dlbench::{cdriver, real, relocs};
 
 struct Args {
     rounds: usize,
@@ -20,11 +25,14 @@ struct Args {
     sizes: Vec<String>,
     dlsym: bool,
     worker: Option<PathBuf>,
+    real: Vec<String>,
+    libdl: Option<PathBuf>,
+    include: PathBuf,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders glibc,ours,elf_loader,dlopen-rs] [--sizes small,medium,large] [--no-dlsym] [--worker PATH]"
+        "usage: dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders glibc-c,ours-c,glibc,ours,elf_loader,dlopen-rs] [--sizes small,medium,large,c-small,c-medium,c-large] [--real libz.so.1,...|none] [--libdl ARCHIVE] [--include DIR] [--no-dlsym] [--worker PATH]"
     );
     std::process::exit(2);
 }
@@ -34,12 +42,22 @@ fn parse() -> Args {
         rounds: 15,
         batch_ms: 20,
         dir: PathBuf::from("target/dlbench"),
-        loaders: ["glibc", "ours", "elf_loader", "dlopen-rs"]
-            .map(String::from)
-            .to_vec(),
+        loaders: [
+            "glibc-c",
+            "ours-c",
+            "glibc",
+            "ours",
+            "elf_loader",
+            "dlopen-rs",
+        ]
+        .map(String::from)
+        .to_vec(),
         sizes: SIZES.iter().map(|s| String::from(s.name)).collect(),
         dlsym: true,
         worker: None,
+        real: real::CANDIDATES.map(String::from).to_vec(),
+        libdl: None,
+        include: PathBuf::from("libdl/include"),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -53,6 +71,9 @@ fn parse() -> Args {
             "--sizes" => a.sizes = list(value()),
             "--no-dlsym" => a.dlsym = false,
             "--worker" => a.worker = Some(PathBuf::from(value())),
+            "--real" => a.real = list(value()).into_iter().filter(|n| n != "none").collect(),
+            "--libdl" => a.libdl = Some(PathBuf::from(value())),
+            "--include" => a.include = PathBuf::from(value()),
             _ => usage(),
         }
     }
@@ -79,9 +100,13 @@ fn main() {
             }
         };
         let counts = relocs::count(&lib.path).unwrap_or_default();
-        let dep = relocs::count(&lib.dependency).unwrap_or_default();
+        let dep = lib
+            .dependency
+            .as_deref()
+            .and_then(|d| relocs::count(d).ok())
+            .unwrap_or_default();
         println!(
-            "  {:<7} {:>7} relocations ({}); dependency {} relocations; {} exports",
+            "  {:<9} {:>7} relocations ({}); dependency {} relocations; {} exports",
             size.name,
             counts.total(),
             counts.summary(),
@@ -91,14 +116,36 @@ fn main() {
         rows.push(format!("{} ({} relocs)", size.name, counts.total()));
         libraries.push(Prepared::new(lib));
     }
+    for name in &args.real {
+        let Some(path) = real::find(name) else {
+            println!("  {name}: not on this machine, skipped");
+            continue;
+        };
+        match real::library(&path) {
+            Ok(lib) => {
+                let counts = relocs::count(&lib.path).unwrap_or_default();
+                println!(
+                    "  {:<9} {:>7} relocations ({}); {} exports ({})",
+                    lib.name,
+                    counts.total(),
+                    counts.summary(),
+                    lib.exports.len(),
+                    path.display()
+                );
+                rows.push(format!("{} ({} relocs)", lib.name, counts.total()));
+                libraries.push(Prepared::new(lib));
+            }
+            Err(e) => println!("  {name}: {e}, skipped"),
+        }
+    }
     if libraries.is_empty() {
         usage();
     }
-    let largest = &libraries[libraries.len() - 1];
+    let largest = &libraries[measure::dlsym_library(&libraries)];
     rows.push(format!(
         "dlsym/lookup ({} exports of {})",
         largest.library.exports.len(),
-        largest.library.size.name
+        largest.library.name
     ));
 
     println!("dlbench: setting up the loaders");
@@ -106,9 +153,21 @@ fn main() {
     let mut loaders: Vec<Option<Box<dyn Loader>>> = Vec::new();
     let mut setup_failures: Vec<(usize, String)> = Vec::new();
     for name in &args.loaders {
+        let driver = |libdl: Option<(&std::path::Path, &std::path::Path)>| {
+            cdriver::build(&args.dir.join("driver"), libdl)
+        };
         let loader: Result<Box<dyn Loader>, String> = match name.as_str() {
             "glibc" => Ok(Box::new(Glibc)),
             "ours" => Ok(Box::new(Ours)),
+            "glibc-c" => driver(None)
+                .and_then(|exe| Worker::spawn("glibc-c", &exe))
+                .map(|l| Box::new(l) as Box<dyn Loader>),
+            "ours-c" => match &args.libdl {
+                Some(archive) => driver(Some((&args.include, archive)))
+                    .and_then(|exe| Worker::spawn("ours-c", &exe))
+                    .map(|l| Box::new(l) as Box<dyn Loader>),
+                None => Err(String::from("no libdl.a given (--libdl)")),
+            },
             "elf_loader" => ElfLoader::new().map(|l| Box::new(l) as Box<dyn Loader>),
             "dlopen-rs" => {
                 let exe = args.worker.clone().unwrap_or_else(|| {
@@ -116,13 +175,15 @@ fn main() {
                         .unwrap_or_default()
                         .with_file_name("dlopen-rs-worker")
                 });
-                DlopenRs::spawn(&exe).map(|l| Box::new(l) as Box<dyn Loader>)
+                Worker::spawn("dlopen-rs", &exe).map(|l| Box::new(l) as Box<dyn Loader>)
             }
             _ => usage(),
         };
         let label: &'static str = match name.as_str() {
             "glibc" => "glibc",
             "ours" => "ours",
+            "glibc-c" => "glibc-c",
+            "ours-c" => "ours-c",
             "elf_loader" => "elf_loader",
             _ => "dlopen-rs",
         };

@@ -81,6 +81,17 @@ pub struct Results {
     pub iterations: Vec<u32>,
 }
 
+/// The library whose exports the `dlsym` row looks up: the generated one
+/// with the most.
+pub fn dlsym_library(libraries: &[Prepared]) -> usize {
+    libraries
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.library.size.is_some())
+        .max_by_key(|(_, l)| l.library.exports.len())
+        .map_or(0, |(i, _)| i)
+}
+
 /// Runs the plan. `loaders[0]` is the reference (glibc) and sets the batch
 /// sizes. `failed[i]` holds a reason for a loader that could not be set up.
 pub fn run(
@@ -104,19 +115,34 @@ pub fn run(
             dlsym[i] = Cell::Fails(String::from("not available"));
         }
     }
-    // Correctness first: a loader that cannot run a library gets "fails".
+    // Correctness first: a loader that cannot run a library gets "fails",
+    // and so does one whose relocated slots differ from the first
+    // checksum reported for that library (the reference's, glibc first).
+    let largest = dlsym_library(libraries);
     for (s, lib) in libraries.iter().enumerate() {
+        let mut reference: Option<(usize, String)> = None;
         for (i, l) in loaders.iter_mut().enumerate() {
-            if let Some(l) = l {
-                if let Err(e) = l.check(lib) {
-                    progress(&format!(
-                        "  {} cannot run {}: {e}",
-                        names[i], lib.library.size.name
-                    ));
-                    cycles[s][i] = Cell::Fails(e.clone());
-                    if s + 1 == libraries.len() {
-                        dlsym[i] = Cell::Fails(e);
-                    }
+            let Some(l) = l else { continue };
+            let verdict = match (l.check(lib), &reference) {
+                (Ok(Some(sum)), Some((r, expected))) if sum != *expected => Err(format!(
+                    "relocated slots differ from {}'s (checksum {sum}, not {expected})",
+                    names[*r]
+                )),
+                (Ok(Some(sum)), None) => {
+                    reference = Some((i, sum));
+                    Ok(())
+                }
+                (Ok(_), _) => Ok(()),
+                (Err(e), _) => Err(e),
+            };
+            if let Err(e) = verdict {
+                progress(&format!(
+                    "  {} cannot run {}: {e}",
+                    names[i], lib.library.name
+                ));
+                cycles[s][i] = Cell::Fails(e.clone());
+                if s == largest {
+                    dlsym[i] = Cell::Fails(e);
                 }
             }
         }
@@ -140,7 +166,6 @@ pub fn run(
             (plan.batch.as_secs_f64() / one.as_secs_f64().max(1e-7)).clamp(1.0, 10_000.0) as u32
         })
         .collect();
-    let largest = libraries.len() - 1;
     let exports = float(libraries[largest].library.exports.len());
     let passes = 2u32;
     for round in 0..=plan.rounds {

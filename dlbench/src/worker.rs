@@ -1,6 +1,9 @@
-//! The `dlopen-rs` column, run in the `dlopen-rs-worker` process (see that
-//! binary for why) and driven over its stdin/stdout. Timing happens inside
-//! the worker, so the pipe is not measured.
+//! Columns measured in a worker process, driven over its stdin/stdout with
+//! one command per line (`check`, `cycle`, `lookups`; see
+//! `src/bin/dlopen-rs-worker.rs` and `c/driver.c`): `dlopen-rs`, which would
+//! replace glibc's `dlopen` in this process, and the C drivers, which call
+//! `dlopen` as a C program does (glibc's, or this project's `libdl.a`).
+//! Timing happens inside the worker, so the pipe is not measured.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -9,18 +12,19 @@ use std::time::Duration;
 
 use crate::loaders::{Loader, Prepared};
 
-/// The `dlopen-rs` column.
+/// A column run by a worker process.
 #[derive(Debug)]
-pub struct DlopenRs {
+pub struct Worker {
+    name: &'static str,
     child: Child,
     input: ChildStdin,
     output: BufReader<ChildStdout>,
     names_files: Vec<(PathBuf, PathBuf)>,
 }
 
-impl DlopenRs {
-    /// Starts the worker binary at `exe`.
-    pub fn spawn(exe: &Path) -> Result<DlopenRs, String> {
+impl Worker {
+    /// Starts the worker binary at `exe` for the column `name`.
+    pub fn spawn(name: &'static str, exe: &Path) -> Result<Worker, String> {
         let mut child = Command::new(exe)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -29,7 +33,8 @@ impl DlopenRs {
             .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
         let input = child.stdin.take().ok_or("no worker stdin")?;
         let output = BufReader::new(child.stdout.take().ok_or("no worker stdout")?);
-        Ok(DlopenRs {
+        Ok(Worker {
+            name,
             child,
             input,
             output,
@@ -83,21 +88,24 @@ impl DlopenRs {
     }
 }
 
-impl Drop for DlopenRs {
+impl Drop for Worker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-impl Loader for DlopenRs {
+impl Loader for Worker {
     fn name(&self) -> &'static str {
-        "dlopen-rs"
+        self.name
     }
 
-    fn check(&mut self, lib: &Prepared) -> Result<(), String> {
-        self.ask(&format!("check {} - {}", lib.expected, lib.path()))
-            .map(drop)
+    fn check(&mut self, lib: &Prepared) -> Result<Option<String>, String> {
+        let expected = lib
+            .expected
+            .map_or_else(|| String::from("-"), |e| e.to_string());
+        let answer = self.ask(&format!("check {expected} - {}", lib.path()))?;
+        Ok((!answer.is_empty()).then_some(answer))
     }
 
     fn cycle(&mut self, lib: &Prepared, iterations: u32) -> Result<Duration, String> {

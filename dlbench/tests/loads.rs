@@ -8,8 +8,9 @@ use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use dlbench::fixture::{self, Size};
+use dlbench::fixture::{self, Kind, Size};
 use dlbench::loaders::{Loader, Ours, Prepared};
+use dlbench::relocs;
 
 fn dir(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name)
@@ -26,6 +27,7 @@ fn generated_libraries_run_and_every_relocation_is_right() {
     let size = Size {
         name: "test",
         relocations: 10_000,
+        kind: Kind::Relative,
     };
     let lib = Prepared::new(fixture::build(&dir("dlbench-loads"), size).expect("builds"));
     assert!(std::fs::metadata(&lib.library.path).expect("exists").len() > 64 * 1024);
@@ -115,4 +117,27 @@ fn own_definition_comes_before_the_dependency() {
     // The main library's reference binds in its own scope, where it comes
     // before its dependency (as with the system loader).
     assert_eq!(main_which(), 1);
+}
+
+#[test]
+fn c_shaped_libraries_have_the_mix_of_real_ones_and_run() {
+    let size = Size {
+        name: "c-test",
+        relocations: 10_000,
+        kind: Kind::C,
+    };
+    let lib = Prepared::new(fixture::build(&dir("dlbench-c-shape"), size).expect("builds"));
+    let counts = relocs::count(&lib.library.path).expect("counts");
+    let total = counts.total();
+    let share = |name: &str| counts.by_type.get(name).copied().unwrap_or(0) * 100 / total;
+    // About 55% RELATIVE and 40% symbolic 64 (own exports, the
+    // dependency, libc), the rest GOT and PLT slots.
+    assert!(
+        (50..=60).contains(&share("RELATIVE")),
+        "{}",
+        counts.summary()
+    );
+    assert!((35..=45).contains(&share("64")), "{}", counts.summary());
+    assert!(share("JUMP_SLOT") >= 1, "{}", counts.summary());
+    Ours.check(&lib).expect("bench_touch(3) is right");
 }
