@@ -2,9 +2,12 @@
 # Coverage-guided fuzzing with libFuzzer on the stable toolchain:
 # SanitizerCoverage instrumentation, debug assertions and overflow checks on.
 # Targets (fuzz/fuzz_targets/): `load` (modlib::load for every machine, the
-# default) and `insmod` (kmod's insmod with memory failures injected). Seeds
-# are the objects the test suites built (run `cargo test -p modlib` first for
-# a good seed corpus); each target keeps its own corpus.
+# default), `insmod` (kmod's insmod with memory failures injected) and
+# `dlopen` (dl-core's linker: open, dlsym, dladdr, close). All three mutate
+# through the structure-aware ELF mutator in fuzz/src/lib.rs (and libFuzzer's
+# own byte mutations). Seeds are the objects the test suites built (run
+# `cargo test -p modlib` first for a good seed corpus); each target keeps
+# its own corpus.
 # Usage: scripts/fuzz.sh [target] [seconds [libFuzzer options...]]
 #        (target `load`, 60 s by default; a number first means `load`)
 set -euo pipefail
@@ -26,7 +29,7 @@ corpus=target/fuzz/corpus
 [[ "$fuzz_target" == load ]] || corpus="$corpus-$fuzz_target"
 seeds=target/fuzz/seeds
 mkdir -p "$corpus" "$seeds"
-find target/debug/fixtures -maxdepth 1 \( -name '*.o' -o -name '*.so' \) -size -64k -exec cp {} "$seeds/" \; 2>/dev/null || true
+find "${CARGO_TARGET_DIR:-target}/debug/fixtures" -maxdepth 1 \( -name '*.o' -o -name '*.so' \) -size -64k -exec cp {} "$seeds/" \; 2>/dev/null || true
 echo "==> fuzzing $fuzz_target for ${seconds}s ($(ls "$seeds" | wc -l) seed objects); a crash or leak stops the run"
 "fuzz/target/cov/$target/release/$fuzz_target" "$corpus" "$seeds" -max_total_time="$seconds" -max_len=65536 \
     -rss_limit_mb=4096 -print_final_stats=1 "$@"

@@ -85,16 +85,19 @@ rv32_status="${PIPESTATUS[0]}"
 set -e
 [ "$rv32_status" -eq 0 ] || { echo "RV32 runner: FAILED (exit status $rv32_status)"; status="$rv32_status"; }
 
-# Hostile input beyond the fixed cases: a short coverage-guided run of
-# modlib::load on mutants of the objects the tests built (any crash, leak
-# or panic fails it). scripts/fuzz.sh runs it for longer.
-step "fuzz: ${FUZZ_SECONDS:-45} s of coverage-guided fuzzing of modlib::load (scripts/fuzz.sh)"
-set +e
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-45}" -seed=1 2>&1 | grep -vE '^"|^#'
-fuzz_status="${PIPESTATUS[0]}"
-set -e
+# Hostile input beyond the fixed cases: a short coverage-guided run of each
+# fuzz target (modlib::load, kmod's insmod, dl-core's dlopen linker) on
+# structure-aware mutants of the objects the tests built, with a fixed seed
+# (any crash, leak or panic fails it). scripts/fuzz.sh runs them longer.
 fuzz_ok=1
-[ "$fuzz_status" -eq 0 ] || fuzz_ok=0
+for fuzz_target in load insmod dlopen; do
+    step "fuzz: ${FUZZ_SECONDS:-15} s of coverage-guided fuzzing of target $fuzz_target (scripts/fuzz.sh)"
+    set +e
+    bash scripts/fuzz.sh "$fuzz_target" "${FUZZ_SECONDS:-15}" -seed=1 2>&1 | grep -vE '^"|^#'
+    fuzz_status="${PIPESTATUS[0]}"
+    set -e
+    [ "$fuzz_status" -eq 0 ] || fuzz_ok=0
+done
 
 # The protected-mode systems under QEMU: each must exit 0 (every check
 # passed) and show the lines below on its console.

@@ -31,6 +31,10 @@ static SYMBOLS: [KernelSymbol; 2] = [
     },
 ];
 
+libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    modlib_fuzz::mutate(data, size, max_size, seed)
+});
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let image = data;
     let selector = data.len() % 33;

@@ -12,6 +12,10 @@ use modlib::{
 };
 use testkit::{CountingMemory, HostMemory, Placement};
 
+libfuzzer_sys::fuzz_mutator!(|data: &mut [u8], size: usize, max_size: usize, seed: u32| {
+    modlib_fuzz::mutate(data, size, max_size, seed)
+});
+
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let host = SymbolTable::new(
         vec![
