@@ -159,6 +159,7 @@ impl<M: Memory> Relocator<'_, '_, M> {
         ))?;
         // Classes of the last type seen: tables come in long runs of one.
         let mut last = (u32::MAX, DynamicClass::Unknown);
+        let mut word = None;
         if rela {
             // The window in locals, so the loop does not reload it after
             // each store (which the compiler cannot tell apart from `self`);
@@ -171,14 +172,25 @@ impl<M: Memory> Relocator<'_, '_, M> {
                 let (place, addend, r_type) = (e.offset, e.addend.unwrap_or(0) as u64, e.r_type());
                 if r_type != last.0 {
                     last = (r_type, reloc::dynamic_class(self.machine, r_type));
+                    word = reloc::symbol_word(self.machine, r_type);
                 }
-                // B + A into a machine word: the bulk of most tables,
-                // kept on a short path.
-                if last.1 == DynamicClass::Relative {
+                // B + A, or the address of a symbol already bound (S, or
+                // S + A) into a machine word: the bulk of most tables, kept
+                // on a short path. Anything else (a symbol's first use, an
+                // IFUNC, a place outside the window, an address too wide
+                // for the class) takes the general one.
+                let value = match (last.1, word) {
+                    (DynamicClass::Relative, _) => Some(class.wrap(base.wrapping_add(addend))),
+                    (_, Some(adds)) => binder
+                        .bound_address(e.sym() as usize)
+                        .map(|s| if adds { s.wrapping_add(addend) } else { s })
+                        .filter(|&v| class.wrap(v) == v),
+                    _ => None,
+                };
+                if let Some(value) = value {
                     let (lo, ptr, limit) = window;
                     let offset = place.wrapping_sub(lo);
                     if limit.is_some_and(|limit| offset <= limit) {
-                        let value = class.wrap(base.wrapping_add(addend));
                         // SAFETY: `ptr` is the start of the window's
                         // segment, lent read-write by `Held::bytes_mut` when
                         // `place` set it, and `limit` its size less a word,

@@ -103,6 +103,17 @@ impl Binder<'_, '_> {
         self.bind_first(index, call)
     }
 
+    /// The address symbol `index` is already bound to, if it is bound to
+    /// one (not an IFUNC, not waiting, not unresolved): the relocation fast
+    /// path's question, answered without parsing the symbol again.
+    #[inline]
+    pub(super) fn bound_address(&self, index: usize) -> Option<u64> {
+        match self.bound.get(index) {
+            Some(&Bound::Address(address)) => Some(address),
+            _ => None,
+        }
+    }
+
     /// [`Binder::bind`] for a symbol not bound yet (or left unresolved).
     #[inline(never)]
     fn bind_first(&mut self, index: usize, call: bool) -> Result<(Bound, u64), LoadError> {

@@ -234,6 +234,15 @@ pub(crate) fn apply(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), 
     }
 }
 
+/// Whether a dynamic relocation is a symbol's address in a machine word:
+/// `Some(true)` for `S + A`, `Some(false)` for `S`.
+pub(crate) fn symbol_word(r_type: u32) -> Option<bool> {
+    match r_type {
+        R_AARCH64_ABS64 | R_AARCH64_GLOB_DAT | R_AARCH64_JUMP_SLOT => Some(true),
+        _ => None,
+    }
+}
+
 pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
     match r_type {
         R_AARCH64_NONE | R_AARCH64_NONE_OLD => DynamicClass::None,

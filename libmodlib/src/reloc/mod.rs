@@ -163,6 +163,25 @@ pub(crate) fn dynamic_class(machine: Machine, r_type: u32) -> DynamicClass {
     }
 }
 
+/// Whether a dynamic `RELA` relocation of `machine` is a symbol's address
+/// in a machine word: `Some(true)` for `S + A`, `Some(false)` for `S`,
+/// `None` for anything else (which takes the general path). Arm's tables
+/// are `REL`, whose addends are read in place, and have no such case.
+#[allow(unreachable_patterns)] // every machine compiled in
+pub(crate) fn symbol_word(machine: Machine, r_type: u32) -> Option<bool> {
+    match machine {
+        #[cfg(feature = "x86_64")]
+        Machine::X86_64 => x86_64::symbol_word(r_type),
+        #[cfg(feature = "aarch64")]
+        Machine::Aarch64 => aarch64::symbol_word(r_type),
+        #[cfg(feature = "riscv64")]
+        Machine::Riscv64 => riscv64::symbol_word::<false>(r_type),
+        #[cfg(feature = "riscv32")]
+        Machine::Riscv32 => riscv64::symbol_word::<true>(r_type),
+        _ => None,
+    }
+}
+
 /// The implicit addend of a `REL` (not `RELA`) relocation, read from its field.
 #[allow(unreachable_patterns)] // every machine compiled in
 pub(crate) fn implicit_addend(

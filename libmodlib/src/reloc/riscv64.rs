@@ -411,6 +411,17 @@ fn apply_xlen<const RV32: bool>(
     }
 }
 
+/// Whether a dynamic relocation is a symbol's address in a machine word
+/// (`RV32`: 32-bit words): `Some(true)` for `S + A`, `Some(false)` for `S`.
+pub(crate) fn symbol_word<const RV32: bool>(r_type: u32) -> Option<bool> {
+    match r_type {
+        R_RISCV_64 if !RV32 => Some(true),
+        R_RISCV_32 if RV32 => Some(true),
+        R_RISCV_JUMP_SLOT => Some(false),
+        _ => None,
+    }
+}
+
 pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
     match r_type {
         R_RISCV_NONE => DynamicClass::None,

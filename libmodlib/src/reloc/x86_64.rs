@@ -162,6 +162,16 @@ pub(crate) fn apply(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), 
     }
 }
 
+/// Whether a dynamic relocation is a symbol's address in a machine word:
+/// `Some(true)` for `S + A`, `Some(false)` for `S`.
+pub(crate) fn symbol_word(r_type: u32) -> Option<bool> {
+    match r_type {
+        R_X86_64_64 => Some(true),
+        R_X86_64_GLOB_DAT | R_X86_64_JUMP_SLOT => Some(false),
+        _ => None,
+    }
+}
+
 pub(crate) fn dynamic_class(r_type: u32) -> DynamicClass {
     match r_type {
         R_X86_64_NONE => DynamicClass::None,
