@@ -14,6 +14,10 @@
  *                          close). Answers "ok NANOS".
  *   lookups N FILE PATH    open (untimed), N passes of dlsym over every name
  *                          in FILE (one per line), close. Answers "ok NANOS".
+ *   preload N - PREFIX     open PREFIX0.so ... PREFIX<N-1>.so with
+ *                          RTLD_NOW|RTLD_GLOBAL and keep them open, so that
+ *                          later loads bind through a larger global scope.
+ *                          Answers "ok".
  *
  * Failures answer "err REASON". DLBENCH_CPU_TIME=1 times thread CPU time.
  */
@@ -414,6 +418,20 @@ static void lookups(long passes, const char *file, const char *path)
     free(copy);
 }
 
+static void preload(long n, const char *prefix)
+{
+    char path[4096];
+    for (long k = 0; k < n; k++) {
+        snprintf(path, sizeof path, "%s%ld.so", prefix, k);
+        if (!dlopen(path, RTLD_NOW | RTLD_GLOBAL)) {
+            fail("preload", dlerror());
+            return;
+        }
+    }
+    printf("ok\n");
+    fflush(stdout);
+}
+
 int main(void)
 {
     const char *cpu = getenv("DLBENCH_CPU_TIME");
@@ -435,6 +453,8 @@ int main(void)
             cycle(atol(a), b, path);
         else if (!strcmp(command, "lookups"))
             lookups(atol(a), b, path);
+        else if (!strcmp(command, "preload"))
+            preload(atol(a), path);
         else
             fail("unknown command", command);
     }

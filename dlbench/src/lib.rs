@@ -14,4 +14,5 @@ pub mod loaders;
 pub mod measure;
 pub mod real;
 pub mod relocs;
+pub mod scaling;
 pub mod worker;

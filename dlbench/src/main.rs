@@ -1,7 +1,9 @@
 //! The `dlbench` command: builds the libraries, checks every loader runs
 //! them correctly, measures interleaved rounds and prints the table.
 //!
-//! `dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders a,b] [--sizes a,b] [--real a,b|none] [--libdl ARCHIVE --include DIR] [--no-dlsym] [--worker PATH]`
+//! `dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders a,b] [--sizes a,b] [--real a,b|none] [--libdl ARCHIVE --include DIR] [--no-dlsym] [--worker PATH] [--scaling]`
+//!
+//! With `--scaling`, the scaling tables instead (see [`dlbench::scaling`]).
 //!
 //! Columns: `glibc` and `ours` in this process (glibc's `dlopen` through
 //! `libc`, ours through the safe `dl::Library`), `glibc-c` and `ours-c` from
@@ -15,7 +17,7 @@ use dlbench::fixture::{self, SIZES};
 use dlbench::loaders::{ElfLoader, Glibc, Loader, Ours, Prepared};
 use dlbench::measure::{self, Plan};
 use dlbench::worker::Worker;
-use dlbench::{cdriver, real, relocs};
+use dlbench::{cdriver, real, relocs, scaling};
 
 struct Args {
     rounds: usize,
@@ -28,11 +30,12 @@ struct Args {
     real: Vec<String>,
     libdl: Option<PathBuf>,
     include: PathBuf,
+    scaling: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders glibc-c,ours-c,glibc,ours,elf_loader,dlopen-rs] [--sizes small,medium,large,c-small,c-medium,c-large] [--real libz.so.1,...|none] [--libdl ARCHIVE] [--include DIR] [--no-dlsym] [--worker PATH]"
+        "usage: dlbench [--rounds N] [--batch-ms N] [--dir DIR] [--loaders glibc-c,ours-c,glibc,ours,elf_loader,dlopen-rs] [--sizes small,medium,large,c-small,c-medium,c-large] [--real libz.so.1,...|none] [--libdl ARCHIVE] [--include DIR] [--no-dlsym] [--worker PATH] [--scaling]"
     );
     std::process::exit(2);
 }
@@ -58,6 +61,7 @@ fn parse() -> Args {
         real: real::CANDIDATES.map(String::from).to_vec(),
         libdl: None,
         include: PathBuf::from("libdl/include"),
+        scaling: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -74,6 +78,7 @@ fn parse() -> Args {
             "--real" => a.real = list(value()).into_iter().filter(|n| n != "none").collect(),
             "--libdl" => a.libdl = Some(PathBuf::from(value())),
             "--include" => a.include = PathBuf::from(value()),
+            "--scaling" => a.scaling = true,
             _ => usage(),
         }
     }
@@ -82,6 +87,17 @@ fn parse() -> Args {
 
 fn main() {
     let args = parse();
+    if args.scaling {
+        let Some(libdl) = &args.libdl else {
+            eprintln!("dlbench: --scaling needs --libdl");
+            std::process::exit(2);
+        };
+        if let Err(e) = scaling::run(&args.dir, libdl, &args.include, args.rounds) {
+            eprintln!("dlbench: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     println!(
         "dlbench: generating and compiling the libraries in {}",
         args.dir.display()

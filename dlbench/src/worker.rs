@@ -64,6 +64,13 @@ impl Worker {
         }
     }
 
+    /// Has the worker open `count` libraries `PREFIX0.so`... with
+    /// `RTLD_GLOBAL` and keep them (the C drivers' `preload`).
+    pub fn preload(&mut self, count: usize, prefix: &Path) -> Result<(), String> {
+        self.ask(&format!("preload {count} - {}", prefix.display()))
+            .map(drop)
+    }
+
     fn nanos(&mut self, line: &str) -> Result<Duration, String> {
         let n: u64 = self
             .ask(line)?
