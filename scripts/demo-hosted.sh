@@ -41,9 +41,9 @@ step "user-demo: loading, listing, running and unloading the plugins"
 run cargo run -q -p user-demo -- "$plugins" "Hello, protected world"
 
 sotest=target/demo/sotest
-step "sotest: building libdl.a (cargo build -p dl, target dir target/sotest-libdl)"
-run cargo build -q -p dl --target-dir target/sotest-libdl
-libdl=target/sotest-libdl/debug/libdl.a
+step "sotest: building libmodlib_dl.a (cargo build -p modlib-dl, target dir target/sotest-libdl)"
+run cargo build -q -p modlib-dl --target-dir target/sotest-libdl
+libdl=target/sotest-libdl/debug/libmodlib_dl.a
 
 step "sotest: building libmodprint.so, libsotest.so (needs libmodprint) and the program into $sotest"
 rm -rf "$sotest"

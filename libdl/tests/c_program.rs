@@ -23,7 +23,7 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `libdl.a` (default features: hosted + C ABI) with cargo, in
+/// Builds `libmodlib_dl.a` (default features: hosted + C ABI) with cargo, in
 /// `target/libdl-c-test`, for the machine the tests run on; quick when
 /// already up to date.
 fn static_library() -> PathBuf {
@@ -31,7 +31,14 @@ fn static_library() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--quiet", "-p", "dl", "--lib", "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "modlib-dl",
+            "--lib",
+            "--target-dir",
+        ])
         .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     let mut out = target.clone();
@@ -42,10 +49,10 @@ fn static_library() -> PathBuf {
     let output = command.output().expect("run cargo");
     assert!(
         output.status.success(),
-        "cargo build -p dl failed:\n{}",
+        "cargo build -p modlib-dl failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let lib = out.join("debug/libdl.a");
+    let lib = out.join("debug/libmodlib_dl.a");
     assert!(lib.exists(), "{} not built", lib.display());
     lib
 }

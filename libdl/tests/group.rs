@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::{close_ok, is_loaded, lib, open_ok, sym, take_log_with, RTLD_NOW};
-use dl::hosted::{Hosted, MmapMemory};
-use dl::{Error, ErrorSlot, FileContents, FileError, Flags, Handle, HostScope, Linker, Platform};
+use modlib_dl::hosted::{Hosted, MmapMemory};
+use modlib_dl::{Error, ErrorSlot, FileContents, FileError, Flags, Handle, HostScope, Linker, Platform};
 use modlib::{LoadError, Machine};
 use testkit::CountingMemory;
 
