@@ -98,7 +98,9 @@ fn branch32(fix: &Fixup) -> Result<[u8; 4], RelocFault> {
 /// `mov $sym, %reg` (opcode `c7 /0`, the same length): address 0 may be
 /// beyond the displacement's reach, and the absolute form gives S + A
 /// itself. Any other RIP-relative use of such a symbol (a load from it)
-/// keeps its PC-relative form, and overflows when 0 is out of reach.
+/// keeps its PC-relative form, and overflows when 0 is out of reach. The
+/// byte before the opcode is taken for a REX prefix if it reads as one
+/// (as for every `leaq`, which pointers need).
 fn lea_to_mov(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), RelocFault> {
     // The displacement ends the `lea`, so its value is S + A + 4 - P + P.
     let value = fix.symbol.wrapping_add(fix.addend as u64).wrapping_add(4);
