@@ -3,7 +3,7 @@
 #  1. user-demo, a Rust program, loads C plugins with dl's safe Library
 #     wrapper, lists them, runs them, reports the deliberately broken one
 #     and unloads them;
-#  2. sotest, a C program linked with libdl.a (our dlopen/dlsym/dlclose),
+#  2. sotest, a C program linked with libmodlib_dl.a (our dlopen/dlsym/dlclose),
 #     drives two C libraries (a dependency, constructors and destructors,
 #     exported functions and data) and checks every step.
 # (The older modlib example stays available:

@@ -61,7 +61,7 @@ set -e
 # The hosted suites built for riscv64 and aarch64 and run under qemu-user
 # (.cargo/config.toml sets the linkers and runners): modlib's execution and
 # differential suites, and all of kmod's, dl's and sotest's, whose C
-# fixtures, libdl.a and C programs are built for the same target with the
+# fixtures, libmodlib_dl.a and C programs are built for the same target with the
 # cross compilers (the programs run under qemu-user too). The same for
 # 32-bit Arm (qemu-arm; Thumb-2 fixtures, and Arm-state ones where a suite
 # builds variants), C++ exceptions through loaded objects included.

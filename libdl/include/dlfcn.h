@@ -1,7 +1,7 @@
 /*
- * dlfcn.h: the dynamic loading interface of libdl (the `dl` crate).
+ * dlfcn.h: the dynamic loading interface of libdl (the `modlib-dl` package).
  *
- * Link with libdl.a (plus -lpthread -ldl -lm) and these functions replace
+ * Link with libmodlib_dl.a (plus -lpthread -ldl -lm) and these functions replace
  * the system's for the whole program.
  */
 

@@ -1,8 +1,8 @@
 //! A C program compiled against `include/dlfcn.h` and linked with
-//! `libdl.a` (built here with cargo into its own target directory, so the
+//! `libmodlib_dl.a` (built here with cargo into its own target directory, so the
 //! outer build's lock is not contended) loads an ordinary gcc-built library
 //! through our loader, and its output proves the loader was ours, not
-//! glibc's. A C++ program on `libdl.a` catches exceptions thrown by a
+//! glibc's. A C++ program on `libmodlib_dl.a` catches exceptions thrown by a
 //! library it loaded, and walks a backtrace through loaded code.
 
 mod common;

@@ -5,7 +5,7 @@
 //! exported functions and three data objects) and `main.c`, a program that
 //! drives both through `dlfcn.h` and prints one `PASS`/`FAIL` line per
 //! check and a `N passed, M failed` summary. This crate compiles them: the
-//! libraries with a C compiler, the program linked against `libdl.a` (our
+//! libraries with a C compiler, the program linked against `libmodlib_dl.a` (our
 //! loader's static library). `tests/sotest.rs` builds and runs it;
 //! `scripts/demo.sh` does the same with shell commands.
 
