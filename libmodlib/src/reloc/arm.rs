@@ -498,13 +498,13 @@ fn undefined_weak_view(fix: &Fixup, abi: ArmAbi) -> Option<Fixup> {
         undefined_weak: false,
         ..*fix
     };
-    // Every branch these types relocate is 4 bytes long.
-    let next = fix.place.wrapping_add(4);
+    let next = |length: u64| fix.place.wrapping_add(length);
     match fix.r_type {
         R_ARM_THM_CALL | R_ARM_THM_JUMP24 | R_ARM_THM_JUMP19 => {
-            Some(at(next | 1, -(THUMB_BIAS as i64)))
+            Some(at(next(4) | 1, -(THUMB_BIAS as i64)))
         }
-        R_ARM_CALL | R_ARM_JUMP24 => Some(at(next, -(ARM_BIAS as i64))),
+        R_ARM_THM_JUMP11 | R_ARM_THM_JUMP8 => Some(at(next(2) | 1, -(THUMB_BIAS as i64))),
+        R_ARM_CALL | R_ARM_JUMP24 => Some(at(next(4), -(ARM_BIAS as i64))),
         R_ARM_TARGET2 if abi.target2_got_relative => None,
         R_ARM_REL32
         | R_ARM_TARGET2
@@ -781,6 +781,15 @@ mod tests {
         }
         let b_w = thumb(&weak(HIGH, R_ARM_THM_JUMP24, -4), [0xf7ff, 0xbffe]).unwrap();
         assert_eq!(b_w, [0xf000, 0xb800]);
+        // The 16-bit `b` and `b<cond>`: offset -2 to the next halfword.
+        for (r_type, insn, out) in [
+            (R_ARM_THM_JUMP11, 0xe7fe_u16, 0xe7ff_u16),
+            (R_ARM_THM_JUMP8, 0xd0fe, 0xd0ff),
+        ] {
+            let mut bytes = insn.to_le_bytes();
+            apply_bare(&weak(HIGH, r_type, -4), &mut bytes, 0).unwrap();
+            assert_eq!(u16::from_le_bytes(bytes), out, "{r_type}");
+        }
         // Arm state: offset -4 from the pc (P + 8); `blx` becomes `bl`.
         let bl = arm(&weak(HIGH, R_ARM_CALL, -8), 0xebff_fffe).unwrap();
         assert_eq!(bl, 0xebff_ffff);
