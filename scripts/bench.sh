@@ -6,7 +6,7 @@
 # each with one dependency of its own found through $ORIGIN, and picks real
 # libraries of the machine by path (libz, libpng16, libexpat...). Then it
 # times dlopen(RTLD_NOW|RTLD_LOCAL) + dlsym of ten exports + dlclose through
-# a C program (on glibc, and on this project's libdl.a linked as the README
+# a C program (on glibc, and on this project's libmodlib_dl.a linked as the README
 # says), through this project's Rust API and glibc's from Rust, and with the
 # elf_loader and dlopen-rs crates, in interleaved rounds, plus dlsym per
 # lookup over every export of the largest library. Before timing, every
@@ -28,11 +28,11 @@ step() { printf '\n==> %s\n' "$*"; }
 step "setup: toolchains and packages"
 bash scripts/setup.sh >/dev/null
 
-step "build: libdl.a (release, C ABI) and dlbench (release)"
-cargo build --release --quiet -p dl
+step "build: libmodlib_dl.a (release, C ABI) and dlbench (release)"
+cargo build --release --quiet -p modlib-dl
 cargo build --release --quiet -p dlbench --bins
 
 target_dir="${CARGO_TARGET_DIR:-target}"
 step "run: $target_dir/release/dlbench $*"
 "$target_dir/release/dlbench" --dir "$target_dir/dlbench" \
-    --libdl "$target_dir/release/libdl.a" --include libdl/include "$@"
+    --libdl "$target_dir/release/libmodlib_dl.a" --include libdl/include "$@"

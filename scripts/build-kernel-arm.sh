@@ -56,11 +56,11 @@ echo "==> kernel (privileged, MPU) with the ramfs packed in" >&2
 (cd kernel && CARGO_TARGET_DIR="$root/kernel/target" RAMFS_DIR="$ramfs" cargo build --release -q -p kernel --target "$target")
 image="$root/kernel/target/$target/release/kernel"
 # How much of the kernel's code is the loader (modlib, and the elf crate
-# it parses with) and the module manager (kmod), by mangled crate name.
+# it parses with) and the module manager (kmod, crate modlib_kmod), by mangled crate name.
 arm-none-eabi-nm --size-sort -S -t d "$image" | awk '
     $3 ~ /^[tT]$/ { text += $2 }
     $3 ~ /^[tT]$/ && $4 ~ /^_ZN(6modlib|3elf)/ { loader += $2 }
-    $3 ~ /^[tT]$/ && $4 ~ /^_ZN4kmod/ { kmod += $2 }
+    $3 ~ /^[tT]$/ && $4 ~ /^_ZN11modlib_kmod/ { kmod += $2 }
     END { printf "    kernel code: %d bytes in functions, %d of them modlib and elf, %d kmod (%d%%)\n",
         text, loader, kmod, 100 * (loader + kmod) / text }' >&2
 echo "$image"

@@ -3,7 +3,7 @@
 #  1. user-demo, a Rust program, loads C plugins with dl's safe Library
 #     wrapper, lists them, runs them, reports the deliberately broken one
 #     and unloads them;
-#  2. sotest, a C program linked with libdl.a (our dlopen/dlsym/dlclose),
+#  2. sotest, a C program linked with libmodlib_dl.a (our dlopen/dlsym/dlclose),
 #     drives two C libraries (a dependency, constructors and destructors,
 #     exported functions and data) and checks every step.
 # (The older modlib example stays available:
@@ -41,9 +41,9 @@ step "user-demo: loading, listing, running and unloading the plugins"
 run cargo run -q -p user-demo -- "$plugins" "Hello, protected world"
 
 sotest=target/demo/sotest
-step "sotest: building libdl.a (cargo build -p dl, target dir target/sotest-libdl)"
-run cargo build -q -p dl --target-dir target/sotest-libdl
-libdl=target/sotest-libdl/debug/libdl.a
+step "sotest: building libmodlib_dl.a (cargo build -p modlib-dl, target dir target/sotest-libdl)"
+run cargo build -q -p modlib-dl --target-dir target/sotest-libdl
+libdl=target/sotest-libdl/debug/libmodlib_dl.a
 
 step "sotest: building libmodprint.so, libsotest.so (needs libmodprint) and the program into $sotest"
 rm -rf "$sotest"

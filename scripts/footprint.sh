@@ -16,6 +16,7 @@ with="$(text "$out")"
 by_crate="$(arm-none-eabi-nm --size-sort -S -C "$out" | awk '
     $3 ~ /^[tTrR]$/ {
         name = $4; sub(/^</, "", name); split(name, part, "::");
+        if (part[1] == "modlib_kmod") part[1] = "kmod";
         if (part[1] == "modlib" || part[1] == "kmod" || part[1] == "elf") s[part[1]] += ("0x" $2) + 0
     }
     END { for (c in s) printf "  %-7s %6d bytes\n", c, s[c] }' | sort)"

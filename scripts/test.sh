@@ -16,6 +16,13 @@ cargo fmt --all -- --check
 step "lint: cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The published packages as crates.io would receive them: each packed
+# (with only the files it ships) and built from the pack against the others'
+# packs (a local overlay, as they are not on crates.io yet). About half a
+# minute.
+step "package: cargo package -p modlib -p modlib-mmap -p modlib-kmod -p modlib-dl-core -p modlib-dl"
+cargo package --allow-dirty -p modlib -p modlib-mmap -p modlib-kmod -p modlib-dl-core -p modlib-dl
+
 # The no_std crates on bare-metal targets, 64-bit and 32-bit (Cortex-M0+,
 # M4/M7, M33, RV32), each machine's table and both object kinds; then a
 # microcontroller build (Arm modules only, no shared objects) for each
@@ -23,14 +30,14 @@ cargo clippy --workspace --all-targets -- -D warnings
 for target in riscv64gc-unknown-none-elf aarch64-unknown-none thumbv6m-none-eabi \
     thumbv7em-none-eabihf thumbv8m.main-none-eabihf riscv32imac-unknown-none-elf; do
     step "bare build: modlib, kmod and dl-core for $target"
-    cargo build -p modlib -p kmod -p dl-core --target "$target"
+    cargo build -p modlib -p modlib-kmod -p modlib-dl-core --target "$target"
 done
 for target in thumbv6m-none-eabi thumbv7em-none-eabihf thumbv8m.main-none-eabihf; do
     step "bare build: kmod for $target with Arm modules only and no shared objects"
-    cargo build -p kmod --no-default-features --features arm --target "$target"
+    cargo build -p modlib-kmod --no-default-features --features arm --target "$target"
 done
 step "bare build: kmod for riscv32imac-unknown-none-elf with RV32 modules only"
-cargo build -p kmod --no-default-features --features riscv32 --target riscv32imac-unknown-none-elf
+cargo build -p modlib-kmod --no-default-features --features riscv32 --target riscv32imac-unknown-none-elf
 
 step "footprint: kmod + modlib in a Cortex-M4 image (scripts/footprint.sh)"
 bash scripts/footprint.sh
@@ -54,7 +61,7 @@ set -e
 # The hosted suites built for riscv64 and aarch64 and run under qemu-user
 # (.cargo/config.toml sets the linkers and runners): modlib's execution and
 # differential suites, and all of kmod's, dl's and sotest's, whose C
-# fixtures, libdl.a and C programs are built for the same target with the
+# fixtures, libmodlib_dl.a and C programs are built for the same target with the
 # cross compilers (the programs run under qemu-user too). The same for
 # 32-bit Arm (qemu-arm; Thumb-2 fixtures, and Arm-state ones where a suite
 # builds variants), C++ exceptions through loaded objects included.
@@ -70,11 +77,11 @@ for target in riscv64gc-unknown-linux-gnu aarch64-unknown-linux-gnu; do
     cross_test "$target" -p modlib --lib --test exec_rel --test exec_dyn \
         --test diff_riscv64 --test diff_aarch64
     step "cross tests: kmod, dl and sotest for $target under qemu-user"
-    cross_test "$target" -p kmod -p dl -p sotest
+    cross_test "$target" -p modlib-kmod -p modlib-dl -p sotest
 done
 step "cross tests: modlib, kmod, dl and sotest for armv7-unknown-linux-gnueabihf under qemu-user"
 cross_test armv7-unknown-linux-gnueabihf -p modlib --lib --test exec_rel --test exec_dyn
-cross_test armv7-unknown-linux-gnueabihf -p kmod -p dl -p sotest
+cross_test armv7-unknown-linux-gnueabihf -p modlib-kmod -p modlib-dl -p sotest
 
 # RV32 has no Linux sysroot: modlib's and kmod's execution checks run in a
 # bare-metal runner under qemu-system-riscv32 instead.

@@ -2,7 +2,7 @@
  * The C user's side of dlbench: a plain C program that calls dlopen, dlsym
  * and dlclose exactly as an application does. Built twice at bench time:
  * against the system's <dlfcn.h> and libc (the glibc column), and against
- * libdl/include/dlfcn.h with libdl.a linked before libc (this project's C
+ * libdl/include/dlfcn.h with libmodlib_dl.a linked before libc (this project's C
  * ABI). The benchmark drives it over stdin/stdout, one command per line:
  *
  *   check EXPECTED - PATH  open RTLD_NOW|RTLD_LOCAL; if EXPECTED is not "-",

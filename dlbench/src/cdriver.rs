@@ -1,6 +1,6 @@
 //! The C drivers: `c/driver.c` compiled into a program that calls the
 //! system's `dlopen` (glibc), and into one linked with this project's
-//! `libdl.a` exactly as the README tells C users (the archive before libc,
+//! `libmodlib_dl.a` exactly as the README tells C users (the archive before libc,
 //! then `-lpthread -ldl -lm`). Both run as [`crate::worker::Worker`]s.
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@
 //! Columns: `glibc` and `ours` in this process (glibc's `dlopen` through
 //! `libc`, ours through the safe `dl::Library`), `glibc-c` and `ours-c` from
 //! the C driver (a C program calling `dlopen` as C users do, on glibc or on
-//! `libdl.a`, which `--libdl` names), `elf_loader`, `dlopen-rs`.
+//! `libmodlib_dl.a`, which `--libdl` names), `elf_loader`, `dlopen-rs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -182,7 +182,7 @@ fn main() {
                 Some(archive) => driver(Some((&args.include, archive)))
                     .and_then(|exe| Worker::spawn("ours-c", &exe))
                     .map(|l| Box::new(l) as Box<dyn Loader>),
-                None => Err(String::from("no libdl.a given (--libdl)")),
+                None => Err(String::from("no libmodlib_dl.a given (--libdl)")),
             },
             "elf_loader" => ElfLoader::new().map(|l| Box::new(l) as Box<dyn Loader>),
             "dlopen-rs" => {

@@ -2,7 +2,7 @@
 //! one command per line (`check`, `cycle`, `lookups`; see
 //! `src/bin/dlopen-rs-worker.rs` and `c/driver.c`): `dlopen-rs`, which would
 //! replace glibc's `dlopen` in this process, and the C drivers, which call
-//! `dlopen` as a C program does (glibc's, or this project's `libdl.a`).
+//! `dlopen` as a C program does (glibc's, or this project's `libmodlib_dl.a`).
 //! Timing happens inside the worker, so the pipe is not measured.
 
 use std::io::{BufRead, BufReader, Write};

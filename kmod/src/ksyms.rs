@@ -29,8 +29,8 @@ unsafe impl Send for KernelSymbol {}
 /// extern "C" fn printk(_line: *const u8) {}
 /// extern "C" fn kmalloc(_size: usize) -> *mut u8 { core::ptr::null_mut() }
 /// static JIFFIES: u64 = 0;
-/// kmod::export_symbols!(KERNEL_SYMBOLS = [fn printk, fn kmalloc, data JIFFIES]);
-/// let table = kmod::KernelTable::new(KERNEL_SYMBOLS).unwrap();
+/// modlib_kmod::export_symbols!(KERNEL_SYMBOLS = [fn printk, fn kmalloc, data JIFFIES]);
+/// let table = modlib_kmod::KernelTable::new(KERNEL_SYMBOLS).unwrap();
 /// assert!(table.table().get("printk").is_some());
 /// ```
 ///

@@ -1,4 +1,4 @@
-//! `kmod`: the kernel-side module manager over `modlib`.
+//! `modlib-kmod`: the kernel-side module manager over `modlib`.
 //!
 //! A kernel creates one [`ModuleManager`] with its [`Memory`](modlib::Memory)
 //! and its exported symbol table ([`export_symbols!`]), and calls
@@ -7,8 +7,8 @@
 //! and [`modprobe`](ModuleManager::modprobe) on it. Modules resolve against the
 //! kernel table first, then against exports of loaded modules (first loaded
 //! wins); each provider a module binds to becomes its dependency, and a
-//! provider in use cannot be removed. Module authors include
-//! `kmod/include/module.h`.
+//! provider in use cannot be removed. Module authors include this
+//! package's `include/module.h`.
 //!
 //! Stack: nothing recurses on input (dependency graphs are walked with heap
 //! work lists), so `insmod` and `modprobe` of a chain of any length fit in

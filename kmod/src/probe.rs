@@ -36,9 +36,9 @@ pub trait ModuleStore {
 ///
 /// ```
 /// let index = "chardev:\nconsumer: chardev\n";
-/// assert_eq!(kmod::modules_dep(index, "consumer"), Some(vec!["chardev".into()]));
-/// assert_eq!(kmod::modules_dep(index, "chardev"), Some(vec![]));
-/// assert_eq!(kmod::modules_dep(index, "ticker"), None);
+/// assert_eq!(modlib_kmod::modules_dep(index, "consumer"), Some(vec!["chardev".into()]));
+/// assert_eq!(modlib_kmod::modules_dep(index, "chardev"), Some(vec![]));
+/// assert_eq!(modlib_kmod::modules_dep(index, "ticker"), None);
 /// ```
 pub fn modules_dep(text: &str, name: &str) -> Option<Vec<String>> {
     text.lines()

@@ -100,7 +100,7 @@ fn failed_init_destroys_constructed_globals() {
         let image = cxx_module_with(&compiler, "-O2", &["-DCXX_FAIL_INIT"]);
         let e = kernel.mgr.insmod(&image, "cxx").expect_err("init fails");
         assert!(
-            matches!(e, kmod::KmodError::InitFailed { code: -1, .. }),
+            matches!(e, modlib_kmod::KmodError::InitFailed { code: -1, .. }),
             "{what}: {e:?}"
         );
         assert_eq!(

@@ -4,13 +4,13 @@
 mod common;
 
 use common::{module, take_log, Kernel};
-use kmod::{KernelSymbol, KernelTable, KmodError, ModuleManager};
 use modlib::{LoadError, SymbolKind};
+use modlib_kmod::{KernelSymbol, KernelTable, KmodError, ModuleManager};
 
 /// Runs `attempt`, which must fail, and checks that it changed nothing.
 fn refused(
     kernel: &Kernel,
-    attempt: impl FnOnce() -> Result<kmod::ModHandle, KmodError>,
+    attempt: impl FnOnce() -> Result<modlib_kmod::ModHandle, KmodError>,
 ) -> KmodError {
     take_log();
     let before = kernel.mgr.modules();
@@ -269,7 +269,7 @@ fn a_module_beyond_the_size_limit_is_refused_before_reserving() {
     let kernel = Kernel::new();
     assert_eq!(
         kernel.mgr.max_module_size(),
-        Some(kmod::DEFAULT_MAX_MODULE_SIZE)
+        Some(modlib_kmod::DEFAULT_MAX_MODULE_SIZE)
     );
     let memory = common::memory();
     let mgr =

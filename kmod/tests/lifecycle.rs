@@ -6,8 +6,8 @@ mod common;
 use common::{
     chardev_read, kmalloc_live, module, module_with, shared_module, take_log, Kernel, TICKS,
 };
-use kmod::{KmodError, ModuleState};
 use modlib::{Protection, SymbolKind};
+use modlib_kmod::{KmodError, ModuleState};
 use testkit::Compiler;
 
 /// A device registered by consumer's init is readable through chardev; the
@@ -522,7 +522,7 @@ fn lsmod_shows_modinfo_regions_and_dependencies() {
 fn ksyms_lists_kernel_and_module_symbols() {
     let kernel = Kernel::new();
     let kernel_only = kernel.mgr.ksyms();
-    let find = |syms: &[kmod::KernelSymbolInfo], name: &str| {
+    let find = |syms: &[modlib_kmod::KernelSymbolInfo], name: &str| {
         syms.iter()
             .find(|s| s.name == name)
             .cloned()
@@ -602,7 +602,7 @@ fn undefined_weak_hooks_are_null_wherever_the_module_lies() {
             let memory: common::Mem = std::sync::Arc::new(testkit::CountingMemory::new(
                 testkit::HostMemory::new(testkit::Placement::Far),
             ));
-            let mgr = kmod::ModuleManager::new(memory.clone(), common::kernel_table());
+            let mgr = modlib_kmod::ModuleManager::new(memory.clone(), common::kernel_table());
             let handle = mgr
                 .insmod(&image, "weakhook")
                 .unwrap_or_else(|e| panic!("{what}: {e}"));

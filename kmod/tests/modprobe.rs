@@ -5,7 +5,7 @@
 mod common;
 
 use common::{take_log, DirStore, Kernel};
-use kmod::KmodError;
+use modlib_kmod::KmodError;
 
 const CHAIN: [&str; 3] = ["chain_a", "chain_b", "chain_c"];
 
@@ -184,7 +184,7 @@ fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
     bytes[at..at + to.len()].copy_from_slice(to);
 }
 
-impl kmod::ModuleStore for ChainStore {
+impl modlib_kmod::ModuleStore for ChainStore {
     fn fetch(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
         let index: usize = name.strip_prefix('L')?.parse().ok()?;
         if index >= self.links {

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{kfree, klog, kmalloc, memcpy, module, strlen, take_log, KERNEL_TICKS};
-use kmod::{KernelTable, ModuleManager};
+use modlib_kmod::{KernelTable, ModuleManager};
 use testkit::{CountingMemory, HostMemory};
 
 type Manager = ModuleManager<&'static CountingMemory<HostMemory>>;
@@ -33,7 +33,7 @@ extern "C" fn kmod_lookup(module: *const c_char, symbol: *const c_char) -> *cons
         .unwrap_or(std::ptr::null())
 }
 
-kmod::export_symbols!(REENTRANT_KERNEL = [
+modlib_kmod::export_symbols!(REENTRANT_KERNEL = [
     fn klog,
     fn kmalloc,
     fn kfree,

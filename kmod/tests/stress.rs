@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
 use common::{export, module, Mem, TICKS};
-use kmod::{KmodError, ModHandle, ModuleManager, ModuleState};
+use modlib_kmod::{KmodError, ModHandle, ModuleManager, ModuleState};
 
 const THREADS: u64 = 4;
 const OPS_PER_THREAD: usize = 1000;

@@ -1,4 +1,4 @@
-//! `dl`: the user-space dynamic loader — `dlopen`, `dlsym`, `dlclose`,
+//! `modlib-dl`: the user-space dynamic loader — `dlopen`, `dlsym`, `dlclose`,
 //! `dlerror`, `dladdr`, `dl_iterate_phdr` — over the `modlib` core.
 //!
 //! * [`Linker`] holds the loaded objects of one process (or user address
@@ -8,9 +8,9 @@
 //!   dependency order. What differs between systems is behind [`Platform`].
 //! * [`Library`] is the safe Rust wrapper, in the style of `libloading`.
 //! * The `no_std` core (linker, platform trait, the bodies of the C
-//!   functions) is the `dl-core` crate, its main types re-exported here;
-//!   this crate adds the hosted platform, the C ABI exports and the static
-//!   library `libdl.a`.
+//!   functions) is the `modlib-dl-core` crate, its main types re-exported
+//!   here; this crate adds the hosted platform, the C ABI exports and the
+//!   static library `libmodlib_dl.a`.
 //! * With feature `c-abi`, the C functions are exported under their POSIX
 //!   names (see `include/dlfcn.h`); with feature `hosted`, [`hosted`]
 //!   provides the Linux platform.

@@ -25,7 +25,7 @@ use crate::hosted::{linker, MmapMemory};
 /// type Run = unsafe extern "C" fn(*const c_char, *mut c_char, usize) -> c_int;
 ///
 /// // SAFETY: the plugin and its constructors are trusted.
-/// let lib = unsafe { dl::Library::open("plugins/upper.so", dl::Flags::NOW)? };
+/// let lib = unsafe { modlib_dl::Library::open("plugins/upper.so", modlib_dl::Flags::NOW)? };
 /// // SAFETY: `plugin_run` has this type in the plugin ABI.
 /// let run = unsafe { lib.get::<Run>(b"plugin_run\0")? };
 /// let mut out = [0u8; 64];
@@ -33,7 +33,7 @@ use crate::hosted::{linker, MmapMemory};
 /// let status = unsafe { run(c"text".as_ptr(), out.as_mut_ptr().cast(), out.len()) };
 /// lib.close()?;
 /// # let _ = status;
-/// # Ok::<(), dl::Error>(())
+/// # Ok::<(), modlib_dl::Error>(())
 /// ```
 #[derive(Debug)]
 pub struct Library {

@@ -1,8 +1,8 @@
 //! A C program compiled against `include/dlfcn.h` and linked with
-//! `libdl.a` (built here with cargo into its own target directory, so the
+//! `libmodlib_dl.a` (built here with cargo into its own target directory, so the
 //! outer build's lock is not contended) loads an ordinary gcc-built library
 //! through our loader, and its output proves the loader was ours, not
-//! glibc's. A C++ program on `libdl.a` catches exceptions thrown by a
+//! glibc's. A C++ program on `libmodlib_dl.a` catches exceptions thrown by a
 //! library it loaded, and walks a backtrace through loaded code.
 
 mod common;
@@ -23,7 +23,7 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds `libdl.a` (default features: hosted + C ABI) with cargo, in
+/// Builds `libmodlib_dl.a` (default features: hosted + C ABI) with cargo, in
 /// `target/libdl-c-test`, for the machine the tests run on; quick when
 /// already up to date.
 fn static_library() -> PathBuf {
@@ -31,7 +31,14 @@ fn static_library() -> PathBuf {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(cargo);
     command
-        .args(["build", "--quiet", "-p", "dl", "--lib", "--target-dir"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "modlib-dl",
+            "--lib",
+            "--target-dir",
+        ])
         .arg(&target)
         .current_dir(env!("CARGO_MANIFEST_DIR"));
     let mut out = target.clone();
@@ -42,10 +49,10 @@ fn static_library() -> PathBuf {
     let output = command.output().expect("run cargo");
     assert!(
         output.status.success(),
-        "cargo build -p dl failed:\n{}",
+        "cargo build -p modlib-dl failed:\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let lib = out.join("debug/libdl.a");
+    let lib = out.join("debug/libmodlib_dl.a");
     assert!(lib.exists(), "{} not built", lib.display());
     lib
 }

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::lib;
-use dl::{Flags, Library};
+use modlib_dl::{Flags, Library};
 
 /// A chain of `len` libraries in a directory of its own: `libchain00000.so`
 /// needs `libchain00001.so`, and so on; the last needs nothing. Each is a
@@ -79,7 +79,7 @@ fn a_long_needed_chain_opens_and_closes_on_a_small_stack() {
         .spawn(move || {
             // SAFETY: the chain's libraries have no constructors.
             let library = unsafe { Library::open(&root, Flags::NOW) }.expect("open the chain");
-            let loaded = dl::hosted::linker()
+            let loaded = modlib_dl::hosted::linker()
                 .loaded()
                 .iter()
                 .filter(|(path, _, _)| Path::new(path).starts_with(&dir))
@@ -91,7 +91,7 @@ fn a_long_needed_chain_opens_and_closes_on_a_small_stack() {
                 (link.expect("link")(), tail.expect("tail")())
             };
             library.close().expect("close the chain");
-            let left = dl::hosted::linker()
+            let left = modlib_dl::hosted::linker()
                 .loaded()
                 .iter()
                 .filter(|(path, _, _)| Path::new(path).starts_with(&dir))
@@ -118,7 +118,7 @@ fn peak_rss_kib() -> u64 {
 /// Not a test: time and peak memory of opening and closing chains of 100,
 /// 300 and 1000 libraries (files generated and cached first, so only the
 /// loader is measured). Run by hand:
-/// `cargo test -p dl --release --test chain -- --ignored --nocapture`.
+/// `cargo test -p modlib-dl --release --test chain -- --ignored --nocapture`.
 #[test]
 #[ignore = "a benchmark, run by hand"]
 fn chain_length_benchmark() {

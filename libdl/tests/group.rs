@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use common::{close_ok, is_loaded, lib, open_ok, sym, take_log_with, RTLD_NOW};
-use dl::hosted::{Hosted, MmapMemory};
-use dl::{Error, ErrorSlot, FileContents, FileError, Flags, Handle, HostScope, Linker, Platform};
 use modlib::{LoadError, Machine};
+use modlib_dl::hosted::{Hosted, MmapMemory};
+use modlib_dl::{
+    Error, ErrorSlot, FileContents, FileError, Flags, Handle, HostScope, Linker, Platform,
+};
 use testkit::CountingMemory;
 
 type IntFn = unsafe extern "C" fn() -> c_int;
@@ -158,6 +160,8 @@ struct Counted {
     memory: Arc<CountingMemory<MmapMemory>>,
     /// The platform's limit on one image.
     limit: Option<usize>,
+    /// The machine objects are loaded for, if not the host's.
+    machine: Option<Machine>,
 }
 
 impl Platform for Counted {
@@ -167,7 +171,7 @@ impl Platform for Counted {
         Arc::clone(&self.memory)
     }
     fn machine(&self) -> Machine {
-        self.hosted.machine()
+        self.machine.unwrap_or_else(|| self.hosted.machine())
     }
     fn read_file(&self, path: &str) -> Result<Vec<u8>, FileError> {
         self.hosted.read_file(path)
@@ -219,6 +223,7 @@ fn the_platform_limit_refuses_a_large_object_before_reserving() {
         hosted: Hosted::new(),
         memory: Arc::clone(&memory),
         limit: Some(limit),
+        machine: None,
     });
     let err = linker
         .open(Some(root.to_str().unwrap()), Flags::NOW)
@@ -251,6 +256,7 @@ fn a_failed_relocation_leaves_nothing_loaded_and_no_memory_held() {
         hosted: Hosted::new(),
         memory: Arc::clone(&memory),
         limit: None,
+        machine: None,
     });
     let path = |p: &Path| String::from(p.to_str().unwrap());
 
@@ -296,4 +302,118 @@ fn a_failed_relocation_leaves_nothing_loaded_and_no_memory_held() {
     assert!(linker.loaded().is_empty(), "{:?}", linker.loaded());
     assert_eq!(memory.live_bytes(), 0, "memory leaked after close");
     assert_eq!(memory.live_reservations(), 0);
+}
+
+/// `registry.c` built by `cc` as `libregistry.so` and the user needing it,
+/// `libregistry_user.so` (by its path), both without libc, in `dir`.
+fn registry_libs(cc: &testkit::Compiler, dir: &Path) -> (PathBuf, PathBuf) {
+    use std::process::Command;
+    let source = common::fixture_source("registry.c");
+    let registry = dir.join("libregistry.so");
+    let user = dir.join("libregistry_user.so");
+    let soname = format!("-Wl,-soname,{}", registry.display());
+    let link = |out: &Path, extra: &[&str]| {
+        let status = Command::new(cc.command())
+            .args(cc.target_args())
+            .args(["-shared", "-fPIC", "-O1", "-nostdlib", "-Wl,--no-as-needed"])
+            .args(extra)
+            .arg(&source)
+            .arg("-o")
+            .arg(out)
+            .status()
+            .expect("run the C compiler");
+        assert!(
+            status.success(),
+            "{} failed for {}",
+            cc.command(),
+            out.display()
+        );
+    };
+    link(&registry, &[&soname]);
+    let registry_arg = registry.to_str().unwrap();
+    link(&user, &["-DREGISTRY_USER", registry_arg]);
+    (registry, user)
+}
+
+/// The linker over counted memory for `machine` (the host's if `None`).
+fn counted_linker(machine: Option<Machine>) -> (Linker<Counted>, Arc<CountingMemory<MmapMemory>>) {
+    let memory = Arc::new(CountingMemory::new(MmapMemory::default()));
+    let linker = Linker::new(Counted {
+        hosted: Hosted::new(),
+        memory: Arc::clone(&memory),
+        limit: None,
+        machine,
+    });
+    (linker, memory)
+}
+
+/// A group whose constructors cannot run fails to open and is undone:
+/// destructors run for whatever was initialised (here nothing: the
+/// registry's count stays 0), nothing stays loaded and every byte is given
+/// back. A platform may load objects of another machine (to inspect or
+/// relocate them) but not run their constructors. The same sources built
+/// for this machine register twice and unregister on close.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_group_whose_constructors_cannot_run_is_undone() {
+    use testkit::Compiler;
+    let read_count = |linker: &Linker<Counted>, h| {
+        let at = linker.symbol(h, "registrations", 0).unwrap();
+        // SAFETY: `int registrations` of the loaded registry.
+        unsafe { *(at as usize as *const c_int) }
+    };
+    let dir = common::lib_dir().join("registry");
+    std::fs::create_dir_all(dir.join("host")).unwrap();
+    std::fs::create_dir_all(dir.join("aarch64")).unwrap();
+
+    // This machine: both constructors register, both destructors go.
+    let (registry, user) = registry_libs(&Compiler::host_gcc(), &dir.join("host"));
+    let (linker, memory) = counted_linker(None);
+    let h = linker
+        .open(Some(user.to_str().unwrap()), Flags::NOW)
+        .unwrap();
+    let r = linker
+        .open(Some(registry.to_str().unwrap()), Flags::NOW)
+        .unwrap();
+    assert_eq!(read_count(&linker, r), 2, "both constructors registered");
+    linker.close(h).unwrap();
+    assert_eq!(
+        read_count(&linker, r),
+        1,
+        "the user's destructor unregistered"
+    );
+    linker.close(r).unwrap();
+    assert!(linker.loaded().is_empty());
+    assert_eq!(memory.live_bytes(), 0);
+
+    // Another machine's objects: mapped and relocated, their constructors
+    // refused; the open fails naming the first object and leaves nothing.
+    let cross = Compiler::Named("aarch64-linux-gnu-gcc".into());
+    if !cross.available() {
+        assert!(
+            std::env::var_os("MODLIB_REQUIRE_CROSS").is_none(),
+            "aarch64-linux-gnu-gcc is not installed"
+        );
+        return;
+    }
+    let (registry, user) = registry_libs(&cross, &dir.join("aarch64"));
+    let (linker, memory) = counted_linker(Some(Machine::Aarch64));
+    let err = linker
+        .open(Some(user.to_str().unwrap()), Flags::NOW)
+        .unwrap_err();
+    match &err {
+        Error::Load {
+            path,
+            source: LoadError::Unsupported { .. },
+        } => assert_eq!(
+            path,
+            registry.to_str().unwrap(),
+            "the registry initialises first"
+        ),
+        other => panic!("unexpected error: {other}"),
+    }
+    assert!(memory.reserved_total() > 0, "the group was mapped");
+    assert!(linker.loaded().is_empty(), "{:?}", linker.loaded());
+    assert_eq!(memory.live_reservations(), 0, "a reservation leaked");
+    assert_eq!(memory.live_bytes(), 0, "memory leaked");
 }

@@ -42,7 +42,7 @@ fn header_is_up_to_date() {
     assert!(
         checked_in == fresh,
         "libdl/include/dlfcn.h is stale (or missing): regenerate it with\n    \
-         {REGENERATE}=1 cargo test -p dl --test header\nand commit the result"
+         {REGENERATE}=1 cargo test -p modlib-dl --test header\nand commit the result"
     );
     for needed in [
         "#define RTLD_LAZY 1",

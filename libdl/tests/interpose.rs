@@ -33,18 +33,18 @@ fn the_unwinder_entry_points_are_ours() {
     for (name, ours) in [
         (
             "_dl_find_object",
-            dl::capi::_dl_find_object as *const () as usize,
+            modlib_dl::capi::_dl_find_object as *const () as usize,
         ),
         (
             "dl_iterate_phdr",
-            dl::capi::dl_iterate_phdr as *const () as usize,
+            modlib_dl::capi::dl_iterate_phdr as *const () as usize,
         ),
-        ("dladdr", dl::capi::dladdr as *const () as usize),
-        ("dlopen", dl::capi::dlopen as *const () as usize),
+        ("dladdr", modlib_dl::capi::dladdr as *const () as usize),
+        ("dlopen", modlib_dl::capi::dlopen as *const () as usize),
         #[cfg(target_arch = "arm")]
         (
             "__gnu_Unwind_Find_exidx",
-            dl::capi::__gnu_Unwind_Find_exidx as *const () as usize,
+            modlib_dl::capi::__gnu_Unwind_Find_exidx as *const () as usize,
         ),
     ] {
         assert_eq!(sym_addr(RTLD_DEFAULT, name) as usize, ours, "{name}");
@@ -57,7 +57,7 @@ fn dl_find_object_without_a_result_is_not_found() {
     // host's (which used to be asked with the null result).
     let in_host = libc::strlen as *const () as *mut c_void;
     // SAFETY: a null result is allowed: nothing is written.
-    let r = unsafe { dl::capi::_dl_find_object(in_host, std::ptr::null_mut()) };
+    let r = unsafe { modlib_dl::capi::_dl_find_object(in_host, std::ptr::null_mut()) };
     assert_eq!(r, -1);
 }
 
@@ -107,7 +107,7 @@ fn cxx_exceptions_inside_and_across_loaded_libraries() {
     let hc = open_ok(&catcher, RTLD_NOW);
     // Both C++ libraries are ours; libstdc++ (which uses thread-local
     // storage) went to the system's loader as a host object.
-    let loaded: Vec<String> = dl::hosted::linker()
+    let loaded: Vec<String> = modlib_dl::hosted::linker()
         .loaded()
         .into_iter()
         .map(|(path, _, _)| path)
@@ -370,7 +370,7 @@ fn exception_index_tables_of_loaded_and_host_objects() {
     let find = |pc: usize| {
         let mut count: c_int = -1;
         // SAFETY: `count` is writable.
-        let table = unsafe { dl::capi::__gnu_Unwind_Find_exidx(pc, &raw mut count) };
+        let table = unsafe { modlib_dl::capi::__gnu_Unwind_Find_exidx(pc, &raw mut count) };
         (table, count)
     };
     let marker = sym_addr(h, "callback_marker") as usize;

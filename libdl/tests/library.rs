@@ -7,7 +7,7 @@ mod common;
 use std::ffi::{c_char, c_int};
 
 use common::{lib, take_log_with};
-use dl::{Error, Flags, Library};
+use modlib_dl::{Error, Flags, Library};
 
 fn wrapper() -> String {
     lib("wrapper", &["wrapper.c"], &["dltest"], &[])
@@ -99,7 +99,10 @@ fn this_is_the_global_scope() {
     // The executable's (and so our) own exports are in it too.
     // SAFETY: only the address is used.
     let ours = unsafe { this.get::<*const ()>("dlopen") }.unwrap();
-    assert_eq!(ours.address(), dl::capi::dlopen as *const () as usize);
+    assert_eq!(
+        ours.address(),
+        modlib_dl::capi::dlopen as *const () as usize
+    );
     this.close().unwrap();
     // `this` again after closing: still usable, closing it is a no-op.
     drop(Library::this());
@@ -174,7 +177,7 @@ fn errors() {
 /// the platform passes them with each load.
 #[test]
 fn ifunc_resolvers_are_told_the_cpu_capabilities() {
-    use dl::Platform;
+    use modlib_dl::Platform;
     let path = lib(
         "ifunc_args",
         &["../../../libmodlib/tests/fixtures/ifunc_args.c"],
@@ -196,7 +199,7 @@ fn ifunc_resolvers_are_told_the_cpu_capabilities() {
         hwcap: hwcap as u64,
         hwcap2: hwcap2 as u64,
     };
-    assert_eq!(dl::hosted::Hosted::new().hwcaps(), caps);
+    assert_eq!(modlib_dl::hosted::Hosted::new().hwcaps(), caps);
     let library = open(&path, Flags::NOW).unwrap();
     // SAFETY: the types of ifunc_args.c.
     let (call_seven, resolver_args) = unsafe {
@@ -323,7 +326,7 @@ fn raw_handles_and_symbols() {
     let raw = open(&path, Flags::NOW).unwrap().into_raw();
     assert!(loaded(&path), "into_raw keeps the reference");
     // SAFETY: a handle from this loader, and a NUL-terminated name.
-    let from_c = unsafe { dl::capi::dlsym(raw, c"wrapper_add".as_ptr()) };
+    let from_c = unsafe { modlib_dl::capi::dlsym(raw, c"wrapper_add".as_ptr()) };
     assert!(!from_c.is_null());
     // SAFETY: `raw` is open and its reference is handed over here.
     let library = unsafe { Library::from_raw(raw) };
@@ -334,7 +337,7 @@ fn raw_handles_and_symbols() {
     assert_eq!(copy.address(), add.address());
     let address = add.into_raw();
     // SAFETY: `address` is `wrapper_add` of `library`, still open.
-    let again = unsafe { dl::Symbol::<Add>::from_raw(address, &library) };
+    let again = unsafe { modlib_dl::Symbol::<Add>::from_raw(address, &library) };
     // SAFETY: the library is open.
     assert_eq!(unsafe { again(20, 22) }, 42);
     // SAFETY: as above.
@@ -346,7 +349,8 @@ fn raw_handles_and_symbols() {
     // SAFETY: the library is open.
     assert_eq!(unsafe { lifted(3, 4) }, 7);
     // SAFETY: a null `Option<Add>` is `None`.
-    let null = unsafe { dl::Symbol::<Option<Add>>::from_raw(std::ptr::null_mut(), &library) };
+    let null =
+        unsafe { modlib_dl::Symbol::<Option<Add>>::from_raw(std::ptr::null_mut(), &library) };
     assert!(null.lift_option().is_none());
 
     library.close().unwrap();
@@ -358,10 +362,10 @@ fn raw_handles_and_symbols() {
 #[test]
 fn this_is_dlopen_of_null() {
     // SAFETY: a null name asks for the global scope.
-    let global = unsafe { dl::capi::dlopen(std::ptr::null(), dl::capi::RTLD_NOW) };
+    let global = unsafe { modlib_dl::capi::dlopen(std::ptr::null(), modlib_dl::capi::RTLD_NOW) };
     assert_eq!(Library::this().into_raw(), global);
     // SAFETY: the handle just returned.
-    assert_eq!(unsafe { dl::capi::dlclose(global) }, 0);
+    assert_eq!(unsafe { modlib_dl::capi::dlclose(global) }, 0);
 }
 
 /// As with `libloading`, a library and a function symbol can be shared
@@ -370,5 +374,5 @@ fn this_is_dlopen_of_null() {
 fn library_and_function_symbols_are_send_and_sync() {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<Library>();
-    send_sync::<dl::Symbol<'static, unsafe extern "C" fn()>>();
+    send_sync::<modlib_dl::Symbol<'static, unsafe extern "C" fn()>>();
 }

@@ -27,19 +27,19 @@ fn c_abi_names_are_ours() {
     let _serial = common::serial();
     assert_eq!(
         dlopen as *const () as usize,
-        dl::capi::dlopen as *const () as usize
+        modlib_dl::capi::dlopen as *const () as usize
     );
     assert_eq!(
         dlsym as *const () as usize,
-        dl::capi::dlsym as *const () as usize
+        modlib_dl::capi::dlsym as *const () as usize
     );
     assert_eq!(
         dlclose as *const () as usize,
-        dl::capi::dlclose as *const () as usize
+        modlib_dl::capi::dlclose as *const () as usize
     );
     assert_eq!(
         dlerror as *const () as usize,
-        dl::capi::dlerror as *const () as usize
+        modlib_dl::capi::dlerror as *const () as usize
     );
 }
 
@@ -776,7 +776,7 @@ fn lazy_calls_bind_when_a_later_global_object_defines_them() {
     );
     let provider = lib("lazy_late_provider", &["lazy_late_provider.c"], &[], &[]);
     let waiting = || {
-        dl::hosted::linker()
+        modlib_dl::hosted::linker()
             .unresolved_calls()
             .iter()
             .any(|(object, name)| object.ends_with("liblazy_late_user.so") && name == "lazy_late")

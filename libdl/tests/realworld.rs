@@ -14,7 +14,7 @@ fn libc_and_libm_heavy_library() {
     let path = lib("realworld", &["realworld.c"], &[], &["-lm"]);
     let h = open_ok(&path, RTLD_NOW);
     // Ours; libm (its DT_NEEDED, a system library) is the system loader's.
-    let loaded = dl::hosted::linker().loaded();
+    let loaded = modlib_dl::hosted::linker().loaded();
     assert!(
         loaded.iter().any(|(p, _, _)| p == path.to_str().unwrap()),
         "{loaded:?}"

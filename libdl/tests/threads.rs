@@ -47,7 +47,7 @@ fn concurrent_open_lookup_close_leaves_nothing_loaded() {
             |x| x + 103,
         ),
     ];
-    assert!(dl::hosted::linker().loaded().is_empty());
+    assert!(modlib_dl::hosted::linker().loaded().is_empty());
     let missing = common::lib_dir().join("libthr_missing.so");
     std::thread::scope(|s| {
         for t in 0..THREADS {
@@ -82,6 +82,6 @@ fn concurrent_open_lookup_close_leaves_nothing_loaded() {
             });
         }
     });
-    let left = dl::hosted::linker().loaded();
+    let left = modlib_dl::hosted::linker().loaded();
     assert!(left.is_empty(), "still loaded: {left:?}");
 }

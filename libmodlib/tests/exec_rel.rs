@@ -591,3 +591,79 @@ fn check_exidx<M: Memory>(image: &LoadedImage<M>, object: &[u8], ctx: &str) {
     }
     check_protections(image, ctx);
 }
+
+/// Undefined weak references from non-PIC (and PIC) code in an image far
+/// from address 0 (beyond every PC-relative reach of it): the guarded call is
+/// skipped, the addresses read as null, the PC-relative address sequence
+/// of `weak_far.c` gives null as well, and on Arm and AArch64 an unguarded
+/// call returns at once (the ABIs make it a no-op).
+#[test]
+fn undefined_weak_references_from_far_non_pic_code() {
+    use common::Build;
+    use testkit::Compiler;
+
+    for cc in Compiler::host_compilers() {
+        // The default code model of x86-64 (at -O0, clang's `movq %rax,
+        // var`) and riscv64's medlow take the module's own addresses as
+        // 32-bit absolutes, which only an image in the low 2 GiB satisfies;
+        // riscv64 builds far code with medany.
+        let mut flags: Vec<&[&str]> = vec![&["-O2", "-fPIC"]];
+        if cfg!(target_arch = "riscv64") {
+            flags.push(&["-O0", "-fno-pic", "-mcmodel=medany"]);
+            flags.push(&["-O2", "-fno-pic", "-mcmodel=medany"]);
+        } else {
+            flags.push(&["-O2", "-fno-pic"]);
+        }
+        if cfg!(any(target_arch = "aarch64", target_arch = "arm")) {
+            flags.push(&["-O0", "-fno-pic"]);
+        }
+        if cfg!(target_arch = "arm") {
+            flags.push(&["-O2", "-fno-pic", "-marm"]);
+        }
+        for f in flags {
+            let build = Build::new(&cc, f);
+            let ctx = build.to_string();
+            let fx = build.object("weak_far.c", &[]);
+            let mem = CountingMemory::new(HostMemory::new(Placement::Far));
+            {
+                let host = HostData::new();
+                let table = host_table(&host);
+                let image = load(&fx.bytes, &LoadOptions::default(), &mem, &table)
+                    .unwrap_or_else(|e| panic!("{ctx}: load: {e}"));
+                let reach = if cfg!(target_pointer_width = "64") {
+                    1 << 32
+                } else {
+                    common::BRANCH_REACH
+                };
+                assert!(
+                    image.start() > reach,
+                    "{ctx}: image at {:#x} is not far from address 0",
+                    image.start()
+                );
+                // SAFETY: `probe_weak` and `call_missing` are `int (void)`
+                // in weak_far.c.
+                let probe: extern "C" fn() -> i32 = unsafe { common::get(&image, "probe_weak") };
+                assert_eq!(probe(), 0b1111, "{ctx}: missing symbols are null");
+                if cfg!(any(target_arch = "aarch64", target_arch = "arm")) {
+                    // SAFETY: as above.
+                    let call: extern "C" fn() -> i32 =
+                        unsafe { common::get(&image, "call_missing") };
+                    assert_eq!(call(), 1, "{ctx}: the unguarded call is a no-op");
+                    assert_eq!(call(), 2, "{ctx}: the unguarded call is a no-op");
+                }
+                if image.symbol("pcrel_address").is_some() {
+                    // SAFETY: `pcrel_address` is `void *(void)`.
+                    let address: extern "C" fn() -> usize =
+                        unsafe { common::get(&image, "pcrel_address") };
+                    assert_eq!(
+                        address(),
+                        0,
+                        "{ctx}: PC-relative address of a missing symbol"
+                    );
+                }
+            }
+            assert_eq!(mem.live_bytes(), 0, "{ctx}: memory leaked");
+            assert_eq!(mem.live_reservations(), 0, "{ctx}: reservation leaked");
+        }
+    }
+}

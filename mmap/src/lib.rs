@@ -1,6 +1,6 @@
 //! `modlib-mmap`: image memory for a Linux process, a [`modlib::Memory`]
 //! over anonymous `mmap` mappings protected with `mprotect`. The hosted
-//! `dl` platform loads into it, and so do the workspace's tests (through
+//! platform of `modlib-dl` loads into it, and so do the workspace's tests (through
 //! `testkit`), which also place it where their fixtures need it.
 
 use core::ptr::NonNull;

@@ -1,6 +1,6 @@
 //! `modtool symtab`: the table of symbols a kernel exports to modules,
 //! from what a set of modules imports or from a kernel image's global
-//! definitions, as `kmod::export_symbols!` input, a C table, or the list
+//! definitions, as `modlib_kmod::export_symbols!` input, a C table, or the list
 //! `modtool check` reads.
 
 use std::collections::BTreeMap;
@@ -24,7 +24,7 @@ Writes to standard output the symbols a kernel must export to modules:
                           modules import (a name the kernel lacks is an error)
   --format text           one name per line, what `modtool check --symbols`
                           reads (the default)
-  --format rust           input for kmod::export_symbols!
+  --format rust           input for modlib_kmod::export_symbols!
   --format c              a C array of { name, address }
 Names read only from modules are written as functions: mark data items
 `data` in the Rust table.";
@@ -142,7 +142,7 @@ fn render(table: &BTreeMap<String, SymbolKind>, format: Format) -> String {
             }
         }
         Format::Rust => {
-            out.push_str("kmod::export_symbols!(KERNEL_SYMBOLS = [\n");
+            out.push_str("modlib_kmod::export_symbols!(KERNEL_SYMBOLS = [\n");
             for (name, kind) in table {
                 let kind = if *kind == SymbolKind::Object {
                     "data"
@@ -187,7 +187,7 @@ mod tests {
         assert_eq!(render(&table, Format::Text), "TICKS\nklog\n");
         assert_eq!(
             render(&table, Format::Rust),
-            "kmod::export_symbols!(KERNEL_SYMBOLS = [\n    data TICKS,\n    fn klog,\n]);\n"
+            "modlib_kmod::export_symbols!(KERNEL_SYMBOLS = [\n    data TICKS,\n    fn klog,\n]);\n"
         );
         let c = render(&table, Format::C);
         assert!(c.contains("{ \"klog\", (const void *)&klog },"), "{c}");

@@ -246,7 +246,7 @@ fn symtab_from_a_kernel_image_keeps_kinds_and_names_what_it_lacks() {
     assert!(out.status.success(), "{out:?}");
     let text = stdout(&out);
     assert!(
-        text.starts_with("kmod::export_symbols!(KERNEL_SYMBOLS = [\n"),
+        text.starts_with("modlib_kmod::export_symbols!(KERNEL_SYMBOLS = [\n"),
         "{text}"
     );
     assert!(text.contains("    data KERNEL_TICKS,\n"), "{text}");

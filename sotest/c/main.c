@@ -5,7 +5,7 @@
  *
  * Usage: sotest [DIR]   (DIR holds the two libraries; default ".")
  *
- * Built against libdl's include/dlfcn.h and linked with libdl.a, so every
+ * Built against libdl's include/dlfcn.h and linked with libmodlib_dl.a, so every
  * dl* call here goes to our loader; the "missing library" check prints
  * dlerror() so the output shows whose loader answered. Only standard C and
  * dlfcn.h are used: it must build for any target with a C library. */

@@ -5,7 +5,7 @@
 //! exported functions and three data objects) and `main.c`, a program that
 //! drives both through `dlfcn.h` and prints one `PASS`/`FAIL` line per
 //! check and a `N passed, M failed` summary. This crate compiles them: the
-//! libraries with a C compiler, the program linked against `libdl.a` (our
+//! libraries with a C compiler, the program linked against `libmodlib_dl.a` (our
 //! loader's static library). `tests/sotest.rs` builds and runs it;
 //! `scripts/demo.sh` does the same with shell commands.
 
@@ -45,7 +45,7 @@ fn run(command: &mut Command) -> Result<(), String> {
     }
 }
 
-/// Builds `libdl.a` (package `dl`, default features: the C ABI included)
+/// Builds `libmodlib_dl.a` (package `modlib-dl`, default features: the C ABI included)
 /// with `cargo build` into its own `target_dir`, so that a `cargo test`
 /// holding the workspace's build lock does not wait on itself, for the
 /// Rust target `target` (`None`: the host). Returns the archive's path.
@@ -54,7 +54,7 @@ pub fn build_libdl(target_dir: &Path, target: Option<&str>) -> Result<PathBuf, S
     let mut command = Command::new(cargo);
     command
         .current_dir(workspace())
-        .args(["build", "--quiet", "-p", "dl", "--target-dir"])
+        .args(["build", "--quiet", "-p", "modlib-dl", "--target-dir"])
         .arg(target_dir);
     let mut out = target_dir.to_path_buf();
     if let Some(target) = target {
@@ -62,7 +62,7 @@ pub fn build_libdl(target_dir: &Path, target: Option<&str>) -> Result<PathBuf, S
         out.push(target);
     }
     run(&mut command)?;
-    Ok(out.join("debug").join("libdl.a"))
+    Ok(out.join("debug").join("libmodlib_dl.a"))
 }
 
 /// Compiles `libmodprint.so` and `libsotest.so` (which needs it, found

@@ -1,5 +1,5 @@
 //! Builds the C suite (libmodprint.so, libsotest.so, the program linked
-//! with our libdl.a) and runs the program: every check passes, and the
+//! with our libmodlib_dl.a) and runs the program: every check passes, and the
 //! output shows that our loader, not the system's, answered.
 
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use kmod::{KernelTable, KmodError, ModHandle, ModuleManager, ModuleStore};
+use modlib_kmod::{KernelTable, KmodError, ModHandle, ModuleManager, ModuleStore};
 use testkit::{Compiler, CountingMemory, HostMemory};
 
 /// The memory every test manager uses: mmap, counted.
@@ -107,7 +107,7 @@ pub extern "C" fn strlen(s: *const c_char) -> usize {
     unsafe { CStr::from_ptr(s) }.count_bytes()
 }
 
-kmod::export_symbols!(KERNEL_SYMBOLS = [
+modlib_kmod::export_symbols!(KERNEL_SYMBOLS = [
     fn klog,
     fn kmalloc,
     fn kfree,
@@ -347,7 +347,7 @@ impl ModuleStore for DirStore {
 
     fn dependencies(&self, name: &str) -> Option<Vec<String>> {
         let index = std::fs::read_to_string(self.dir.join("modules.dep")).ok()?;
-        kmod::modules_dep(&index, name)
+        modlib_kmod::modules_dep(&index, name)
     }
 }
 

@@ -1,9 +1,9 @@
-//! `dl-core`: the `no_std` heart of libdl — the [`Linker`] that implements
-//! `dlopen`/`dlsym`/`dlclose` semantics over `modlib`, and the [`Platform`]
-//! trait a system implements under it (the hosted Linux platform in `dl`,
-//! the user runtime of the QEMU system), and in [`capi`] the bodies of the
-//! C ABI that every image exports through thin shims. The `dl` crate
-//! re-exports its main types.
+//! `modlib-dl-core`: the `no_std` heart of libdl — the [`Linker`] that
+//! implements `dlopen`/`dlsym`/`dlclose` semantics over `modlib`, and the
+//! [`Platform`] trait a system implements under it (the hosted Linux
+//! platform in `modlib-dl`, the user runtime of the QEMU system), and in
+//! [`capi`] the bodies of the C ABI that every image exports through thin
+//! shims. `modlib-dl` re-exports its main types.
 //!
 //! Stack: nothing recurses on input. Every walk of the `DT_NEEDED` graph —
 //! finding dependencies (breadth-first), the relocation and constructor

@@ -16,7 +16,7 @@ use std::sync::{Mutex, OnceLock};
 use testkit::Compiler;
 
 #[allow(unused_imports)]
-pub use dl::capi::{
+pub use modlib_dl::capi::{
     dl_phdr_info, Dl_info, PhdrCallback, RTLD_GLOBAL, RTLD_LAZY, RTLD_LOCAL, RTLD_NODELETE,
     RTLD_NOLOAD, RTLD_NOW,
 };

@@ -51,6 +51,9 @@ const IMM16_MASK: u32 = 0x001f_ffe0;
 const MOV_OPC_MASK: u32 = 0x6000_0000;
 const MOVZ: u32 = 0x4000_0000;
 const MOVN: u32 = 0;
+/// `MOVZ Xd, #0`, and the destination register field every form shares.
+const MOVZ_X: u32 = 0xd280_0000;
+const RD_MASK: u32 = 0x1f;
 
 pub(crate) fn needs(r_type: u32) -> Needs {
     match r_type {
@@ -162,7 +165,62 @@ fn movw_signed(bytes: &mut [u8], offset: usize, value: u64, group: u32) -> Resul
     patch32(bytes, offset, IMM16_MASK | MOV_OPC_MASK, (imm << 5) | opc)
 }
 
+/// A PC-relative relocation against an undefined weak symbol, as AAELF64
+/// ("Weak References", "Call and Jump relocations", "Relocation
+/// optimization") has it: a branch goes to the next instruction (a call
+/// becomes a no-op); `ADRP` and `ADR` become `MOVZ` of the absolute value,
+/// so with its absolute `LO12` partner the address is S + A (null); any
+/// other PC-relative type takes the place as the symbol's value. `None`
+/// for the types that are not PC-relative.
+fn undefined_weak(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Option<Result<(), RelocFault>> {
+    let a = fix.addend as u64;
+    let movz = |bytes: &mut [u8], value: u64| {
+        if value > 0xffff {
+            return Err(RelocFault::Overflow);
+        }
+        patch32(bytes, offset, !RD_MASK, MOVZ_X | ((value as u32) << 5))
+    };
+    let next = Fixup {
+        symbol: fix.place.wrapping_add(4),
+        addend: 0,
+        stub: None,
+        undefined_weak: false,
+        ..*fix
+    };
+    let at_place = Fixup {
+        symbol: fix.place,
+        undefined_weak: false,
+        ..*fix
+    };
+    Some(match fix.r_type {
+        R_AARCH64_CALL26 | R_AARCH64_JUMP26 | R_AARCH64_CONDBR19 | R_AARCH64_TSTBR14 => {
+            apply(&next, bytes, offset)
+        }
+        R_AARCH64_ADR_PREL_PG_HI21 | R_AARCH64_ADR_PREL_PG_HI21_NC => {
+            movz(bytes, page(fix.symbol.wrapping_add(a)))
+        }
+        R_AARCH64_ADR_PREL_LO21 => movz(bytes, fix.symbol.wrapping_add(a)),
+        R_AARCH64_PREL64
+        | R_AARCH64_PREL32
+        | R_AARCH64_PREL16
+        | R_AARCH64_LD_PREL_LO19
+        | R_AARCH64_MOVW_PREL_G0
+        | R_AARCH64_MOVW_PREL_G0_NC
+        | R_AARCH64_MOVW_PREL_G1
+        | R_AARCH64_MOVW_PREL_G1_NC
+        | R_AARCH64_MOVW_PREL_G2
+        | R_AARCH64_MOVW_PREL_G2_NC
+        | R_AARCH64_MOVW_PREL_G3 => apply(&at_place, bytes, offset),
+        _ => return None,
+    })
+}
+
 pub(crate) fn apply(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), RelocFault> {
+    if fix.undefined_weak {
+        if let Some(done) = undefined_weak(fix, bytes, offset) {
+            return done;
+        }
+    }
     let (s, a, p) = (fix.symbol, fix.addend as u64, fix.place);
     let sa = s.wrapping_add(a);
     let prel = sa.wrapping_sub(p);
@@ -314,6 +372,51 @@ mod tests {
 
     fn dec_adr(insn: u32) -> i64 {
         sext((((insn >> 5) & 0x7_ffff) << 2) | ((insn >> 29) & 3), 21)
+    }
+
+    #[test]
+    fn undefined_weak_references() {
+        // 64 GiB from address 0: out of reach of every PC-relative form.
+        let far = 0x10_0000_0000u64;
+        let weak = |r_type, addend| {
+            let mut f = crate::reloc::testing::fixup(far, r_type, 0, addend);
+            f.undefined_weak = true;
+            f.stub = Some(far + 0x1000);
+            f
+        };
+        // Branches go to the next instruction, never through the stub.
+        let bl = run(&weak(R_AARCH64_CALL26, 0), 0x9400_0000).unwrap();
+        assert_eq!(bl, 0x9400_0001);
+        assert_eq!(
+            run(&weak(R_AARCH64_JUMP26, 0), 0x1400_0000).unwrap(),
+            0x1400_0001
+        );
+        let b_cond = run(&weak(R_AARCH64_CONDBR19, 0), 0x5400_0000).unwrap();
+        assert_eq!(b_cond, 0x5400_0020);
+        // `adrp x3, weak` and `adr x3, weak` become `mov x3, #0`; with an
+        // addend the pair still gives S + A.
+        let movz = run(&weak(R_AARCH64_ADR_PREL_PG_HI21, 0), 0x9000_0003).unwrap();
+        assert_eq!(movz, 0xd280_0003);
+        let movz = run(&weak(R_AARCH64_ADR_PREL_PG_HI21, 0x1008), 0x9000_0003).unwrap();
+        assert_eq!(movz, 0xd280_0003 | (0x1000 << 5));
+        let add = run(&weak(R_AARCH64_ADD_ABS_LO12_NC, 0x1008), 0x9100_0063).unwrap();
+        assert_eq!((add >> 10) & 0xfff, 8);
+        assert_eq!(
+            run(&weak(R_AARCH64_ADR_PREL_LO21, 0), 0x1000_0003).unwrap(),
+            0xd280_0003
+        );
+        assert_eq!(
+            run(&weak(R_AARCH64_ADR_PREL_PG_HI21, 0x1_0000), 0x9000_0003),
+            Err(RelocFault::Overflow)
+        );
+        // Other PC-relative types take the place as the symbol's value.
+        let mut word = [0xff; 4];
+        apply(&weak(R_AARCH64_PREL32, 8), &mut word, 0).unwrap();
+        assert_eq!(u32::from_le_bytes(word), 8);
+        // A defined symbol at 0 is out of reach.
+        let mut plain = weak(R_AARCH64_ADR_PREL_PG_HI21, 0);
+        plain.undefined_weak = false;
+        assert_eq!(run(&plain, 0x9000_0003), Err(RelocFault::Overflow));
     }
 
     #[test]

@@ -484,6 +484,43 @@ fn branch_view(fix: &Fixup, thumb: bool) -> Fixup {
     view
 }
 
+/// A PC-relative relocation against an undefined weak symbol as AAELF32
+/// ("Weak References", "Call and Jump relocations") resolves it: a branch
+/// goes to the next instruction in the caller's state (a call becomes a
+/// no-op; `BLX` becomes `BL`), any other PC-relative type takes the place
+/// as the symbol's value. `None` for the types that are not PC-relative.
+fn undefined_weak_view(fix: &Fixup, abi: ArmAbi) -> Option<Fixup> {
+    let at = |symbol: u64, addend: i64| Fixup {
+        symbol,
+        addend,
+        function: true,
+        stub: None,
+        undefined_weak: false,
+        ..*fix
+    };
+    let next = |length: u64| fix.place.wrapping_add(length);
+    match fix.r_type {
+        R_ARM_THM_CALL | R_ARM_THM_JUMP24 | R_ARM_THM_JUMP19 => {
+            Some(at(next(4) | 1, -(THUMB_BIAS as i64)))
+        }
+        R_ARM_THM_JUMP11 | R_ARM_THM_JUMP8 => Some(at(next(2) | 1, -(THUMB_BIAS as i64))),
+        R_ARM_CALL | R_ARM_JUMP24 => Some(at(next(4), -(ARM_BIAS as i64))),
+        R_ARM_TARGET2 if abi.target2_got_relative => None,
+        R_ARM_REL32
+        | R_ARM_TARGET2
+        | R_ARM_PREL31
+        | R_ARM_THM_MOVW_PREL_NC
+        | R_ARM_THM_MOVT_PREL
+        | R_ARM_THM_PC8
+        | R_ARM_THM_PC12
+        | R_ARM_THM_ALU_PREL_11_0 => Some(Fixup {
+            function: fix.function,
+            ..at(fix.place, fix.addend)
+        }),
+        _ => None,
+    }
+}
+
 /// Applies one relocation to the field at `offset` of `bytes`, with
 /// `TARGET2` and interworking as `abi` says.
 pub(crate) fn apply(
@@ -492,6 +529,14 @@ pub(crate) fn apply(
     offset: usize,
     abi: ArmAbi,
 ) -> Result<(), RelocFault> {
+    let weak_view;
+    let fix = match undefined_weak_view(fix, abi) {
+        Some(v) if fix.undefined_weak => {
+            weak_view = v;
+            &weak_view
+        }
+        _ => fix,
+    };
     let view;
     let fix = match branch_state(fix.r_type) {
         Some(thumb) => {
@@ -719,6 +764,44 @@ mod tests {
             function: true,
             ..fixup(place, r_type, symbol, addend)
         }
+    }
+
+    #[test]
+    fn undefined_weak_calls_go_to_the_next_instruction() {
+        let weak = |place, r_type, addend| Fixup {
+            undefined_weak: true,
+            stub: Some(place + 0x1000),
+            ..fix(place, r_type, 0, addend)
+        };
+        // Far from address 0 (beyond BL's 16 MiB): `bl` / `blx` become
+        // `bl` to the next instruction, offset 0 from the Thumb pc.
+        for insn in [[0xf7ff, 0xfffe], [0xf7ff, 0xeffe]] {
+            let bl = thumb(&weak(HIGH, R_ARM_THM_CALL, -4), insn).unwrap();
+            assert_eq!(bl, [0xf000, 0xf800], "{insn:x?}");
+        }
+        let b_w = thumb(&weak(HIGH, R_ARM_THM_JUMP24, -4), [0xf7ff, 0xbffe]).unwrap();
+        assert_eq!(b_w, [0xf000, 0xb800]);
+        // The 16-bit `b` and `b<cond>`: offset -2 to the next halfword.
+        for (r_type, insn, out) in [
+            (R_ARM_THM_JUMP11, 0xe7fe_u16, 0xe7ff_u16),
+            (R_ARM_THM_JUMP8, 0xd0fe, 0xd0ff),
+        ] {
+            let mut bytes = insn.to_le_bytes();
+            apply_bare(&weak(HIGH, r_type, -4), &mut bytes, 0).unwrap();
+            assert_eq!(u16::from_le_bytes(bytes), out, "{r_type}");
+        }
+        // Arm state: offset -4 from the pc (P + 8); `blx` becomes `bl`.
+        let bl = arm(&weak(HIGH, R_ARM_CALL, -8), 0xebff_fffe).unwrap();
+        assert_eq!(bl, 0xebff_ffff);
+        let bl = arm(&weak(HIGH, R_ARM_CALL, -8), 0xfaff_fffe).unwrap();
+        assert_eq!(bl, 0xebff_ffff);
+        // A data word relative to the place holds the addend.
+        let mut word = [0xff; 4];
+        apply_bare(&weak(HIGH, R_ARM_REL32, 12), &mut word, 0).unwrap();
+        assert_eq!(u32::from_le_bytes(word), 12);
+        // On M-profile too: the call stays in Thumb state.
+        let mut bytes = [0xff, 0xf7, 0xfe, 0xff];
+        apply(&weak(HIGH, R_ARM_THM_CALL, -4), &mut bytes, 0, M_PROFILE).unwrap();
     }
 
     #[test]

@@ -33,6 +33,18 @@ pub(crate) const STUB_SIZE: usize = 16;
 
 const OPCODE_CALL: u8 = 0xe8;
 const OPCODE_JMP: u8 = 0xe9;
+const OPCODE_LEA: u8 = 0x8d;
+/// `mov $imm32, r/m` (`c7 /0`).
+const OPCODE_MOV_IMM: u8 = 0xc7;
+/// ModRM with mod 00 and r/m 101: a RIP-relative operand.
+const MODRM_RIP_MASK: u8 = 0xc7;
+const MODRM_RIP: u8 = 0x05;
+/// ModRM with mod 11: a register operand in r/m.
+const MODRM_REGISTER: u8 = 0xc0;
+const REX: u8 = 0x40;
+const REX_W: u8 = 0x08;
+const REX_R: u8 = 0x04;
+const REX_B: u8 = 0x01;
 
 pub(crate) fn needs(r_type: u32) -> Needs {
     match r_type {
@@ -82,6 +94,44 @@ fn branch32(fix: &Fixup) -> Result<[u8; 4], RelocFault> {
     }
 }
 
+/// `lea sym(%rip), %reg` against an undefined weak symbol becomes
+/// `mov $sym, %reg` (opcode `c7 /0`, the same length): address 0 may be
+/// beyond the displacement's reach, and the absolute form gives S + A
+/// itself. Any other RIP-relative use of such a symbol (a load from it)
+/// keeps its PC-relative form, and overflows when 0 is out of reach. The
+/// byte before the opcode is taken for a REX prefix if it reads as one
+/// (as for every `leaq`, which pointers need).
+fn lea_to_mov(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), RelocFault> {
+    // The displacement ends the `lea`, so its value is S + A + 4 - P + P.
+    let value = fix.symbol.wrapping_add(fix.addend as u64).wrapping_add(4);
+    let lea = offset
+        .checked_sub(2)
+        .and_then(|at| bytes.get(at..offset))
+        .filter(|op| op[0] == OPCODE_LEA && op[1] & MODRM_RIP_MASK == MODRM_RIP);
+    let Some(&[_, modrm]) = lea else {
+        let sa = value.wrapping_sub(4);
+        return put(bytes, offset, signed32(sa.wrapping_sub(fix.place))?);
+    };
+    let rex = offset
+        .checked_sub(3)
+        .and_then(|at| bytes.get(at))
+        .copied()
+        .filter(|b| b & 0xf0 == REX);
+    // A 64-bit `mov` sign-extends its immediate, a 32-bit one zero-extends.
+    let imm = match rex {
+        Some(r) if r & REX_W != 0 => signed32(value)?,
+        _ => unsigned32(value)?,
+    };
+    let register = (modrm >> 3) & 7;
+    bytes[offset - 2] = OPCODE_MOV_IMM;
+    bytes[offset - 1] = MODRM_REGISTER | register;
+    if let Some(r) = rex {
+        // The register moves from ModRM.reg to ModRM.rm: REX.R becomes REX.B.
+        bytes[offset - 3] = (r & !(REX_R | REX_B)) | u8::from(r & REX_R != 0);
+    }
+    put(bytes, offset, imm)
+}
+
 pub(crate) fn apply(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), RelocFault> {
     let (s, a, p) = (fix.symbol, fix.addend as u64, fix.place);
     let sa = s.wrapping_add(a);
@@ -101,6 +151,8 @@ pub(crate) fn apply(fix: &Fixup, bytes: &mut [u8], offset: usize) -> Result<(), 
                 .is_some_and(|&op| op == OPCODE_CALL || op == OPCODE_JMP);
             let field = if is_branch {
                 branch32(fix)?
+            } else if fix.undefined_weak {
+                return lea_to_mov(fix, bytes, offset);
             } else {
                 signed32(sa.wrapping_sub(p))?
             };
@@ -214,4 +266,33 @@ pub(crate) fn write_stub(bytes: &mut [u8], _at: u64, target: u64) {
     stub[..6].copy_from_slice(&[0xff, 0x25, 0, 0, 0, 0]);
     stub[6..14].copy_from_slice(&target.to_le_bytes());
     bytes[..STUB_SIZE].copy_from_slice(&stub);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lea_of_an_undefined_weak_symbol_becomes_mov() {
+        // `lea weak(%rip), %r9` 4 GiB above address 0: `mov $0, %r9`.
+        let far = 0x1_0000_0000u64;
+        let mut fix = crate::reloc::testing::fixup(far + 3, R_X86_64_PC32, 0, -4);
+        fix.undefined_weak = true;
+        let mut code = [0x4c, 0x8d, 0x0d, 0, 0, 0, 0];
+        apply(&fix, &mut code, 3).unwrap();
+        assert_eq!(code, [0x49, 0xc7, 0xc1, 0, 0, 0, 0]);
+        // 32-bit `lea weak+8(%rip), %edx` with no REX prefix.
+        fix.place = far + 2;
+        fix.addend = 4;
+        let mut code = [0x8d, 0x15, 0, 0, 0, 0];
+        apply(&fix, &mut code, 2).unwrap();
+        assert_eq!(code, [0xc7, 0xc2, 8, 0, 0, 0]);
+        // A load from the symbol stays PC-relative, and is out of reach.
+        let mut code = [0x8b, 0x05, 0, 0, 0, 0];
+        assert_eq!(apply(&fix, &mut code, 2), Err(RelocFault::Overflow));
+        // A defined symbol at 0 is not rewritten.
+        fix.undefined_weak = false;
+        let mut code = [0x8d, 0x15, 0, 0, 0, 0];
+        assert_eq!(apply(&fix, &mut code, 2), Err(RelocFault::Overflow));
+    }
 }

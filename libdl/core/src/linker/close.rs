@@ -38,9 +38,24 @@ impl<P: Platform> Linker<P> {
         if doomed.is_empty() {
             return Ok(());
         }
+        self.unload(table, &doomed, |_| true);
+        Ok(())
+    }
+
+    /// Unloads `doomed` (marked by [`unreferenced`], in destructor order):
+    /// out of the global scope, destructors without the lock for those
+    /// `finalize` picks, then out of the table, their TLS module ids and
+    /// memory given back.
+    pub(super) fn unload(
+        &self,
+        mut table: spin::MutexGuard<'_, Table<P::Memory>>,
+        doomed: &[u32],
+        finalize: impl Fn(u32) -> bool,
+    ) {
         table.global.retain(|g| !doomed.contains(g));
         let images: Vec<_> = doomed
             .iter()
+            .filter(|&&d| finalize(d))
             .filter_map(|d| table.objects.get(d).and_then(|o| o.image().map(Arc::clone)))
             .collect();
         drop(table);
@@ -53,7 +68,7 @@ impl<P: Platform> Linker<P> {
         drop(images);
         let mut table = self.table.lock();
         let mut removed = Vec::with_capacity(doomed.len());
-        for d in &doomed {
+        for d in doomed {
             if let Some(o) = table.objects.remove(d) {
                 table.subs += 1;
                 removed.push(o);
@@ -69,7 +84,6 @@ impl<P: Platform> Linker<P> {
             }
         }
         drop(removed);
-        Ok(())
     }
 }
 
@@ -91,7 +105,7 @@ fn held<M: modlib::Memory>(object: &Object<M>) -> impl Iterator<Item = u32> + '_
 /// reachable from an open handle or a `NODELETE` object along dependencies
 /// and bindings (objects already being finalised are someone else's).
 /// Their dependencies' counts of dependents drop accordingly.
-fn unreferenced<M: modlib::Memory>(table: &mut Table<M>, me: u64) -> Vec<u32> {
+pub(super) fn unreferenced<M: modlib::Memory>(table: &mut Table<M>, me: u64) -> Vec<u32> {
     let mut live = BTreeSet::new();
     let mut stack: Vec<u32> = table
         .objects

@@ -113,9 +113,11 @@ impl<P: Platform> Linker<P> {
                     let root_id = ids.iter().copied().min().expect("the group has its root");
                     table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
                     Self::apply_flags(&mut table, root_id, flags);
-                    self.bind_waiting_calls(&mut table);
                     drop(table);
-                    self.initialize(&ids);
+                    self.initialize(&ids)?;
+                    // Only a group whose constructors all ran is bound to
+                    // (one that fails is gone again).
+                    self.bind_waiting_calls(&mut self.table.lock());
                     return Ok(Handle::Object(root_id));
                 }
             };
@@ -544,8 +546,11 @@ impl<P: Platform> Linker<P> {
     }
 
     /// Runs constructors of newly loaded objects in order, without the lock.
-    fn initialize(&self, ids: &[u32]) {
-        for &id in ids {
+    /// If an object's constructors cannot run, the load is undone: the
+    /// objects whose constructors ran have their destructors run, in the
+    /// reverse order, and the group is unloaded (all it held given back).
+    fn initialize(&self, ids: &[u32]) -> Result<(), Error> {
+        for (ran, &id) in ids.iter().enumerate() {
             let image = self
                 .table
                 .lock()
@@ -553,15 +558,61 @@ impl<P: Platform> Linker<P> {
                 .get(&id)
                 .and_then(|o| o.image().cloned());
             if let Some(image) = image {
-                // SAFETY: the image was loaded for this platform's machine,
-                // is relocated and protected, and stays alive through the
+                // SAFETY: the image was loaded for this platform's machine
+                // (`run_init` refuses to run another machine's code), is
+                // relocated and protected, and stays alive through the
                 // `Arc`; ELF initialisers take no arguments we must supply.
-                let _ = unsafe { image.run_init() };
+                if let Err(source) = unsafe { image.run_init() } {
+                    drop(image);
+                    return Err(self.abandon(ids, ran, source));
+                }
             }
             if let Some(o) = self.table.lock().objects.get_mut(&id) {
                 o.state = State::Ready;
             }
         }
+        Ok(())
+    }
+
+    /// Undoes the load of the group `ids` whose first `ran` objects'
+    /// constructors ran and the next one's failed with `source`: the root
+    /// is no longer open, and whatever nothing else keeps loaded (the
+    /// whole group, unless a constructor opened part of it) is unloaded,
+    /// destructors first for the objects whose constructors ran, the last
+    /// initialised first. Returns the error naming the failed object.
+    fn abandon(&self, ids: &[u32], ran: usize, source: LoadError) -> Error {
+        let me = self.platform.thread_id();
+        let mut table = self.table.lock();
+        let failed = ids[ran];
+        let path = table
+            .objects
+            .get(&failed)
+            .map(|o| String::from(o.path()))
+            .unwrap_or_default();
+        let root = ids.iter().copied().min().expect("the group has its root");
+        if let Some(o) = table.objects.get_mut(&root) {
+            o.opens = 0;
+        }
+        // No thread is to wait for these any more; unless a constructor
+        // opened one of them, they are all swept below.
+        for id in &ids[ran..] {
+            if let Some(o) = table.objects.get_mut(id) {
+                o.state = State::Ready;
+            }
+        }
+        let swept = super::close::unreferenced(&mut table, me);
+        // The initialised members, last first, then anything else swept
+        // (objects a constructor opened and closed again meanwhile).
+        let doomed: Vec<u32> = ids[..ran]
+            .iter()
+            .rev()
+            .copied()
+            .filter(|id| swept.contains(id))
+            .chain(swept.iter().copied().filter(|id| !ids[..ran].contains(id)))
+            .collect();
+        let initialised = |id: u32| !ids[ran..].contains(&id);
+        self.unload(table, &doomed, initialised);
+        load_error(&path, source)
     }
 }
 
