@@ -159,3 +159,37 @@ fn cxx_program_catches_exceptions_thrown_by_loaded_code() {
          close: 0 0\n"
     );
 }
+
+/// binutils read the archive: `nm` lists the C ABI's definitions, as a user
+/// checking which `dlopen` a program links does. (Objects that carry only
+/// LLVM bitcode, as link-time optimisation leaves them, are unreadable to
+/// a binutils whose LTO plugin is another LLVM's: `nm` then lists nothing.)
+#[test]
+fn nm_lists_the_c_abi_in_the_static_library() {
+    let archive = static_library();
+    let nm = match Compiler::cross_triple() {
+        Some(triple) => format!("{triple}-nm"),
+        None => String::from("nm"),
+    };
+    let output = Command::new(&nm)
+        .arg("--defined-only")
+        .arg(&archive)
+        .output()
+        .unwrap_or_else(|e| panic!("run {nm}: {e}"));
+    assert!(output.status.success(), "{nm} failed");
+    let listing = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "dlopen",
+        "dlsym",
+        "dlclose",
+        "dlerror",
+        "dladdr",
+        "dl_iterate_phdr",
+    ] {
+        assert!(
+            listing.lines().any(|l| l.ends_with(&format!(" T {name}"))),
+            "{nm} does not list `{name}` as defined in {}",
+            archive.display()
+        );
+    }
+}
