@@ -183,14 +183,16 @@ pub trait FileMapping {
     /// Makes `offset..offset+len` of `res` hold the file's bytes from
     /// `file_offset` on, private to the image (writes never reach the
     /// file), with `protection`. `offset`, `len` and `file_offset` are
-    /// multiples of the page size and the range is committed.
+    /// multiples of the page size and the range is reserved, not yet
+    /// committed.
     /// `Protection::ReadWrite` means the loader will write most of these
     /// pages (a writable segment, which relocations target), so a host may
     /// copy them in at once rather than on first write; any other value is
     /// the pages' final protection, which nothing writes or changes later:
     /// pages mapped executable must already be visible to instruction fetch
     /// (as a fresh mapping of a file is). Returns `false` if it cannot; the
-    /// range is then unchanged and the loader copies instead.
+    /// range is then reserved as before (or committed read-write), and the
+    /// loader commits it and copies instead.
     fn map_file(
         &self,
         res: &Reservation,
@@ -272,8 +274,9 @@ impl<M: Memory> Held<M> {
     }
 
     /// Has `mapping` place the file's pages from `file_offset` at the
-    /// committed range `offset..offset+len` with `prot` (see
-    /// [`FileMapping::map_file`]); `false`, changing nothing, if it cannot.
+    /// reserved range `offset..offset+len` with `prot` (see
+    /// [`FileMapping::map_file`]), which is then committed; `false` if it
+    /// cannot.
     pub(crate) fn map_file(
         &mut self,
         mapping: &dyn FileMapping,
@@ -284,7 +287,7 @@ impl<M: Memory> Held<M> {
     ) -> bool {
         let mapped = mapping.map_file(self.res(), offset, len, file_offset, prot);
         if mapped {
-            self.set(offset, len, prot, true);
+            self.set(offset, len, prot, false);
         }
         mapped
     }

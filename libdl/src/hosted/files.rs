@@ -275,7 +275,7 @@ impl modlib::FileMapping for ObjectFile {
             .cast::<libc::c_void>();
         // SAFETY: `at..at+len` lies inside the reservation, which this image
         // owns exclusively, and nothing borrows it now; the new private
-        // mapping of our own descriptor replaces the committed pages there.
+        // mapping of our own descriptor replaces the reserved pages there.
         let got = unsafe {
             libc::mmap(
                 at,
@@ -295,7 +295,7 @@ impl modlib::FileMapping for ObjectFile {
         if got == at {
             return true;
         }
-        // A failed fixed mapping may have dropped the old pages: put fresh
+        // A failed fixed mapping may have dropped the reserved pages: put
         // committed ones back so that the loader can copy instead.
         // SAFETY: as above, anonymous pages over our own range.
         unsafe {

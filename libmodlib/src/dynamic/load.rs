@@ -149,7 +149,11 @@ pub(crate) fn map<'a, M: Memory>(
         }
     }
     let align = max_align.max(page) as usize;
-    let whole = commits.as_slice() == [(lo, hi)];
+    // With a file the host can map, the pages it maps are never committed
+    // first (committing them would zero, and on some hosts populate, pages
+    // the file mapping then replaces): the span is reserved, the file's
+    // whole pages mapped, and only the rest committed.
+    let whole = mapping.is_none() && commits.as_slice() == [(lo, hi)];
     let mut held = Held::reserve(memory, span, align, whole)
         .map_err(|_| LoadError::OutOfMemory { size: span })?;
     let start = held.res().addr();
@@ -160,27 +164,25 @@ pub(crate) fn map<'a, M: Memory>(
         });
     }
     let base = start.wrapping_sub(lo);
-    if !whole {
-        for &(a, b) in &commits {
-            held.commit((a - lo) as usize, (b - a) as usize)?;
-        }
-    }
+    // Which bytes of each segment came from the file's own pages: the
+    // segment's `head..tail` (all of it copied when nothing was mapped).
+    let mut from_file: Vec<(usize, usize)> = Vec::with_capacity(layout.segments.len());
+    let mut mapped: Vec<(u64, u64)> = Vec::new();
     let mut preset: Vec<(u64, u64)> = Vec::new();
-    for s in &layout.segments {
-        let data = file_range(
+    for (index, s) in layout.segments.iter().enumerate() {
+        let len = file_range(
             file.data,
             s.offset,
             s.filesz,
             "segment data outside the file",
-        )?;
-        // Whole pages of a large segment come from the file's own pages
-        // when the host can map them; only the partial pages at its ends
-        // are copied.
-        let (mut head, mut tail) = (data.len(), data.len());
-        if let Some(mapping) = mapping {
-            let first = align_up(s.vaddr, page).unwrap_or(u64::MAX);
-            let end = align_down(s.vaddr + s.filesz, page);
-            let file_first = s.offset + first.wrapping_sub(s.vaddr);
+        )?
+        .len();
+        let (mut head, mut tail) = (len, len);
+        let pages = mapping.and_then(|m| {
+            pages::from_file(&layout.segments, index, &ranges, page, MAP_AT_LEAST)
+                .map(|range| (m, range))
+        });
+        if let Some((mapping, (first, end, file_first))) = pages {
             // Pages nothing writes get their final protection at once
             // (no later `protect`, and never writable); with text
             // relocations every page is written, so all start writable.
@@ -188,24 +190,39 @@ pub(crate) fn map<'a, M: Memory>(
                 Some(p) if !tags.textrel => p,
                 _ => Protection::ReadWrite,
             };
-            if first < end
-                && end - first >= MAP_AT_LEAST * page
-                && file_first % page == 0
-                && held.map_file(
-                    mapping,
-                    (first - lo) as usize,
-                    (end - first) as usize,
-                    file_first,
-                    protection,
-                )
-            {
-                head = (first - s.vaddr) as usize;
-                tail = (end - s.vaddr) as usize;
+            if held.map_file(
+                mapping,
+                (first - lo) as usize,
+                (end - first) as usize,
+                file_first,
+                protection,
+            ) {
+                head = first.saturating_sub(s.vaddr) as usize;
+                tail = (end - s.vaddr).min(s.filesz) as usize;
+                mapped.push((first, end));
                 if protection != Protection::ReadWrite {
                     preset.push((first, end));
                 }
             }
         }
+        from_file.push((head, tail));
+    }
+    if !whole {
+        let wanted: Vec<_> = commits
+            .iter()
+            .map(|&(a, b)| (a, b, Protection::ReadWrite))
+            .collect();
+        for (a, b, _) in pages::without(&wanted, &mapped) {
+            held.commit((a - lo) as usize, (b - a) as usize)?;
+        }
+    }
+    for (s, &(head, tail)) in layout.segments.iter().zip(&from_file) {
+        let data = file_range(
+            file.data,
+            s.offset,
+            s.filesz,
+            "segment data outside the file",
+        )?;
         for (from, to) in [(0, head), (tail, data.len())] {
             if from == to {
                 continue;

@@ -104,6 +104,46 @@ pub(crate) fn uniform(ranges: &[(u64, u64, Protection)], lo: u64, hi: u64) -> Op
     Some(p)
 }
 
+/// The pages of segment `i` of `segments` (sorted by address) that can come
+/// from the file's own pages, as `(first, end, file_offset)`: every page
+/// the segment touches when it alone touches them, has no zero-filled
+/// tail and keeps one protection other than read-write (a file page holds
+/// exactly its bytes then, and the bytes of the file around them fill the
+/// rest of its first and last page, which nothing else uses); otherwise its
+/// whole pages inside its file bytes, if there are at least `at_least` of
+/// them. Read-write segments take the second form only, as their partial
+/// pages are zeroed and written.
+pub(crate) fn from_file(
+    segments: &[Segment],
+    i: usize,
+    ranges: &[(u64, u64, Protection)],
+    page: u64,
+    at_least: u64,
+) -> Option<(u64, u64, u64)> {
+    let s = segments.get(i)?;
+    let down = |v: u64| v - v % page;
+    let up = |v: u64| v.checked_add(page - 1).map(down);
+    let (first, end) = (down(s.vaddr), up(s.vaddr.checked_add(s.filesz)?)?);
+    let alone = segments.iter().enumerate().all(|(k, o)| {
+        k == i || o.vaddr.saturating_add(o.memsz.max(1)) <= first || end <= down(o.vaddr)
+    });
+    let whole_pages = s.memsz == s.filesz
+        && alone
+        && s.offset % page == s.vaddr % page
+        && !matches!(
+            uniform(ranges, first, end),
+            None | Some(Protection::ReadWrite)
+        );
+    if whole_pages {
+        return Some((first, end, down(s.offset)));
+    }
+    let first = up(s.vaddr)?;
+    let end = down(s.vaddr.checked_add(s.filesz)?);
+    let file_first = s.offset.checked_add(first - s.vaddr)?;
+    (first < end && end - first >= at_least * page && file_first % page == 0)
+        .then_some((first, end, file_first))
+}
+
 /// `list` less the pages of `done` (sorted, non-overlapping ranges that
 /// hold their final protection already).
 pub(crate) fn without(
@@ -129,6 +169,80 @@ pub(crate) fn without(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn segments_alone_on_their_pages_come_whole_from_the_file() {
+        // libz's layout: R headers, RX text, R rodata, RW data.
+        let segments = [
+            Segment {
+                vaddr: 0,
+                memsz: 0x2280,
+                filesz: 0x2280,
+                offset: 0,
+                prot: Protection::Read,
+            },
+            Segment {
+                vaddr: 0x3000,
+                memsz: 0x1200d,
+                filesz: 0x1200d,
+                offset: 0x3000,
+                prot: Protection::ReadExecute,
+            },
+            Segment {
+                vaddr: 0x16000,
+                memsz: 0x63c8,
+                filesz: 0x63c8,
+                offset: 0x16000,
+                prot: Protection::Read,
+            },
+            Segment {
+                vaddr: 0x1dc70,
+                memsz: 0x520,
+                filesz: 0x518,
+                offset: 0x1cc70,
+                prot: Protection::ReadWrite,
+            },
+        ];
+        let ranges = protections(&segments, 0x1000).unwrap();
+        let got: Vec<_> = (0..4)
+            .map(|i| from_file(&segments, i, &ranges, 0x1000, 4))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                Some((0, 0x3000, 0)),
+                Some((0x3000, 0x16000, 0x3000)),
+                Some((0x16000, 0x1d000, 0x16000)),
+                None,
+            ]
+        );
+        // Sharing a page, or a zero-filled tail, leaves only whole pages.
+        let shared = [
+            Segment {
+                vaddr: 0,
+                memsz: 0x5800,
+                filesz: 0x5800,
+                offset: 0,
+                prot: Protection::Read,
+            },
+            Segment {
+                vaddr: 0x5800,
+                memsz: 0x6000,
+                filesz: 0x6000,
+                offset: 0x5800,
+                prot: Protection::ReadExecute,
+            },
+        ];
+        let ranges = protections(&shared, 0x1000).unwrap();
+        assert_eq!(
+            from_file(&shared, 0, &ranges, 0x1000, 4),
+            Some((0, 0x5000, 0))
+        );
+        assert_eq!(
+            from_file(&shared, 1, &ranges, 0x1000, 4),
+            Some((0x6000, 0xb000, 0x6000))
+        );
+    }
 
     fn seg(vaddr: u64, memsz: u64, prot: Protection) -> Segment {
         Segment {
