@@ -42,9 +42,17 @@ pub trait HostScope: Sync {
     fn resolve_after(&self, addr: u64, lookup: &Lookup<'_>) -> Option<Option<Symbol>>;
     /// Name of a host object.
     fn name(&self, object: HostObject) -> String;
+    /// The loaded host object whose file has identity `identity` (in the
+    /// form of [`Platform::canonical`]), so that a path naming it opens it
+    /// rather than a second copy. None by default.
+    fn object_with_identity(&self, identity: &str) -> Option<HostObject> {
+        let _ = identity;
+        None
+    }
     /// Has the host's own loader load a system library (one this loader
     /// leaves to it, being found in the system's directories) and returns
-    /// it as a host object.
+    /// it as a host object. Runs the library's constructors, which may call
+    /// back into the linker: never called with the linker's lock held.
     fn load(&self, path: &str) -> Option<HostObject>;
     /// Runs `f`, the binding of one load (every object of a `dlopen`
     /// group), with lookups answered from one consistent view of the host's

@@ -51,6 +51,8 @@ const DT_VERDEF: u64 = 0x6fff_fffc;
 struct Entry {
     map: usize,
     base: u64,
+    /// The path the object was loaded from.
+    path: &'static str,
     file_name: &'static str,
     soname: Option<&'static str>,
     symbols: Option<DynamicSymbols<'static>>,
@@ -74,6 +76,8 @@ struct Cache {
     maps: Vec<usize>,
     entries: Vec<Entry>,
     filter: Filter,
+    /// The file identity of each entry, in order: found when first needed.
+    identities: Option<Vec<String>>,
 }
 
 impl Cache {
@@ -85,6 +89,7 @@ impl Cache {
                 words: Vec::new(),
                 uncovered: Vec::new(),
             },
+            identities: None,
         }
     }
 
@@ -101,6 +106,7 @@ impl Cache {
             maps,
             entries,
             filter,
+            identities: None,
         }
     }
 
@@ -306,9 +312,13 @@ fn read_entry(map: usize, is_main: bool) -> Option<Entry> {
         // SAFETY: `addr..end` lies inside a loaded segment of a live object.
         Some(unsafe { core::slice::from_raw_parts(addr as *const u8, (end - addr) as usize) })
     };
+    // A tag the object does not have reads as 0, which is no table's
+    // address (it would be taken for the load bias, the ELF header).
     let absolute = |v: u64| -> Option<u64> {
         let inside = |a: u64| loads.iter().any(|&(lo, hi)| lo <= a && a < hi);
-        if inside(v) {
+        if v == 0 {
+            None
+        } else if inside(v) {
             Some(v)
         } else if inside(v.wrapping_add(base)) {
             Some(v.wrapping_add(base))
@@ -378,6 +388,7 @@ fn read_entry(map: usize, is_main: bool) -> Option<Entry> {
     Some(Entry {
         map,
         base,
+        path: full,
         file_name,
         soname,
         symbols,
@@ -481,6 +492,21 @@ impl HostScope for HostLinkMap {
 
     fn name(&self, object: HostObject) -> String {
         self.with(|c| c.name(object))
+    }
+
+    fn object_with_identity(&self, identity: &str) -> Option<HostObject> {
+        let mut cache = self.cache.lock();
+        cache.refresh();
+        let cache = &mut *cache;
+        let identities = cache.identities.get_or_insert_with(|| {
+            cache
+                .entries
+                .iter()
+                .map(|e| super::files::identity(e.path))
+                .collect()
+        });
+        let at = identities.iter().position(|i| i == identity)?;
+        Some(HostObject(cache.entries[at].map))
     }
 
     fn for_load(&self, f: &mut dyn FnMut(&dyn HostScope)) -> bool {

@@ -72,6 +72,12 @@ fn load_error(path: &str, source: LoadError) -> Error {
 impl<P: Platform> Linker<P> {
     /// `dlopen`: opens `name` (a path, or a file name searched for), or the
     /// global scope for `None`.
+    ///
+    /// Nothing that can run foreign code runs under the lock: constructors
+    /// run after it is released, and a system library found on the way is
+    /// handed to the host's loader (which runs its constructors, and they
+    /// may call back in) with the lock released, the search starting again
+    /// afterwards with that library among the host's objects.
     pub fn open(&self, name: Option<&str>, flags: Flags) -> Result<Handle, Error> {
         let Some(name) = name else {
             return Ok(Handle::Global);
@@ -80,6 +86,7 @@ impl<P: Platform> Linker<P> {
             return Err(Error::InvalidName);
         }
         let me = self.platform.thread_id();
+        let mut host_loads = HostLoads::new();
         loop {
             let mut table = self.table.lock();
             // Someone else's constructors or destructors are running: wait
@@ -92,41 +99,66 @@ impl<P: Platform> Linker<P> {
                 self.platform.yield_now();
                 continue;
             }
-            let mut pending = Vec::new();
-            let root = if flags.contains(Flags::NOLOAD) {
-                self.find_loaded(&table, name)
-                    .ok_or_else(|| Error::NotLoaded {
-                        name: String::from(name),
-                    })?
-            } else {
-                self.target(&table, &mut pending, name, None)?
-            };
-            let id = match root {
-                Target::Existing(id) => id,
-                Target::Host(host) => Self::register_host(&mut table, name, host),
-                Target::New(_) => {
-                    self.plan_dependencies(&table, &mut pending)?;
-                    let order = init_order(&pending);
-                    let lazy = flags.contains(Flags::LAZY);
-                    let ids = self.load_group(&mut table, &pending, &order, lazy)?;
-                    // Planned first, so the first id of the group.
-                    let root_id = ids.iter().copied().min().expect("the group has its root");
-                    table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
-                    Self::apply_flags(&mut table, root_id, flags);
-                    self.bind_waiting_calls(&mut table);
+            match self.open_locked(&mut table, name, flags, &host_loads) {
+                Ok(Opened::Existing(handle)) => return Ok(handle),
+                Ok(Opened::Loaded(handle, ids)) => {
                     drop(table);
                     self.initialize(&ids);
-                    return Ok(Handle::Object(root_id));
+                    return Ok(handle);
                 }
-            };
-            let object = table.objects.get_mut(&id).expect("target exists");
-            object.opens += 1;
-            Self::apply_flags(&mut table, id, flags);
-            if flags.contains(Flags::GLOBAL) {
-                self.bind_waiting_calls(&mut table);
+                Err(Plan::Failed(e)) => return Err(e),
+                Err(Plan::HostLoad(path)) => {
+                    drop(table);
+                    let object = self.platform.host().and_then(|h| h.load(&path));
+                    host_loads.push((path, object));
+                }
             }
-            return Ok(Handle::Object(id));
         }
+    }
+
+    /// The part of [`Linker::open`] done under the lock: finds the object
+    /// and its dependencies, and loads those that are new (their
+    /// constructors still to run), unless a system library must first go
+    /// to the host's loader.
+    fn open_locked(
+        &self,
+        table: &mut Table<P::Memory>,
+        name: &str,
+        flags: Flags,
+        host_loads: &HostLoads,
+    ) -> Result<Opened, Plan> {
+        let mut pending = Vec::new();
+        let root = if flags.contains(Flags::NOLOAD) {
+            self.find_loaded(table, name)
+                .ok_or_else(|| Error::NotLoaded {
+                    name: String::from(name),
+                })?
+        } else {
+            self.target(table, &mut pending, name, None, host_loads)?
+        };
+        let id = match root {
+            Target::Existing(id) => id,
+            Target::Host(host) => Self::register_host(table, name, host),
+            Target::New(_) => {
+                self.plan_dependencies(table, &mut pending, host_loads)?;
+                let order = init_order(&pending);
+                let lazy = flags.contains(Flags::LAZY);
+                let ids = self.load_group(table, &pending, &order, lazy)?;
+                // Planned first, so the first id of the group.
+                let root_id = ids.iter().copied().min().expect("the group has its root");
+                table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
+                Self::apply_flags(table, root_id, flags);
+                self.bind_waiting_calls(table);
+                return Ok(Opened::Loaded(Handle::Object(root_id), ids));
+            }
+        };
+        let object = table.objects.get_mut(&id).expect("target exists");
+        object.opens += 1;
+        Self::apply_flags(table, id, flags);
+        if flags.contains(Flags::GLOBAL) {
+            self.bind_waiting_calls(table);
+        }
+        Ok(Opened::Existing(Handle::Object(id)))
     }
 
     fn apply_flags(table: &mut Table<P::Memory>, id: u32, flags: Flags) {
@@ -151,7 +183,15 @@ impl<P: Platform> Linker<P> {
         }
     }
 
+    /// The table's entry for a host object, made on its first open.
     fn register_host(table: &mut Table<P::Memory>, name: &str, host: HostObject) -> u32 {
+        if let Some(o) = table
+            .objects
+            .values()
+            .find(|o| matches!(o.body, Body::Host(h) if h == host))
+        {
+            return o.id;
+        }
         let id = table.next_id;
         table.next_id += 1;
         table.objects.insert(
@@ -190,11 +230,13 @@ impl<P: Platform> Linker<P> {
             return None;
         }
         let canonical = self.platform.canonical(name);
-        table
-            .objects
-            .values()
-            .find(|o| o.canonical == canonical)
-            .map(|o| Target::Existing(o.id))
+        if let Some(o) = table.objects.values().find(|o| o.canonical == canonical) {
+            return Some(Target::Existing(o.id));
+        }
+        self.platform
+            .host()?
+            .object_with_identity(&canonical)
+            .map(Target::Host)
     }
 
     /// Resolves one name: an object already loaded or planned, a host
@@ -205,7 +247,8 @@ impl<P: Platform> Linker<P> {
         pending: &mut Vec<Pending>,
         name: &str,
         requester: Option<usize>,
-    ) -> Result<Target, Error> {
+        host_loads: &HostLoads,
+    ) -> Result<Target, Plan> {
         if let Some(o) = table.objects.values().find(|o| o.answers_to(name)) {
             return Ok(Target::Existing(o.id));
         }
@@ -228,9 +271,12 @@ impl<P: Platform> Linker<P> {
         } = self
             .search(name, requester.map(|r| &pending[r]))
             .ok_or_else(not_found)?;
-        if system {
-            if let Some(host) = self.platform.host().and_then(|h| h.load(&path)) {
-                return Ok(Target::Host(host));
+        if system && self.platform.host().is_some() {
+            match host_loads.iter().find(|(p, _)| *p == path) {
+                Some((_, Some(host))) => return Ok(Target::Host(*host)),
+                // Refused: loaded here instead.
+                Some((_, None)) => {}
+                None => return Err(Plan::HostLoad(path)),
             }
         }
         // Opened before the identity check when the open file can say what
@@ -264,6 +310,15 @@ impl<P: Platform> Linker<P> {
         }
         if let Some(i) = pending.iter().position(|p| p.canonical == canonical) {
             return Ok(Target::New(i));
+        }
+        // The same file as one the host's loader has (a system library
+        // named by its path, say): that one, never a second copy.
+        if let Some(host) = self
+            .platform
+            .host()
+            .and_then(|h| h.object_with_identity(&canonical))
+        {
+            return Ok(Target::Host(host));
         }
         let file = match file {
             Some(f) => f,
@@ -350,12 +405,13 @@ impl<P: Platform> Linker<P> {
         &self,
         table: &Table<P::Memory>,
         pending: &mut Vec<Pending>,
-    ) -> Result<(), Error> {
+        host_loads: &HostLoads,
+    ) -> Result<(), Plan> {
         let mut i = 0;
         while i < pending.len() {
             let needed = pending[i].info.needed.clone();
             for name in &needed {
-                let t = self.target(table, pending, name, Some(i))?;
+                let t = self.target(table, pending, name, Some(i), host_loads)?;
                 pending[i].deps.push(t);
             }
             i += 1;
@@ -655,6 +711,34 @@ impl Drop for GroupTlsIds<'_> {
                 tls.unregister(module);
             }
         }
+    }
+}
+
+/// The system libraries handed to the host's loader during one `dlopen`,
+/// by path, with the host object each became (`None`: the host's loader
+/// refused it, and it is loaded here).
+type HostLoads = Vec<(String, Option<HostObject>)>;
+
+/// What the locked part of `dlopen` did.
+enum Opened {
+    /// Opened an object already loaded (or the host's).
+    Existing(Handle),
+    /// Loaded a group, whose constructors are to run, in this order.
+    Loaded(Handle, Vec<u32>),
+}
+
+/// Why the locked part of `dlopen` stopped.
+enum Plan {
+    /// The open failed.
+    Failed(Error),
+    /// The system library at this path must go to the host's loader
+    /// first, with the lock released.
+    HostLoad(String),
+}
+
+impl From<Error> for Plan {
+    fn from(e: Error) -> Self {
+        Plan::Failed(e)
     }
 }
 
