@@ -105,6 +105,10 @@ pub trait ThreadLocalStorage: Sync {
     /// Forgets a module before its object is unmapped: no block of it is
     /// made again, and each thread's block is freed.
     fn unregister(&self, module: u64);
+    /// The calling thread's block of a registered `module`, made from its
+    /// template on first use (what `__tls_get_addr` finds); `None` for an
+    /// id naming no registered module, or when memory runs out.
+    fn block(&self, module: u64) -> Option<*mut u8>;
     /// Address of the resolver TLS descriptors call (see
     /// `modlib::MappedImage::set_tls_descriptor_resolver`), if the platform
     /// has one for its machine; without it objects using descriptors are

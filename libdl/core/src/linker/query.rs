@@ -5,10 +5,10 @@ use crate::sync::Arc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use modlib::{LoadedImage, Lookup};
+use modlib::{LoadedImage, Lookup, Resolved, SymbolKind};
 
 use super::scope::{address, global, local};
-use super::Linker;
+use super::{Linker, Table};
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::object::{Body, Dep, Object, RawPhdr, State};
@@ -117,12 +117,31 @@ impl<P: Platform> Linker<P> {
                 name: described(),
             });
         };
+        if found.symbol.kind == SymbolKind::ThreadLocal {
+            let instance = self.thread_instance(&table, found);
+            return instance.ok_or_else(|| Error::SymbolNotFound {
+                object: scope_name(),
+                name: described(),
+            });
+        }
         drop(table);
         let (machine, caps) = (self.platform.machine(), self.platform.hwcaps());
         address(found.symbol, machine, caps).ok_or_else(|| Error::SymbolNotFound {
             object: String::new(),
             name: described(),
         })
+    }
+
+    /// The calling thread's instance of a thread-local variable one of our
+    /// objects defines (its block made on first use, as `__tls_get_addr`
+    /// makes it); `None` for one the host defines, which only the host's
+    /// loader can place.
+    fn thread_instance(&self, table: &Table<P::Memory>, found: Resolved) -> Option<u64> {
+        let image = table.objects.get(&found.provider.0)?.image()?;
+        let module = image.thread_local()?.module;
+        let offset = found.symbol.address.wrapping_sub(image.base());
+        let block = self.platform.thread_local()?.block(module)?;
+        Some((block as u64).wrapping_add(offset))
     }
 
     /// The image of the object an open handle names, kept alive by the
