@@ -5,7 +5,8 @@
 //!
 //! - constructors of a library the system's loader loads (one found through
 //!   `LD_LIBRARY_PATH`) call `dlsym`, `dlopen`, `dladdr` and `dlclose`, on
-//!   their own thread and on another;
+//!   their own thread and on another, as does an IFUNC resolver that runs
+//!   while its library is relocated;
 //! - a library binds `environ` to the program's copy, which `setenv` updates;
 //! - a library that exports nothing loads (with and without section headers);
 //! - `dlsym` of a thread-local variable gives the calling thread's copy;
@@ -144,6 +145,15 @@ fn a_constructor_run_by_the_system_loader_calls_back_from_another_thread() {
         out, "reenter: dlsym ok, call 42, dladdr ok, dlclose 0\n",
         "{out}"
     );
+}
+
+/// Issue 12, item 1, IFUNC resolvers: one that runs while its library is
+/// relocated calls `dlsym`.
+#[test]
+fn an_ifunc_resolver_run_during_the_load_calls_back_in() {
+    let lib = common::lib("rp_ifunc", &["rp_ifunc.c"], &[], &[]);
+    let out = run(&["ifunc", text(&lib)], &[]);
+    assert_eq!(out, "ifunc: 42\n", "{out}");
 }
 
 /// Issue 12, item 2: the program's `environ` (a copy the executable holds,

@@ -4,6 +4,7 @@
 //! is read in place through `modlib::symtab`, bounded by its segments.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ffi::{c_char, c_int, CStr};
 
@@ -66,8 +67,11 @@ impl Entry {
 }
 
 /// The host's global scope, cached and refreshed when the link map changes.
+/// The lock guards only the swap of one copy for the next: lookups read a
+/// copy with it released (an IFUNC resolver called during a load may look
+/// symbols up again).
 pub struct HostLinkMap {
-    cache: spin::Mutex<Cache>,
+    cache: spin::Mutex<Option<Arc<Cache>>>,
 }
 
 /// The host's objects, the link map they were read from, and the filter
@@ -77,22 +81,10 @@ struct Cache {
     entries: Vec<Entry>,
     filter: Filter,
     /// The file identity of each entry, in order: found when first needed.
-    identities: Option<Vec<String>>,
+    identities: spin::Once<Vec<String>>,
 }
 
 impl Cache {
-    const fn new() -> Cache {
-        Cache {
-            maps: Vec::new(),
-            entries: Vec::new(),
-            filter: Filter {
-                words: Vec::new(),
-                uncovered: Vec::new(),
-            },
-            identities: None,
-        }
-    }
-
     /// Reads the host's objects from the link map as it is now.
     fn read() -> Cache {
         let maps = link_maps();
@@ -106,15 +98,7 @@ impl Cache {
             maps,
             entries,
             filter,
-            identities: None,
-        }
-    }
-
-    /// Brings the copy up to date (the link map is walked and compared in
-    /// place; the copy is read again only when the list changed).
-    fn refresh(&mut self) {
-        if !link_map_is(&self.maps) {
-            *self = Cache::read();
+            identities: spin::Once::new(),
         }
     }
 }
@@ -180,14 +164,26 @@ impl HostLinkMap {
     /// An empty cache; filled on first use.
     pub const fn new() -> Self {
         HostLinkMap {
-            cache: spin::Mutex::new(Cache::new()),
+            cache: spin::Mutex::new(None),
+        }
+    }
+
+    /// The copy of the host's objects as the link map is now (the link map
+    /// is walked and compared in place; read again only when it changed).
+    fn current(&self) -> Arc<Cache> {
+        let mut cache = self.cache.lock();
+        match &*cache {
+            Some(c) if link_map_is(&c.maps) => Arc::clone(c),
+            _ => {
+                let fresh = Arc::new(Cache::read());
+                *cache = Some(Arc::clone(&fresh));
+                fresh
+            }
         }
     }
 
     fn with<R>(&self, f: impl FnOnce(&Cache) -> R) -> R {
-        let mut cache = self.cache.lock();
-        cache.refresh();
-        f(&cache)
+        f(&self.current())
     }
 }
 
@@ -495,10 +491,8 @@ impl HostScope for HostLinkMap {
     }
 
     fn object_with_identity(&self, identity: &str) -> Option<HostObject> {
-        let mut cache = self.cache.lock();
-        cache.refresh();
-        let cache = &mut *cache;
-        let identities = cache.identities.get_or_insert_with(|| {
+        let cache = self.current();
+        let identities = cache.identities.call_once(|| {
             cache
                 .entries
                 .iter()
@@ -510,9 +504,7 @@ impl HostScope for HostLinkMap {
     }
 
     fn for_load(&self, f: &mut dyn FnMut(&dyn HostScope)) -> bool {
-        let mut cache = self.cache.lock();
-        cache.refresh();
-        f(&Snapshot(&cache));
+        f(&Snapshot(&self.current()));
         true
     }
 }

@@ -89,22 +89,34 @@ impl<P: Platform> Linker<P> {
         let mut host_loads = HostLoads::new();
         loop {
             let mut table = self.table.lock();
-            // Someone else's constructors or destructors are running: wait
-            // for a stable table (our own thread may re-enter).
-            let busy = table.objects.values().any(
-                |o| matches!(o.state, State::Initializing(t) | State::Finalizing(t) if t != me),
-            );
-            if busy {
+            // Someone else's load, constructors or destructors are under
+            // way: wait for a stable table (our own thread may re-enter).
+            if table.busy_for(me) {
                 drop(table);
                 self.platform.yield_now();
                 continue;
             }
             match self.open_locked(&mut table, name, flags, &host_loads) {
                 Ok(Opened::Existing(handle)) => return Ok(handle),
-                Ok(Opened::Loaded(handle, ids)) => {
+                Ok(Opened::Group(plan)) => {
+                    table.loading.push(me);
+                    drop(table);
+                    // Relocation calls IFUNC resolvers: without the lock.
+                    let loaded = self.load_group(&plan);
+                    let mut table = self.table.lock();
+                    if let Some(at) = table.loading.iter().position(|&t| t == me) {
+                        table.loading.swap_remove(at);
+                    }
+                    let (images, providers) = loaded?;
+                    let ids = self.register_members(&mut table, &plan, images, providers);
+                    // Registered first, so the first id of the group.
+                    let root_id = plan.first;
+                    table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
+                    Self::apply_flags(&mut table, root_id, flags);
+                    self.bind_waiting_calls(&mut table);
                     drop(table);
                     self.initialize(&ids);
-                    return Ok(handle);
+                    return Ok(Handle::Object(root_id));
                 }
                 Err(Plan::Failed(e)) => return Err(e),
                 Err(Plan::HostLoad(path)) => {
@@ -126,7 +138,7 @@ impl<P: Platform> Linker<P> {
         name: &str,
         flags: Flags,
         host_loads: &HostLoads,
-    ) -> Result<Opened, Plan> {
+    ) -> Result<Opened<P::Memory>, Plan> {
         let mut pending = Vec::new();
         let root = if flags.contains(Flags::NOLOAD) {
             self.find_loaded(table, name)
@@ -141,15 +153,11 @@ impl<P: Platform> Linker<P> {
             Target::Host(host) => Self::register_host(table, name, host),
             Target::New(_) => {
                 self.plan_dependencies(table, &mut pending, host_loads)?;
-                let order = init_order(&pending);
-                let lazy = flags.contains(Flags::LAZY);
-                let ids = self.load_group(table, &pending, &order, lazy)?;
-                // Planned first, so the first id of the group.
-                let root_id = ids.iter().copied().min().expect("the group has its root");
-                table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
-                Self::apply_flags(table, root_id, flags);
-                self.bind_waiting_calls(table);
-                return Ok(Opened::Loaded(Handle::Object(root_id), ids));
+                return Ok(Opened::Group(GroupPlan::new(
+                    table,
+                    pending,
+                    flags.contains(Flags::LAZY),
+                )));
             }
         };
         let object = table.objects.get_mut(&id).expect("target exists");
@@ -419,37 +427,29 @@ impl<P: Platform> Linker<P> {
         Ok(())
     }
 
-    /// Loads the pending objects as one group. All are mapped first (their
-    /// symbols answer lookups from then on), then relocated in `order`
-    /// (dependencies first), each binding through the global scope and the
-    /// whole group breadth-first, so that an object ahead in that order
-    /// (the root, say) interposes on the objects it needs, as ELF says;
-    /// then they are finished in the same order (references to IFUNCs of
-    /// objects relocated later wait until then) and registered. On failure
-    /// every image is dropped, giving its memory back, and the table is as
-    /// it was. Returns the new ids in `order`, the order of constructors.
-    fn load_group(
-        &self,
-        table: &mut Table<P::Memory>,
-        pending: &[Pending],
-        order: &[usize],
-        lazy: bool,
-    ) -> Result<Vec<u32>, Error> {
-        let first = table.next_id;
-        let deps = group_deps(pending, first);
-        let group = breadth_first(table, Dep::Ours(first), first, &deps);
+    /// Loads a planned group, without the lock (relocation calls IFUNC
+    /// resolvers, which may call back in). All are mapped first (their
+    /// symbols answer lookups from then on), then relocated in the plan's
+    /// order (dependencies first), each binding through the global scope
+    /// and the whole group breadth-first, so that an object ahead in that
+    /// order (the root, say) interposes on the objects it needs, as ELF
+    /// says; then they are finished in the same order (references to
+    /// IFUNCs of objects relocated later wait until then). Lookups see the
+    /// table as it was when the group was planned. On failure every image
+    /// is dropped, giving its memory back, and the table is as it was.
+    fn load_group(&self, plan: &GroupPlan<P::Memory>) -> Result<Relocated<P::Memory>, Error> {
         let mut tls_ids = GroupTlsIds {
             ids: Vec::new(),
             tls: self.platform.thread_local(),
         };
-        let mut members = self.map_members(pending, lazy, &mut tls_ids)?;
-        let (images, providers) = self
-            .relocate_members(table, &mut members, order, &group)
-            .map_err(|(i, e)| load_error(pending[i].path(), e))?;
+        let mut members = self.map_members(&plan.pending, plan.lazy, &mut tls_ids)?;
+        let relocated = self
+            .relocate_members(plan, &mut members)
+            .map_err(|(i, e)| load_error(plan.pending[i].path(), e))?;
         // The objects own their module ids from here on (given back when
         // they are unloaded).
         tls_ids.ids.clear();
-        Ok(self.register_members(table, pending, images, providers, &deps))
+        Ok(relocated)
     }
 
     /// Maps every pending object: segments in memory, nothing relocated,
@@ -498,10 +498,8 @@ impl<P: Platform> Linker<P> {
     /// through the host scope itself.
     fn relocate_members(
         &self,
-        table: &Table<P::Memory>,
+        plan: &GroupPlan<P::Memory>,
         members: &mut Members<'_, P::Memory>,
-        order: &[usize],
-        group: &[Dep],
     ) -> Result<Relocated<P::Memory>, (usize, LoadError)> {
         let tls_get_addr = self
             .platform
@@ -509,13 +507,13 @@ impl<P: Platform> Linker<P> {
             .map(ThreadLocalStorage::get_addr);
         let mut relocate = |host: Option<&dyn HostScope>| {
             let scope = GroupScope {
-                table,
+                table: &plan.snapshot,
                 host,
-                group,
-                first: table.next_id,
+                group: &plan.group,
+                first: plan.first,
                 tls_get_addr,
             };
-            members.relocate(order, &scope)
+            members.relocate(&plan.order, &scope)
         };
         let mut outcome = None;
         let host = self.platform.host();
@@ -532,14 +530,12 @@ impl<P: Platform> Linker<P> {
     fn register_members(
         &self,
         table: &mut Table<P::Memory>,
-        pending: &[Pending],
+        plan: &GroupPlan<P::Memory>,
         images: Vec<(usize, LoadedImage<P::Memory>)>,
         mut providers: Vec<Vec<u32>>,
-        deps: &[Vec<Dep>],
     ) -> Vec<u32> {
         let me = self.platform.thread_id();
-        let first = table.next_id;
-        table.next_id += pending.len() as u32;
+        let (pending, deps, first) = (&plan.pending, &plan.deps, plan.first);
         let mut ids = Vec::with_capacity(images.len());
         for (i, image) in images {
             let p = &pending[i];
@@ -589,11 +585,11 @@ impl<P: Platform> Linker<P> {
                 })
                 .chain(bound);
             for target in held {
-                table
-                    .objects
-                    .get_mut(&target)
-                    .expect("dependency loaded")
-                    .dependents += 1;
+                // (Gone only if this thread closed it meanwhile, from an
+                // IFUNC resolver of the group.)
+                if let Some(o) = table.objects.get_mut(&target) {
+                    o.dependents += 1;
+                }
             }
         }
         ids
@@ -720,11 +716,44 @@ impl Drop for GroupTlsIds<'_> {
 type HostLoads = Vec<(String, Option<HostObject>)>;
 
 /// What the locked part of `dlopen` did.
-enum Opened {
+enum Opened<M: modlib::Memory> {
     /// Opened an object already loaded (or the host's).
     Existing(Handle),
-    /// Loaded a group, whose constructors are to run, in this order.
-    Loaded(Handle, Vec<u32>),
+    /// Planned a group of new objects, to be loaded without the lock.
+    Group(GroupPlan<M>),
+}
+
+/// A group of new objects to load: the files (index 0 the root, then
+/// breadth-first), their ids (reserved from `first` on), the order to
+/// relocate them and run their constructors, their dependencies, the
+/// group's breadth-first scope, and the table as their lookups see it.
+struct GroupPlan<M: modlib::Memory> {
+    pending: Vec<Pending>,
+    order: Vec<usize>,
+    first: u32,
+    deps: Vec<Vec<Dep>>,
+    group: Vec<Dep>,
+    snapshot: Table<M>,
+    lazy: bool,
+}
+
+impl<M: modlib::Memory + Clone> GroupPlan<M> {
+    /// Plans the load of `pending`, reserving its ids in `table`.
+    fn new(table: &mut Table<M>, pending: Vec<Pending>, lazy: bool) -> Self {
+        let first = table.next_id;
+        table.next_id += pending.len() as u32;
+        let deps = group_deps(&pending, first);
+        let group = breadth_first(table, Dep::Ours(first), first, &deps);
+        GroupPlan {
+            order: init_order(&pending),
+            pending,
+            first,
+            deps,
+            group,
+            snapshot: table.lookup_snapshot(),
+            lazy,
+        }
+    }
 }
 
 /// Why the locked part of `dlopen` stopped.
