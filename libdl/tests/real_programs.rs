@@ -156,6 +156,22 @@ fn an_ifunc_resolver_run_during_the_load_calls_back_in() {
     assert_eq!(out, "ifunc: 42\n", "{out}");
 }
 
+/// Issue 12, item 1, IFUNC resolvers: one that a later `RTLD_GLOBAL`
+/// library defines, run when it binds a call a lazily bound library was
+/// waiting with, calls `dlsym`.
+#[test]
+fn an_ifunc_resolver_binding_a_waiting_call_calls_back_in() {
+    let user = common::lib(
+        "lazy_late_user",
+        &["lazy_late_user.c"],
+        &[],
+        &["-Wl,-z,lazy"],
+    );
+    let provider = common::lib("rp_late_ifunc", &["rp_late_ifunc.c"], &[], &[]);
+    let out = run(&["lateifunc", text(&user), text(&provider)], &[]);
+    assert_eq!(out, "late ifunc: 42\n", "{out}");
+}
+
 /// Issue 12, item 2: the program's `environ` (a copy the executable holds,
 /// without version definitions of its own) is the one a library's
 /// versioned reference binds to, so the library sees `setenv`.

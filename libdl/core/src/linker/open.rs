@@ -97,7 +97,12 @@ impl<P: Platform> Linker<P> {
                 continue;
             }
             match self.open_locked(&mut table, name, flags, &host_loads) {
-                Ok(Opened::Existing(handle)) => return Ok(handle),
+                Ok(Opened::Existing(handle, made_global)) => {
+                    if made_global {
+                        self.bind_waiting_calls(table);
+                    }
+                    return Ok(handle);
+                }
                 Ok(Opened::Group(plan)) => {
                     table.loading.push(me);
                     drop(table);
@@ -113,8 +118,7 @@ impl<P: Platform> Linker<P> {
                     let root_id = plan.first;
                     table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
                     Self::apply_flags(&mut table, root_id, flags);
-                    self.bind_waiting_calls(&mut table);
-                    drop(table);
+                    self.bind_waiting_calls(table);
                     self.initialize(&ids);
                     return Ok(Handle::Object(root_id));
                 }
@@ -163,10 +167,10 @@ impl<P: Platform> Linker<P> {
         let object = table.objects.get_mut(&id).expect("target exists");
         object.opens += 1;
         Self::apply_flags(table, id, flags);
-        if flags.contains(Flags::GLOBAL) {
-            self.bind_waiting_calls(table);
-        }
-        Ok(Opened::Existing(Handle::Object(id)))
+        Ok(Opened::Existing(
+            Handle::Object(id),
+            flags.contains(Flags::GLOBAL),
+        ))
     }
 
     fn apply_flags(table: &mut Table<P::Memory>, id: u32, flags: Flags) {
@@ -717,8 +721,9 @@ type HostLoads = Vec<(String, Option<HostObject>)>;
 
 /// What the locked part of `dlopen` did.
 enum Opened<M: modlib::Memory> {
-    /// Opened an object already loaded (or the host's).
-    Existing(Handle),
+    /// Opened an object already loaded (or the host's); `true` if it
+    /// joined the global scope (waiting calls may now be bound).
+    Existing(Handle, bool),
     /// Planned a group of new objects, to be loaded without the lock.
     Group(GroupPlan<M>),
 }
