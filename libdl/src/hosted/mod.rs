@@ -1,5 +1,6 @@
 //! The hosted Linux platform: `mmap` memory, files read with system calls,
-//! `DL_LIBRARY_PATH` and the system library directories, and the host
+//! `DL_LIBRARY_PATH`, then `LD_LIBRARY_PATH` and the system library
+//! directories (the system loader's, whose libraries it loads), and the host
 //! process's own objects as the fallback global scope. [`linker`] is the
 //! process-wide instance the C ABI and [`crate::Library`] share.
 

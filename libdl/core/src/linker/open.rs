@@ -73,11 +73,12 @@ impl<P: Platform> Linker<P> {
     /// `dlopen`: opens `name` (a path, or a file name searched for), or the
     /// global scope for `None`.
     ///
-    /// Nothing that can run foreign code runs under the lock: constructors
-    /// run after it is released, and a system library found on the way is
-    /// handed to the host's loader (which runs its constructors, and they
-    /// may call back in) with the lock released, the search starting again
-    /// afterwards with that library among the host's objects.
+    /// Nothing that can run foreign code runs under the lock: a new group
+    /// is relocated (IFUNC resolvers called) and its constructors run with
+    /// it released, and a system library found on the way is handed to the
+    /// host's loader (which runs its constructors, and they may call back
+    /// in) with it released, the search starting again afterwards with
+    /// that library among the host's objects.
     pub fn open(&self, name: Option<&str>, flags: Flags) -> Result<Handle, Error> {
         let Some(name) = name else {
             return Ok(Handle::Global);
@@ -103,25 +104,7 @@ impl<P: Platform> Linker<P> {
                     }
                     return Ok(handle);
                 }
-                Ok(Opened::Group(plan)) => {
-                    table.loading.push(me);
-                    drop(table);
-                    // Relocation calls IFUNC resolvers: without the lock.
-                    let loaded = self.load_group(&plan);
-                    let mut table = self.table.lock();
-                    if let Some(at) = table.loading.iter().position(|&t| t == me) {
-                        table.loading.swap_remove(at);
-                    }
-                    let (images, providers) = loaded?;
-                    let ids = self.register_members(&mut table, &plan, images, providers);
-                    // Registered first, so the first id of the group.
-                    let root_id = plan.first;
-                    table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
-                    Self::apply_flags(&mut table, root_id, flags);
-                    self.bind_waiting_calls(table);
-                    self.initialize(&ids);
-                    return Ok(Handle::Object(root_id));
-                }
+                Ok(Opened::Group(plan)) => return self.open_group(table, &plan, flags),
                 Err(Plan::Failed(e)) => return Err(e),
                 Err(Plan::HostLoad(path)) => {
                     drop(table);
@@ -130,6 +113,34 @@ impl<P: Platform> Linker<P> {
                 }
             }
         }
+    }
+
+    /// Loads a planned group (the table's guard is released meanwhile:
+    /// relocation calls IFUNC resolvers), registers it, and runs its
+    /// constructors; the handle of its root.
+    fn open_group(
+        &self,
+        mut table: spin::MutexGuard<'_, Table<P::Memory>>,
+        plan: &GroupPlan<P::Memory>,
+        flags: Flags,
+    ) -> Result<Handle, Error> {
+        let me = self.platform.thread_id();
+        table.loading.push(me);
+        drop(table);
+        let loaded = self.load_group(plan);
+        let mut table = self.table.lock();
+        if let Some(at) = table.loading.iter().position(|&t| t == me) {
+            table.loading.swap_remove(at);
+        }
+        let (images, providers) = loaded?;
+        let ids = self.register_members(&mut table, plan, images, providers);
+        // Registered first, so the first id of the group.
+        let root_id = plan.first;
+        table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
+        Self::apply_flags(&mut table, root_id, flags);
+        self.bind_waiting_calls(table);
+        self.initialize(&ids);
+        Ok(Handle::Object(root_id))
     }
 
     /// The part of [`Linker::open`] done under the lock: finds the object
