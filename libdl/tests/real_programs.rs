@@ -185,6 +185,19 @@ fn a_library_binds_the_programs_environ() {
     );
 }
 
+/// Issue 12, item 2, for a library: every symbol of a library without
+/// symbol versions (no `DT_VERSYM`, no `DT_VERDEF`) that the system's
+/// loader loaded is found by `dlsym`.
+#[test]
+fn every_symbol_of_an_unversioned_system_library_is_found() {
+    common::lib("rp_many", &["rp_many.c"], &[], &["-nostdlib"]);
+    let out = run(
+        &["many", "librp_many.so"],
+        &[("LD_LIBRARY_PATH", &common::lib_dir())],
+    );
+    assert_eq!(out, "many: 300 of 300\n", "{out}");
+}
+
 /// A copy of `lib` beside it, named `name`, without section headers (the
 /// loader must then bound the symbol table without them).
 fn without_section_headers(lib: &Path, name: &str) -> PathBuf {
