@@ -9,7 +9,8 @@
 //!   while its library is relocated;
 //! - a library binds `environ` to the program's copy, which `setenv` updates;
 //! - a library that exports nothing loads (with and without section headers);
-//! - `dlsym` of a thread-local variable gives the calling thread's copy;
+//! - `dlsym` of a thread-local variable gives the calling thread's copy,
+//!   ours or the system loader's;
 //! - a path to a loaded system library opens the loaded one.
 
 mod common;
@@ -236,6 +237,21 @@ fn a_library_exporting_nothing_loads() {
 fn dlsym_of_a_thread_local_gives_the_callers_copy() {
     let lib = common::lib("rp_tls", &["rp_tls.c"], &[], &[]);
     let out = run(&["tls", text(&lib)], &[]);
+    assert_eq!(
+        out, "tls main: same, value 8\ntls thread: same, value 7, own copy\n",
+        "{out}"
+    );
+}
+
+/// Issue 12, item 4, for a library the system's loader loaded (found
+/// through `LD_LIBRARY_PATH`): its loader places the thread's instance.
+#[test]
+fn dlsym_of_a_system_librarys_thread_local_gives_the_callers_copy() {
+    common::lib("rp_host_tls", &["rp_tls.c"], &[], &[]);
+    let out = run(
+        &["tls", "librp_host_tls.so"],
+        &[("LD_LIBRARY_PATH", &common::lib_dir())],
+    );
     assert_eq!(
         out, "tls main: same, value 8\ntls thread: same, value 7, own copy\n",
         "{out}"

@@ -42,6 +42,14 @@ pub trait HostScope: Sync {
     fn resolve_after(&self, addr: u64, lookup: &Lookup<'_>) -> Option<Option<Symbol>>;
     /// Name of a host object.
     fn name(&self, object: HostObject) -> String;
+    /// The calling thread's instance of the thread-local variable
+    /// `symbol`, which `lookup` found among the host's objects (whose
+    /// thread-local storage only the host's loader can place); none by
+    /// default. Called without the linker's lock.
+    fn thread_local_instance(&self, lookup: &Lookup<'_>, symbol: Symbol) -> Option<u64> {
+        let _ = (lookup, symbol);
+        None
+    }
     /// The loaded host object whose file has identity `identity` (in the
     /// form of [`Platform::canonical`]), so that a path naming it opens it
     /// rather than a second copy. None by default.

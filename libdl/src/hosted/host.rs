@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{c_char, c_int, c_void, CStr};
 
 use modlib::symtab::{DynamicSymbols, HashTable};
 use modlib::{Lookup, Symbol};
@@ -466,24 +466,62 @@ impl HostScope for HostLinkMap {
     }
 
     fn load(&self, path: &str) -> Option<HostObject> {
-        let here = link_maps as *const () as u64;
-        let dlopen = self.resolve_after(here, &Lookup::new("dlopen", None))??;
-        let mut c_path = Vec::with_capacity(path.len() + 1);
-        c_path.extend_from_slice(path.as_bytes());
-        c_path.push(0);
-        // SAFETY: the symbol is the system's `dlopen`, found after this
-        // library in the host scope, with its C signature; the path is
-        // NUL-terminated.
-        let handle = unsafe {
-            let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut core::ffi::c_void =
-                core::mem::transmute::<usize, _>(dlopen.address as usize);
-            f(c_path.as_ptr().cast(), libc::RTLD_NOW | libc::RTLD_LOCAL)
-        };
-        if handle.is_null() {
-            return None;
-        }
+        let c_path = with_nul(path);
+        self.system_dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL)?;
         let file_name = path.rsplit('/').next().unwrap_or(path);
         self.object(file_name)
+    }
+
+    /// Asks the system's loader, which placed the host's thread-local
+    /// storage: `dlsym` (or `dlvsym`) on a handle of the object defining
+    /// `symbol`.
+    fn thread_local_instance(&self, lookup: &Lookup<'_>, symbol: Symbol) -> Option<u64> {
+        let cache = self.current();
+        let at = cache
+            .entries
+            .iter()
+            .position(|e| lookup_entry(e, lookup) == Some(symbol))?;
+        let path = (at != 0).then(|| with_nul(cache.entries[at].path));
+        let path_ptr = path.as_ref().map_or(core::ptr::null(), Vec::as_ptr);
+        let handle = self.system_dlopen(path_ptr, libc::RTLD_LAZY | libc::RTLD_NOLOAD)?;
+        let here = link_maps as *const () as u64;
+        let name = with_nul(lookup.name);
+        let address = match lookup.version {
+            None => {
+                let dlsym = self.resolve_after(here, &Lookup::new("dlsym", None))??;
+                // SAFETY: the system's `dlsym`, found after this library in
+                // the host scope, with its C signature; a handle it gave and
+                // a NUL-terminated name.
+                unsafe {
+                    let f: unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void =
+                        core::mem::transmute::<usize, _>(dlsym.address as usize);
+                    f(handle, name.as_ptr().cast())
+                }
+            }
+            Some(version) => {
+                let dlvsym = self.resolve_after(here, &Lookup::new("dlvsym", None))??;
+                let version = with_nul(version);
+                // SAFETY: as for `dlsym`, with a NUL-terminated version.
+                unsafe {
+                    let f: unsafe extern "C" fn(
+                        *mut c_void,
+                        *const c_char,
+                        *const c_char,
+                    ) -> *mut c_void = core::mem::transmute::<usize, _>(dlvsym.address as usize);
+                    f(handle, name.as_ptr().cast(), version.as_ptr().cast())
+                }
+            }
+        };
+        if let Some(Some(dlclose)) = self.resolve_after(here, &Lookup::new("dlclose", None)) {
+            // SAFETY: the system's `dlclose` on the reference its `dlopen`
+            // gave just now.
+            unsafe {
+                let f: unsafe extern "C" fn(*mut c_void) -> c_int =
+                    core::mem::transmute::<usize, _>(dlclose.address as usize);
+                f(handle);
+            }
+        }
+        (!address.is_null()).then_some(address as usize as u64)
     }
 
     fn name(&self, object: HostObject) -> String {
@@ -507,6 +545,31 @@ impl HostScope for HostLinkMap {
         f(&Snapshot(&self.current()));
         true
     }
+}
+
+impl HostLinkMap {
+    /// The system's `dlopen(path, mode)` (the system's own, found after
+    /// this library in the host scope); `None` if it refuses.
+    fn system_dlopen(&self, path: *const u8, mode: c_int) -> Option<*mut c_void> {
+        let here = link_maps as *const () as u64;
+        let dlopen = self.resolve_after(here, &Lookup::new("dlopen", None))??;
+        // SAFETY: the symbol is the system's `dlopen`, with its C
+        // signature; the callers pass a NUL-terminated path or null.
+        let handle = unsafe {
+            let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void =
+                core::mem::transmute::<usize, _>(dlopen.address as usize);
+            f(path.cast(), mode)
+        };
+        (!handle.is_null()).then_some(handle)
+    }
+}
+
+/// `s` with a NUL after it.
+fn with_nul(s: &str) -> Vec<u8> {
+    let mut c = Vec::with_capacity(s.len() + 1);
+    c.extend_from_slice(s.as_bytes());
+    c.push(0);
+    c
 }
 
 /// The host's objects as one load sees them: checked against the link map

@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 
 use modlib::{LoadedImage, Lookup, Resolved, SymbolKind};
 
-use super::scope::{address, global, local};
+use super::scope::{address, global, local, HOST};
 use super::{Linker, Table};
 use crate::error::Error;
 use crate::handle::Handle;
@@ -118,11 +118,17 @@ impl<P: Platform> Linker<P> {
             });
         };
         if found.symbol.kind == SymbolKind::ThreadLocal {
-            let instance = self.thread_instance(&table, found);
-            return instance.ok_or_else(|| Error::SymbolNotFound {
+            let not_found = Error::SymbolNotFound {
                 object: scope_name(),
                 name: described(),
-            });
+            };
+            if found.provider != HOST {
+                return self.thread_instance(&table, found).ok_or(not_found);
+            }
+            drop(table);
+            return host
+                .and_then(|h| h.thread_local_instance(&lookup, found.symbol))
+                .ok_or(not_found);
         }
         drop(table);
         let (machine, caps) = (self.platform.machine(), self.platform.hwcaps());
@@ -134,8 +140,7 @@ impl<P: Platform> Linker<P> {
 
     /// The calling thread's instance of a thread-local variable one of our
     /// objects defines (its block made on first use, as `__tls_get_addr`
-    /// makes it); `None` for one the host defines, which only the host's
-    /// loader can place.
+    /// makes it).
     fn thread_instance(&self, table: &Table<P::Memory>, found: Resolved) -> Option<u64> {
         let image = table.objects.get(&found.provider.0)?.image()?;
         let module = image.thread_local()?.module;
