@@ -610,11 +610,13 @@ impl<'a> SectionHeaders<'a> {
             shnum: 0,
         };
         // Counts too large for the ELF header are kept in section 0; the
-        // count field follows `e_shentsize`.
-        table.shnum = match symbols::u16_at(data, table.fields.shentsize + 2)? {
+        // count field follows `e_shentsize`. Only headers inside the file
+        // are counted (a walk over them is bounded by its size).
+        let shnum = match symbols::u16_at(data, table.fields.shentsize + 2)? {
             0 => usize::try_from(table.word(table.header(0)?, table.fields.size)?).ok()?,
             n => usize::from(n),
         };
+        table.shnum = shnum.min(data.len().saturating_sub(shoff) / table.fields.shdr_size);
         Some(table)
     }
 
