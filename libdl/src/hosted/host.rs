@@ -481,7 +481,9 @@ impl HostScope for HostLinkMap {
             .entries
             .iter()
             .position(|e| lookup_entry(e, lookup) == Some(symbol))?;
-        let path = (at != 0).then(|| with_nul(cache.entries[at].path));
+        // The executable (first in the link map) is opened as `NULL`.
+        let entry = &cache.entries[at];
+        let path = (cache.maps.first() != Some(&entry.map)).then(|| with_nul(entry.path));
         let path_ptr = path.as_ref().map_or(core::ptr::null(), Vec::as_ptr);
         let handle = self.system_dlopen(path_ptr, libc::RTLD_LAZY | libc::RTLD_NOLOAD)?;
         let here = link_maps as *const () as u64;
