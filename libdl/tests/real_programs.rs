@@ -148,6 +148,31 @@ fn a_constructor_run_by_the_system_loader_calls_back_from_another_thread() {
     );
 }
 
+/// Issue 12, item 1, constructors our loader runs: one calling `dlopen`,
+/// `dlsym`, `dladdr` and `dlclose` itself, and one waiting for a thread of
+/// its own that calls them (an open of an unrelated library does not wait
+/// for the constructor).
+#[test]
+fn a_constructor_run_by_our_loader_calls_back_from_another_thread() {
+    let plain = common::lib("rp_plain", &["rp_plain.c"], &[], &[]);
+    let same = common::lib("rp_reenter", &["rp_reenter.c"], &[], &[]);
+    let thread = common::lib(
+        "rp_reenter_thread",
+        &["rp_reenter.c"],
+        &[],
+        &["-DRP_FROM_THREAD", "-pthread"],
+    );
+    for lib in [same, thread] {
+        let out = run(&["reenter", text(&lib)], &[("RP_PLAIN", &plain)]);
+        assert_eq!(
+            out,
+            "reenter: dlsym ok, call 42, dladdr ok, dlclose 0\n",
+            "{}: {out}",
+            lib.display()
+        );
+    }
+}
+
 /// Issue 12, item 1, IFUNC resolvers: one that runs while its library is
 /// relocated calls `dlsym`.
 #[test]

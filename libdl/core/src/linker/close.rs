@@ -26,7 +26,7 @@ impl<P: Platform> Linker<P> {
         let me = self.platform.thread_id();
         let mut table = self.table.lock();
         // Another thread loading a group binds to what is loaded now.
-        while table.loading.iter().any(|&t| t != me) {
+        while table.loading_for(me) {
             drop(table);
             self.platform.yield_now();
             table = self.table.lock();

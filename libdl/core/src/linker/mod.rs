@@ -5,7 +5,9 @@
 //! released, a new group is mapped and relocated (IFUNC resolvers called)
 //! without it, against a snapshot of the table, while other threads' opens
 //! and closes wait, and a system library goes to the host's loader without
-//! it. Any of these may call back in, from any thread.
+//! it. Any of these may call back in, from any thread: another thread's
+//! open waits for constructors or destructors only if it needs an object
+//! they are running for.
 
 mod close;
 mod lazy;
@@ -37,13 +39,18 @@ pub(crate) struct Table<M: modlib::Memory> {
 }
 
 impl<M: modlib::Memory + Clone> Table<M> {
-    /// Whether another thread than `me` is loading a group or running
-    /// constructors or destructors: the table is then not to be changed.
-    pub fn busy_for(&self, me: u64) -> bool {
+    /// Whether another thread than `me` is loading a group: the table is
+    /// then not to be changed.
+    pub fn loading_for(&self, me: u64) -> bool {
         self.loading.iter().any(|&t| t != me)
-            || self.objects.values().any(
-                |o| matches!(o.state, State::Initializing(t) | State::Finalizing(t) if t != me),
-            )
+    }
+
+    /// Whether object `id` is having its constructors or destructors run
+    /// by another thread than `me`: an open that needs it waits.
+    pub fn unsettled_for(&self, id: u32, me: u64) -> bool {
+        self.objects.get(&id).is_some_and(
+            |o| matches!(o.state, State::Initializing(t) | State::Finalizing(t) if t != me),
+        )
     }
 
     /// What symbol lookups read of the table (each object's body and

@@ -90,9 +90,9 @@ impl<P: Platform> Linker<P> {
         let mut host_loads = HostLoads::new();
         loop {
             let mut table = self.table.lock();
-            // Someone else's load, constructors or destructors are under
-            // way: wait for a stable table (our own thread may re-enter).
-            if table.busy_for(me) {
+            // Someone else's load is under way: wait for a stable table
+            // (our own thread may re-enter).
+            if table.loading_for(me) {
                 drop(table);
                 self.platform.yield_now();
                 continue;
@@ -106,6 +106,10 @@ impl<P: Platform> Linker<P> {
                 }
                 Ok(Opened::Group(plan)) => return self.open_group(table, &plan, flags),
                 Err(Plan::Failed(e)) => return Err(e),
+                Err(Plan::Wait) => {
+                    drop(table);
+                    self.platform.yield_now();
+                }
                 Err(Plan::HostLoad(path)) => {
                     drop(table);
                     let object = self.platform.host().and_then(|h| h.load(&path));
@@ -163,11 +167,20 @@ impl<P: Platform> Linker<P> {
         } else {
             self.target(table, &mut pending, name, None, host_loads)?
         };
+        let me = self.platform.thread_id();
         let id = match root {
+            Target::Existing(id) if table.unsettled_for(id, me) => return Err(Plan::Wait),
             Target::Existing(id) => id,
             Target::Host(host) => Self::register_host(table, name, host),
             Target::New(_) => {
                 self.plan_dependencies(table, &mut pending, host_loads)?;
+                let unsettled = pending
+                    .iter()
+                    .flat_map(|p| &p.deps)
+                    .any(|d| matches!(*d, Target::Existing(id) if table.unsettled_for(id, me)));
+                if unsettled {
+                    return Err(Plan::Wait);
+                }
                 return Ok(Opened::Group(GroupPlan::new(
                     table,
                     pending,
@@ -779,6 +792,9 @@ enum Plan {
     /// The system library at this path must go to the host's loader
     /// first, with the lock released.
     HostLoad(String),
+    /// An object the open needs is having its constructors or destructors
+    /// run by another thread: to be tried again once they are done.
+    Wait,
 }
 
 impl From<Error> for Plan {
