@@ -4,10 +4,11 @@
 //! instead of hanging it, and prints what it saw.
 //!
 //! - constructors of a library the system's loader loads (one found through
-//!   `LD_LIBRARY_PATH`) call `dlsym`, `dlopen`, `dladdr` and `dlclose`, on
-//!   their own thread and on another, as does an IFUNC resolver that runs
-//!   while its library is relocated;
-//! - a library binds `environ` to the program's copy, which `setenv` updates;
+//!   `LD_LIBRARY_PATH`) or ours call `dlsym`, `dlopen`, `dladdr` and
+//!   `dlclose`, on their own thread and on another, as do IFUNC resolvers
+//!   run while a library is relocated or a waiting lazy call is bound;
+//! - a library binds `environ` to the program's copy, which `setenv` updates,
+//!   and every symbol of an unversioned system library is found;
 //! - a library that exports nothing loads (with and without section headers);
 //! - `dlsym` of a thread-local variable gives the calling thread's copy,
 //!   ours or the system loader's;
