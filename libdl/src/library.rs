@@ -14,7 +14,7 @@ use dl_core::error::Error;
 use dl_core::flags::Flags;
 use dl_core::handle::Handle;
 use dl_core::platform::Platform;
-use modlib::{bound_address, LoadedImage, Lookup};
+use modlib::{bound_address, LoadedImage, Lookup, SymbolKind};
 
 use crate::hosted::{linker, MmapMemory};
 
@@ -108,11 +108,13 @@ impl Library {
             });
         }
         // The object heads its own search scope: a definition there is the
-        // answer, found without the lock. Anything else takes the full path.
+        // answer, found without the lock. Anything else takes the full path,
+        // as does a thread-local variable (the calling thread's instance).
         let own = self
             .image
             .as_ref()
-            .and_then(|image| image.lookup(&Lookup::new(name, None)).map(|s| (image, s)));
+            .and_then(|image| image.lookup(&Lookup::new(name, None)).map(|s| (image, s)))
+            .filter(|(_, s)| s.kind != SymbolKind::ThreadLocal);
         let address = match own {
             Some((image, symbol)) => {
                 bound_address(symbol, image.machine(), linker().platform().hwcaps()).map_err(

@@ -7,62 +7,17 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use testkit::Compiler;
-
-/// `target/` of this build (the test binary is in `target/<profile>/deps`).
-fn target_dir() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    exe.ancestors()
-        .find(|p| p.file_name().is_some_and(|n| n == "deps"))
-        .and_then(Path::parent)
-        .and_then(Path::parent)
-        .expect("test binary under target/<profile>/deps")
-        .to_path_buf()
-}
-
-/// Builds `libmodlib_dl.a` (default features: hosted + C ABI) with cargo, in
-/// `target/libdl-c-test`, for the machine the tests run on; quick when
-/// already up to date.
-fn static_library() -> PathBuf {
-    let target = target_dir().join("libdl-c-test");
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut command = Command::new(cargo);
-    command
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "modlib-dl",
-            "--lib",
-            "--target-dir",
-        ])
-        .arg(&target)
-        .current_dir(env!("CARGO_MANIFEST_DIR"));
-    let mut out = target.clone();
-    if let Some(triple) = Compiler::cross_rust_target() {
-        command.args(["--target", triple]);
-        out.push(triple);
-    }
-    let output = command.output().expect("run cargo");
-    assert!(
-        output.status.success(),
-        "cargo build -p modlib-dl failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lib = out.join("debug/libmodlib_dl.a");
-    assert!(lib.exists(), "{} not built", lib.display());
-    lib
-}
 
 #[test]
 fn c_program_uses_our_loader() {
     let library = common::lib("cprog_lib", &["cprog_lib.c"], &[], &[]);
     let tls = common::initial_exec_tls_library();
     let missing = common::lib_dir().join("libcprog_missing.so");
-    let archive = static_library();
+    let archive = common::static_library();
     let program = common::lib_dir().join("cprog");
     let gcc = Compiler::host_gcc();
     let output = Command::new(gcc.command())
@@ -121,7 +76,7 @@ fn cxx_program_catches_exceptions_thrown_by_loaded_code() {
         &[],
         &["-fasynchronous-unwind-tables"],
     );
-    let archive = static_library();
+    let archive = common::static_library();
     let program = common::lib_dir().join("cxxprog");
     let gxx = Compiler::host_gxx();
     let output = Command::new(gxx.command())
@@ -166,7 +121,7 @@ fn cxx_program_catches_exceptions_thrown_by_loaded_code() {
 /// a binutils whose LTO plugin is another LLVM's: `nm` then lists nothing.)
 #[test]
 fn nm_lists_the_c_abi_in_the_static_library() {
-    let archive = static_library();
+    let archive = common::static_library();
     let nm = match Compiler::cross_triple() {
         Some(triple) => format!("{triple}-nm"),
         None => String::from("nm"),

@@ -11,6 +11,9 @@ pub enum SymbolKind {
     Function,
     /// Data (`STT_OBJECT`, `STT_COMMON`).
     Object,
+    /// A thread-local variable (`STT_TLS`): the address is the load bias
+    /// plus the variable's offset in each thread's block of the object.
+    ThreadLocal,
     /// A GNU indirect function: the address is a resolver that returns the
     /// real address (`STT_GNU_IFUNC`).
     Ifunc,
@@ -23,7 +26,8 @@ impl SymbolKind {
     pub fn from_st_type(st_type: u8) -> Self {
         match st_type {
             elf::abi::STT_FUNC => SymbolKind::Function,
-            elf::abi::STT_OBJECT | elf::abi::STT_COMMON | elf::abi::STT_TLS => SymbolKind::Object,
+            elf::abi::STT_OBJECT | elf::abi::STT_COMMON => SymbolKind::Object,
+            elf::abi::STT_TLS => SymbolKind::ThreadLocal,
             elf::abi::STT_GNU_IFUNC => SymbolKind::Ifunc,
             _ => SymbolKind::Other,
         }

@@ -5,7 +5,7 @@
 //! in memory are the host's own, so they have the host's class.
 
 use crate::class::Class;
-use crate::dynamic::symbols::{gnu_hash_count, u32_at, GnuParams, HashKind, View};
+use crate::dynamic::symbols::{gnu_hash_count, u32_at, GnuCount, GnuParams, HashKind, View};
 use crate::symbol::{Lookup, Symbol};
 
 /// The hash table a dynamic symbol table comes with.
@@ -18,10 +18,12 @@ pub enum HashTable<'a> {
 }
 
 impl<'a> HashTable<'a> {
-    /// Number of symbols in the table the hash describes.
+    /// Number of symbols a lookup through the hash can reach: every hashed
+    /// symbol lies below it (the unhashed ones of a table that hashes
+    /// nothing may not).
     pub fn symbol_count(&self) -> Option<usize> {
         match self {
-            HashTable::Gnu(h) => gnu_hash_count(h, Class::HOST),
+            HashTable::Gnu(h) => gnu_hash_count(h, Class::HOST).map(GnuCount::hashed_bound),
             HashTable::Sysv(h) => u32_at(h, 4).map(|n| n as usize),
         }
     }

@@ -21,7 +21,8 @@ use modlib::{
 use testkit::{Compiler, CountingMemory, HostMemory, Placement};
 
 use common::{
-    dyn_matrix, exercise_module, get, host_table, protection_at, take_trace, Build, HostData, HOST,
+    dyn_matrix, exercise_module, get, host_table, host_value, protection_at, set_host_value,
+    take_trace, Build, HostData, HOST,
 };
 
 /// `DT_RELR` (not in the `elf` crate's constants).
@@ -244,6 +245,44 @@ fn sysv_and_gnu_hash_lookups() {
             with_image(&fx.bytes, &table, &ctx, |image| {
                 check_every_export_found(image, &fx.bytes, &ctx);
                 exercise_module(image, &build, &host);
+            });
+        }
+    }
+}
+
+/// `so` with its section header table gone (`e_shoff`, `e_shnum` and
+/// `e_shstrndx` zero), as `sstrip` leaves an object: the loader must then
+/// bound the dynamic symbol table without it.
+fn without_section_headers(so: &[u8]) -> Vec<u8> {
+    let mut bytes = so.to_vec();
+    let (shoff, shoff_len, shnum) = if cfg!(target_pointer_width = "64") {
+        (0x28, 8, 0x3c)
+    } else {
+        (0x20, 4, 0x30)
+    };
+    bytes[shoff..shoff + shoff_len].fill(0);
+    bytes[shnum..shnum + 4].fill(0);
+    bytes
+}
+
+/// An object that exports nothing (an empty GNU hash table, so the table
+/// does not bound its imports, which its relocations name) loads and its
+/// constructor runs, with its section headers and without them.
+#[test]
+fn an_object_exporting_nothing_loads() {
+    for build in linker_matrix() {
+        let fx = build.shared(&["noexport.c"], &["-Wl,--hash-style=gnu"]);
+        let stripped = without_section_headers(&fx.bytes);
+        for (bytes, how) in [(&fx.bytes, "with"), (&stripped, "without")] {
+            let ctx = format!("{build}, {how} section headers");
+            let host = HostData::new();
+            let table = host_table(&host);
+            with_image(bytes, &table, &ctx, |image| {
+                set_host_value(0);
+                // SAFETY: noexport.c's constructor only calls host_add and
+                // host_set.
+                unsafe { image.run_init() }.unwrap();
+                assert_eq!(host_value(), 42, "{ctx}: the constructor ran");
             });
         }
     }

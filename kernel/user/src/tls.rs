@@ -31,12 +31,17 @@ struct TlsIndex {
 unsafe extern "C" fn tls_get_addr(index: *const TlsIndex) -> *mut u8 {
     // SAFETY: per the contract.
     let (module, offset) = unsafe { ((*index).module as u64, (*index).offset as u64) };
-    if let Some(ptr) = MODULES.block_in(&mut BLOCKS.lock(), module) {
+    if let Some(ptr) = block(module) {
         let bias = modlib::tls_dtv_offset(crate::arch::MACHINE);
         return ptr.wrapping_add(offset.wrapping_add(bias) as usize);
     }
     println!("__tls_get_addr: no thread-local block for module id {module:#x}");
     sys::exit(127)
+}
+
+/// The task's block of `module`, made on first use.
+fn block(module: u64) -> Option<*mut u8> {
+    MODULES.block_in(&mut BLOCKS.lock(), module)
 }
 
 /// The user runtime's thread-local storage for `dl-core`.
@@ -55,5 +60,9 @@ impl ThreadLocalStorage for UserTls {
         if let Some(gone) = MODULES.unregister(module) {
             TlsModules::drop_block(&mut BLOCKS.lock(), gone);
         }
+    }
+
+    fn block(&self, module: u64) -> Option<*mut u8> {
+        block(module)
     }
 }

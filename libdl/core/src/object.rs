@@ -161,6 +161,30 @@ impl<M: Memory> Object<M> {
         }
     }
 
+    /// The object as symbol lookups see it (its id, body and state), for
+    /// a snapshot of the table.
+    pub fn lookup_view(&self) -> Object<M> {
+        Object {
+            id: self.id,
+            c_path: Vec::new(),
+            canonical: String::new(),
+            soname: None,
+            body: match &self.body {
+                Body::Image(image) => Body::Image(Arc::clone(image)),
+                Body::Host(host) => Body::Host(*host),
+            },
+            opens: self.opens,
+            dependents: self.dependents,
+            deps: Vec::new(),
+            bound: Vec::new(),
+            lazy: Vec::new(),
+            scope: Vec::new(),
+            nodelete: self.nodelete,
+            state: self.state,
+            phdrs: Vec::new(),
+        }
+    }
+
     /// Whether `name` (a `DT_NEEDED` entry or a path) names this object.
     pub fn answers_to(&self, name: &str) -> bool {
         self.soname.as_deref() == Some(name) || self.path() == name

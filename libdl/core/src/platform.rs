@@ -42,9 +42,25 @@ pub trait HostScope: Sync {
     fn resolve_after(&self, addr: u64, lookup: &Lookup<'_>) -> Option<Option<Symbol>>;
     /// Name of a host object.
     fn name(&self, object: HostObject) -> String;
+    /// The calling thread's instance of the thread-local variable
+    /// `symbol`, which `lookup` found among the host's objects (whose
+    /// thread-local storage only the host's loader can place); none by
+    /// default. Called without the linker's lock.
+    fn thread_local_instance(&self, lookup: &Lookup<'_>, symbol: Symbol) -> Option<u64> {
+        let _ = (lookup, symbol);
+        None
+    }
+    /// The loaded host object whose file has identity `identity` (in the
+    /// form of [`Platform::canonical`]), so that a path naming it opens it
+    /// rather than a second copy. None by default.
+    fn object_with_identity(&self, identity: &str) -> Option<HostObject> {
+        let _ = identity;
+        None
+    }
     /// Has the host's own loader load a system library (one this loader
     /// leaves to it, being found in the system's directories) and returns
-    /// it as a host object.
+    /// it as a host object. Runs the library's constructors, which may call
+    /// back into the linker: never called with the linker's lock held.
     fn load(&self, path: &str) -> Option<HostObject>;
     /// Runs `f`, the binding of one load (every object of a `dlopen`
     /// group), with lookups answered from one consistent view of the host's
@@ -97,6 +113,10 @@ pub trait ThreadLocalStorage: Sync {
     /// Forgets a module before its object is unmapped: no block of it is
     /// made again, and each thread's block is freed.
     fn unregister(&self, module: u64);
+    /// The calling thread's block of a registered `module`, made from its
+    /// template on first use (what `__tls_get_addr` finds); `None` for an
+    /// id naming no registered module, or when memory runs out.
+    fn block(&self, module: u64) -> Option<*mut u8>;
     /// Address of the resolver TLS descriptors call (see
     /// `modlib::MappedImage::set_tls_descriptor_resolver`), if the platform
     /// has one for its machine; without it objects using descriptors are

@@ -4,8 +4,9 @@
 //! is read in place through `modlib::symtab`, bounded by its segments.
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::ffi::{c_char, c_int, CStr};
+use core::ffi::{c_char, c_int, c_void, CStr};
 
 use modlib::symtab::{DynamicSymbols, HashTable};
 use modlib::{Lookup, Symbol};
@@ -51,6 +52,8 @@ const DT_VERDEF: u64 = 0x6fff_fffc;
 struct Entry {
     map: usize,
     base: u64,
+    /// The path the object was loaded from.
+    path: &'static str,
     file_name: &'static str,
     soname: Option<&'static str>,
     symbols: Option<DynamicSymbols<'static>>,
@@ -64,8 +67,11 @@ impl Entry {
 }
 
 /// The host's global scope, cached and refreshed when the link map changes.
+/// The lock guards only the swap of one copy for the next: lookups read a
+/// copy with it released (an IFUNC resolver called during a load may look
+/// symbols up again).
 pub struct HostLinkMap {
-    cache: spin::Mutex<Cache>,
+    cache: spin::Mutex<Option<Arc<Cache>>>,
 }
 
 /// The host's objects, the link map they were read from, and the filter
@@ -74,20 +80,11 @@ struct Cache {
     maps: Vec<usize>,
     entries: Vec<Entry>,
     filter: Filter,
+    /// The file identity of each entry, in order: found when first needed.
+    identities: spin::Once<Vec<String>>,
 }
 
 impl Cache {
-    const fn new() -> Cache {
-        Cache {
-            maps: Vec::new(),
-            entries: Vec::new(),
-            filter: Filter {
-                words: Vec::new(),
-                uncovered: Vec::new(),
-            },
-        }
-    }
-
     /// Reads the host's objects from the link map as it is now.
     fn read() -> Cache {
         let maps = link_maps();
@@ -101,14 +98,7 @@ impl Cache {
             maps,
             entries,
             filter,
-        }
-    }
-
-    /// Brings the copy up to date (the link map is walked and compared in
-    /// place; the copy is read again only when the list changed).
-    fn refresh(&mut self) {
-        if !link_map_is(&self.maps) {
-            *self = Cache::read();
+            identities: spin::Once::new(),
         }
     }
 }
@@ -174,14 +164,26 @@ impl HostLinkMap {
     /// An empty cache; filled on first use.
     pub const fn new() -> Self {
         HostLinkMap {
-            cache: spin::Mutex::new(Cache::new()),
+            cache: spin::Mutex::new(None),
+        }
+    }
+
+    /// The copy of the host's objects as the link map is now (the link map
+    /// is walked and compared in place; read again only when it changed).
+    fn current(&self) -> Arc<Cache> {
+        let mut cache = self.cache.lock();
+        match &*cache {
+            Some(c) if link_map_is(&c.maps) => Arc::clone(c),
+            _ => {
+                let fresh = Arc::new(Cache::read());
+                *cache = Some(Arc::clone(&fresh));
+                fresh
+            }
         }
     }
 
     fn with<R>(&self, f: impl FnOnce(&Cache) -> R) -> R {
-        let mut cache = self.cache.lock();
-        cache.refresh();
-        f(&cache)
+        f(&self.current())
     }
 }
 
@@ -306,9 +308,13 @@ fn read_entry(map: usize, is_main: bool) -> Option<Entry> {
         // SAFETY: `addr..end` lies inside a loaded segment of a live object.
         Some(unsafe { core::slice::from_raw_parts(addr as *const u8, (end - addr) as usize) })
     };
+    // A tag the object does not have reads as 0, which is no table's
+    // address (it would be taken for the load bias, the ELF header).
     let absolute = |v: u64| -> Option<u64> {
         let inside = |a: u64| loads.iter().any(|&(lo, hi)| lo <= a && a < hi);
-        if inside(v) {
+        if v == 0 {
+            None
+        } else if inside(v) {
             Some(v)
         } else if inside(v.wrapping_add(base)) {
             Some(v.wrapping_add(base))
@@ -378,6 +384,7 @@ fn read_entry(map: usize, is_main: bool) -> Option<Entry> {
     Some(Entry {
         map,
         base,
+        path: full,
         file_name,
         soname,
         symbols,
@@ -459,36 +466,112 @@ impl HostScope for HostLinkMap {
     }
 
     fn load(&self, path: &str) -> Option<HostObject> {
-        let here = link_maps as *const () as u64;
-        let dlopen = self.resolve_after(here, &Lookup::new("dlopen", None))??;
-        let mut c_path = Vec::with_capacity(path.len() + 1);
-        c_path.extend_from_slice(path.as_bytes());
-        c_path.push(0);
-        // SAFETY: the symbol is the system's `dlopen`, found after this
-        // library in the host scope, with its C signature; the path is
-        // NUL-terminated.
-        let handle = unsafe {
-            let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut core::ffi::c_void =
-                core::mem::transmute::<usize, _>(dlopen.address as usize);
-            f(c_path.as_ptr().cast(), libc::RTLD_NOW | libc::RTLD_LOCAL)
-        };
-        if handle.is_null() {
-            return None;
-        }
+        let c_path = with_nul(path);
+        self.system_dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL)?;
         let file_name = path.rsplit('/').next().unwrap_or(path);
         self.object(file_name)
+    }
+
+    /// Asks the system's loader, which placed the host's thread-local
+    /// storage: `dlsym` (or `dlvsym`) on a handle of the object defining
+    /// `symbol`.
+    fn thread_local_instance(&self, lookup: &Lookup<'_>, symbol: Symbol) -> Option<u64> {
+        let cache = self.current();
+        let at = cache
+            .entries
+            .iter()
+            .position(|e| lookup_entry(e, lookup) == Some(symbol))?;
+        // The executable (first in the link map) is opened as `NULL`.
+        let entry = &cache.entries[at];
+        let path = (cache.maps.first() != Some(&entry.map)).then(|| with_nul(entry.path));
+        let path_ptr = path.as_ref().map_or(core::ptr::null(), Vec::as_ptr);
+        let handle = self.system_dlopen(path_ptr, libc::RTLD_LAZY | libc::RTLD_NOLOAD)?;
+        let here = link_maps as *const () as u64;
+        let name = with_nul(lookup.name);
+        let address = match lookup.version {
+            None => {
+                let dlsym = self.resolve_after(here, &Lookup::new("dlsym", None))??;
+                // SAFETY: the system's `dlsym`, found after this library in
+                // the host scope, with its C signature; a handle it gave and
+                // a NUL-terminated name.
+                unsafe {
+                    let f: unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void =
+                        core::mem::transmute::<usize, _>(dlsym.address as usize);
+                    f(handle, name.as_ptr().cast())
+                }
+            }
+            Some(version) => {
+                let dlvsym = self.resolve_after(here, &Lookup::new("dlvsym", None))??;
+                let version = with_nul(version);
+                // SAFETY: as for `dlsym`, with a NUL-terminated version.
+                unsafe {
+                    let f: unsafe extern "C" fn(
+                        *mut c_void,
+                        *const c_char,
+                        *const c_char,
+                    ) -> *mut c_void = core::mem::transmute::<usize, _>(dlvsym.address as usize);
+                    f(handle, name.as_ptr().cast(), version.as_ptr().cast())
+                }
+            }
+        };
+        if let Some(Some(dlclose)) = self.resolve_after(here, &Lookup::new("dlclose", None)) {
+            // SAFETY: the system's `dlclose` on the reference its `dlopen`
+            // gave just now.
+            unsafe {
+                let f: unsafe extern "C" fn(*mut c_void) -> c_int =
+                    core::mem::transmute::<usize, _>(dlclose.address as usize);
+                f(handle);
+            }
+        }
+        (!address.is_null()).then_some(address as usize as u64)
     }
 
     fn name(&self, object: HostObject) -> String {
         self.with(|c| c.name(object))
     }
 
+    fn object_with_identity(&self, identity: &str) -> Option<HostObject> {
+        let cache = self.current();
+        let identities = cache.identities.call_once(|| {
+            cache
+                .entries
+                .iter()
+                .map(|e| super::files::identity(e.path))
+                .collect()
+        });
+        let at = identities.iter().position(|i| i == identity)?;
+        Some(HostObject(cache.entries[at].map))
+    }
+
     fn for_load(&self, f: &mut dyn FnMut(&dyn HostScope)) -> bool {
-        let mut cache = self.cache.lock();
-        cache.refresh();
-        f(&Snapshot(&cache));
+        f(&Snapshot(&self.current()));
         true
     }
+}
+
+impl HostLinkMap {
+    /// The system's `dlopen(path, mode)` (the system's own, found after
+    /// this library in the host scope); `None` if it refuses.
+    fn system_dlopen(&self, path: *const u8, mode: c_int) -> Option<*mut c_void> {
+        let here = link_maps as *const () as u64;
+        let dlopen = self.resolve_after(here, &Lookup::new("dlopen", None))??;
+        // SAFETY: the symbol is the system's `dlopen`, with its C
+        // signature; the callers pass a NUL-terminated path or null.
+        let handle = unsafe {
+            let f: unsafe extern "C" fn(*const c_char, c_int) -> *mut c_void =
+                core::mem::transmute::<usize, _>(dlopen.address as usize);
+            f(path.cast(), mode)
+        };
+        (!handle.is_null()).then_some(handle)
+    }
+}
+
+/// `s` with a NUL after it.
+fn with_nul(s: &str) -> Vec<u8> {
+    let mut c = Vec::with_capacity(s.len() + 1);
+    c.extend_from_slice(s.as_bytes());
+    c.push(0);
+    c
 }
 
 /// The host's objects as one load sees them: checked against the link map

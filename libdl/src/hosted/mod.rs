@@ -1,5 +1,6 @@
 //! The hosted Linux platform: `mmap` memory, files read with system calls,
-//! `DL_LIBRARY_PATH` and the system library directories, and the host
+//! `DL_LIBRARY_PATH`, then `LD_LIBRARY_PATH` and the system library
+//! directories (the system loader's, whose libraries it loads), and the host
 //! process's own objects as the fallback global scope. [`linker`] is the
 //! process-wide instance the C ABI and [`crate::Library`] share.
 
@@ -107,8 +108,16 @@ impl Platform for Hosted {
             .unwrap_or_default()
     }
 
+    /// The directories the system's loader searches: `LD_LIBRARY_PATH`,
+    /// then the system's library directories. What is found there is the
+    /// system loader's to load.
     fn system_path(&self) -> Vec<String> {
-        SYSTEM_DIRS.iter().map(|d| String::from(*d)).collect()
+        let user = files::env(c"LD_LIBRARY_PATH").unwrap_or_default();
+        user.split([':', ';'])
+            .filter(|d| !d.is_empty())
+            .map(String::from)
+            .chain(SYSTEM_DIRS.iter().map(|d| String::from(*d)))
+            .collect()
     }
 
     fn host(&self) -> Option<&dyn HostScope> {

@@ -94,6 +94,10 @@ impl dl_core::ThreadLocalStorage for HostedTls {
         unregister(module);
     }
 
+    fn block(&self, module: u64) -> Option<*mut u8> {
+        block(module)
+    }
+
     fn descriptor_resolver(&self) -> Option<u64> {
         #[cfg(target_arch = "aarch64")]
         return Some(super::tlsdesc::aarch64_resolver());

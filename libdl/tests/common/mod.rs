@@ -151,6 +151,56 @@ fn build(name: &str, sources: &[&str], needs: &[&str], extra: &[&str]) -> PathBu
     out
 }
 
+/// `target/` of this build (the test binary is in `target/<profile>/deps`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "deps"))
+        .and_then(Path::parent)
+        .and_then(Path::parent)
+        .expect("test binary under target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// Builds `libmodlib_dl.a` (default features: hosted + C ABI) with cargo, in
+/// `target/libdl-c-test`, for the machine the tests run on; quick when
+/// already up to date.
+pub fn static_library() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let target = target_dir().join("libdl-c-test");
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let mut command = Command::new(cargo);
+            command
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "modlib-dl",
+                    "--lib",
+                    "--target-dir",
+                ])
+                .arg(&target)
+                .current_dir(env!("CARGO_MANIFEST_DIR"));
+            let mut out = target.clone();
+            if let Some(triple) = Compiler::cross_rust_target() {
+                command.args(["--target", triple]);
+                out.push(triple);
+            }
+            let output = command.output().expect("run cargo");
+            assert!(
+                output.status.success(),
+                "cargo build -p modlib-dl failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let lib = out.join("debug/libmodlib_dl.a");
+            assert!(lib.exists(), "{} not built", lib.display());
+            lib
+        })
+        .clone()
+}
+
 /// A path as a C string.
 pub fn c_path(path: &Path) -> CString {
     CString::new(path.to_str().expect("UTF-8 path")).expect("no NUL in path")

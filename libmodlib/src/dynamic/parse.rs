@@ -16,7 +16,7 @@ use crate::memory::{align_down, align_up, Protection};
 
 use super::pages::{self, Segment};
 use super::symbols::{
-    self, c_str, gnu_hash_count, gnu_hash_len, u32_at, DynSymbols, HashKind, Span, View,
+    self, c_str, gnu_hash_count, gnu_hash_len, u32_at, DynSymbols, GnuCount, HashKind, Span, View,
 };
 use super::tags;
 
@@ -373,6 +373,11 @@ pub(super) fn locate_symbols(
             len: 0,
         },
     };
+    // The section headers, when kept, say how long the table is; the hash
+    // table only bounds it.
+    let sections = tags
+        .symtab
+        .and_then(|a| section_symbol_count(layout.bytes, class, a));
     let (hash_kind, hash_vaddr, count, hash_len) = if let Some(a) = tags.gnu_hash {
         let tail = layout.file_tail(a).ok_or(LoadError::malformed(
             "DT_GNU_HASH outside the loaded file data",
@@ -380,7 +385,17 @@ pub(super) fn locate_symbols(
         ))?;
         let count =
             gnu_hash_count(tail, class).ok_or(LoadError::malformed("DT_GNU_HASH table", a))?;
-        let len = gnu_hash_len(tail, count, class).filter(|&l| l <= tail.len());
+        let len = gnu_hash_len(tail, count.hashed_bound(), class).filter(|&l| l <= tail.len());
+        if sections.is_some_and(|n| n < count.hashed_bound()) {
+            return Err(LoadError::malformed(
+                "DT_GNU_HASH table beyond the dynamic symbols",
+                a,
+            ));
+        }
+        let count = match (sections, count) {
+            (Some(n), _) | (None, GnuCount::Exact(n)) => n,
+            (None, GnuCount::AtLeast(n)) => n.max(symbols_before_next_table(layout, tags, class)),
+        };
         (
             HashKind::Gnu,
             a,
@@ -410,6 +425,7 @@ pub(super) fn locate_symbols(
     } else {
         (HashKind::None, layout.lo, 0, 0)
     };
+    let count = sections.unwrap_or(count);
     let symtab = match tags.symtab {
         Some(a) => {
             let len = count
@@ -471,6 +487,36 @@ pub(super) fn locate_symbols(
     })
 }
 
+/// For a symbol table whose hash table hashes nothing and whose section
+/// headers are gone: the entries that fit between `DT_SYMTAB` and the next
+/// table the dynamic section locates (or the end of its segment's file
+/// data), which no linker overlaps with it.
+fn symbols_before_next_table(layout: &Layout<'_>, tags: &tags::Tags, class: Class) -> usize {
+    let Some(symtab) = tags.symtab else { return 0 };
+    let Some(tail) = layout.file_tail(symtab) else {
+        return 0;
+    };
+    let tables = [
+        tags.strtab,
+        tags.hash,
+        tags.gnu_hash,
+        tags.versym,
+        tags.verdef,
+        tags.verneed.map(|t| t.0),
+        tags.rela.map(|t| t.0),
+        tags.rel.map(|t| t.0),
+        tags.jmprel.map(|t| t.0),
+        tags.relr.map(|t| t.0),
+    ];
+    let end = tables
+        .into_iter()
+        .flatten()
+        .filter(|&a| a > symtab)
+        .map(|a| a - symtab)
+        .fold(tail.len() as u64, u64::min);
+    usize::try_from(end).unwrap_or(usize::MAX) / class.sym_size()
+}
+
 pub(super) fn file_view<'a>(layout: &Layout<'a>, d: &DynSymbols) -> Option<View<'a>> {
     let get = |s: Span| {
         layout
@@ -497,15 +543,17 @@ pub(crate) fn section_by_name<'a>(file: &File<'a>, name: &str) -> Option<&'a [u8
     section_bytes_by_name(file.data, file.class, name)
 }
 
-/// The header fields [`section_bytes_by_name`] reads, by class: offsets of
-/// `e_shoff`, `e_shentsize`, and in a section header of `sh_offset`,
-/// `sh_size`, `sh_link`, and the header size.
+/// The section header fields this file reads, by class: offsets of
+/// `e_shoff`, `e_shentsize`, and in a section header of `sh_addr`,
+/// `sh_offset`, `sh_size`, `sh_link`, `sh_entsize`, and the header size.
 struct ShdrFields {
     shoff: usize,
     shentsize: usize,
+    addr: usize,
     offset: usize,
     size: usize,
     link: usize,
+    entsize: usize,
     shdr_size: usize,
 }
 
@@ -515,70 +563,133 @@ impl ShdrFields {
             Class::Elf32 => ShdrFields {
                 shoff: 0x20,
                 shentsize: 0x2e,
+                addr: 12,
                 offset: 16,
                 size: 20,
                 link: 24,
+                entsize: 36,
                 shdr_size: 40,
             },
             Class::Elf64 => ShdrFields {
                 shoff: 0x28,
                 shentsize: 0x3a,
+                addr: 16,
                 offset: 24,
                 size: 32,
                 link: 40,
+                entsize: 56,
                 shdr_size: 64,
             },
         }
     }
 }
 
-fn section_bytes_by_name<'a>(data: &'a [u8], class: Class, name: &str) -> Option<&'a [u8]> {
-    const SHN_XINDEX: u16 = 0xffff;
-    let f = ShdrFields::of(class);
-    let u16_at = symbols::u16_at;
-    let u32_at = symbols::u32_at;
-    let word = |b: &[u8], off: usize| class.word_at(b, off);
-    let shoff = usize::try_from(word(data, f.shoff)?).ok()?;
-    if shoff == 0 || usize::from(u16_at(data, f.shentsize)?) != f.shdr_size {
-        return None;
+/// A file's section header table, read straight from the bytes (no parsed
+/// copy of every header), each read bounds-checked.
+struct SectionHeaders<'a> {
+    data: &'a [u8],
+    class: Class,
+    fields: ShdrFields,
+    shoff: usize,
+    shnum: usize,
+}
+
+impl<'a> SectionHeaders<'a> {
+    /// The table of `data`, if it has one of the expected entry size.
+    fn of(data: &'a [u8], class: Class) -> Option<SectionHeaders<'a>> {
+        let fields = ShdrFields::of(class);
+        let shoff = usize::try_from(class.word_at(data, fields.shoff)?).ok()?;
+        if shoff == 0 || usize::from(symbols::u16_at(data, fields.shentsize)?) != fields.shdr_size {
+            return None;
+        }
+        let mut table = SectionHeaders {
+            data,
+            class,
+            fields,
+            shoff,
+            shnum: 0,
+        };
+        // Counts too large for the ELF header are kept in section 0; the
+        // count field follows `e_shentsize`. Only headers inside the file
+        // are counted (a walk over them is bounded by its size).
+        let shnum = match symbols::u16_at(data, table.fields.shentsize + 2)? {
+            0 => usize::try_from(table.word(table.header(0)?, table.fields.size)?).ok()?,
+            n => usize::from(n),
+        };
+        table.shnum = shnum.min(data.len().saturating_sub(shoff) / table.fields.shdr_size);
+        Some(table)
     }
-    let header = |i: usize| -> Option<&[u8]> {
-        let at = i.checked_mul(f.shdr_size)?.checked_add(shoff)?;
-        data.get(at..at.checked_add(f.shdr_size)?)
-    };
-    // Counts too large for the ELF header are kept in section 0; the
-    // count and index fields follow `e_shentsize`.
-    let shnum = match u16_at(data, f.shentsize + 2)? {
-        0 => usize::try_from(word(header(0)?, f.size)?).ok()?,
-        n => usize::from(n),
-    };
-    let shstrndx = match u16_at(data, f.shentsize + 4)? {
-        SHN_XINDEX => u32_at(header(0)?, f.link)? as usize,
-        n => usize::from(n),
-    };
-    let bytes = |h: &[u8]| -> Option<&[u8]> {
-        if u32_at(h, 4)? == elf::abi::SHT_NOBITS {
+
+    fn word(&self, h: &[u8], off: usize) -> Option<u64> {
+        self.class.word_at(h, off)
+    }
+
+    /// Header `i`'s bytes.
+    fn header(&self, i: usize) -> Option<&'a [u8]> {
+        let at = i
+            .checked_mul(self.fields.shdr_size)?
+            .checked_add(self.shoff)?;
+        self.data.get(at..at.checked_add(self.fields.shdr_size)?)
+    }
+
+    /// The section-name string table's index (`e_shstrndx`, or section 0's
+    /// `sh_link` when it does not fit).
+    fn shstrndx(&self) -> Option<usize> {
+        const SHN_XINDEX: u16 = 0xffff;
+        match symbols::u16_at(self.data, self.fields.shentsize + 4)? {
+            SHN_XINDEX => Some(symbols::u32_at(self.header(0)?, self.fields.link)? as usize),
+            n => Some(usize::from(n)),
+        }
+    }
+
+    /// The file bytes of the section with header `h` (empty for
+    /// `SHT_NOBITS`).
+    fn bytes(&self, h: &[u8]) -> Option<&'a [u8]> {
+        if symbols::u32_at(h, 4)? == elf::abi::SHT_NOBITS {
             return Some(&[]);
         }
-        let start = usize::try_from(word(h, f.offset)?).ok()?;
-        let len = usize::try_from(word(h, f.size)?).ok()?;
-        data.get(start..start.checked_add(len)?)
-    };
-    if shstrndx >= shnum {
+        let start = usize::try_from(self.word(h, self.fields.offset)?).ok()?;
+        let len = usize::try_from(self.word(h, self.fields.size)?).ok()?;
+        self.data.get(start..start.checked_add(len)?)
+    }
+}
+
+fn section_bytes_by_name<'a>(data: &'a [u8], class: Class, name: &str) -> Option<&'a [u8]> {
+    let table = SectionHeaders::of(data, class)?;
+    let shstrndx = table.shstrndx()?;
+    if shstrndx >= table.shnum {
         return None;
     }
-    let names = bytes(header(shstrndx)?)?;
-    for i in 0..shnum {
-        let h = header(i)?;
-        let at = u32_at(h, 0)? as usize;
+    let names = table.bytes(table.header(shstrndx)?)?;
+    for i in 0..table.shnum {
+        let h = table.header(i)?;
+        let at = symbols::u32_at(h, 0)? as usize;
         let here = names.get(at..)?;
         if here.len() > name.len() && here[name.len()] == 0 && here.starts_with(name.as_bytes()) {
-            return bytes(h);
+            return table.bytes(h);
         }
         // A name must at least be terminated within the table.
         here.iter().position(|&b| b == 0)?;
     }
     None
+}
+
+/// The number of entries of the dynamic symbol table at unbiased address
+/// `symtab`, from the `SHT_DYNSYM` section header that describes it (at
+/// that address, with the class's entry size), if the object keeps its
+/// section headers.
+fn section_symbol_count(data: &[u8], class: Class, symtab: u64) -> Option<usize> {
+    let table = SectionHeaders::of(data, class)?;
+    let sym_size = class.sym_size() as u64;
+    (0..table.shnum).find_map(|i| {
+        let h = table.header(i)?;
+        let f = &table.fields;
+        (symbols::u32_at(h, 4)? == elf::abi::SHT_DYNSYM
+            && table.word(h, f.addr)? == symtab
+            && table.word(h, f.entsize)? == sym_size)
+            .then(|| usize::try_from(table.word(h, f.size)? / sym_size).ok())
+            .flatten()
+    })
 }
 
 /// A relocation from `table` whose place lies outside the image.

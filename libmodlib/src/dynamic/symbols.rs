@@ -365,9 +365,31 @@ pub(crate) fn c_str(strtab: &[u8], off: usize) -> Option<&str> {
     }
 }
 
-/// Number of symbols described by a GNU hash table of class `class` (the
-/// table has no count).
-pub(crate) fn gnu_hash_count(hash: &[u8], class: Class) -> Option<usize> {
+/// What a GNU hash table tells of the length of its symbol table (it
+/// holds no count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GnuCount {
+    /// The table hashes some symbols: linkers put the hashed symbols last,
+    /// so the last chain ends the symbol table.
+    Exact(usize),
+    /// The table hashes nothing: every symbol is unhashed (imports only),
+    /// and `symoffset`, the first hashed index, says nothing (GNU ld leaves
+    /// it at 1): the table has at least this many entries.
+    AtLeast(usize),
+}
+
+impl GnuCount {
+    /// The symbols a lookup can reach: every hashed one lies below this.
+    pub(crate) fn hashed_bound(self) -> usize {
+        match self {
+            GnuCount::Exact(n) | GnuCount::AtLeast(n) => n,
+        }
+    }
+}
+
+/// What the GNU hash table `hash` of class `class` tells of the number of
+/// symbols.
+pub(crate) fn gnu_hash_count(hash: &[u8], class: Class) -> Option<GnuCount> {
     let nbuckets = u32_at(hash, 0)? as usize;
     let symoffset = u32_at(hash, 4)? as usize;
     let bloom_size = u32_at(hash, 8)? as usize;
@@ -375,10 +397,16 @@ pub(crate) fn gnu_hash_count(hash: &[u8], class: Class) -> Option<usize> {
     let chains = buckets.checked_add(nbuckets.checked_mul(4)?)?;
     let mut last = 0usize;
     for b in 0..nbuckets {
-        last = last.max(u32_at(hash, buckets + b * 4)? as usize);
+        let first = u32_at(hash, buckets.checked_add(b.checked_mul(4)?)?)? as usize;
+        // A chain starts at a hashed symbol (0: an empty bucket).
+        if first != 0 && first < symoffset {
+            return None;
+        }
+        last = last.max(first);
     }
-    if last < symoffset {
-        return Some(symoffset);
+    if last == 0 {
+        // Index 0 is the null symbol, never hashed: no bucket has a chain.
+        return Some(GnuCount::AtLeast(symoffset.max(1)));
     }
     loop {
         let ch = u32_at(
@@ -387,7 +415,7 @@ pub(crate) fn gnu_hash_count(hash: &[u8], class: Class) -> Option<usize> {
         )?;
         last += 1;
         if ch & 1 != 0 {
-            return Some(last);
+            return Some(GnuCount::Exact(last));
         }
     }
 }

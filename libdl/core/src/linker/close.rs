@@ -25,6 +25,12 @@ impl<P: Platform> Linker<P> {
         };
         let me = self.platform.thread_id();
         let mut table = self.table.lock();
+        // Another thread loading a group binds to what is loaded now.
+        while table.loading_for(me) {
+            drop(table);
+            self.platform.yield_now();
+            table = self.table.lock();
+        }
         let object = table
             .objects
             .get_mut(&id)

@@ -5,66 +5,86 @@
 
 use alloc::vec::Vec;
 
-use modlib::Lookup;
+use modlib::{Lookup, ProviderId, Symbol};
 
 use super::scope::{address, global, HOST};
 use super::{Linker, Table};
-use crate::object::Dep;
+use crate::object::{Dep, State};
 use crate::platform::Platform;
+
+/// A waiting call the global scope now has a definition for.
+struct Found {
+    object: u32,
+    slot: u64,
+    symbol: Symbol,
+    provider: ProviderId,
+}
 
 impl<P: Platform> Linker<P> {
     /// Binds every waiting call whose function the global scope now
     /// defines; an object of ours that provides one is then held loaded by
-    /// the object that calls it.
-    pub(super) fn bind_waiting_calls(&self, table: &mut Table<P::Memory>) {
-        let waiting: Vec<u32> = table
+    /// the object that calls it. Takes the table's guard and releases it:
+    /// the definitions are looked up under it, their addresses worked out
+    /// without it (an IFUNC's resolver may call back in), and the calls
+    /// bound under it again, to definitions still loaded then.
+    pub(super) fn bind_waiting_calls(&self, table: spin::MutexGuard<'_, Table<P::Memory>>) {
+        let host = self.platform.host();
+        let found: Vec<Found> = table
             .objects
             .values()
-            .filter(|o| !o.lazy.is_empty())
-            .map(|o| o.id)
-            .collect();
-        let host = self.platform.host();
-        let (machine, caps) = (self.platform.machine(), self.platform.hwcaps());
-        for id in waiting {
-            let Some(object) = table.objects.get_mut(&id) else {
-                continue;
-            };
-            let calls = core::mem::take(&mut object.lazy);
-            let image = object.image().cloned();
-            let mut still = Vec::new();
-            let mut providers = Vec::new();
-            for call in calls {
+            .flat_map(|o| o.lazy.iter().map(move |call| (o.id, call)))
+            .filter_map(|(object, call)| {
                 let lookup = Lookup::new(&call.name, call.version.as_deref());
-                let found = global(table, host, &lookup, 0, true)
-                    .and_then(|r| Some((address(r.symbol, machine, caps)?, r.provider)));
-                match found {
-                    Some((value, provider))
-                        if image
-                            .as_ref()
-                            .is_some_and(|i| i.bind_unresolved_call(call.slot, value)) =>
-                    {
-                        if provider != HOST && provider.0 != id {
-                            providers.push(provider.0);
-                        }
-                    }
-                    _ => still.push(call),
-                }
-            }
-            let Some(object) = table.objects.get_mut(&id) else {
+                global(&table, host, &lookup, 0, true).map(|r| Found {
+                    object,
+                    slot: call.slot,
+                    symbol: r.symbol,
+                    provider: r.provider,
+                })
+            })
+            .collect();
+        drop(table);
+        if found.is_empty() {
+            return;
+        }
+        let (machine, caps) = (self.platform.machine(), self.platform.hwcaps());
+        let addresses: Vec<Option<u64>> = found
+            .iter()
+            .map(|f| address(f.symbol, machine, caps))
+            .collect();
+        let mut table = self.table.lock();
+        for (f, value) in found.iter().zip(addresses) {
+            let Some(value) = value else { continue };
+            let provider_loaded = f.provider == HOST
+                || table
+                    .objects
+                    .get(&f.provider.0)
+                    .is_some_and(|p| !matches!(p.state, State::Finalizing(_)));
+            let Some(object) = table.objects.get_mut(&f.object) else {
                 continue;
             };
-            object.lazy = still;
-            let mut newly_held = Vec::new();
-            for p in providers {
-                if !object.bound.contains(&p) && !object.deps.contains(&Dep::Ours(p)) {
-                    object.bound.push(p);
-                    newly_held.push(p);
-                }
+            let Some(at) = object.lazy.iter().position(|c| c.slot == f.slot) else {
+                continue;
+            };
+            if !provider_loaded
+                || !object
+                    .image()
+                    .is_some_and(|i| i.bind_unresolved_call(f.slot, value))
+            {
+                continue;
             }
-            for p in newly_held {
-                if let Some(provider) = table.objects.get_mut(&p) {
-                    provider.dependents += 1;
-                }
+            object.lazy.swap_remove(at);
+            let p = f.provider.0;
+            if f.provider == HOST
+                || p == f.object
+                || object.bound.contains(&p)
+                || object.deps.contains(&Dep::Ours(p))
+            {
+                continue;
+            }
+            object.bound.push(p);
+            if let Some(provider) = table.objects.get_mut(&p) {
+                provider.dependents += 1;
             }
         }
     }

@@ -72,6 +72,13 @@ fn load_error(path: &str, source: LoadError) -> Error {
 impl<P: Platform> Linker<P> {
     /// `dlopen`: opens `name` (a path, or a file name searched for), or the
     /// global scope for `None`.
+    ///
+    /// Nothing that can run foreign code runs under the lock: a new group
+    /// is relocated (IFUNC resolvers called) and its constructors run with
+    /// it released, and a system library found on the way is handed to the
+    /// host's loader (which runs its constructors, and they may call back
+    /// in) with it released, the search starting again afterwards with
+    /// that library among the host's objects.
     pub fn open(&self, name: Option<&str>, flags: Flags) -> Result<Handle, Error> {
         let Some(name) = name else {
             return Ok(Handle::Global);
@@ -80,55 +87,117 @@ impl<P: Platform> Linker<P> {
             return Err(Error::InvalidName);
         }
         let me = self.platform.thread_id();
+        let mut host_loads = HostLoads::new();
         loop {
             let mut table = self.table.lock();
-            // Someone else's constructors or destructors are running: wait
-            // for a stable table (our own thread may re-enter).
-            let busy = table.objects.values().any(
-                |o| matches!(o.state, State::Initializing(t) | State::Finalizing(t) if t != me),
-            );
-            if busy {
+            // Someone else's load is under way: wait for a stable table
+            // (our own thread may re-enter).
+            if table.loading_for(me) {
                 drop(table);
                 self.platform.yield_now();
                 continue;
             }
-            let mut pending = Vec::new();
-            let root = if flags.contains(Flags::NOLOAD) {
-                self.find_loaded(&table, name)
-                    .ok_or_else(|| Error::NotLoaded {
-                        name: String::from(name),
-                    })?
-            } else {
-                self.target(&table, &mut pending, name, None)?
-            };
-            let id = match root {
-                Target::Existing(id) => id,
-                Target::Host(host) => Self::register_host(&mut table, name, host),
-                Target::New(_) => {
-                    self.plan_dependencies(&table, &mut pending)?;
-                    let order = init_order(&pending);
-                    let lazy = flags.contains(Flags::LAZY);
-                    let ids = self.load_group(&mut table, &pending, &order, lazy)?;
-                    // Planned first, so the first id of the group.
-                    let root_id = ids.iter().copied().min().expect("the group has its root");
-                    table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
-                    Self::apply_flags(&mut table, root_id, flags);
-                    drop(table);
-                    self.initialize(&ids)?;
-                    // Only a group whose constructors all ran is bound to
-                    // (one that fails is gone again).
-                    self.bind_waiting_calls(&mut self.table.lock());
-                    return Ok(Handle::Object(root_id));
+            match self.open_locked(&mut table, name, flags, &host_loads) {
+                Ok(Opened::Existing(handle, made_global)) => {
+                    if made_global {
+                        self.bind_waiting_calls(table);
+                    }
+                    return Ok(handle);
                 }
-            };
-            let object = table.objects.get_mut(&id).expect("target exists");
-            object.opens += 1;
-            Self::apply_flags(&mut table, id, flags);
-            if flags.contains(Flags::GLOBAL) {
-                self.bind_waiting_calls(&mut table);
+                Ok(Opened::Group(plan)) => return self.open_group(table, &plan, flags),
+                Err(Plan::Failed(e)) => return Err(e),
+                Err(Plan::Wait) => {
+                    drop(table);
+                    self.platform.yield_now();
+                }
+                Err(Plan::HostLoad(path)) => {
+                    drop(table);
+                    let object = self.platform.host().and_then(|h| h.load(&path));
+                    host_loads.push((path, object));
+                }
             }
-            return Ok(Handle::Object(id));
         }
+    }
+
+    /// Loads a planned group (the table's guard is released meanwhile:
+    /// relocation calls IFUNC resolvers), registers it, and runs its
+    /// constructors; the handle of its root.
+    fn open_group(
+        &self,
+        mut table: spin::MutexGuard<'_, Table<P::Memory>>,
+        plan: &GroupPlan<P::Memory>,
+        flags: Flags,
+    ) -> Result<Handle, Error> {
+        let me = self.platform.thread_id();
+        table.loading.push(me);
+        drop(table);
+        let loaded = self.load_group(plan);
+        let mut table = self.table.lock();
+        if let Some(at) = table.loading.iter().position(|&t| t == me) {
+            table.loading.swap_remove(at);
+        }
+        let (images, providers) = loaded?;
+        let ids = self.register_members(&mut table, plan, images, providers);
+        // Registered first, so the first id of the group.
+        let root_id = plan.first;
+        table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
+        Self::apply_flags(&mut table, root_id, flags);
+        drop(table);
+        self.initialize(&ids)?;
+        // Only a group whose constructors all ran is bound to (one that
+        // fails is gone again).
+        self.bind_waiting_calls(self.table.lock());
+        Ok(Handle::Object(root_id))
+    }
+
+    /// The part of [`Linker::open`] done under the lock: finds the object
+    /// and its dependencies, and loads those that are new (their
+    /// constructors still to run), unless a system library must first go
+    /// to the host's loader.
+    fn open_locked(
+        &self,
+        table: &mut Table<P::Memory>,
+        name: &str,
+        flags: Flags,
+        host_loads: &HostLoads,
+    ) -> Result<Opened<P::Memory>, Plan> {
+        let mut pending = Vec::new();
+        let root = if flags.contains(Flags::NOLOAD) {
+            self.find_loaded(table, name)
+                .ok_or_else(|| Error::NotLoaded {
+                    name: String::from(name),
+                })?
+        } else {
+            self.target(table, &mut pending, name, None, host_loads)?
+        };
+        let me = self.platform.thread_id();
+        let id = match root {
+            Target::Existing(id) if table.unsettled_for(id, me) => return Err(Plan::Wait),
+            Target::Existing(id) => id,
+            Target::Host(host) => Self::register_host(table, name, host),
+            Target::New(_) => {
+                self.plan_dependencies(table, &mut pending, host_loads)?;
+                let unsettled = pending
+                    .iter()
+                    .flat_map(|p| &p.deps)
+                    .any(|d| matches!(*d, Target::Existing(id) if table.unsettled_for(id, me)));
+                if unsettled {
+                    return Err(Plan::Wait);
+                }
+                return Ok(Opened::Group(GroupPlan::new(
+                    table,
+                    pending,
+                    flags.contains(Flags::LAZY),
+                )));
+            }
+        };
+        let object = table.objects.get_mut(&id).expect("target exists");
+        object.opens += 1;
+        Self::apply_flags(table, id, flags);
+        Ok(Opened::Existing(
+            Handle::Object(id),
+            flags.contains(Flags::GLOBAL),
+        ))
     }
 
     fn apply_flags(table: &mut Table<P::Memory>, id: u32, flags: Flags) {
@@ -153,7 +222,15 @@ impl<P: Platform> Linker<P> {
         }
     }
 
+    /// The table's entry for a host object, made on its first open.
     fn register_host(table: &mut Table<P::Memory>, name: &str, host: HostObject) -> u32 {
+        if let Some(o) = table
+            .objects
+            .values()
+            .find(|o| matches!(o.body, Body::Host(h) if h == host))
+        {
+            return o.id;
+        }
         let id = table.next_id;
         table.next_id += 1;
         table.objects.insert(
@@ -192,11 +269,13 @@ impl<P: Platform> Linker<P> {
             return None;
         }
         let canonical = self.platform.canonical(name);
-        table
-            .objects
-            .values()
-            .find(|o| o.canonical == canonical)
-            .map(|o| Target::Existing(o.id))
+        if let Some(o) = table.objects.values().find(|o| o.canonical == canonical) {
+            return Some(Target::Existing(o.id));
+        }
+        self.platform
+            .host()?
+            .object_with_identity(&canonical)
+            .map(Target::Host)
     }
 
     /// Resolves one name: an object already loaded or planned, a host
@@ -207,7 +286,8 @@ impl<P: Platform> Linker<P> {
         pending: &mut Vec<Pending>,
         name: &str,
         requester: Option<usize>,
-    ) -> Result<Target, Error> {
+        host_loads: &HostLoads,
+    ) -> Result<Target, Plan> {
         if let Some(o) = table.objects.values().find(|o| o.answers_to(name)) {
             return Ok(Target::Existing(o.id));
         }
@@ -230,9 +310,12 @@ impl<P: Platform> Linker<P> {
         } = self
             .search(name, requester.map(|r| &pending[r]))
             .ok_or_else(not_found)?;
-        if system {
-            if let Some(host) = self.platform.host().and_then(|h| h.load(&path)) {
-                return Ok(Target::Host(host));
+        if system && self.platform.host().is_some() {
+            match host_loads.iter().find(|(p, _)| *p == path) {
+                Some((_, Some(host))) => return Ok(Target::Host(*host)),
+                // Refused: loaded here instead.
+                Some((_, None)) => {}
+                None => return Err(Plan::HostLoad(path)),
             }
         }
         // Opened before the identity check when the open file can say what
@@ -266,6 +349,15 @@ impl<P: Platform> Linker<P> {
         }
         if let Some(i) = pending.iter().position(|p| p.canonical == canonical) {
             return Ok(Target::New(i));
+        }
+        // The same file as one the host's loader has (a system library
+        // named by its path, say): that one, never a second copy.
+        if let Some(host) = self
+            .platform
+            .host()
+            .and_then(|h| h.object_with_identity(&canonical))
+        {
+            return Ok(Target::Host(host));
         }
         let file = match file {
             Some(f) => f,
@@ -352,12 +444,13 @@ impl<P: Platform> Linker<P> {
         &self,
         table: &Table<P::Memory>,
         pending: &mut Vec<Pending>,
-    ) -> Result<(), Error> {
+        host_loads: &HostLoads,
+    ) -> Result<(), Plan> {
         let mut i = 0;
         while i < pending.len() {
             let needed = pending[i].info.needed.clone();
             for name in &needed {
-                let t = self.target(table, pending, name, Some(i))?;
+                let t = self.target(table, pending, name, Some(i), host_loads)?;
                 pending[i].deps.push(t);
             }
             i += 1;
@@ -365,37 +458,29 @@ impl<P: Platform> Linker<P> {
         Ok(())
     }
 
-    /// Loads the pending objects as one group. All are mapped first (their
-    /// symbols answer lookups from then on), then relocated in `order`
-    /// (dependencies first), each binding through the global scope and the
-    /// whole group breadth-first, so that an object ahead in that order
-    /// (the root, say) interposes on the objects it needs, as ELF says;
-    /// then they are finished in the same order (references to IFUNCs of
-    /// objects relocated later wait until then) and registered. On failure
-    /// every image is dropped, giving its memory back, and the table is as
-    /// it was. Returns the new ids in `order`, the order of constructors.
-    fn load_group(
-        &self,
-        table: &mut Table<P::Memory>,
-        pending: &[Pending],
-        order: &[usize],
-        lazy: bool,
-    ) -> Result<Vec<u32>, Error> {
-        let first = table.next_id;
-        let deps = group_deps(pending, first);
-        let group = breadth_first(table, Dep::Ours(first), first, &deps);
+    /// Loads a planned group, without the lock (relocation calls IFUNC
+    /// resolvers, which may call back in). All are mapped first (their
+    /// symbols answer lookups from then on), then relocated in the plan's
+    /// order (dependencies first), each binding through the global scope
+    /// and the whole group breadth-first, so that an object ahead in that
+    /// order (the root, say) interposes on the objects it needs, as ELF
+    /// says; then they are finished in the same order (references to
+    /// IFUNCs of objects relocated later wait until then). Lookups see the
+    /// table as it was when the group was planned. On failure every image
+    /// is dropped, giving its memory back, and the table is as it was.
+    fn load_group(&self, plan: &GroupPlan<P::Memory>) -> Result<Relocated<P::Memory>, Error> {
         let mut tls_ids = GroupTlsIds {
             ids: Vec::new(),
             tls: self.platform.thread_local(),
         };
-        let mut members = self.map_members(pending, lazy, &mut tls_ids)?;
-        let (images, providers) = self
-            .relocate_members(table, &mut members, order, &group)
-            .map_err(|(i, e)| load_error(pending[i].path(), e))?;
+        let mut members = self.map_members(&plan.pending, plan.lazy, &mut tls_ids)?;
+        let relocated = self
+            .relocate_members(plan, &mut members)
+            .map_err(|(i, e)| load_error(plan.pending[i].path(), e))?;
         // The objects own their module ids from here on (given back when
         // they are unloaded).
         tls_ids.ids.clear();
-        Ok(self.register_members(table, pending, images, providers, &deps))
+        Ok(relocated)
     }
 
     /// Maps every pending object: segments in memory, nothing relocated,
@@ -444,10 +529,8 @@ impl<P: Platform> Linker<P> {
     /// through the host scope itself.
     fn relocate_members(
         &self,
-        table: &Table<P::Memory>,
+        plan: &GroupPlan<P::Memory>,
         members: &mut Members<'_, P::Memory>,
-        order: &[usize],
-        group: &[Dep],
     ) -> Result<Relocated<P::Memory>, (usize, LoadError)> {
         let tls_get_addr = self
             .platform
@@ -455,13 +538,13 @@ impl<P: Platform> Linker<P> {
             .map(ThreadLocalStorage::get_addr);
         let mut relocate = |host: Option<&dyn HostScope>| {
             let scope = GroupScope {
-                table,
+                table: &plan.snapshot,
                 host,
-                group,
-                first: table.next_id,
+                group: &plan.group,
+                first: plan.first,
                 tls_get_addr,
             };
-            members.relocate(order, &scope)
+            members.relocate(&plan.order, &scope)
         };
         let mut outcome = None;
         let host = self.platform.host();
@@ -478,14 +561,12 @@ impl<P: Platform> Linker<P> {
     fn register_members(
         &self,
         table: &mut Table<P::Memory>,
-        pending: &[Pending],
+        plan: &GroupPlan<P::Memory>,
         images: Vec<(usize, LoadedImage<P::Memory>)>,
         mut providers: Vec<Vec<u32>>,
-        deps: &[Vec<Dep>],
     ) -> Vec<u32> {
         let me = self.platform.thread_id();
-        let first = table.next_id;
-        table.next_id += pending.len() as u32;
+        let (pending, deps, first) = (&plan.pending, &plan.deps, plan.first);
         let mut ids = Vec::with_capacity(images.len());
         for (i, image) in images {
             let p = &pending[i];
@@ -535,11 +616,11 @@ impl<P: Platform> Linker<P> {
                 })
                 .chain(bound);
             for target in held {
-                table
-                    .objects
-                    .get_mut(&target)
-                    .expect("dependency loaded")
-                    .dependents += 1;
+                // (Gone only if this thread closed it meanwhile, from an
+                // IFUNC resolver of the group.)
+                if let Some(o) = table.objects.get_mut(&target) {
+                    o.dependents += 1;
+                }
             }
         }
         ids
@@ -706,6 +787,71 @@ impl Drop for GroupTlsIds<'_> {
                 tls.unregister(module);
             }
         }
+    }
+}
+
+/// The system libraries handed to the host's loader during one `dlopen`,
+/// by path, with the host object each became (`None`: the host's loader
+/// refused it, and it is loaded here).
+type HostLoads = Vec<(String, Option<HostObject>)>;
+
+/// What the locked part of `dlopen` did.
+enum Opened<M: modlib::Memory> {
+    /// Opened an object already loaded (or the host's); `true` if it
+    /// joined the global scope (waiting calls may now be bound).
+    Existing(Handle, bool),
+    /// Planned a group of new objects, to be loaded without the lock.
+    Group(GroupPlan<M>),
+}
+
+/// A group of new objects to load: the files (index 0 the root, then
+/// breadth-first), their ids (reserved from `first` on), the order to
+/// relocate them and run their constructors, their dependencies, the
+/// group's breadth-first scope, and the table as their lookups see it.
+struct GroupPlan<M: modlib::Memory> {
+    pending: Vec<Pending>,
+    order: Vec<usize>,
+    first: u32,
+    deps: Vec<Vec<Dep>>,
+    group: Vec<Dep>,
+    snapshot: Table<M>,
+    lazy: bool,
+}
+
+impl<M: modlib::Memory + Clone> GroupPlan<M> {
+    /// Plans the load of `pending`, reserving its ids in `table`.
+    fn new(table: &mut Table<M>, pending: Vec<Pending>, lazy: bool) -> Self {
+        let first = table.next_id;
+        table.next_id += pending.len() as u32;
+        let deps = group_deps(&pending, first);
+        let group = breadth_first(table, Dep::Ours(first), first, &deps);
+        GroupPlan {
+            order: init_order(&pending),
+            pending,
+            first,
+            deps,
+            group,
+            snapshot: table.lookup_snapshot(),
+            lazy,
+        }
+    }
+}
+
+/// Why the locked part of `dlopen` stopped.
+enum Plan {
+    /// The open failed.
+    Failed(Error),
+    /// The system library at this path must go to the host's loader
+    /// first, with the lock released.
+    HostLoad(String),
+    /// An object the open needs is having its constructors or destructors
+    /// run by another thread: to be tried again once they are done.
+    Wait,
+}
+
+impl From<Error> for Plan {
+    fn from(e: Error) -> Self {
+        Plan::Failed(e)
     }
 }
 

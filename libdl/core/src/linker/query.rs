@@ -5,10 +5,10 @@ use crate::sync::Arc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use modlib::{LoadedImage, Lookup};
+use modlib::{LoadedImage, Lookup, Resolved, SymbolKind};
 
-use super::scope::{address, global, local};
-use super::Linker;
+use super::scope::{address, global, local, HOST};
+use super::{Linker, Table};
 use crate::error::Error;
 use crate::handle::Handle;
 use crate::object::{Body, Dep, Object, RawPhdr, State};
@@ -117,12 +117,36 @@ impl<P: Platform> Linker<P> {
                 name: described(),
             });
         };
+        if found.symbol.kind == SymbolKind::ThreadLocal {
+            let not_found = Error::SymbolNotFound {
+                object: scope_name(),
+                name: described(),
+            };
+            if found.provider != HOST {
+                return self.thread_instance(&table, found).ok_or(not_found);
+            }
+            drop(table);
+            return host
+                .and_then(|h| h.thread_local_instance(&lookup, found.symbol))
+                .ok_or(not_found);
+        }
         drop(table);
         let (machine, caps) = (self.platform.machine(), self.platform.hwcaps());
         address(found.symbol, machine, caps).ok_or_else(|| Error::SymbolNotFound {
             object: String::new(),
             name: described(),
         })
+    }
+
+    /// The calling thread's instance of a thread-local variable one of our
+    /// objects defines (its block made on first use, as `__tls_get_addr`
+    /// makes it).
+    fn thread_instance(&self, table: &Table<P::Memory>, found: Resolved) -> Option<u64> {
+        let image = table.objects.get(&found.provider.0)?.image()?;
+        let module = image.thread_local()?.module;
+        let offset = found.symbol.address.wrapping_sub(image.base());
+        let block = self.platform.thread_local()?.block(module)?;
+        Some((block as u64).wrapping_add(offset))
     }
 
     /// The image of the object an open handle names, kept alive by the
