@@ -197,6 +197,37 @@ pub fn close_ok(handle: *mut c_void) {
     assert_eq!(r, 0, "dlclose failed: {:?}", last_error());
 }
 
+/// A `dlopen` handle closed when dropped, so that a test failing before its
+/// own `dlclose` leaves nothing open for the next test to trip over.
+pub struct Opened(pub *mut c_void);
+
+impl Opened {
+    /// `dlopen` that must succeed, closed on drop.
+    pub fn new(path: &Path, flags: c_int) -> Self {
+        Opened(open_ok(path, flags))
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> *mut c_void {
+        self.0
+    }
+
+    /// `dlclose` now, which must succeed.
+    pub fn close(self) {
+        let handle = self.0;
+        std::mem::forget(self);
+        close_ok(handle);
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from dlopen and was not closed (`close`
+        // forgets the guard).
+        unsafe { dlclose(self.0) };
+    }
+}
+
 /// `dlsym(handle, name)`, null if not found.
 pub fn sym_addr(handle: *mut c_void, name: &str) -> *mut c_void {
     let c = c(name);
