@@ -144,10 +144,16 @@ fn headers_hash() -> String {
 /// Fixture `name` (`tests/fixtures/<name>.c`) compiled with `compiler` at
 /// optimisation `opt` (`-O2`, `-O0`) as a position-independent object.
 pub fn module_with(compiler: &Compiler, name: &str, opt: &str) -> Vec<u8> {
+    module_with_flags(compiler, name, opt, &[])
+}
+
+/// As [`module_with`], with extra compiler flags (`-DOWN=3`).
+pub fn module_with_flags(compiler: &Compiler, name: &str, opt: &str, extra: &[&str]) -> Vec<u8> {
     let include = format!("-I{}", include_dir().display());
     let headers = headers_hash();
     let source = fixture_dir().join(format!("{name}.c"));
     let mut flags = vec![opt, "-fPIC", "-Wall", &include, &headers];
+    flags.extend_from_slice(extra);
     // aarch64 compilers call libgcc helpers (`__aarch64_ldadd4_acq_rel`)
     // for atomics by default; a kernel has no libgcc to offer, so its
     // modules use inline atomics, as Linux builds its own.
