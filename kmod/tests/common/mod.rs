@@ -376,3 +376,51 @@ pub fn chardev_read(kernel: &Kernel, chardev: ModHandle, minor: i32) -> Result<S
     }
     Ok(String::from_utf8(buf[..n as usize].to_vec()).expect("device data is UTF-8"))
 }
+
+/// Chain links made from one compiled template: link `i` is named
+/// `L{i:06}` and depends on `L{i+1:06}`; the last one depends on nothing.
+pub struct ChainStore {
+    template: Vec<u8>,
+    links: usize,
+}
+
+impl ChainStore {
+    /// A chain of `links` modules.
+    pub fn new(links: usize) -> Self {
+        ChainStore {
+            template: module("chainlink"),
+            links,
+        }
+    }
+}
+
+/// Replaces the first `from` in `bytes` with `to` (same length).
+fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the template holds the placeholder");
+    bytes[at..at + to.len()].copy_from_slice(to);
+}
+
+impl ModuleStore for ChainStore {
+    fn fetch(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let index: usize = name.strip_prefix('L')?.parse().ok()?;
+        if index >= self.links {
+            return None;
+        }
+        let mut image = self.template.clone();
+        patch(
+            &mut image,
+            b"name=L000000",
+            format!("name=L{index:06}").as_bytes(),
+        );
+        let next = if index + 1 < self.links {
+            format!("depends=L{:06}", index + 1)
+        } else {
+            String::from("depends=       ")
+        };
+        patch(&mut image, b"depends=L000001", next.as_bytes());
+        Some(std::borrow::Cow::Owned(image))
+    }
+}
