@@ -38,7 +38,8 @@ impl<P: Platform> Linker<P> {
         if doomed.is_empty() {
             return Ok(());
         }
-        table.global.retain(|g| !doomed.contains(g));
+        let gone: BTreeSet<u32> = doomed.iter().copied().collect();
+        table.global.retain(|g| !gone.contains(g));
         let images: Vec<_> = doomed
             .iter()
             .filter_map(|d| table.objects.get(d).and_then(|o| o.image().map(Arc::clone)))
