@@ -117,6 +117,10 @@ fn a_chain_costs_in_proportion_to_its_length() {
     };
     let small = chain_bytes(short);
     let large = chain_bytes(4 * short);
+    eprintln!(
+        "{short} links: {small} bytes; {} links: {large} bytes",
+        4 * short
+    );
     assert!(
         large < 5 * small,
         "{short} links: {small} bytes, {} links: {large} bytes",

@@ -101,7 +101,7 @@ fn a_chain_costs_in_proportion_to_its_length() {
     let short = if cfg!(target_arch = "x86_64") {
         200
     } else {
-        100
+        60
     };
     let (small, large) = (chain(short), chain(4 * short));
     // Once first, so that what the process sets up once is not counted.

@@ -8,7 +8,7 @@
 //! test of its binary, so that it alone decides what is loaded.
 //!
 //! The run is bounded by operation count, not time: `STRESS_OPS` sets the
-//! operations per thread (default 400, 100 when emulated on another
+//! operations per thread (default 400, 50 when emulated on another
 //! machine), e.g. `STRESS_OPS=20000 cargo test -p dl --release --test
 //! stress`.
 
@@ -30,7 +30,7 @@ fn ops_per_thread() -> usize {
     let default = if cfg!(target_arch = "x86_64") {
         400
     } else {
-        100
+        50
     };
     std::env::var("STRESS_OPS")
         .ok()
