@@ -146,6 +146,7 @@ fn modprobe_waits_for_a_dependency_still_loading() {
     let mgr = manager(memory.clone());
     let store = store("loading");
     let (entered, open) = (Flag::default(), Flag::default());
+    let image = module("slow_base");
     let loader = std::thread::spawn({
         let (mgr, entered, open) = (mgr.clone(), entered.clone(), open.clone());
         move || {
@@ -153,7 +154,7 @@ fn modprobe_waits_for_a_dependency_still_loading() {
                 entered.raise();
                 open.wait();
             });
-            let result = mgr.insmod(&module("slow_base"), "slow_base").map(|_| ());
+            let result = mgr.insmod(&image, "slow_base").map(|_| ());
             (result, take_log())
         }
     });
@@ -317,10 +318,13 @@ fn held_load(
     gate: &Gate,
     name: &'static str,
 ) -> std::thread::JoinHandle<Result<(), KmodError>> {
+    // Compiled first: a compiler forked while other threads run can hang
+    // under qemu-user.
+    let image = module(name);
     gate.arm();
     let handle = std::thread::spawn({
         let mgr = mgr.clone();
-        move || mgr.insmod(&module(name), name).map(|_| ())
+        move || mgr.insmod(&image, name).map(|_| ())
     });
     gate.entered.wait();
     handle
