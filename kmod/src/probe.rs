@@ -88,7 +88,8 @@ impl<M: Memory + Clone> Drop for Held<'_, M> {
 impl<M: Memory + Clone> ModuleManager<M> {
     /// Loads `name` and, first, every module it depends on that is not yet
     /// loaded. If any load fails, the modules this call loaded are removed
-    /// again. Returns the handle of `name` (existing or new).
+    /// again (those another caller has bound meanwhile stay). Returns the
+    /// handle of `name` (existing or new).
     ///
     /// Each module it needs is held (a reference, as `module_get` takes)
     /// from the moment it is found live or loaded until `name` is loaded,
