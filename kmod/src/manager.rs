@@ -615,8 +615,15 @@ impl<M: Memory + Clone> SymbolResolver for Binder<'_, M> {
             let module = reg.get_mut(owner).filter(|m| m.state == ModuleState::Live);
             if let Some(module) = module {
                 if let Some(found) = module.exports.resolve(lookup) {
-                    if self.pinned.borrow_mut().insert(owner) {
+                    let first = !self.pinned.borrow().contains(&owner);
+                    if first {
                         module.pins += 1;
+                    }
+                    drop(reg);
+                    // Noted after the lock is dropped (this allocates); the
+                    // pin above already holds the module.
+                    if first {
+                        self.pinned.borrow_mut().insert(owner);
                     }
                     return Some(found);
                 }
