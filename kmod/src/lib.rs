@@ -33,7 +33,7 @@ pub use abi::{abi_tag, ABI_VERSION};
 pub use error::KmodError;
 pub use info::{KernelSymbolInfo, ModuleInfo, ModuleState};
 pub use ksyms::{KernelSymbol, KernelTable};
-pub use manager::{ModHandle, ModuleManager, DEFAULT_MAX_MODULE_SIZE};
+pub use manager::{ModHandle, ModuleManager, DEFAULT_MAX_MODULE_SIZE, DEFAULT_WAIT_ROUNDS};
 /// Whether a symbol names code or data (re-exported so that users of
 /// [`export_symbols!`] need not depend on `modlib`).
 pub use modlib::SymbolKind;

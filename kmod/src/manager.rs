@@ -1,19 +1,23 @@
 //! The module manager: `insmod`, `rmmod`, `modsym`, `modhandle`,
 //! `module_get`/`module_put`, and the `lsmod`/`kallsyms` views.
 //!
-//! Locking: the registry is one `spin::Mutex`. A load reserves its name and
-//! pins the modules it may bind to under the lock, then parses, relocates
-//! and runs init without it, so init may call back into the manager. A
-//! module is visible (to `modhandle`, `modsym` and resolution) only once
-//! `Live`.
+//! Locking: the registry is one `spin::Mutex`. A load reserves its name
+//! under the lock, then parses, relocates and runs init without it, so
+//! init may call back into the manager. Relocation takes the lock briefly
+//! for each symbol it looks up among the modules, and pins the module that
+//! answers until the load records it as used: only the providers a load
+//! binds are pinned. A module is visible (to `modhandle`, `modsym` and
+//! resolution) only once `Live`.
 
 use crate::sync::Arc;
+use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use modlib::{
-    Chain, LoadOptions, LoadedImage, Machine, Memory, ModInfo, Object, ProviderId, SymbolResolver,
-    SymbolTable,
+    LoadOptions, LoadedImage, Lookup, Machine, Memory, ModInfo, Object, ProviderId, Resolved,
+    SymbolResolver, SymbolTable,
 };
 
 use crate::abi::abi_tag;
@@ -35,8 +39,10 @@ const EXIT_SYMBOL: &str = "__kmod_exit";
 /// cannot take the kernel's address space.
 pub const DEFAULT_MAX_MODULE_SIZE: usize = 64 << 20;
 
-/// A live module a load may bind to: its id and its exports.
-type Provider = (u32, Arc<SymbolTable<'static>>);
+/// How many times, by default, `modprobe` looks again at a module another
+/// caller is loading or removing before it gives up with `Loading` (see
+/// [`ModuleManager::with_wait`]).
+pub const DEFAULT_WAIT_ROUNDS: u32 = 1 << 20;
 
 /// Identifies a loaded module. Handles are never reused, so a stale handle
 /// fails with `NotFound` instead of reaching another module.
@@ -53,6 +59,11 @@ pub struct ModuleManager<M: Memory + Clone> {
     runtime: SymbolTable<'static>,
     /// The largest image a module may take (`None`: no limit).
     max_module_size: Option<usize>,
+    /// Called between looks at a module another caller is loading or
+    /// removing.
+    pause: fn(),
+    /// How many looks before `modprobe` gives up on such a module.
+    wait_rounds: u32,
     registry: spin::Mutex<Registry<M>>,
 }
 
@@ -73,8 +84,24 @@ impl<M: Memory + Clone> ModuleManager<M> {
             abi,
             runtime: crate::cxx_runtime::table(KernelTable::PROVIDER),
             max_module_size: Some(DEFAULT_MAX_MODULE_SIZE),
+            pause: core::hint::spin_loop,
+            wait_rounds: DEFAULT_WAIT_ROUNDS,
             registry: spin::Mutex::new(Registry::new()),
         }
+    }
+
+    /// The manager with another way for `modprobe` to wait for a module
+    /// it needs that another caller is loading or removing: it calls
+    /// `pause` between looks (a spin-loop hint by default; a kernel with a
+    /// scheduler passes its yield) and gives up with
+    /// [`KmodError::Loading`] after `rounds` looks (by default
+    /// [`DEFAULT_WAIT_ROUNDS`]), which ends a wait that can never be
+    /// satisfied: a module's init probing a module that needs it.
+    #[must_use]
+    pub fn with_wait(mut self, pause: fn(), rounds: u32) -> Self {
+        self.pause = pause;
+        self.wait_rounds = rounds;
+        self
     }
 
     /// The manager with a different limit on the memory one module's image
@@ -102,6 +129,18 @@ impl<M: Memory + Clone> ModuleManager<M> {
     /// `module_init`. Any failure, including a non-zero init, undoes all of
     /// it.
     pub fn insmod(&self, image: &[u8], name: &str) -> Result<ModHandle, KmodError> {
+        self.load(image, name, false)
+    }
+
+    /// [`ModuleManager::insmod`]; with `hold`, the module comes back with a
+    /// reference taken as it goes live (for `modprobe`, so that nobody
+    /// removes it before the modules that need it are loaded).
+    pub(crate) fn load(
+        &self,
+        image: &[u8],
+        name: &str,
+        hold: bool,
+    ) -> Result<ModHandle, KmodError> {
         if name.is_empty() || name.len() > MAX_NAME || name.contains(['/', '\0']) {
             return Err(KmodError::InvalidName {
                 name: String::from(name),
@@ -134,11 +173,16 @@ impl<M: Memory + Clone> ModuleManager<M> {
             .map(exports::parse)
             .unwrap_or_default();
 
-        let (id, providers) = self.reserve(name, modinfo)?;
-        let loaded = self.load_unlocked(object, name, id, &providers, &export_names);
+        let id = self.reserve(name, modinfo)?;
+        let binder = Binder {
+            manager: self,
+            pinned: RefCell::new(BTreeSet::new()),
+        };
+        let loaded = self.load_unlocked(object, name, id, &binder, &export_names);
+        let pinned = binder.pinned.into_inner();
         let mut reg = self.registry.lock();
-        for p in &providers {
-            if let Some(m) = reg.get_mut(p.0) {
+        for &p in &pinned {
+            if let Some(m) = reg.get_mut(p) {
                 m.pins -= 1;
             }
         }
@@ -154,7 +198,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
                 return Err(e);
             }
         };
-        let uses = dependencies(&image, &providers);
+        let uses = dependencies(&image, &pinned);
         let init = image.symbol(INIT_SYMBOL).map(|s| s.address);
         // `module_init` and `module_exit` are called by address: a module
         // whose symbol of that name is not code is refused before either
@@ -177,10 +221,13 @@ impl<M: Memory + Clone> ModuleManager<M> {
             }));
         }
         let image = Arc::new(image);
-        let entry = reg.get_mut(id).expect("a loading module stays registered");
-        entry.uses = uses;
-        entry.exports = Arc::new(exports);
-        entry.image = Some(image.clone());
+        // The providers are held by `uses` from here on, under the same
+        // lock that dropped the pins: they cannot go meanwhile.
+        reg.set_uses(id, uses);
+        reg.set_exports(id, Arc::new(exports));
+        reg.get_mut(id)
+            .expect("a loading module stays registered")
+            .image = Some(image.clone());
         drop(reg);
 
         // SAFETY: the image is relocated and protected and stays alive
@@ -214,14 +261,16 @@ impl<M: Memory + Clone> ModuleManager<M> {
             drop(entry);
             return Err(error);
         }
-        reg.get_mut(id)
-            .expect("a loading module stays registered")
-            .state = ModuleState::Live;
+        let entry = reg.get_mut(id).expect("a loading module stays registered");
+        entry.state = ModuleState::Live;
+        if hold {
+            entry.refcount += 1;
+        }
         Ok(ModHandle(id))
     }
 
-    /// Registers `name` as loading and pins the live modules it may bind to.
-    fn reserve(&self, name: &str, modinfo: ModInfo) -> Result<(u32, Vec<Provider>), KmodError> {
+    /// Registers `name` as loading.
+    fn reserve(&self, name: &str, modinfo: ModInfo) -> Result<u32, KmodError> {
         let mut reg = self.registry.lock();
         if reg.by_name(name).is_some() {
             return Err(KmodError::Exists {
@@ -230,16 +279,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
         }
         let id = reg.next_id;
         reg.next_id += 1;
-        let mut providers = Vec::new();
-        for m in reg
-            .modules
-            .iter_mut()
-            .filter(|m| m.state == ModuleState::Live)
-        {
-            m.pins += 1;
-            providers.push((m.id, m.exports.clone()));
-        }
-        reg.modules.push(Module {
+        reg.insert(Module {
             id,
             name: String::from(name),
             state: ModuleState::Loading,
@@ -247,32 +287,30 @@ impl<M: Memory + Clone> ModuleManager<M> {
             exports: Arc::new(SymbolTable::new(Vec::new(), ProviderId(id)).expect("empty table")),
             modinfo,
             uses: Vec::new(),
+            used_by: Vec::new(),
             refcount: 0,
             pins: 0,
         });
-        Ok((id, providers))
+        Ok(id)
     }
 
-    /// Loads and relocates without the lock; builds the export table.
+    /// Loads and relocates without the lock (the binder takes it for each
+    /// symbol it looks up among the modules); builds the export table.
     fn load_unlocked(
         &self,
         object: Object<'_>,
         name: &str,
         id: u32,
-        providers: &[Provider],
+        binder: &Binder<'_, M>,
         export_names: &[String],
     ) -> Result<(LoadedImage<M>, SymbolTable<'static>), KmodError> {
-        let mut links: Vec<&dyn SymbolResolver> = Vec::with_capacity(providers.len() + 2);
-        links.push(self.kernel.table());
-        links.extend(providers.iter().map(|(_, t)| &**t as &dyn SymbolResolver));
-        links.push(&self.runtime);
         let options = LoadOptions {
             machine: self.machine,
             max_image_size: self.max_module_size,
             ..LoadOptions::default()
         };
         let loaded = object
-            .load(&options, self.memory.clone(), &Chain::new(&links))
+            .load(&options, self.memory.clone(), binder)
             .map_err(|source| KmodError::Load {
                 module: String::from(name),
                 source,
@@ -309,10 +347,9 @@ impl<M: Memory + Clone> ModuleManager<M> {
             let owner = if kernel.table().get(export).is_some() {
                 Some(String::from("kernel"))
             } else {
-                reg.modules
-                    .iter()
-                    .find(|m| m.id != id && m.exports.get(export).is_some())
-                    .map(|m| m.name.clone())
+                reg.exporter(export)
+                    .filter(|&owner| owner != id)
+                    .map(|owner| reg.name_of(owner))
             };
             if let Some(owner) = owner {
                 return Err(KmodError::DuplicateExport {
@@ -326,7 +363,9 @@ impl<M: Memory + Clone> ModuleManager<M> {
     }
 
     /// Runs the module's `module_exit` and destructors and frees it; refused
-    /// with `Busy` while another module uses it or references are held.
+    /// with `Busy` while another module uses it or references are held, and
+    /// with `Loading` while it loads or a load in progress has bound one of
+    /// its symbols (and is about to use it).
     pub fn rmmod(&self, handle: ModHandle) -> Result<(), KmodError> {
         let mut reg = self.registry.lock();
         let users = reg.users_of(handle.0);
@@ -363,6 +402,61 @@ impl<M: Memory + Clone> ModuleManager<M> {
         Ok(())
     }
 
+    /// Takes a reference on module `name` once it is live: `None` if no
+    /// module has that name; while another caller is loading or removing
+    /// it, waits (see [`ModuleManager::with_wait`]) for the outcome, and
+    /// refuses with `Loading` if that does not come.
+    pub(crate) fn claim(&self, name: &str) -> Result<Option<ModHandle>, KmodError> {
+        for _ in 0..=self.wait_rounds {
+            let mut reg = self.registry.lock();
+            match reg.by_name_mut(name) {
+                None => return Ok(None),
+                Some(m) if m.state == ModuleState::Live => {
+                    m.refcount += 1;
+                    return Ok(Some(ModHandle(m.id)));
+                }
+                Some(_) => {}
+            }
+            drop(reg);
+            (self.pause)();
+        }
+        Err(KmodError::Loading {
+            module: String::from(name),
+        })
+    }
+
+    /// Loads `image` as `name` with a reference held ([`Self::load`]), or,
+    /// if another caller has it, claims theirs once it is live (loading
+    /// again if theirs failed or went). The flag says whether this call
+    /// loaded it.
+    pub(crate) fn load_or_claim(
+        &self,
+        image: &[u8],
+        name: &str,
+    ) -> Result<(ModHandle, bool), KmodError> {
+        for _ in 0..=self.wait_rounds {
+            match self.load(image, name, true) {
+                Ok(handle) => return Ok((handle, true)),
+                Err(KmodError::Exists { .. }) => {
+                    if let Some(handle) = self.claim(name)? {
+                        return Ok((handle, false));
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(KmodError::Loading {
+            module: String::from(name),
+        })
+    }
+
+    /// Drops a reference taken by [`Self::claim`] or [`Self::load`].
+    pub(crate) fn release(&self, handle: ModHandle) {
+        if let Some(m) = self.registry.lock().get_mut(handle.0) {
+            m.refcount = m.refcount.saturating_sub(1);
+        }
+    }
+
     /// The address of `name` if module `handle` exports it.
     pub fn modsym(&self, handle: ModHandle, name: &str) -> Result<*const (), KmodError> {
         let reg = self.registry.lock();
@@ -387,11 +481,12 @@ impl<M: Memory + Clone> ModuleManager<M> {
     /// `module_init` may throw and catch too.
     pub fn exception_index_at(&self, pc: u64) -> Option<(u64, usize)> {
         let reg = self.registry.lock();
-        reg.modules.iter().find_map(|m| {
+        let found = reg.iter().find_map(|m| {
             let image = m.image.as_ref()?;
             let inside = image.start() <= pc && pc - image.start() < image.size() as u64;
             inside.then(|| image.exception_index()).flatten()
-        })
+        });
+        found
     }
 
     /// The handle of the live module called `name`.
@@ -432,8 +527,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
     /// Every module, as `lsmod` lists them (load order).
     pub fn modules(&self) -> Vec<ModuleInfo> {
         let reg = self.registry.lock();
-        reg.modules
-            .iter()
+        reg.iter()
             .map(|m| {
                 let get = |k: &str| m.modinfo.get(k).map(String::from);
                 ModuleInfo {
@@ -470,7 +564,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
             })
             .collect();
         let reg = self.registry.lock();
-        for m in reg.modules.iter().filter(|m| m.state == ModuleState::Live) {
+        for m in reg.iter().filter(|m| m.state == ModuleState::Live) {
             out.extend(m.exports.iter().map(|(name, symbol)| KernelSymbolInfo {
                 name: String::from(name),
                 address: symbol.address,
@@ -487,17 +581,57 @@ impl<M: Memory + Clone> ModuleManager<M> {
     }
 }
 
-/// Modules (by id) that answered at least one of the image's imports.
-fn dependencies<M: Memory>(image: &LoadedImage<M>, providers: &[Provider]) -> Vec<u32> {
+/// Modules (by id) that answered at least one of the image's imports,
+/// among those the load pinned.
+fn dependencies<M: Memory>(image: &LoadedImage<M>, pinned: &BTreeSet<u32>) -> Vec<u32> {
     let mut uses: Vec<u32> = Vec::new();
+    let mut seen = BTreeSet::new();
     for import in image.imports() {
         if let Some(ProviderId(p)) = import.provider {
-            if providers.iter().any(|(id, _)| *id == p) && !uses.contains(&p) {
+            if pinned.contains(&p) && seen.insert(p) {
                 uses.push(p);
             }
         }
     }
     uses
+}
+
+/// What a module being loaded binds through: the kernel's table, then the
+/// exports of live modules (one map search under the lock, which pins the
+/// module that answers), then what kmod itself provides.
+struct Binder<'a, M: Memory + Clone> {
+    manager: &'a ModuleManager<M>,
+    /// The modules this load pinned, each once.
+    pinned: RefCell<BTreeSet<u32>>,
+}
+
+impl<M: Memory + Clone> SymbolResolver for Binder<'_, M> {
+    fn resolve(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        if let Some(found) = self.manager.kernel.table().resolve(lookup) {
+            return Some(found);
+        }
+        let mut reg = self.manager.registry.lock();
+        if let Some(owner) = reg.exporter(lookup.name) {
+            let module = reg.get_mut(owner).filter(|m| m.state == ModuleState::Live);
+            if let Some(module) = module {
+                if let Some(found) = module.exports.resolve(lookup) {
+                    let first = !self.pinned.borrow().contains(&owner);
+                    if first {
+                        module.pins += 1;
+                    }
+                    drop(reg);
+                    // Noted after the lock is dropped (this allocates); the
+                    // pin above already holds the module.
+                    if first {
+                        self.pinned.borrow_mut().insert(owner);
+                    }
+                    return Some(found);
+                }
+            }
+        }
+        drop(reg);
+        self.manager.runtime.resolve(lookup)
+    }
 }
 
 /// Runs a module's destructors: what it registered while running

@@ -70,30 +70,61 @@ enum Mark {
     Done,
 }
 
+/// References `modprobe` holds on the modules it needs while it loads the
+/// modules that need them, given back when dropped.
+struct Held<'m, M: Memory + Clone> {
+    manager: &'m ModuleManager<M>,
+    handles: Vec<ModHandle>,
+}
+
+impl<M: Memory + Clone> Drop for Held<'_, M> {
+    fn drop(&mut self) {
+        for &handle in &self.handles {
+            self.manager.release(handle);
+        }
+    }
+}
+
 impl<M: Memory + Clone> ModuleManager<M> {
     /// Loads `name` and, first, every module it depends on that is not yet
     /// loaded. If any load fails, the modules this call loaded are removed
-    /// again. Returns the handle of `name` (existing or new).
+    /// again (those another caller has bound meanwhile stay). Returns the
+    /// handle of `name` (existing or new).
+    ///
+    /// Each module it needs is held (a reference, as `module_get` takes)
+    /// from the moment it is found live or loaded until `name` is loaded,
+    /// so no other caller removes it meanwhile. A module another caller is
+    /// loading or removing is waited for (see [`ModuleManager::with_wait`])
+    /// and then used, or loaded again.
     ///
     /// The dependency graph is walked with a heap-allocated work list, not
     /// by recursion, so its depth costs no stack: a chain of any length
     /// needs the stack of one `insmod`.
     pub fn modprobe(&self, name: &str, store: &dyn ModuleStore) -> Result<ModHandle, KmodError> {
-        if let Some(handle) = self.modhandle(name) {
+        if let Some(handle) = self.claim(name)? {
+            self.release(handle);
             return Ok(handle);
         }
-        let order = self.plan(name, store)?;
+        let mut held = Held {
+            manager: self,
+            handles: Vec::new(),
+        };
+        let order = self.plan(name, store, &mut held)?;
         let mut loaded: Vec<ModHandle> = Vec::new();
         let mut target = None;
         for (module, image) in &order {
-            match self.insmod(image, module) {
-                Ok(handle) => {
+            match self.load_or_claim(image, module) {
+                Ok((handle, ours)) => {
+                    held.handles.push(handle);
+                    if ours {
+                        loaded.push(handle);
+                    }
                     if module == name {
                         target = Some(handle);
                     }
-                    loaded.push(handle);
                 }
                 Err(e) => {
+                    drop(held);
                     for handle in loaded.into_iter().rev() {
                         let _ = self.rmmod(handle);
                     }
@@ -101,22 +132,21 @@ impl<M: Memory + Clone> ModuleManager<M> {
                 }
             }
         }
-        // `name` is absent from the plan if another caller loaded it after
-        // the check above; the last module loaded is then a dependency.
-        target
-            .or_else(|| self.modhandle(name))
-            .ok_or(KmodError::NotFound {
-                name: Some(String::from(name)),
-            })
+        drop(held);
+        target.ok_or(KmodError::NotFound {
+            name: Some(String::from(name)),
+        })
     }
 
     /// The modules to load for `name`, dependencies first (a depth-first
-    /// walk in post-order, iterative), refusing cycles. Each module is
-    /// looked at once: O(modules + dependencies) map operations.
+    /// walk in post-order, iterative), refusing cycles. Dependencies found
+    /// live are claimed into `held`. Each module is looked at once:
+    /// O(modules + dependencies) map operations.
     fn plan<'s>(
         &self,
         name: &str,
         store: &'s dyn ModuleStore,
+        held: &mut Held<'_, M>,
     ) -> Result<Vec<Planned<'s>>, KmodError> {
         let mut marks: BTreeMap<String, Mark> = BTreeMap::new();
         let mut order = Vec::new();
@@ -142,10 +172,13 @@ impl<M: Memory + Clone> ModuleManager<M> {
                     cycle.push(dep);
                     return Err(KmodError::DependencyCycle { cycle });
                 }
-                None if self.modhandle(&dep).is_some() => {
-                    marks.insert(dep, Mark::Done);
-                }
                 None => {
+                    if let Some(handle) = self.claim(&dep)? {
+                        held.handles.push(handle);
+                        marks.insert(dep, Mark::Done);
+                        continue;
+                    }
+                    let top = path.last().expect("the path is not empty");
                     let parent = top.name.clone();
                     let frame = self.frame(&dep, &parent, store)?;
                     marks.insert(dep, Mark::OnPath);

@@ -1,7 +1,11 @@
-//! The registry of modules: who is loaded, in what state, who uses whom.
-//! Only the manager touches it, always under its one lock.
+//! The registry of modules: who is loaded, in what state, who uses whom,
+//! and who exports what. Only the manager touches it, always under its one
+//! lock. Every look-up by id, name or exported symbol is a map search, so
+//! no operation's cost grows with the number of modules loaded beyond a
+//! logarithm.
 
 use crate::sync::Arc;
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -21,51 +25,119 @@ pub(crate) struct Module<M: Memory> {
     pub modinfo: ModInfo,
     /// Ids of modules whose symbols this one bound.
     pub uses: Vec<u32>,
-    /// References taken by `module_get`.
+    /// Ids of modules that bound symbols of this one (the reverse of
+    /// `uses`).
+    pub used_by: Vec<u32>,
+    /// References taken by `module_get` (and by `modprobe` while it loads
+    /// modules that need this one).
     pub refcount: usize,
-    /// Loads in progress that may bind to this module's exports.
+    /// Loads in progress that have bound a symbol of this module.
     pub pins: usize,
 }
 
-/// All modules in load order.
+/// All modules, by id (ids grow, so id order is load order).
 pub(crate) struct Registry<M: Memory> {
-    pub modules: Vec<Module<M>>,
+    modules: BTreeMap<u32, Module<M>>,
+    /// Module ids by name.
+    names: BTreeMap<String, u32>,
+    /// Exported symbol names and the module exporting each (names are
+    /// unique: a duplicate export is refused).
+    exports: BTreeMap<String, u32>,
     pub next_id: u32,
 }
 
 impl<M: Memory> Registry<M> {
     pub const fn new() -> Self {
         Registry {
-            modules: Vec::new(),
+            modules: BTreeMap::new(),
+            names: BTreeMap::new(),
+            exports: BTreeMap::new(),
             next_id: 1,
         }
     }
 
     pub fn get(&self, id: u32) -> Option<&Module<M>> {
-        self.modules.iter().find(|m| m.id == id)
+        self.modules.get(&id)
     }
 
     pub fn get_mut(&mut self, id: u32) -> Option<&mut Module<M>> {
-        self.modules.iter_mut().find(|m| m.id == id)
+        self.modules.get_mut(&id)
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Module<M>> {
-        self.modules.iter().find(|m| m.name == name)
+        self.modules.get(self.names.get(name)?)
     }
 
-    /// Takes entry `id` out of the registry.
+    pub fn by_name_mut(&mut self, name: &str) -> Option<&mut Module<M>> {
+        self.modules.get_mut(self.names.get(name)?)
+    }
+
+    /// Every module, in load order.
+    pub fn iter(&self) -> impl Iterator<Item = &Module<M>> {
+        self.modules.values()
+    }
+
+    /// Adds a module (its name must be free).
+    pub fn insert(&mut self, module: Module<M>) {
+        self.names.insert(module.name.clone(), module.id);
+        self.modules.insert(module.id, module);
+    }
+
+    /// The module exporting `symbol`, in whatever state.
+    pub fn exporter(&self, symbol: &str) -> Option<u32> {
+        self.exports.get(symbol).copied()
+    }
+
+    /// Publishes `exports` as module `id`'s (after checking that no other
+    /// module exports any of the names).
+    pub fn set_exports(&mut self, id: u32, exports: Arc<SymbolTable<'static>>) {
+        for (name, _) in exports.iter() {
+            self.exports.insert(String::from(name), id);
+        }
+        if let Some(m) = self.modules.get_mut(&id) {
+            m.exports = exports;
+        }
+    }
+
+    /// Records that module `id` uses `uses`, and them that it does.
+    pub fn set_uses(&mut self, id: u32, uses: Vec<u32>) {
+        for &p in &uses {
+            if let Some(provider) = self.modules.get_mut(&p) {
+                provider.used_by.push(id);
+            }
+        }
+        if let Some(m) = self.modules.get_mut(&id) {
+            m.uses = uses;
+        }
+    }
+
+    /// Takes entry `id` out of the registry, with its name, its exports
+    /// and its edges to the modules it used.
     pub fn remove(&mut self, id: u32) -> Option<Module<M>> {
-        let index = self.modules.iter().position(|m| m.id == id)?;
-        Some(self.modules.remove(index))
+        let module = self.modules.remove(&id)?;
+        self.names.remove(&module.name);
+        for (name, _) in module.exports.iter() {
+            if self.exports.get(name) == Some(&id) {
+                self.exports.remove(name);
+            }
+        }
+        for p in &module.uses {
+            if let Some(provider) = self.modules.get_mut(p) {
+                provider.used_by.retain(|&u| u != id);
+            }
+        }
+        Some(module)
     }
 
-    /// Names of modules that use `id`.
+    /// Names of modules that use `id`, in load order.
     pub fn users_of(&self, id: u32) -> Vec<String> {
-        self.modules
-            .iter()
-            .filter(|m| m.uses.contains(&id))
-            .map(|m| m.name.clone())
-            .collect()
+        let mut users = self
+            .modules
+            .get(&id)
+            .map(|m| m.used_by.clone())
+            .unwrap_or_default();
+        users.sort_unstable();
+        users.into_iter().map(|u| self.name_of(u)).collect()
     }
 
     pub fn name_of(&self, id: u32) -> String {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{take_log, DirStore, Kernel};
+use common::{take_log, ChainStore, DirStore, Kernel};
 use modlib_kmod::KmodError;
 
 const CHAIN: [&str; 3] = ["chain_a", "chain_b", "chain_c"];
@@ -157,53 +157,6 @@ fn consumer_pulls_in_chardev() {
         common::chardev_read(&kernel, chardev, 0).as_deref(),
         Ok("hello from consumer")
     );
-}
-
-/// Chain links made from one compiled template: link `i` is named
-/// `L{i:06}` and depends on `L{i+1:06}`; the last one depends on nothing.
-struct ChainStore {
-    template: Vec<u8>,
-    links: usize,
-}
-
-impl ChainStore {
-    fn new(links: usize) -> Self {
-        ChainStore {
-            template: common::module("chainlink"),
-            links,
-        }
-    }
-}
-
-/// Replaces the first `from` in `bytes` with `to` (same length).
-fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("the template holds the placeholder");
-    bytes[at..at + to.len()].copy_from_slice(to);
-}
-
-impl modlib_kmod::ModuleStore for ChainStore {
-    fn fetch(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
-        let index: usize = name.strip_prefix('L')?.parse().ok()?;
-        if index >= self.links {
-            return None;
-        }
-        let mut image = self.template.clone();
-        patch(
-            &mut image,
-            b"name=L000000",
-            format!("name=L{index:06}").as_bytes(),
-        );
-        let next = if index + 1 < self.links {
-            format!("depends=L{:06}", index + 1)
-        } else {
-            String::from("depends=       ")
-        };
-        patch(&mut image, b"depends=L000001", next.as_bytes());
-        Some(std::borrow::Cow::Owned(image))
-    }
 }
 
 /// A `depends=` chain far deeper than a kernel stack could recurse loads

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use common::{
-    close_ok, dl_iterate_phdr, dl_phdr_info, dladdr, lib, open_ok, sym, sym_addr, Dl_info,
-    RTLD_DEFAULT, RTLD_NEXT, RTLD_NOW,
+    dl_iterate_phdr, dl_phdr_info, dladdr, lib, sym, sym_addr, Dl_info, Opened, RTLD_DEFAULT,
+    RTLD_NEXT, RTLD_NOW,
 };
 
 /// The C library that calls back into Rust, with unwind tables: Rust
@@ -76,7 +76,8 @@ fn panics_unwind_through_the_process_and_through_loaded_code() {
     // A panic raised in a Rust callback called by C code we loaded: the
     // unwinder must find the C frame's unwind table through our
     // `_dl_find_object`.
-    let h = open_ok(&callback_lib(), RTLD_NOW);
+    let h_open = Opened::new(&callback_lib(), RTLD_NOW);
+    let h = h_open.handle();
     // SAFETY: `void callback_call(void (*)(void))`; the C frame has unwind
     // tables (see `callback_lib`), so unwinding through it is defined.
     let call: unsafe extern "C-unwind" fn(extern "C-unwind" fn()) =
@@ -85,7 +86,7 @@ fn panics_unwind_through_the_process_and_through_loaded_code() {
     let caught = std::panic::catch_unwind(|| unsafe { call(panicking) });
     let payload = caught.unwrap_err();
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"through C"));
-    close_ok(h);
+    h_open.close();
 }
 
 #[test]
@@ -95,7 +96,8 @@ fn cxx_exceptions_inside_and_across_loaded_libraries() {
     lib("cxx_thrower", &["cxx_thrower.cpp"], &[], &[]);
     let catcher = lib("cxx_catcher", &["cxx_catcher.cpp"], &["cxx_thrower"], &[]);
 
-    let hi = open_ok(&internal, RTLD_NOW);
+    let hi_open = Opened::new(&internal, RTLD_NOW);
+    let hi = hi_open.handle();
     // SAFETY: `int cxx_internal(int)`.
     let f: unsafe extern "C" fn(c_int) -> c_int = unsafe { sym(hi, "cxx_internal") };
     for depth in [0, 1, 5] {
@@ -104,7 +106,8 @@ fn cxx_exceptions_inside_and_across_loaded_libraries() {
         assert_eq!(unsafe { f(depth) }, 17 + 100 * (depth + 1), "depth {depth}");
     }
 
-    let hc = open_ok(&catcher, RTLD_NOW);
+    let hc_open = Opened::new(&catcher, RTLD_NOW);
+    let hc = hc_open.handle();
     // Both C++ libraries are ours; libstdc++ (which uses thread-local
     // storage) went to the system's loader as a host object.
     let loaded: Vec<String> = modlib_dl::hosted::linker()
@@ -136,8 +139,8 @@ fn cxx_exceptions_inside_and_across_loaded_libraries() {
         assert_eq!(catch(12), 100_000 + 14_000 + 12);
         assert_eq!(catch(-5), 5 - 100_000);
     }
-    close_ok(hc);
-    close_ok(hi);
+    hc_open.close();
+    hi_open.close();
 }
 
 static TRACE: Mutex<String> = Mutex::new(String::new());
@@ -147,24 +150,40 @@ extern "C" fn backtrace_callback() {
     *TRACE.lock().unwrap() = trace.to_string();
 }
 
+/// Calls `callback_call(backtrace_callback)` from a frame of its own that
+/// optimisation keeps (never inlined, and not a tail call: the trace is
+/// taken after the call returns), so the trace has a known Rust caller
+/// beyond the loaded C function in every build profile.
+#[inline(never)]
+fn trace_through(call: unsafe extern "C" fn(extern "C" fn())) -> String {
+    // SAFETY: `call` is `void callback_call(void (*)(void))`.
+    unsafe { call(backtrace_callback) };
+    std::mem::take(&mut *TRACE.lock().unwrap())
+}
+
 #[test]
 fn backtrace_from_a_callback_of_loaded_code() {
     let _serial = common::serial();
-    let h = open_ok(&callback_lib(), RTLD_NOW);
+    let h_open = Opened::new(&callback_lib(), RTLD_NOW);
+    let h = h_open.handle();
     // SAFETY: `void callback_call(void (*)(void))`.
     let call: unsafe extern "C" fn(extern "C" fn()) = unsafe { sym(h, "callback_call") };
-    // SAFETY: as declared.
-    unsafe { call(backtrace_callback) };
-    let trace = std::mem::take(&mut *TRACE.lock().unwrap());
-    assert!(trace.contains("backtrace_callback"), "{trace}");
-    // Frames beyond the loaded C function: the unwinder got through it.
-    assert!(
-        trace.contains("backtrace_from_a_callback_of_loaded_code"),
-        "{trace}"
-    );
-    // The C frame itself, symbolised from our object's file.
-    assert!(trace.contains("callback_call"), "{trace}");
-    close_ok(h);
+    let trace = trace_through(std::hint::black_box(call));
+    // The frame index of the first frame naming `name`.
+    let frame = |name: &str| {
+        trace
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("at "))
+            .position(|line| line.contains(name))
+            .unwrap_or_else(|| panic!("no frame {name} in\n{trace}"))
+    };
+    // The callback, then the C frame (symbolised from our object's file),
+    // then the Rust caller beyond it: the unwinder got through loaded code.
+    let callback = frame("backtrace_callback");
+    let c_frame = frame("callback_call");
+    let caller = frame("trace_through");
+    assert!(callback < c_frame && c_frame < caller, "{trace}");
+    h_open.close();
 }
 
 fn c_text(p: *const std::ffi::c_char) -> String {
@@ -195,7 +214,8 @@ fn host_symbols_through_default_and_next() {
 fn dladdr_for_loaded_and_host_objects() {
     let _serial = common::serial();
     let path = callback_lib();
-    let h = open_ok(&path, RTLD_NOW);
+    let h_open = Opened::new(&path, RTLD_NOW);
+    let h = h_open.handle();
     let marker = sym_addr(h, "callback_marker");
     let mut info: Dl_info = Dl_info {
         dli_fname: std::ptr::null(),
@@ -227,7 +247,7 @@ fn dladdr_for_loaded_and_host_objects() {
     // Nothing at all.
     // SAFETY: as above.
     assert_eq!(unsafe { dladdr(16 as *const c_void, &raw mut info) }, 0);
-    close_ok(h);
+    h_open.close();
 }
 
 /// What `dl_iterate_phdr` reported of one object.
@@ -280,7 +300,8 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
     const PF_X: u32 = 1;
     let _serial = common::serial();
     let path = callback_lib();
-    let h = open_ok(&path, RTLD_NOW);
+    let h_open = Opened::new(&path, RTLD_NOW);
+    let h = h_open.handle();
     let marker = sym_addr(h, "callback_marker") as u64;
     let mut seen: Vec<Seen> = Vec::new();
     // SAFETY: `collect` matches the callback type and `seen` outlives the call.
@@ -333,7 +354,7 @@ fn dl_iterate_phdr_reports_host_and_loaded_objects() {
     // Nothing else covers our function.
     assert_eq!(seen.iter().filter(|s| covers(s, marker)).count(), 1);
 
-    close_ok(h);
+    h_open.close();
     let mut after: Vec<Seen> = Vec::new();
     // SAFETY: as above.
     unsafe { dl_iterate_phdr(Some(collect), (&raw mut after).cast()) };
@@ -352,7 +373,8 @@ fn exception_index_tables_of_loaded_and_host_objects() {
     const PT_ARM_EXIDX: u32 = 0x7000_0001;
     let _serial = common::serial();
     let path = callback_lib();
-    let h = open_ok(&path, RTLD_NOW);
+    let h_open = Opened::new(&path, RTLD_NOW);
+    let h = h_open.handle();
     let mut seen: Vec<Seen> = Vec::new();
     // SAFETY: `collect` matches the callback type and `seen` outlives the call.
     unsafe { dl_iterate_phdr(Some(collect), (&raw mut seen).cast()) };
@@ -381,5 +403,5 @@ fn exception_index_tables_of_loaded_and_host_objects() {
     assert_eq!((table, count), table_of(libc_entry), "libc's table");
     assert!(count > 0);
     assert_eq!(find(16).0, 0, "no object");
-    close_ok(h);
+    h_open.close();
 }

@@ -144,10 +144,16 @@ fn headers_hash() -> String {
 /// Fixture `name` (`tests/fixtures/<name>.c`) compiled with `compiler` at
 /// optimisation `opt` (`-O2`, `-O0`) as a position-independent object.
 pub fn module_with(compiler: &Compiler, name: &str, opt: &str) -> Vec<u8> {
+    module_with_flags(compiler, name, opt, &[])
+}
+
+/// As [`module_with`], with extra compiler flags (`-DOWN=3`).
+pub fn module_with_flags(compiler: &Compiler, name: &str, opt: &str, extra: &[&str]) -> Vec<u8> {
     let include = format!("-I{}", include_dir().display());
     let headers = headers_hash();
     let source = fixture_dir().join(format!("{name}.c"));
     let mut flags = vec![opt, "-fPIC", "-Wall", &include, &headers];
+    flags.extend_from_slice(extra);
     // aarch64 compilers call libgcc helpers (`__aarch64_ldadd4_acq_rel`)
     // for atomics by default; a kernel has no libgcc to offer, so its
     // modules use inline atomics, as Linux builds its own.
@@ -369,4 +375,52 @@ pub fn chardev_read(kernel: &Kernel, chardev: ModHandle, minor: i32) -> Result<S
         return Err(n);
     }
     Ok(String::from_utf8(buf[..n as usize].to_vec()).expect("device data is UTF-8"))
+}
+
+/// Chain links made from one compiled template: link `i` is named
+/// `L{i:06}` and depends on `L{i+1:06}`; the last one depends on nothing.
+pub struct ChainStore {
+    template: Vec<u8>,
+    links: usize,
+}
+
+impl ChainStore {
+    /// A chain of `links` modules.
+    pub fn new(links: usize) -> Self {
+        ChainStore {
+            template: module("chainlink"),
+            links,
+        }
+    }
+}
+
+/// Replaces the first `from` in `bytes` with `to` (same length).
+fn patch(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("the template holds the placeholder");
+    bytes[at..at + to.len()].copy_from_slice(to);
+}
+
+impl ModuleStore for ChainStore {
+    fn fetch(&self, name: &str) -> Option<std::borrow::Cow<'_, [u8]>> {
+        let index: usize = name.strip_prefix('L')?.parse().ok()?;
+        if index >= self.links {
+            return None;
+        }
+        let mut image = self.template.clone();
+        patch(
+            &mut image,
+            b"name=L000000",
+            format!("name=L{index:06}").as_bytes(),
+        );
+        let next = if index + 1 < self.links {
+            format!("depends=L{:06}", index + 1)
+        } else {
+            String::from("depends=       ")
+        };
+        patch(&mut image, b"depends=L000001", next.as_bytes());
+        Some(std::borrow::Cow::Owned(image))
+    }
 }

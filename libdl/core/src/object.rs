@@ -139,7 +139,8 @@ pub(crate) struct Object<M: Memory> {
     /// Calls lazy binding left to the platform's handler, still waiting
     /// for a definition.
     pub lazy: Vec<modlib::UnresolvedCall>,
-    /// Breadth-first search order for `dlsym` on this object's handle.
+    /// Breadth-first search order for `dlsym` on this object's handle;
+    /// empty until the object is first opened.
     pub scope: Vec<Dep>,
     pub nodelete: bool,
     pub state: State,

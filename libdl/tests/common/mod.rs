@@ -247,6 +247,37 @@ pub fn close_ok(handle: *mut c_void) {
     assert_eq!(r, 0, "dlclose failed: {:?}", last_error());
 }
 
+/// A `dlopen` handle closed when dropped, so that a test failing before its
+/// own `dlclose` leaves nothing open for the next test to trip over.
+pub struct Opened(pub *mut c_void);
+
+impl Opened {
+    /// `dlopen` that must succeed, closed on drop.
+    pub fn new(path: &Path, flags: c_int) -> Self {
+        Opened(open_ok(path, flags))
+    }
+
+    /// The handle.
+    pub fn handle(&self) -> *mut c_void {
+        self.0
+    }
+
+    /// `dlclose` now, which must succeed.
+    pub fn close(self) {
+        let handle = self.0;
+        std::mem::forget(self);
+        close_ok(handle);
+    }
+}
+
+impl Drop for Opened {
+    fn drop(&mut self) {
+        // SAFETY: the handle came from dlopen and was not closed (`close`
+        // forgets the guard).
+        unsafe { dlclose(self.0) };
+    }
+}
+
 /// `dlsym(handle, name)`, null if not found.
 pub fn sym_addr(handle: *mut c_void, name: &str) -> *mut c_void {
     let c = c(name);
@@ -421,4 +452,60 @@ pub fn traditional_tls() -> &'static [&'static str] {
     } else {
         &[]
     }
+}
+
+/// A chain of `len` libraries in a directory of its own: `libchain00000.so`
+/// needs `libchain00001.so`, and so on; the last needs nothing. Each is a
+/// copy of one of two libraries compiled once, with its soname and the
+/// name it needs patched (names of equal length); found through
+/// `DT_RUNPATH=$ORIGIN`. Returns the first.
+pub fn chain(len: usize) -> PathBuf {
+    assert!((2..100_000).contains(&len));
+    let tail = lib("chain00001", &["chain_tail.c"], &[], &[]);
+    let link = lib("chain00000", &["chain_link.c"], &["chain00001"], &[]);
+    let dir = tail
+        .parent()
+        .expect("library directory")
+        .join(format!("chain-{len}"));
+    std::fs::create_dir_all(&dir).expect("chain directory");
+    let name = |i: usize| format!("libchain{i:05}.so");
+    let link = std::fs::read(link).expect("read the link");
+    let tail = std::fs::read(tail).expect("read the tail");
+    for i in 0..len {
+        let bytes = if i + 1 < len {
+            let b = replace(&link, "libchain00001.so", &name(i + 1));
+            replace(&b, "libchain00000.so", &name(i))
+        } else {
+            replace(&tail, "libchain00001.so", &name(i))
+        };
+        write_if_changed(&dir.join(name(i)), &bytes);
+    }
+    dir.join(name(0))
+}
+
+/// `bytes` with every occurrence of `from` replaced by `to` (as long).
+fn replace(bytes: &[u8], from: &str, to: &str) -> Vec<u8> {
+    assert_eq!(from.len(), to.len());
+    let mut out = bytes.to_vec();
+    let mut at = 0;
+    let mut found = false;
+    while let Some(i) = out[at..]
+        .windows(from.len())
+        .position(|w| w == from.as_bytes())
+    {
+        out[at + i..at + i + to.len()].copy_from_slice(to.as_bytes());
+        at += i + to.len();
+        found = true;
+    }
+    assert!(found, "{from} not found");
+    out
+}
+
+fn write_if_changed(path: &Path, bytes: &[u8]) {
+    if std::fs::read(path).is_ok_and(|b| b == bytes) {
+        return;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).expect("write a link");
+    std::fs::rename(&tmp, path).expect("move a link into place");
 }

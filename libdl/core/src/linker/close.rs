@@ -58,7 +58,8 @@ impl<P: Platform> Linker<P> {
         doomed: &[u32],
         finalize: impl Fn(u32) -> bool,
     ) {
-        table.global.retain(|g| !doomed.contains(g));
+        let gone: BTreeSet<u32> = doomed.iter().copied().collect();
+        table.global.retain(|g| !gone.contains(g));
         let images: Vec<_> = doomed
             .iter()
             .filter(|&&d| finalize(d))

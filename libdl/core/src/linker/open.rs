@@ -7,10 +7,11 @@
 
 use crate::sync::Arc;
 use alloc::boxed::Box;
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 
 use modlib::{Binding, DynamicInfo, LoadError, LoadOptions, LoadedImage, ObjectKind};
 
@@ -31,6 +32,36 @@ enum Target {
     Host(HostObject),
 }
 
+/// The objects found on disk for one `dlopen`, not yet loaded, with maps
+/// from the names they answer to (soname and path) and from their
+/// identities to their indices, so that each `DT_NEEDED` name of a long
+/// chain is looked up in logarithmic time, not by scanning the group.
+#[derive(Default)]
+struct Group {
+    pending: Vec<Pending>,
+    names: BTreeMap<String, usize>,
+    identities: BTreeMap<String, usize>,
+}
+
+impl Group {
+    /// The pending object `name` (a soname or a path) names.
+    fn answering(&self, name: &str) -> Option<usize> {
+        self.names.get(name).copied()
+    }
+
+    /// Adds `p`; the first object to answer to a name keeps it.
+    fn push(&mut self, p: Pending) -> usize {
+        let index = self.pending.len();
+        if let Some(soname) = &p.info.soname {
+            self.names.entry(soname.clone()).or_insert(index);
+        }
+        self.names.entry(String::from(p.path())).or_insert(index);
+        self.identities.entry(p.canonical.clone()).or_insert(index);
+        self.pending.push(p);
+        index
+    }
+}
+
 /// An object found on disk, not yet loaded.
 struct Pending {
     c_path: Vec<u8>,
@@ -43,9 +74,6 @@ struct Pending {
 impl Pending {
     fn path(&self) -> &str {
         core::str::from_utf8(&self.c_path[..self.c_path.len() - 1]).unwrap_or("")
-    }
-    fn answers_to(&self, name: &str) -> bool {
-        self.info.soname.as_deref() == Some(name) || self.path() == name
     }
 }
 
@@ -140,6 +168,7 @@ impl<P: Platform> Linker<P> {
         let ids = self.register_members(&mut table, plan, images, providers);
         // Registered first, so the first id of the group.
         let root_id = plan.first;
+        Self::open_scope(&mut table, root_id);
         table.objects.get_mut(&root_id).expect("just loaded").opens = 1;
         Self::apply_flags(&mut table, root_id, flags);
         drop(table);
@@ -161,14 +190,14 @@ impl<P: Platform> Linker<P> {
         flags: Flags,
         host_loads: &HostLoads,
     ) -> Result<Opened<P::Memory>, Plan> {
-        let mut pending = Vec::new();
+        let mut group = Group::default();
         let root = if flags.contains(Flags::NOLOAD) {
             self.find_loaded(table, name)
                 .ok_or_else(|| Error::NotLoaded {
                     name: String::from(name),
                 })?
         } else {
-            self.target(table, &mut pending, name, None, host_loads)?
+            self.target(table, &mut group, name, None, host_loads)?
         };
         let me = self.platform.thread_id();
         let id = match root {
@@ -176,7 +205,8 @@ impl<P: Platform> Linker<P> {
             Target::Existing(id) => id,
             Target::Host(host) => Self::register_host(table, name, host),
             Target::New(_) => {
-                self.plan_dependencies(table, &mut pending, host_loads)?;
+                self.plan_dependencies(table, &mut group, host_loads)?;
+                let pending = group.pending;
                 let unsettled = pending
                     .iter()
                     .flat_map(|p| &p.deps)
@@ -191,6 +221,7 @@ impl<P: Platform> Linker<P> {
                 )));
             }
         };
+        Self::open_scope(table, id);
         let object = table.objects.get_mut(&id).expect("target exists");
         object.opens += 1;
         Self::apply_flags(table, id, flags);
@@ -198,6 +229,17 @@ impl<P: Platform> Linker<P> {
             Handle::Object(id),
             flags.contains(Flags::GLOBAL),
         ))
+    }
+
+    /// Gives object `id` its breadth-first scope, which only a handle
+    /// needs: computed when the object is first opened, not for every
+    /// object a group loads (a chain's scopes together would be quadratic
+    /// in its length).
+    fn open_scope(table: &mut Table<P::Memory>, id: u32) {
+        if table.objects.get(&id).is_some_and(|o| o.scope.is_empty()) {
+            let scope = breadth_first(table, Dep::Ours(id), table.next_id, &[]);
+            table.objects.get_mut(&id).expect("object exists").scope = scope;
+        }
     }
 
     fn apply_flags(table: &mut Table<P::Memory>, id: u32, flags: Flags) {
@@ -214,8 +256,9 @@ impl<P: Platform> Linker<P> {
                     Dep::Host(_) => None,
                 })
                 .collect();
+            let mut global: BTreeSet<u32> = table.global.iter().copied().collect();
             for i in scope {
-                if !table.global.contains(&i) {
+                if global.insert(i) {
                     table.global.push(i);
                 }
             }
@@ -283,7 +326,7 @@ impl<P: Platform> Linker<P> {
     fn target(
         &self,
         table: &Table<P::Memory>,
-        pending: &mut Vec<Pending>,
+        group: &mut Group,
         name: &str,
         requester: Option<usize>,
         host_loads: &HostLoads,
@@ -291,7 +334,7 @@ impl<P: Platform> Linker<P> {
         if let Some(o) = table.objects.values().find(|o| o.answers_to(name)) {
             return Ok(Target::Existing(o.id));
         }
-        if let Some(i) = pending.iter().position(|p| p.answers_to(name)) {
+        if let Some(i) = group.answering(name) {
             return Ok(Target::New(i));
         }
         if !name.contains('/') {
@@ -301,14 +344,14 @@ impl<P: Platform> Linker<P> {
         }
         let not_found = || Error::NotFound {
             name: String::from(name),
-            needed_by: requester.map(|r| String::from(pending[r].path())),
+            needed_by: requester.map(|r| String::from(group.pending[r].path())),
         };
         let Found {
             path,
             file: found,
             system,
         } = self
-            .search(name, requester.map(|r| &pending[r]))
+            .search(name, requester.map(|r| &group.pending[r]))
             .ok_or_else(not_found)?;
         if system && self.platform.host().is_some() {
             match host_loads.iter().find(|(p, _)| *p == path) {
@@ -347,7 +390,7 @@ impl<P: Platform> Linker<P> {
         if let Some(o) = table.objects.values().find(|o| o.canonical == canonical) {
             return Ok(Target::Existing(o.id));
         }
-        if let Some(i) = pending.iter().position(|p| p.canonical == canonical) {
+        if let Some(&i) = group.identities.get(&canonical) {
             return Ok(Target::New(i));
         }
         // The same file as one the host's loader has (a system library
@@ -375,14 +418,14 @@ impl<P: Platform> Linker<P> {
             ObjectKind::Shared => object.dynamic().map_err(|e| load_error(&path, e))?,
             ObjectKind::Relocatable => DynamicInfo::default(),
         };
-        pending.push(Pending {
+        let index = group.push(Pending {
             c_path: with_nul(&path),
             canonical,
             file,
             info,
             deps: Vec::new(),
         });
-        Ok(Target::New(pending.len() - 1))
+        Ok(Target::New(index))
     }
 
     /// The file `name` names: itself if it has a `/`, else the first match
@@ -443,15 +486,15 @@ impl<P: Platform> Linker<P> {
     fn plan_dependencies(
         &self,
         table: &Table<P::Memory>,
-        pending: &mut Vec<Pending>,
+        group: &mut Group,
         host_loads: &HostLoads,
     ) -> Result<(), Plan> {
         let mut i = 0;
-        while i < pending.len() {
-            let needed = pending[i].info.needed.clone();
+        while i < group.pending.len() {
+            let needed = group.pending[i].info.needed.clone();
             for name in &needed {
-                let t = self.target(table, pending, name, Some(i), host_loads)?;
-                pending[i].deps.push(t);
+                let t = self.target(table, group, name, Some(i), host_loads)?;
+                group.pending[i].deps.push(t);
             }
             i += 1;
         }
@@ -536,12 +579,25 @@ impl<P: Platform> Linker<P> {
             .platform
             .thread_local()
             .map(ThreadLocalStorage::get_addr);
+        // Where in the group each new member first comes, computed once.
+        let (group, first) = (&plan.group, plan.first);
+        let mut positions = vec![group.len(); plan.pending.len()];
+        for (at, dep) in group.iter().enumerate() {
+            if let Dep::Ours(id) = *dep {
+                let index = id.wrapping_sub(first) as usize;
+                if id >= first && index < positions.len() && positions[index] == group.len() {
+                    positions[index] = at;
+                }
+            }
+        }
         let mut relocate = |host: Option<&dyn HostScope>| {
             let scope = GroupScope {
                 table: &plan.snapshot,
                 host,
-                group: &plan.group,
-                first: plan.first,
+                group,
+                positions: &positions,
+                answers: RefCell::new(BTreeMap::new()),
+                first,
                 tls_get_addr,
             };
             members.relocate(&plan.order, &scope)
@@ -604,9 +660,7 @@ impl<P: Platform> Linker<P> {
         }
         for (i, d) in deps.iter().enumerate() {
             let id = first + i as u32;
-            let scope = breadth_first(table, Dep::Ours(id), first, deps);
             let object = table.objects.get_mut(&id).expect("loaded");
-            object.scope = scope;
             let bound = object.bound.clone();
             let held = d
                 .iter()
@@ -713,7 +767,7 @@ fn group_deps(pending: &[Pending], first: u32) -> Vec<Vec<Dep>> {
 
 /// Breadth-first order from `start` over dependencies: new objects (ids from
 /// `first`) take theirs from `deps`, existing ones from the table.
-fn breadth_first<M: modlib::Memory>(
+pub(super) fn breadth_first<M: modlib::Memory>(
     table: &Table<M>,
     start: Dep,
     first: u32,

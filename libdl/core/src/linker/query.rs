@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 
 use modlib::{LoadedImage, Lookup, Resolved, SymbolKind};
 
+use super::open::breadth_first;
 use super::scope::{address, global, local, HOST};
 use super::{Linker, Table};
 use crate::error::Error;
@@ -78,6 +79,12 @@ impl<P: Platform> Linker<P> {
                 match mine {
                     Some(o) => match table.global.iter().position(|&g| g == o.id) {
                         Some(p) => global(&table, host, &lookup, p + 1, false),
+                        // An object never opened itself has no scope
+                        // kept: its breadth-first order is walked now.
+                        None if o.scope.is_empty() => {
+                            let scope = breadth_first(&table, Dep::Ours(o.id), table.next_id, &[]);
+                            local(&table, host, scope.get(1..).unwrap_or(&[]), &lookup)
+                        }
                         None => local(&table, host, o.scope.get(1..).unwrap_or(&[]), &lookup),
                     },
                     None => match host.and_then(|h| h.resolve_after(caller, &lookup)) {

@@ -2,6 +2,8 @@
 //! objects in order), an object's breadth-first local scope, and the
 //! resolver the objects of a group being loaded bind through.
 
+use alloc::collections::BTreeMap;
+use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -168,11 +170,25 @@ pub(crate) struct GroupScope<'a, M: Memory> {
     pub table: &'a Table<M>,
     pub host: Option<&'a dyn HostScope>,
     pub group: &'a [Dep],
+    /// Where in `group` each new object (by index) first comes
+    /// (`group.len()` if it does not).
+    pub positions: &'a [usize],
     /// The id of the first new object.
     pub first: u32,
     /// The platform's `__tls_get_addr` for our objects' thread-local
     /// storage, which binds ahead of any other definition of that name.
     pub tls_get_addr: Option<u64>,
+    /// What searches of the whole group found, by symbol name and version.
+    pub answers: RefCell<BTreeMap<(String, Option<String>), Answer>>,
+}
+
+/// What a search of the whole group (after the global scope) found.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Answer {
+    /// This definition, from this new member if it is one.
+    Found(Resolved, Option<usize>),
+    /// Nothing, from any member but the one given (out while searched).
+    Missing(Option<usize>),
 }
 
 impl<M: Memory> GroupScope<'_, M> {
@@ -182,22 +198,22 @@ impl<M: Memory> GroupScope<'_, M> {
             scope: self,
             members,
             providers: RefCell::new(Vec::new()),
-            current: Dep::Ours(self.first + index as u32),
+            current: index,
         }
     }
 }
 
 /// The [`GroupScope`] as one member sees it. Records which of our objects
-/// answered, so the object can hold them loaded. `current` is the object
-/// being relocated (out of `members` meanwhile): a symbol it defines itself
-/// binds to the first definition before it in the group's order, else to
-/// its own.
+/// answered, so the object can hold them loaded. `current` is the index of
+/// the object being relocated (out of `members` meanwhile): a symbol it
+/// defines itself binds to the first definition before it in the group's
+/// order, else to its own.
 struct LoadScope<'a, 'f, M: Memory> {
     scope: &'a GroupScope<'a, M>,
     members: &'a Members<'f, M>,
     /// Ids of our objects that provided a symbol, without repeats.
     providers: RefCell<Vec<u32>>,
-    current: Dep,
+    current: usize,
 }
 
 impl<M: Memory> LoadScope<'_, '_, M> {
@@ -231,6 +247,42 @@ impl<M: Memory> LoadScope<'_, '_, M> {
         lookup_in(self.scope.table, self.scope.host, dep, lookup)
     }
 
+    /// [`Self::search`] of the whole group, answered from the group's
+    /// earlier searches where they decide it: every member binding the
+    /// same undefined (often weak, defined nowhere) symbol would otherwise
+    /// search the whole group, which makes loading a chain quadratic.
+    fn search_group(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
+        let key = (String::from(lookup.name), lookup.version.map(String::from));
+        let known = self.scope.answers.borrow().get(&key).copied();
+        match known {
+            // Found where the current member (out now) is not.
+            Some(Answer::Found(found, by)) if by != Some(self.current) => {
+                return Some(self.record(found));
+            }
+            Some(Answer::Missing(None)) => return None,
+            // Missing except perhaps from one member, the one out when
+            // the group was searched: that one alone is asked now.
+            Some(Answer::Missing(Some(out))) if out != self.current => {
+                let id = self.scope.first + out as u32;
+                let found = self.lookup_in(Dep::Ours(id), lookup);
+                let answer = match found {
+                    Some(f) => Answer::Found(f, Some(out)),
+                    None => Answer::Missing(None),
+                };
+                self.scope.answers.borrow_mut().insert(key, answer);
+                return found.map(|f| self.record(f));
+            }
+            _ => {}
+        }
+        let found = self.search(self.scope.group, lookup);
+        let answer = match found {
+            Some(f) => Answer::Found(f, self.member(f.provider.0)),
+            None => Answer::Missing(Some(self.current)),
+        };
+        self.scope.answers.borrow_mut().insert(key, answer);
+        found
+    }
+
     fn search(&self, scope: &[Dep], lookup: &Lookup<'_>) -> Option<Resolved> {
         let found = global(self.scope.table, self.scope.host, lookup, 0, true)
             .or_else(|| scope.iter().find_map(|&dep| self.lookup_in(dep, lookup)))?;
@@ -252,16 +304,13 @@ impl<M: Memory> SymbolResolver for LoadScope<'_, '_, M> {
                 provider: HOST,
             });
         }
-        self.search(self.scope.group, lookup)
+        self.search_group(lookup)
     }
 
     fn resolve_defined(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
         let group = self.scope.group;
-        let before = group
-            .iter()
-            .position(|&d| d == self.current)
-            .map_or(group, |at| &group[..at]);
-        self.search(before, lookup)
+        let at = self.scope.positions[self.current].min(group.len());
+        self.search(&group[..at], lookup)
     }
 
     /// Objects of the table and the host are relocated; a new object of the
