@@ -10,7 +10,6 @@
 //! resolution) only once `Live`.
 
 use crate::sync::Arc;
-use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
@@ -25,7 +24,7 @@ use crate::error::KmodError;
 use crate::exports;
 use crate::info::{KernelSymbolInfo, ModuleInfo, ModuleState};
 use crate::ksyms::KernelTable;
-use crate::registry::{Module, Registry};
+use crate::registry::{insert_sorted, Module, Registry};
 
 /// Longest module name accepted.
 const MAX_NAME: usize = 64;
@@ -176,7 +175,7 @@ impl<M: Memory + Clone> ModuleManager<M> {
         let id = self.reserve(name, modinfo)?;
         let binder = Binder {
             manager: self,
-            pinned: RefCell::new(BTreeSet::new()),
+            pinned: RefCell::new(Vec::new()),
         };
         let loaded = self.load_unlocked(object, name, id, &binder, &export_names);
         let pinned = binder.pinned.into_inner();
@@ -583,13 +582,12 @@ impl<M: Memory + Clone> ModuleManager<M> {
 
 /// Modules (by id) that answered at least one of the image's imports,
 /// among those the load pinned.
-fn dependencies<M: Memory>(image: &LoadedImage<M>, pinned: &BTreeSet<u32>) -> Vec<u32> {
+fn dependencies<M: Memory>(image: &LoadedImage<M>, pinned: &[u32]) -> Vec<u32> {
     let mut uses: Vec<u32> = Vec::new();
-    let mut seen = BTreeSet::new();
     for import in image.imports() {
         if let Some(ProviderId(p)) = import.provider {
-            if pinned.contains(&p) && seen.insert(p) {
-                uses.push(p);
+            if pinned.binary_search(&p).is_ok() {
+                insert_sorted(&mut uses, p);
             }
         }
     }
@@ -601,8 +599,8 @@ fn dependencies<M: Memory>(image: &LoadedImage<M>, pinned: &BTreeSet<u32>) -> Ve
 /// module that answers), then what kmod itself provides.
 struct Binder<'a, M: Memory + Clone> {
     manager: &'a ModuleManager<M>,
-    /// The modules this load pinned, each once.
-    pinned: RefCell<BTreeSet<u32>>,
+    /// The modules this load pinned, each once, by id.
+    pinned: RefCell<Vec<u32>>,
 }
 
 impl<M: Memory + Clone> SymbolResolver for Binder<'_, M> {
@@ -615,7 +613,7 @@ impl<M: Memory + Clone> SymbolResolver for Binder<'_, M> {
             let module = reg.get_mut(owner).filter(|m| m.state == ModuleState::Live);
             if let Some(module) = module {
                 if let Some(found) = module.exports.resolve(lookup) {
-                    let first = !self.pinned.borrow().contains(&owner);
+                    let first = self.pinned.borrow().binary_search(&owner).is_err();
                     if first {
                         module.pins += 1;
                     }
@@ -623,7 +621,7 @@ impl<M: Memory + Clone> SymbolResolver for Binder<'_, M> {
                     // Noted after the lock is dropped (this allocates); the
                     // pin above already holds the module.
                     if first {
-                        self.pinned.borrow_mut().insert(owner);
+                        insert_sorted(&mut self.pinned.borrow_mut(), owner);
                     }
                     return Some(found);
                 }

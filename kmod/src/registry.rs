@@ -103,7 +103,8 @@ impl<M: Memory> Registry<M> {
     pub fn set_uses(&mut self, id: u32, uses: Vec<u32>) {
         for &p in &uses {
             if let Some(provider) = self.modules.get_mut(&p) {
-                provider.used_by.push(id);
+                // Kept in load (id) order, whatever order loads finish in.
+                insert_sorted(&mut provider.used_by, id);
             }
         }
         if let Some(m) = self.modules.get_mut(&id) {
@@ -131,16 +132,24 @@ impl<M: Memory> Registry<M> {
 
     /// Names of modules that use `id`, in load order.
     pub fn users_of(&self, id: u32) -> Vec<String> {
-        let mut users = self
-            .modules
+        self.modules
             .get(&id)
-            .map(|m| m.used_by.clone())
-            .unwrap_or_default();
-        users.sort_unstable();
-        users.into_iter().map(|u| self.name_of(u)).collect()
+            .map_or(&[][..], |m| &m.used_by)
+            .iter()
+            .map(|&u| self.name_of(u))
+            .collect()
     }
 
     pub fn name_of(&self, id: u32) -> String {
         self.get(id).map(|m| m.name.clone()).unwrap_or_default()
+    }
+}
+
+/// Adds `id` to the sorted list `ids` unless it is there. (Module sets
+/// that stay small use sorted vectors rather than a tree: far less code
+/// in a microcontroller's kernel.)
+pub(crate) fn insert_sorted(ids: &mut Vec<u32>, id: u32) {
+    if let Err(at) = ids.binary_search(&id) {
+        ids.insert(at, id);
     }
 }
