@@ -596,7 +596,7 @@ impl<P: Platform> Linker<P> {
                 host,
                 group,
                 positions: &positions,
-                answers: RefCell::new(BTreeMap::new()),
+                answers: RefCell::default(),
                 first,
                 tls_get_addr,
             };

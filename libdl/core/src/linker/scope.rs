@@ -179,7 +179,40 @@ pub(crate) struct GroupScope<'a, M: Memory> {
     /// storage, which binds ahead of any other definition of that name.
     pub tls_get_addr: Option<u64>,
     /// What searches of the whole group found, by symbol name and version.
-    pub answers: RefCell<BTreeMap<(String, Option<String>), Answer>>,
+    pub answers: RefCell<Answers>,
+}
+
+/// What searches of the whole group found, by the GNU hash of the name
+/// (so that asking costs no allocation and no string comparison but for
+/// names of the same hash), then by name and version.
+#[derive(Default)]
+pub(crate) struct Answers(BTreeMap<u32, Vec<(String, Option<String>, Answer)>>);
+
+impl Answers {
+    /// The answer recorded for `lookup`, if any.
+    fn get(&self, lookup: &Lookup<'_>) -> Option<Answer> {
+        self.0
+            .get(&lookup.gnu_hash)?
+            .iter()
+            .find(|(name, version, _)| *name == lookup.name && version.as_deref() == lookup.version)
+            .map(|&(_, _, answer)| answer)
+    }
+
+    /// Records (or replaces) the answer for `lookup`.
+    fn set(&mut self, lookup: &Lookup<'_>, answer: Answer) {
+        let entries = self.0.entry(lookup.gnu_hash).or_default();
+        match entries
+            .iter_mut()
+            .find(|(name, version, _)| *name == lookup.name && version.as_deref() == lookup.version)
+        {
+            Some(entry) => entry.2 = answer,
+            None => entries.push((
+                String::from(lookup.name),
+                lookup.version.map(String::from),
+                answer,
+            )),
+        }
+    }
 }
 
 /// What a search of the whole group (after the global scope) found.
@@ -252,8 +285,7 @@ impl<M: Memory> LoadScope<'_, '_, M> {
     /// same undefined (often weak, defined nowhere) symbol would otherwise
     /// search the whole group, which makes loading a chain quadratic.
     fn search_group(&self, lookup: &Lookup<'_>) -> Option<Resolved> {
-        let key = (String::from(lookup.name), lookup.version.map(String::from));
-        let known = self.scope.answers.borrow().get(&key).copied();
+        let known = self.scope.answers.borrow().get(lookup);
         match known {
             // Found where the current member (out now) is not.
             Some(Answer::Found(found, by)) if by != Some(self.current) => {
@@ -269,7 +301,7 @@ impl<M: Memory> LoadScope<'_, '_, M> {
                     Some(f) => Answer::Found(f, Some(out)),
                     None => Answer::Missing(None),
                 };
-                self.scope.answers.borrow_mut().insert(key, answer);
+                self.scope.answers.borrow_mut().set(lookup, answer);
                 return found.map(|f| self.record(f));
             }
             _ => {}
@@ -279,7 +311,7 @@ impl<M: Memory> LoadScope<'_, '_, M> {
             Some(f) => Answer::Found(f, self.member(f.provider.0)),
             None => Answer::Missing(Some(self.current)),
         };
-        self.scope.answers.borrow_mut().insert(key, answer);
+        self.scope.answers.borrow_mut().set(lookup, answer);
         found
     }
 
