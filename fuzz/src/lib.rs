@@ -5,27 +5,13 @@
 //! them to a boundary value; one mutation in four is libFuzzer's own byte
 //! mutation, so that whatever the mutator does not know is reached too.
 
+use testkit::Rng;
+
 /// A field: where it is in the file and how many bytes it has.
 #[derive(Clone, Copy)]
 struct Field {
     at: usize,
     width: usize,
-}
-
-/// A small deterministic generator (xorshift), seeded by libFuzzer.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 fn read(data: &[u8], at: usize, width: usize) -> u64 {
@@ -271,8 +257,8 @@ fn boundary(rng: &mut Rng, field: Field, old: u64, len: usize) -> u64 {
         11 => 0x1000,
         12 => 0x1_0000_0000,
         13 => old ^ (1 << rng.below(8 * field.width)),
-        14 => old.wrapping_add(rng.next() % 64).wrapping_sub(32),
-        _ => rng.next(),
+        14 => old.wrapping_add(rng.next_u64() % 64).wrapping_sub(32),
+        _ => rng.next_u64(),
     };
     value & max
 }

@@ -17,6 +17,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
+use testkit::Rng;
 
 use common::{export, module, DirStore, Mem, TICKS};
 use modlib::LoadError;
@@ -32,32 +33,7 @@ const CHAIN: [&str; 3] = ["chain_a", "chain_b", "chain_c"];
 /// Operations per thread: `STRESS_OPS`, else a default that keeps the run
 /// to a few seconds (natively, and under qemu-user).
 fn ops_per_thread() -> usize {
-    let default = if cfg!(target_arch = "x86_64") {
-        1000
-    } else {
-        250
-    };
-    std::env::var("STRESS_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64: fixed seeds make every thread pick the same operations each
-/// run (their interleaving still varies).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+    testkit::stress::ops_per_thread(1000, 250)
 }
 
 #[derive(Default)]
@@ -378,8 +354,7 @@ fn random_operations_from_four_threads() {
             let (world, start) = (world.clone(), start.clone());
             std::thread::spawn(move || {
                 start.wait();
-                let mut rng =
-                    Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
+                let mut rng = Rng::for_thread(t);
                 for _ in 0..ops {
                     let index = rng.below(MODULES.len());
                     match rng.below(9) {

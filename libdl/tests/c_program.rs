@@ -7,7 +7,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use testkit::Compiler;
@@ -17,23 +16,8 @@ fn c_program_uses_our_loader() {
     let library = common::lib("cprog_lib", &["cprog_lib.c"], &[], &[]);
     let tls = common::initial_exec_tls_library();
     let missing = common::lib_dir().join("libcprog_missing.so");
-    let archive = common::static_library();
-    let program = common::lib_dir().join("cprog");
-    let gcc = Compiler::host_gcc();
-    let output = Command::new(gcc.command())
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
-        .arg(common::fixture_source("cprog.c"))
-        .arg(&archive)
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&program)
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", gcc.command()));
-    assert!(
-        output.status.success(),
-        "linking the C program failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let flags = ["-std=c11", "-Wall", "-Wextra", "-Werror"].map(String::from);
+    let program = common::link_with_libdl(&Compiler::host_gcc(), &flags, "cprog.c", "cprog");
 
     let run = testkit::fixtures::program_command(&program)
         .arg(&library)
@@ -76,24 +60,10 @@ fn cxx_program_catches_exceptions_thrown_by_loaded_code() {
         &[],
         &["-fasynchronous-unwind-tables"],
     );
-    let archive = common::static_library();
-    let program = common::lib_dir().join("cxxprog");
     let gxx = Compiler::host_gxx();
-    let output = Command::new(gxx.command())
-        .args(gxx.target_args())
-        .args(["-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror", "-I"])
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
-        .arg(common::fixture_source("cxxprog.cpp"))
-        .arg(&archive)
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&program)
-        .output()
-        .unwrap_or_else(|e| panic!("run {}: {e}", gxx.command()));
-    assert!(
-        output.status.success(),
-        "linking the C++ program failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut flags = gxx.target_args();
+    flags.extend(["-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror"].map(String::from));
+    let program = common::link_with_libdl(&gxx, &flags, "cxxprog.cpp", "cxxprog");
     let run = testkit::fixtures::program_command(&program)
         .arg(&thrower)
         .arg(&callback)

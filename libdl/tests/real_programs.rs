@@ -18,7 +18,7 @@ mod common;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -32,24 +32,8 @@ fn program() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let archive = common::static_library();
-            let program = common::lib_dir().join("realprog");
-            let gcc = Compiler::host_gcc();
-            let output = Command::new(gcc.command())
-                .args(["-Wall", "-Wextra", "-Werror", "-I"])
-                .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
-                .arg(common::fixture_source("realprog.c"))
-                .arg(&archive)
-                .args(["-lpthread", "-ldl", "-lm", "-o"])
-                .arg(&program)
-                .output()
-                .unwrap_or_else(|e| panic!("run {}: {e}", gcc.command()));
-            assert!(
-                output.status.success(),
-                "linking the C program failed:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            program
+            let flags = ["-Wall", "-Wextra", "-Werror"].map(String::from);
+            common::link_with_libdl(&Compiler::host_gcc(), &flags, "realprog.c", "realprog")
         })
         .clone()
 }

@@ -16,6 +16,7 @@ mod common;
 
 use std::ffi::{c_int, c_void};
 use std::path::PathBuf;
+use testkit::Rng;
 
 use common::{
     chain, close_ok, last_error, lib, open, open_ok, sym, sym_addr, RTLD_GLOBAL, RTLD_NOLOAD,
@@ -27,32 +28,7 @@ const THREADS: usize = 4;
 const CHAIN: usize = 30;
 
 fn ops_per_thread() -> usize {
-    let default = if cfg!(target_arch = "x86_64") {
-        400
-    } else {
-        50
-    };
-    std::env::var("STRESS_OPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// xorshift64: fixed seeds make every thread pick the same operations each
-/// run (their interleaving still varies).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
+    testkit::stress::ops_per_thread(400, 50)
 }
 
 type Fn1 = unsafe extern "C" fn(c_int) -> c_int;
@@ -185,8 +161,7 @@ fn random_operations_from_four_threads() {
         for t in 0..THREADS {
             let world = &world;
             s.spawn(move || {
-                let mut rng =
-                    Rng(0x9e37_79b9_7f4a_7c15 ^ (t as u64 + 1).wrapping_mul(0x2545_f491_4f6c_dd1d));
+                let mut rng = Rng::for_thread(t);
                 for i in 0..ops {
                     let x = (t * ops + i) as c_int;
                     match rng.below(8) {

@@ -6,9 +6,11 @@
 pub mod buffer;
 pub mod counting;
 pub mod fixtures;
+pub mod stress;
 
 pub use buffer::BufferMemory;
 pub use counting::CountingMemory;
 pub use fixtures::{Compiler, Fixture};
 /// Memory from `mmap`: the hosted `dl`'s, placed where a test needs it.
 pub use modlib_mmap::{MmapMemory as HostMemory, Placement};
+pub use stress::Rng;

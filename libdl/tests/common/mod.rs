@@ -162,6 +162,31 @@ fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Compiles the fixture `source` with `compiler` and `flags` against
+/// `include/dlfcn.h` and links it with `libmodlib_dl.a` before the C
+/// library, as the README tells C users; returns the program `name`.
+#[allow(dead_code)] // not every test file builds programs
+pub fn link_with_libdl(compiler: &Compiler, flags: &[String], source: &str, name: &str) -> PathBuf {
+    let archive = static_library();
+    let program = lib_dir().join(name);
+    let output = Command::new(compiler.command())
+        .args(flags)
+        .arg("-I")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("include"))
+        .arg(fixture_source(source))
+        .arg(&archive)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&program)
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", compiler.command()));
+    assert!(
+        output.status.success(),
+        "linking {source} with libmodlib_dl.a failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    program
+}
+
 /// Builds `libmodlib_dl.a` (default features: hosted + C ABI) with cargo, in
 /// `target/libdl-c-test`, for the machine the tests run on; quick when
 /// already up to date.
